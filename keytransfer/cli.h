@@ -1,0 +1,51 @@
+/*
+ * cli.h - what the subcommands of the offline CLI share: error reporting with the documented exit
+ * statuses, option parsing helpers, PIN prompting for cards, JSON output.
+ */
+#ifndef KT_CLI_H
+#define KT_CLI_H
+
+#include <stdbool.h>
+
+#include "kt.h"
+#include "world.h"
+
+/* A subcommand: argv[0] is the subcommand's own name. Returns the exit status. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+int cmd_world(int argc, char **argv);
+int cmd_module(int argc, char **argv);
+
+/* Prints "keytransfer: <message>" on stderr and returns the exit status for e->rc. */
+int cli_report(const kt_err *e);
+
+/* Prints "keytransfer <cmd>: <message>" and a hint to --help on stderr; returns exit status 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) KT_PRINTF(2, 3);
+
+/* Prints a warning on stderr. */
+void cli_warn(const char *fmt, ...) KT_PRINTF(1, 2);
+
+/* Parses a whole decimal number in min..max; false when s is anything else. */
+bool cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Where card PINs come from: --pin-file, --pin-fd or the terminal. */
+typedef struct cli_pins {
+    kt_pin_source src;
+} cli_pins;
+
+/* Opens the PIN source from the --pin-file and --pin-fd arguments (either may be NULL). */
+KT_MUST kt_rc cli_pins_open(cli_pins *c, const char *pin_file, const char *pin_fd, kt_err *e);
+void cli_pins_close(cli_pins *c);
+
+/* The world_pin_fn the subcommands hand to world/ (ctx is a cli_pins). */
+kt_rc cli_pin_for_card(void *ctx, unsigned no, const char *card_path, bool is_new, kt_secbuf *pin,
+                       kt_err *e);
+
+/* Writes v to stdout as indented JSON and a newline; returns an exit status. Consumes v. */
+int cli_print_json(json_t *v);
+
+/* SHA-256 fingerprint (hex) of an Ed25519 public key's SubjectPublicKeyInfo DER, the value
+ * `openssl pkey -pubin -outform DER | sha256sum` prints. out: 65 bytes. */
+void cli_ed25519_fingerprint(char out[65], const uint8_t pub[32]);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * main.c - the offline CLI `keytransfer`: hardens the process, then dispatches to one subcommand
+ * from the table below. The only program that ever holds plaintext key material.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *summary;
+} commands[] = {
+    {"world", cmd_world, "create, inspect and recover the security world and its cards"},
+    {"module", cmd_module, "manage the software module (erase)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: keytransfer COMMAND [ARGS]\n"
+               "\n"
+               "Offline tools for moving a key you control into a cloud HSM.\n"
+               "\n"
+               "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n"
+               "Options:\n"
+               "  --help     show this help\n"
+               "  --version  show the version\n"
+               "\n"
+               "Run 'keytransfer COMMAND --help' for a command's options. See keytransfer(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+    kt_err e;
+    kt_err_clear(&e);
+    if (kt_process_harden(&e) != KT_OK)
+        return cli_report(&e);
+
+    if (argc < 2) {
+        usage(stderr);
+        return KT_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return KT_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("keytransfer %s\n", KT_VERSION);
+        return KT_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "keytransfer: unknown command '%s'\nTry 'keytransfer --help'.\n", argv[1]);
+    return KT_EXIT_USAGE;
+}

@@ -1,0 +1,104 @@
+/*
+ * internal.h - what the files of world/ share with each other and nobody else: file magics,
+ * field tags, the parsed forms of card, world and module files.
+ */
+#ifndef KT_WORLD_INTERNAL_H
+#define KT_WORLD_INTERNAL_H
+
+#include "world.h"
+
+#include <sodium.h>
+
+#define WORLD_FORMAT_VERSION 1
+#define WORLD_FILE_MAX (64 * 1024)
+#define CARD_FILE_MAX 4096
+#define MODULE_FILE_MAX 4096
+
+#define AEAD_NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define AEAD_TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define SALT_LEN crypto_pwhash_SALTBYTES
+#define SEED_LEN crypto_sign_SEEDBYTES
+
+/* ---- card file ---- */
+extern const char CARD_MAGIC[8];
+enum {
+    CARD_T_WORLD = 1,  /* world hash, 32 */
+    CARD_T_SET = 2,    /* card number, k, n: 3 bytes */
+    CARD_T_X = 3,      /* share x-coordinate, 1 */
+    CARD_T_KDFALG = 4, /* 1 byte: crypto_pwhash_ALG_ARGON2ID13 */
+    CARD_T_OPS = 5,    /* u64 */
+    CARD_T_MEM = 6,    /* u64, bytes */
+    CARD_T_SALT = 7,   /* 16 */
+    CARD_T_NONCE = 8,  /* 24 */
+    CARD_T_SEALED = 9, /* share (32) + tag (16); AAD = every byte before this field */
+};
+
+typedef struct card {
+    world_card_info ci;
+    uint8_t salt[SALT_LEN];
+    uint8_t nonce[AEAD_NONCE_LEN];
+    uint8_t sealed[WORLD_TOKEN_LEN + AEAD_TAG_LEN];
+    kt_buf raw;     /* the whole file */
+    size_t aad_len; /* bytes authenticated as associated data */
+} card;
+
+/* Reads and checks a card file's format (no PIN); free with card_free. */
+KT_MUST kt_rc card_read(const char *path, card *c, kt_err *e);
+void card_free(card *c);
+/* Opens the share with the PIN: KT_EPIN when the AEAD refuses. share is WORLD_TOKEN_LEN bytes. */
+KT_MUST kt_rc card_open(const card *c, const kt_secbuf *pin, uint8_t *share, kt_err *e);
+/* Seals share under Argon2id(PIN) and writes a new card file (never replacing one). */
+KT_MUST kt_rc card_write(const char *path, const world_card_info *ci, const kt_secbuf *pin,
+                         const uint8_t *share, kt_err *e);
+/* The file name a card of this world gets: card_<first 16 hex of world hash>_<no>. */
+KT_MUST kt_rc card_path(const world_paths *p, const uint8_t *world_hash, unsigned no, char *out,
+                        size_t outsz, kt_err *e);
+
+/* ---- world file ---- */
+extern const char WORLD_MAGIC[8];
+enum {
+    WORLD_T_ID = 1,
+    WORLD_T_SUITE = 2,
+    WORLD_T_CREATED = 3,
+    WORLD_T_QUORUM = 4, /* k, n */
+    WORLD_T_ESN = 5,
+    WORLD_T_KNSO_PUB = 6,
+    WORLD_T_MODULE_PUB = 7,
+    WORLD_T_HKM = 8,
+    WORLD_T_NONCE = 0x10,
+    WORLD_T_SECRETS = 0x11, /* AEAD(LT key; KM || KNSO seed), AAD = the identity */
+    WORLD_T_SIG = 0x20,     /* Ed25519 (KNSO) over every byte before this field */
+};
+#define WORLD_SECRETS_LEN (WORLD_KM_LEN + SEED_LEN)
+
+typedef struct world_file {
+    world_info info;
+    kt_buf raw;
+    size_t ident_len; /* the public identity: bytes [0, ident_len) */
+    uint8_t nonce[AEAD_NONCE_LEN];
+    uint8_t sealed[WORLD_SECRETS_LEN + AEAD_TAG_LEN];
+} world_file;
+
+/* Reads the world file and checks its format and KNSO signature. */
+KT_MUST kt_rc world_file_read(const world_paths *p, world_file *w, kt_err *e);
+void world_file_free(world_file *w);
+
+/* hkm: SHA-256 check value of KM, published in the world file. */
+void world_hkm(const uint8_t *km, uint8_t out[32]);
+/* The module's Ed25519 key pair, derived from KM. sk: secure, 64 bytes. */
+KT_MUST kt_rc world_module_keypair(const kt_secbuf *km, uint8_t pk[32], kt_secbuf *sk, kt_err *e);
+
+/* ---- module file ---- */
+extern const char MODULE_MAGIC[8];
+enum {
+    MODULE_T_ESN = 1,
+    MODULE_T_WORLD = 2,
+    MODULE_T_KM = 3,
+    MODULE_T_MAC = 4, /* BLAKE2b-256 keyed with a KM subkey, over every byte before */
+};
+
+/* Writes module_<ESN> holding KM for info's world. */
+KT_MUST kt_rc module_file_write(const world_paths *p, const world_info *info, const kt_secbuf *km,
+                                unsigned flags, kt_err *e);
+
+#endif

@@ -1,0 +1,656 @@
+/*
+ * world.c - the security world: creating it (logical token, KM, KNSO, cards, module file, world
+ * file), reading its public identity, opening the ACS quorum, and programming a fresh module from
+ * a quorum (the recovery path).
+ *
+ * The world file is the public identity (the world hash is SHA-256 over it), then KM and the KNSO
+ * seed sealed under a key derived from the logical token with the identity as associated data,
+ * then KNSO's Ed25519 signature over everything before it.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char WORLD_MAGIC[8] = {'K', 'T', 'X', 'W', 'O', 'R', 'L', 'D'};
+
+const world_kdf WORLD_KDF_MODERATE = {crypto_pwhash_OPSLIMIT_MODERATE,
+                                      crypto_pwhash_MEMLIMIT_MODERATE};
+const world_kdf WORLD_KDF_INTERACTIVE = {crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                         crypto_pwhash_MEMLIMIT_INTERACTIVE};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cipher suites                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    const char *why;
+} legacy_suites[] = {
+    {"DLf1024s160mRijndael", "1024-bit DSA with SHA-1 gives about 80-bit security"},
+    {"DLf1024s160mDES3", "1024-bit DSA with SHA-1 and Triple-DES give about 80-bit security"},
+    {"DLf3072s256mRijndael", "its module-key mechanisms are no longer FIPS approved"},
+    {"DLf3072s256mAEScSP800131Ar1", "its DSA world keys live in nShield firmware"},
+    {"ECp521mAES", "its ECDSA world keys live in nShield firmware"},
+};
+
+kt_rc world_check_suite(const char *suite, kt_err *e)
+{
+    if (strcmp(suite, WORLD_SUITE_DEFAULT) == 0)
+        return KT_OK;
+    for (size_t i = 0; i < sizeof legacy_suites / sizeof legacy_suites[0]; i++)
+        if (strcmp(suite, legacy_suites[i].name) == 0)
+            return kt_fail(e, KT_EUSAGE,
+                           "cipher suite %s is an nShield hardware suite that a software world "
+                           "does not offer (%s); supported: %s",
+                           suite, legacy_suites[i].why, WORLD_SUITE_DEFAULT);
+    return kt_fail(e, KT_EUSAGE, "unknown cipher suite '%s'; supported: %s", suite,
+                   WORLD_SUITE_DEFAULT);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The world file                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+void world_file_free(world_file *w)
+{
+    kt_buf_free(&w->raw);
+    memset(w, 0, sizeof *w);
+}
+
+static kt_rc world_parse(world_file *w, kt_err *e)
+{
+    world_info *in = &w->info;
+    kt_rbuf r;
+    uint16_t version;
+    uint8_t quorum[2], sig[crypto_sign_BYTES];
+    kt_rc rc;
+
+    kt_rbuf_init(&r, w->raw.p, w->raw.len, "world file");
+    if ((rc = kt_rbuf_header(&r, WORLD_MAGIC, &version, e)) != KT_OK)
+        return rc;
+    if (version != WORLD_FORMAT_VERSION)
+        return kt_fail(e, KT_EVERSION, "world file format version %u is not supported (this is %u)",
+                       version, WORLD_FORMAT_VERSION);
+    if ((rc = kt_rbuf_field_fixed(&r, WORLD_T_ID, in->id, sizeof in->id, e)) ||
+        (rc = kt_rbuf_field_str(&r, WORLD_T_SUITE, in->suite, WORLD_SUITE_MAX, e)) ||
+        (rc = kt_rbuf_field_u64(&r, WORLD_T_CREATED, &in->created, e)) ||
+        (rc = kt_rbuf_field_fixed(&r, WORLD_T_QUORUM, quorum, sizeof quorum, e)) ||
+        (rc = kt_rbuf_field_str(&r, WORLD_T_ESN, in->esn, WORLD_ESN_LEN, e)) ||
+        (rc = kt_rbuf_field_fixed(&r, WORLD_T_KNSO_PUB, in->knso_pub, 32, e)) ||
+        (rc = kt_rbuf_field_fixed(&r, WORLD_T_MODULE_PUB, in->module_pub, 32, e)) ||
+        (rc = kt_rbuf_field_fixed(&r, WORLD_T_HKM, in->hkm, 32, e)))
+        return rc;
+    w->ident_len = r.off;
+    if ((rc = kt_rbuf_field_fixed(&r, WORLD_T_NONCE, w->nonce, sizeof w->nonce, e)) ||
+        (rc = kt_rbuf_field_fixed(&r, WORLD_T_SECRETS, w->sealed, sizeof w->sealed, e)))
+        return rc;
+    size_t signed_len = r.off;
+    if ((rc = kt_rbuf_field_fixed(&r, WORLD_T_SIG, sig, sizeof sig, e)) ||
+        (rc = kt_rbuf_end(&r, e)))
+        return rc;
+
+    in->k = quorum[0];
+    in->n = quorum[1];
+    if (in->n < 1 || in->n > WORLD_MAX_CARDS || in->k < 1 || in->k > in->n)
+        return kt_fail(e, KT_EFORMAT, "world file states an impossible quorum %u/%u", in->k,
+                       in->n);
+    if (strlen(in->esn) != WORLD_ESN_LEN)
+        return kt_fail(e, KT_EFORMAT, "world file: module ESN '%s' is malformed", in->esn);
+    if ((rc = world_check_suite(in->suite, e)) != KT_OK)
+        return kt_fail(e, KT_EFORMAT, "world file names cipher suite '%s', unknown here",
+                       in->suite);
+    if (crypto_sign_verify_detached(sig, w->raw.p, signed_len, in->knso_pub) != 0)
+        return kt_fail(e, KT_EDENIED, "KNSO signature does not verify: the world file is damaged "
+                                      "or was altered");
+    kt_sha256(in->hash, w->raw.p, w->ident_len);
+    return KT_OK;
+}
+
+kt_rc world_file_read(const world_paths *p, world_file *w, kt_err *e)
+{
+    memset(w, 0, sizeof *w);
+    kt_rc rc = kt_file_read(p->world, WORLD_FILE_MAX, &w->raw, e);
+    if (rc == KT_ENOENT)
+        return kt_fail(e, KT_ENOENT,
+                       "no security world in %s (create one with `keytransfer world new`)",
+                       p->kmdata);
+    if (rc == KT_OK && (rc = world_parse(w, e)) != KT_OK)
+        kt_err_prefix(e, "%s", p->world);
+    if (rc != KT_OK)
+        world_file_free(w);
+    return rc;
+}
+
+kt_rc world_load_info(const world_paths *p, world_info *info, kt_err *e)
+{
+    world_file w;
+    kt_rc rc = world_file_read(p, &w, e);
+    if (rc == KT_OK)
+        *info = w.info;
+    world_file_free(&w);
+    return rc;
+}
+
+/* The key that seals the world secrets, derived from the logical token. */
+static kt_rc token_key(const uint8_t *token, kt_secbuf *key, kt_err *e)
+{
+    kt_rc rc = kt_secbuf_alloc(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES, e);
+    if (rc != KT_OK)
+        return rc;
+    if (crypto_kdf_derive_from_key(key->p, key->len, 1, "KTWSECR1", token) != 0) {
+        kt_secbuf_free(key);
+        return kt_fail(e, KT_ECRYPTO, "deriving the world secrets key failed");
+    }
+    return KT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Creation                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Secrets of a world being created, all in secure memory. */
+typedef struct genesis {
+    kt_secbuf token, km, knso_seed, knso_sk, module_sk, shares;
+    kt_secbuf *pins;
+    unsigned npins;
+} genesis;
+
+static void genesis_free(genesis *g)
+{
+    kt_secbuf_free(&g->token);
+    kt_secbuf_free(&g->km);
+    kt_secbuf_free(&g->knso_seed);
+    kt_secbuf_free(&g->knso_sk);
+    kt_secbuf_free(&g->module_sk);
+    kt_secbuf_free(&g->shares);
+    if (g->pins != NULL) {
+        for (unsigned i = 0; i < g->npins; i++)
+            kt_secbuf_free(&g->pins[i]);
+        free(g->pins);
+    }
+    memset(g, 0, sizeof *g);
+}
+
+static void random_esn(char out[WORLD_ESN_LEN + 1])
+{
+    uint8_t b[6];
+    char hex[13];
+    kt_random(b, sizeof b);
+    kt_hex(hex, b, sizeof b);
+    snprintf(out, WORLD_ESN_LEN + 1, "%.4s-%.4s-%.4s", hex, hex + 4, hex + 8);
+    for (char *c = out; *c; c++)
+        if (*c >= 'a' && *c <= 'f')
+            *c = (char)(*c - 'a' + 'A');
+}
+
+/* Removes a file this call wrote, when undoing; a file already gone is fine. */
+static void remove_quietly(const char *path)
+{
+    kt_err ignored;
+    if (kt_file_remove(path, &ignored) != KT_OK)
+        return;
+}
+
+/* Counts key files (key_*) in the local folder, so --force never orphans keys. */
+static size_t count_key_files(const world_paths *p)
+{
+    size_t n = 0;
+    DIR *d = opendir(p->local);
+    if (d == NULL)
+        return 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        if (strncmp(de->d_name, "key_", 4) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Builds the world file: identity, sealed secrets, KNSO signature. */
+static kt_rc build_world_file(world_info *in, const genesis *g, kt_wbuf *w, kt_err *e)
+{
+    uint8_t quorum[2] = {(uint8_t)in->k, (uint8_t)in->n};
+    uint8_t nonce[AEAD_NONCE_LEN], sealed[WORLD_SECRETS_LEN + AEAD_TAG_LEN];
+    uint8_t sig[crypto_sign_BYTES];
+    kt_secbuf key = {0}, secrets = {0};
+    kt_rc rc;
+
+    kt_wbuf_header(w, WORLD_MAGIC, WORLD_FORMAT_VERSION);
+    kt_wbuf_field(w, WORLD_T_ID, in->id, sizeof in->id);
+    kt_wbuf_field(w, WORLD_T_SUITE, in->suite, strlen(in->suite));
+    kt_wbuf_field_u64(w, WORLD_T_CREATED, in->created);
+    kt_wbuf_field(w, WORLD_T_QUORUM, quorum, sizeof quorum);
+    kt_wbuf_field(w, WORLD_T_ESN, in->esn, WORLD_ESN_LEN);
+    kt_wbuf_field(w, WORLD_T_KNSO_PUB, in->knso_pub, 32);
+    kt_wbuf_field(w, WORLD_T_MODULE_PUB, in->module_pub, 32);
+    kt_wbuf_field(w, WORLD_T_HKM, in->hkm, 32);
+    if ((rc = kt_wbuf_finish(w, e)) != KT_OK)
+        return rc;
+    kt_sha256(in->hash, w->p, w->len);
+
+    if ((rc = token_key(g->token.p, &key, e)) != KT_OK ||
+        (rc = kt_secbuf_alloc(&secrets, WORLD_SECRETS_LEN, e)) != KT_OK)
+        goto out;
+    memcpy(secrets.p, g->km.p, WORLD_KM_LEN);
+    memcpy(secrets.p + WORLD_KM_LEN, g->knso_seed.p, SEED_LEN);
+    kt_random(nonce, sizeof nonce);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(sealed, NULL, secrets.p, secrets.len, w->p, w->len,
+                                               NULL, nonce, key.p);
+    kt_wbuf_field(w, WORLD_T_NONCE, nonce, sizeof nonce);
+    kt_wbuf_field(w, WORLD_T_SECRETS, sealed, sizeof sealed);
+    if ((rc = kt_wbuf_finish(w, e)) != KT_OK)
+        goto out;
+    crypto_sign_detached(sig, NULL, w->p, w->len, g->knso_sk.p);
+    kt_wbuf_field(w, WORLD_T_SIG, sig, sizeof sig);
+    rc = kt_wbuf_finish(w, e);
+out:
+    kt_secbuf_free(&key);
+    kt_secbuf_free(&secrets);
+    return rc;
+}
+
+/* Asks every card's PIN before anything is written, so a failed prompt leaves nothing behind. */
+static kt_rc collect_pins(const world_paths *p, const world_new_opts *o, const world_info *in,
+                          genesis *g, kt_err *e)
+{
+    g->pins = calloc(o->n, sizeof *g->pins);
+    if (g->pins == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    g->npins = o->n;
+    for (unsigned i = 0; i < o->n; i++) {
+        char path[PATH_MAX];
+        kt_rc rc = card_path(p, in->hash, i + 1, path, sizeof path, e);
+        if (rc == KT_OK)
+            rc = o->pin(o->pin_ctx, i + 1, path, true, &g->pins[i], e);
+        if (rc != KT_OK)
+            return rc;
+        if (g->pins[i].len < KT_PIN_MIN_NEW || g->pins[i].len > KT_PIN_MAX)
+            return kt_fail(e, KT_EUSAGE, "the PIN for card %u must be %d to %d characters", i + 1,
+                           KT_PIN_MIN_NEW, KT_PIN_MAX);
+    }
+    return KT_OK;
+}
+
+kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *info,
+                   char (*card_paths)[PATH_MAX], kt_err *e)
+{
+    genesis g = {0};
+    world_info in = {0};
+    world_info old = {0};
+    bool have_old = false;
+    kt_wbuf w;
+    char written[WORLD_MAX_CARDS][PATH_MAX];
+    unsigned nwritten = 0;
+    char module_path[PATH_MAX] = "";
+    bool module_written = false;
+    uint8_t xs[WORLD_MAX_CARDS];
+    kt_rc rc;
+
+    kt_wbuf_init(&w, false);
+    if (o->k < 1 || o->n < o->k || o->n > WORLD_MAX_CARDS)
+        return kt_fail(e, KT_EUSAGE, "quorum %u/%u is not possible: 1 <= K <= N <= %d", o->k,
+                       o->n, WORLD_MAX_CARDS);
+    snprintf(in.suite, sizeof in.suite, "%s", o->suite ? o->suite : WORLD_SUITE_DEFAULT);
+    if ((rc = world_check_suite(in.suite, e)) != KT_OK)
+        return rc;
+    if (o->pin == NULL)
+        return kt_fail(e, KT_EUSAGE, "no way to ask for card PINs");
+
+    /* An existing world is replaced only with force, and never while keys depend on it. */
+    if (kt_path_exists(p->world)) {
+        if (!o->force)
+            return kt_fail(e, KT_EEXIST,
+                           "a security world already exists in %s; --force replaces it",
+                           p->kmdata);
+        size_t nkeys = count_key_files(p);
+        if (nkeys > 0)
+            return kt_fail(e, KT_EEXIST,
+                           "%s holds %zu key file(s) protected by the current world; replacing "
+                           "the world would make them unusable: move them away first",
+                           p->local, nkeys);
+        have_old = world_load_info(p, &old, e) == KT_OK;
+        kt_err_clear(e);
+    }
+
+    /* Fresh secrets. */
+    if ((rc = kt_secbuf_alloc(&g.token, WORLD_TOKEN_LEN, e)) ||
+        (rc = kt_secbuf_alloc(&g.km, WORLD_KM_LEN, e)) ||
+        (rc = kt_secbuf_alloc(&g.knso_seed, SEED_LEN, e)) ||
+        (rc = kt_secbuf_alloc(&g.knso_sk, crypto_sign_SECRETKEYBYTES, e)) ||
+        (rc = kt_secbuf_alloc(&g.shares, (size_t)o->n * WORLD_TOKEN_LEN, e)))
+        goto out;
+    kt_random(g.token.p, g.token.len);
+    kt_random(g.km.p, g.km.len);
+    kt_random(g.knso_seed.p, g.knso_seed.len);
+    crypto_sign_seed_keypair(in.knso_pub, g.knso_sk.p, g.knso_seed.p);
+    if ((rc = world_module_keypair(&g.km, in.module_pub, &g.module_sk, e)) != KT_OK)
+        goto out;
+    world_hkm(g.km.p, in.hkm);
+    kt_random(in.id, sizeof in.id);
+    in.created = (uint64_t)time(NULL);
+    in.k = o->k;
+    in.n = o->n;
+    random_esn(in.esn);
+    if ((rc = build_world_file(&in, &g, &w, e)) != KT_OK)
+        goto out;
+
+    uint8_t *share_ptrs[WORLD_MAX_CARDS];
+    for (unsigned i = 0; i < o->n; i++)
+        share_ptrs[i] = g.shares.p + (size_t)i * WORLD_TOKEN_LEN;
+    if ((rc = shamir_split(g.token.p, WORLD_TOKEN_LEN, o->k, o->n, xs, share_ptrs, e)) != KT_OK)
+        goto out;
+
+    if ((rc = collect_pins(p, o, &in, &g, e)) != KT_OK)
+        goto out;
+
+    if ((rc = kt_dir_ensure(p->local, e)) || (rc = kt_dir_ensure(p->cards, e)))
+        goto out;
+
+    /* Cards first, then the module, then the world file: the world file is the commit point. */
+    for (unsigned i = 0; i < o->n; i++) {
+        world_card_info ci = {.no = i + 1, .k = o->k, .n = o->n, .x = xs[i], .kdf = o->kdf};
+        memcpy(ci.world_hash, in.hash, WORLD_HASH_LEN);
+        if (o->progress)
+            o->progress(o->progress_ctx, "sealing administrator cards", i, o->n);
+        if ((rc = card_path(p, in.hash, i + 1, written[nwritten], PATH_MAX, e)) != KT_OK)
+            goto out;
+        if ((rc = card_write(written[nwritten], &ci, &g.pins[i], share_ptrs[i], e)) != KT_OK)
+            goto out;
+        if (card_paths != NULL)
+            memcpy(card_paths[i], written[nwritten], PATH_MAX);
+        nwritten++;
+    }
+    if (o->progress)
+        o->progress(o->progress_ctx, "sealing administrator cards", o->n, o->n);
+
+    if ((rc = world_module_path(p, in.esn, module_path, sizeof module_path, e)) ||
+        (rc = module_file_write(p, &in, &g.km, KT_WRITE_NEW, e)))
+        goto out;
+    module_written = true;
+    if ((rc = kt_file_write(p->world, w.p, w.len, o->force ? KT_WRITE_REPLACE : KT_WRITE_NEW, e)))
+        goto out;
+
+    /* The new world is committed; the old world's module file has nothing left to serve. */
+    if (have_old && strcmp(old.esn, in.esn) != 0) {
+        char old_module[PATH_MAX];
+        kt_err ignored;
+        if (world_module_path(p, old.esn, old_module, sizeof old_module, &ignored) == KT_OK)
+            remove_quietly(old_module);
+    }
+    *info = in;
+
+out:
+    if (rc != KT_OK) {
+        /* Undo a half-made world: remove what this call wrote, keep the caller's message. */
+        for (unsigned i = 0; i < nwritten; i++)
+            remove_quietly(written[i]);
+        if (module_written)
+            remove_quietly(module_path);
+    }
+    kt_wbuf_free(&w);
+    genesis_free(&g);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cards against the world                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static kt_rc card_matches_world(const card *c, const char *path, const world_info *in, kt_err *e)
+{
+    if (!kt_ct_equal(c->ci.world_hash, in->hash, WORLD_HASH_LEN)) {
+        char have[65], want[65];
+        kt_hex(have, c->ci.world_hash, WORLD_HASH_LEN);
+        kt_hex(want, in->hash, WORLD_HASH_LEN);
+        return kt_fail(e, KT_EDENIED, "card %s belongs to world %s, not to this world %s", path,
+                       have, want);
+    }
+    if (c->ci.k != in->k || c->ci.n != in->n)
+        return kt_fail(e, KT_EDENIED, "card %s states quorum %u/%u, the world %u/%u", path,
+                       c->ci.k, c->ci.n, in->k, in->n);
+    return KT_OK;
+}
+
+kt_rc world_card_inspect(const char *card_path_, world_card_info *ci, kt_err *e)
+{
+    card c;
+    kt_rc rc = card_read(card_path_, &c, e);
+    if (rc == KT_OK)
+        *ci = c.ci;
+    card_free(&c);
+    return rc;
+}
+
+kt_rc world_check_card(const world_paths *p, const char *path, world_pin_fn pin, void *pin_ctx,
+                       world_card_info *ci, kt_err *e)
+{
+    world_info in;
+    card c;
+    kt_secbuf pinbuf = {0}, share = {0};
+    kt_rc rc = world_load_info(p, &in, e);
+    if (rc != KT_OK)
+        return rc;
+    if ((rc = card_read(path, &c, e)) != KT_OK)
+        return rc;
+    if ((rc = card_matches_world(&c, path, &in, e)) ||
+        (rc = pin(pin_ctx, c.ci.no, path, false, &pinbuf, e)) ||
+        (rc = kt_secbuf_alloc(&share, WORLD_TOKEN_LEN, e)))
+        goto out;
+    if ((rc = card_open(&c, &pinbuf, share.p, e)) != KT_OK) {
+        kt_err_prefix(e, "%s", path);
+        goto out;
+    }
+    *ci = c.ci;
+out:
+    kt_secbuf_free(&pinbuf);
+    kt_secbuf_free(&share);
+    card_free(&c);
+    return rc;
+}
+
+kt_rc world_admin_open(const world_paths *p, const char *const *cards, size_t ncards,
+                       world_pin_fn pin, void *pin_ctx, world_admin *a, kt_err *e)
+{
+    world_file wf;
+    card cs[WORLD_MAX_CARDS];
+    size_t nread = 0;
+    kt_secbuf shares = {0}, token = {0}, key = {0}, secrets = {0}, pinbuf = {0};
+    uint8_t xs[WORLD_MAX_CARDS];
+    const uint8_t *share_ptrs[WORLD_MAX_CARDS];
+    unsigned k;
+    kt_rc rc;
+
+    memset(a, 0, sizeof *a);
+    if ((rc = world_file_read(p, &wf, e)) != KT_OK)
+        return rc;
+    k = wf.info.k;
+    if (ncards > WORLD_MAX_CARDS) {
+        rc = kt_fail(e, KT_EUSAGE, "%zu cards given; a world has at most %d", ncards,
+                     WORLD_MAX_CARDS);
+        goto out;
+    }
+
+    /* Every card is checked for world and duplicates before any PIN is asked. */
+    for (size_t i = 0; i < ncards; i++) {
+        if ((rc = card_read(cards[i], &cs[i], e)) != KT_OK)
+            goto out;
+        nread++;
+        if ((rc = card_matches_world(&cs[i], cards[i], &wf.info, e)) != KT_OK)
+            goto out;
+        for (size_t j = 0; j < i; j++)
+            if (cs[j].ci.no == cs[i].ci.no || cs[j].ci.x == cs[i].ci.x) {
+                rc = kt_fail(e, KT_EDENIED,
+                             "card %s is card %u of this set again (already given as %s); each "
+                             "card counts once toward the quorum",
+                             cards[i], cs[i].ci.no, cards[j]);
+                goto out;
+            }
+    }
+    if (ncards < k) {
+        rc = kt_fail(e, KT_EQUORUM, "quorum not met: %zu card%s given, %u of %u needed", ncards,
+                     ncards == 1 ? "" : "s", k, wf.info.n);
+        goto out;
+    }
+
+    if ((rc = kt_secbuf_alloc(&shares, (size_t)k * WORLD_TOKEN_LEN, e)))
+        goto out;
+    for (unsigned i = 0; i < k; i++) {
+        share_ptrs[i] = shares.p + (size_t)i * WORLD_TOKEN_LEN;
+        xs[i] = cs[i].ci.x;
+        if ((rc = pin(pin_ctx, cs[i].ci.no, cards[i], false, &pinbuf, e)) != KT_OK)
+            goto out;
+        rc = card_open(&cs[i], &pinbuf, shares.p + (size_t)i * WORLD_TOKEN_LEN, e);
+        kt_secbuf_free(&pinbuf);
+        if (rc != KT_OK) {
+            kt_err_prefix(e, "%s", cards[i]);
+            goto out;
+        }
+    }
+
+    if ((rc = kt_secbuf_alloc(&token, WORLD_TOKEN_LEN, e)) ||
+        (rc = shamir_combine(xs, share_ptrs, k, WORLD_TOKEN_LEN, token.p, e)) ||
+        (rc = token_key(token.p, &key, e)) ||
+        (rc = kt_secbuf_alloc(&secrets, WORLD_SECRETS_LEN, e)))
+        goto out;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(secrets.p, NULL, NULL, wf.sealed,
+                                                   sizeof wf.sealed, wf.raw.p, wf.ident_len,
+                                                   wf.nonce, key.p) != 0) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the cards opened, but their shares do not reconstruct this world's logical "
+                     "token: a card was altered or the world file's secrets are damaged");
+        goto out;
+    }
+
+    /* The secrets must be the ones the identity promises. */
+    uint8_t hkm[32], knso_pub[32];
+    world_hkm(secrets.p, hkm);
+    a->info = wf.info;
+    if ((rc = kt_secbuf_alloc(&a->km, WORLD_KM_LEN, e)) ||
+        (rc = kt_secbuf_alloc(&a->knso_sk, crypto_sign_SECRETKEYBYTES, e)))
+        goto out;
+    memcpy(a->km.p, secrets.p, WORLD_KM_LEN);
+    crypto_sign_seed_keypair(knso_pub, a->knso_sk.p, secrets.p + WORLD_KM_LEN);
+    if (!kt_ct_equal(hkm, wf.info.hkm, 32) || !kt_ct_equal(knso_pub, wf.info.knso_pub, 32))
+        rc = kt_fail(e, KT_EDENIED, "the world secrets do not match the world's public identity");
+
+out:
+    if (rc != KT_OK)
+        world_admin_close(a);
+    for (size_t i = 0; i < nread; i++)
+        card_free(&cs[i]);
+    kt_secbuf_free(&shares);
+    kt_secbuf_free(&token);
+    kt_secbuf_free(&key);
+    kt_secbuf_free(&secrets);
+    kt_secbuf_free(&pinbuf);
+    world_file_free(&wf);
+    return rc;
+}
+
+void world_admin_close(world_admin *a)
+{
+    kt_secbuf_free(&a->km);
+    kt_secbuf_free(&a->knso_sk);
+    memset(a, 0, sizeof *a);
+}
+
+kt_rc world_program(const world_paths *p, const char *const *cards, size_t ncards,
+                    world_pin_fn pin, void *pin_ctx, bool force, kt_err *e)
+{
+    world_info in;
+    world_module m;
+    world_admin a;
+    kt_rc rc = world_load_info(p, &in, e);
+    if (rc != KT_OK)
+        return rc;
+    rc = world_module_open(p, &m, e);
+    if (rc == KT_OK) {
+        world_module_close(&m);
+        if (!force)
+            return kt_fail(e, KT_EEXIST,
+                           "module %s is already programmed with this world; --force rewrites it",
+                           in.esn);
+    } else if (rc != KT_ENOENT && !force) {
+        kt_err_prefix(e, "the module file is present but unusable (--force rewrites it)");
+        return rc;
+    }
+    kt_err_clear(e);
+
+    if ((rc = world_admin_open(p, cards, ncards, pin, pin_ctx, &a, e)) != KT_OK)
+        return rc;
+    rc = module_file_write(p, &a.info, &a.km, force ? KT_WRITE_REPLACE : KT_WRITE_NEW, e);
+    world_admin_close(&a);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Listing cards                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct found_card {
+    unsigned no;
+    char *path;
+} found_card;
+
+static int by_card_no(const void *a, const void *b)
+{
+    const found_card *x = a, *y = b;
+    return (x->no > y->no) - (x->no < y->no);
+}
+
+kt_rc world_list_cards(const world_paths *p, const world_info *info, char ***paths,
+                       size_t *count, kt_err *e)
+{
+    char prefix[32], hex[65];
+    found_card found[WORLD_MAX_CARDS];
+    size_t n = 0;
+    kt_rc rc = KT_OK;
+
+    *paths = NULL;
+    *count = 0;
+    kt_hex(hex, info->hash, WORLD_HASH_LEN);
+    snprintf(prefix, sizeof prefix, "card_%.16s_", hex);
+    DIR *d = opendir(p->cards);
+    if (d == NULL)
+        return errno == ENOENT ? KT_OK
+                               : kt_fail_errno(e, KT_EIO, errno, "cannot list %s", p->cards);
+    for (struct dirent *de; (de = readdir(d)) != NULL && n < WORLD_MAX_CARDS;) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char path[PATH_MAX];
+        world_card_info ci;
+        kt_err ignored;
+        if (snprintf(path, sizeof path, "%s/%s", p->cards, de->d_name) >= (int)sizeof path)
+            continue;
+        if (world_card_inspect(path, &ci, &ignored) != KT_OK ||
+            !kt_ct_equal(ci.world_hash, info->hash, WORLD_HASH_LEN))
+            continue;
+        found[n].no = ci.no;
+        found[n].path = strdup(path);
+        if (found[n].path == NULL) {
+            rc = kt_fail(e, KT_ENOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == KT_OK && n > 0) {
+        qsort(found, n, sizeof found[0], by_card_no);
+        *paths = calloc(n, sizeof **paths);
+        if (*paths == NULL)
+            rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == KT_OK)
+            (*paths)[i] = found[i].path;
+        else
+            free(found[i].path);
+    }
+    if (rc == KT_OK)
+        *count = n;
+    return rc;
+}
