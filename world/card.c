@@ -41,7 +41,7 @@ static kt_rc check_kdf(const world_kdf *k, kt_err *e)
     return KT_OK;
 }
 
-static kt_rc parse(card *c, kt_err *e)
+kt_rc card_parse(card *c, kt_err *e)
 {
     kt_rbuf r;
     uint16_t version;
@@ -95,7 +95,7 @@ kt_rc card_read(const char *path, card *c, kt_err *e)
     memset(c, 0, sizeof *c);
     kt_rc rc = kt_file_read(path, CARD_FILE_MAX, &c->raw, e);
     if (rc == KT_OK)
-        rc = parse(c, e);
+        rc = card_parse(c, e);
     if (rc != KT_OK) {
         kt_err_prefix(e, "%s", path);
         card_free(c);

@@ -45,6 +45,8 @@ typedef struct card {
 /* Reads and checks a card file's format (no PIN); free with card_free. */
 KT_MUST kt_rc card_read(const char *path, card *c, kt_err *e);
 void card_free(card *c);
+/* Parses c->raw (set by the caller) into c: format checks only. */
+KT_MUST kt_rc card_parse(card *c, kt_err *e);
 /* Opens the share with the PIN: KT_EPIN when the AEAD refuses. share is WORLD_TOKEN_LEN bytes. */
 KT_MUST kt_rc card_open(const card *c, const kt_secbuf *pin, uint8_t *share, kt_err *e);
 /* Seals share under Argon2id(PIN) and writes a new card file (never replacing one). */
@@ -82,6 +84,8 @@ typedef struct world_file {
 /* Reads the world file and checks its format and KNSO signature. */
 KT_MUST kt_rc world_file_read(const world_paths *p, world_file *w, kt_err *e);
 void world_file_free(world_file *w);
+/* Parses w->raw (set by the caller): format and KNSO signature. */
+KT_MUST kt_rc world_file_parse(world_file *w, kt_err *e);
 
 /* hkm: SHA-256 check value of KM, published in the world file. */
 void world_hkm(const uint8_t *km, uint8_t out[32]);
@@ -97,6 +101,10 @@ enum {
     MODULE_T_MAC = 4, /* BLAKE2b-256 keyed with a KM subkey, over every byte before */
 };
 
+/* Parses and authenticates a module file against the world it claims to serve; *km receives
+ * the module key (secure memory, caller frees, also on failure). */
+KT_MUST kt_rc module_file_parse(const kt_secbuf *raw, const world_info *info, kt_secbuf *km,
+                                kt_err *e);
 /* Writes module_<ESN> holding KM for info's world. */
 KT_MUST kt_rc module_file_write(const world_paths *p, const world_info *info, const kt_secbuf *km,
                                 unsigned flags, kt_err *e);

@@ -86,8 +86,7 @@ kt_rc module_file_write(const world_paths *p, const world_info *info, const kt_s
     return rc;
 }
 
-/* Parses and authenticates a module file against the world it claims to serve. */
-static kt_rc module_parse(const kt_secbuf *raw, const world_info *info, kt_secbuf *km, kt_err *e)
+kt_rc module_file_parse(const kt_secbuf *raw, const world_info *info, kt_secbuf *km, kt_err *e)
 {
     kt_rbuf r;
     uint16_t version;
@@ -147,7 +146,7 @@ kt_rc world_module_open(const world_paths *p, world_module *m, kt_err *e)
                        "module %s is not programmed (%s is missing): load the world into it from "
                        "a quorum of administrator cards with `keytransfer world program`",
                        m->info.esn, path);
-    if (rc == KT_OK && (rc = module_parse(&raw, &m->info, &m->km, e)) != KT_OK)
+    if (rc == KT_OK && (rc = module_file_parse(&raw, &m->info, &m->km, e)) != KT_OK)
         kt_err_prefix(e, "%s", path);
     if (rc == KT_OK && (rc = world_module_keypair(&m->km, pk, &m->module_sk, e)) == KT_OK &&
         !kt_ct_equal(pk, m->info.module_pub, sizeof pk))

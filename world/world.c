@@ -62,7 +62,7 @@ void world_file_free(world_file *w)
     memset(w, 0, sizeof *w);
 }
 
-static kt_rc world_parse(world_file *w, kt_err *e)
+kt_rc world_file_parse(world_file *w, kt_err *e)
 {
     world_info *in = &w->info;
     kt_rbuf r;
@@ -119,7 +119,7 @@ kt_rc world_file_read(const world_paths *p, world_file *w, kt_err *e)
         return kt_fail(e, KT_ENOENT,
                        "no security world in %s (create one with `keytransfer world new`)",
                        p->kmdata);
-    if (rc == KT_OK && (rc = world_parse(w, e)) != KT_OK)
+    if (rc == KT_OK && (rc = world_file_parse(w, e)) != KT_OK)
         kt_err_prefix(e, "%s", p->world);
     if (rc != KT_OK)
         world_file_free(w);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# run.sh - set everything up and run: `./run.sh demo` (the main job) or `./run.sh test` (the whole
+# test suite). Installs missing Debian packages with apt-get, configures and builds with CMake.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mode=${1:-}
+jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_seconds=${KT_FUZZ_SECONDS:-30}
+
+usage() {
+    echo "usage: $0 demo|test" >&2
+    exit 2
+}
+[ "$mode" = demo ] || [ "$mode" = test ] || usage
+
+# --- dependencies (DESIGN.md §5) ------------------------------------------------------------
+deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjansson-dev
+      libzip-dev libcriterion-dev python3 python3-cryptography libcurl4-openssl-dev
+      libmicrohttpd-dev)
+[ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format)
+missing=()
+for p in "${deps[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "run.sh: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
+
+# --- demo: the main job -----------------------------------------------------------------------
+if [ "$mode" = demo ]; then
+    cmake -S "$here" -B "$here/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKT_BUILD_TESTS=OFF >/dev/null
+    cmake --build "$here/build" -j "$jobs" >/dev/null
+    kt="$here/build/keytransfer/keytransfer"
+    demo="$here/demo"
+    # A demo world is thrown away each run; its PINs sit in a file so the run needs no typing.
+    rm -rf "$demo"
+    mkdir -m 700 "$demo"
+    printf 'demo-pin-card-1\ndemo-pin-card-2\ndemo-pin-card-3\n' >"$demo/pins.txt"
+    chmod 600 "$demo/pins.txt"
+    export KEYTRANSFER_KMDATA="$demo/kmdata"
+    set -x
+    "$kt" world new --acs-quorum 2/3 --pin-file "$demo/pins.txt"
+    "$kt" world info
+    { set +x; } 2>/dev/null
+    echo "Demo world in $demo (PINs in $demo/pins.txt: a demo only, never keep real PINs in a file)."
+    exit 0
+fi
+
+# --- test: the whole suite --------------------------------------------------------------------
+echo "== format check (clang-format)"
+cd "$here"
+find common world keytransfer tests -name '*.[ch]' -print0 |
+    xargs -0 clang-format --dry-run -Werror
+
+echo "== hardened build, warnings as errors"
+cmake -S "$here" -B "$here/build-release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKT_WERROR=ON \
+    -DKT_BUILD_TESTS=OFF >/dev/null
+cmake --build "$here/build-release" -j "$jobs"
+
+echo "== ASan+UBSan build, unit and CLI tests"
+cmake -S "$here" -B "$here/build-asan" -DCMAKE_BUILD_TYPE=Debug -DKT_WERROR=ON -DKT_SANITIZE=ON \
+    >/dev/null
+cmake --build "$here/build-asan" -j "$jobs"
+(cd "$here/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
+
+echo "== fuzz targets (clang libFuzzer, ${fuzz_seconds}s each)"
+CC=clang cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_BUILD_TYPE=Debug -DKT_WERROR=ON \
+    -DKT_FUZZ=ON >/dev/null
+fuzzers=$(cd "$here/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')
+# shellcheck disable=SC2086
+cmake --build "$here/build-fuzz" -j "$jobs" --target $fuzzers
+for f in $fuzzers; do
+    corpus="$here/build-fuzz/corpus/$f"
+    mkdir -p "$corpus"
+    seeds="$here/tests/fuzz/seeds/$f"
+    [ -d "$seeds" ] || seeds=
+    log="$here/build-fuzz/$f.log"
+    # shellcheck disable=SC2086
+    if ! "$here/build-fuzz/tests/$f" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+        "$corpus" $seeds >"$log" 2>&1; then
+        tail -n 60 "$log"
+        echo "run.sh: fuzz target $f failed" >&2
+        exit 1
+    fi
+    echo "$f: $(grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' "$log" | tail -n 1)"
+done
+echo "== all tests passed"
