@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 static const struct {
     const char *name;
     cli_cmd_fn fn;
@@ -14,6 +16,7 @@ static const struct {
 } commands[] = {
     {"world", cmd_world, "create, inspect and recover the security world and its cards"},
     {"module", cmd_module, "manage the software module (erase)"},
+    {"key", cmd_key, "generate, import and inspect keys protected by the module"},
 };
 
 static void usage(FILE *f)
@@ -39,6 +42,11 @@ int main(int argc, char **argv)
     kt_err_clear(&e);
     if (kt_process_harden(&e) != KT_OK)
         return cli_report(&e);
+    /* OpenSSL's secure heap (1 MiB, locked, guarded) for the private BIGNUMs of RSA and EC keys.
+     * It returns 0 on failure, 1 on success, 2 when the heap works but could not be locked. */
+    if (CRYPTO_secure_malloc_init(1 << 20, 16) == 0)
+        cli_warn("OpenSSL's secure heap is not available; private key numbers live in the "
+                 "ordinary heap while in use");
 
     if (argc < 2) {
         usage(stderr);

@@ -10,14 +10,14 @@
 #include <sodium.h>
 
 #define WORLD_FORMAT_VERSION 1
-#define WORLD_FILE_MAX (64 * 1024)
-#define CARD_FILE_MAX 4096
-#define MODULE_FILE_MAX 4096
+#define WORLD_FILE_MAX       (64 * 1024)
+#define CARD_FILE_MAX        4096
+#define MODULE_FILE_MAX      4096
 
 #define AEAD_NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define AEAD_TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define SALT_LEN crypto_pwhash_SALTBYTES
-#define SEED_LEN crypto_sign_SEEDBYTES
+#define AEAD_TAG_LEN   crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define SALT_LEN       crypto_pwhash_SALTBYTES
+#define SEED_LEN       crypto_sign_SEEDBYTES
 
 /* ---- card file ---- */
 extern const char CARD_MAGIC[8];
@@ -108,5 +108,55 @@ KT_MUST kt_rc module_file_parse(const kt_secbuf *raw, const world_info *info, kt
 /* Writes module_<ESN> holding KM for info's world. */
 KT_MUST kt_rc module_file_write(const world_paths *p, const world_info *info, const kt_secbuf *km,
                                 unsigned flags, kt_err *e);
+
+/* ---- key files ---- */
+extern const char KEY_MAGIC[8];
+enum {
+    KEY_T_WORLD = 0x01,     /* world hash, 32 */
+    KEY_T_APP = 0x02,       /* [a-z0-9], 1..32 */
+    KEY_T_IDENT = 0x03,     /* [0-9a-z-], 1..64 */
+    KEY_T_PLAINNAME = 0x04, /* printable ASCII, 1..128 */
+    KEY_T_TYPE = 0x05,      /* u8: world_key_type */
+    KEY_T_SIZE = 0x06,      /* u32 BE, bits */
+    KEY_T_CURVE = 0x07,     /* canonical curve name; empty for RSA and AES */
+    KEY_T_CREATED = 0x08,   /* u64 BE, UNIX seconds */
+    KEY_T_SPKI = 0x09,      /* SubjectPublicKeyInfo DER; empty for AES */
+    KEY_T_HASH = 0x0A,      /* key hash, 32 */
+    KEY_T_ACL = 0x0B,       /* world_acl_encode */
+    KEY_T_ACL_SIG = 0x0C,   /* empty or 64 bytes: KNSO's Ed25519 signature (world_acl_sign) */
+    KEY_T_NONCE = 0x0D,     /* 24 */
+    KEY_T_SEALED = 0x0E,    /* AEAD(KM key-file subkey; private key), AAD = every byte before */
+};
+/* Largest private key a key file seals: an RSA-4096 PKCS#8 PrivateKeyInfo is about 2.4 KB. */
+#define KEY_MATERIAL_MAX 8192
+
+/* A key file's parsed header; raw, sealed borrow from the caller's bytes. */
+typedef struct key_file {
+    world_key_info info; /* the header's facts; path is left to the caller */
+    const uint8_t *raw;
+    size_t len;
+    size_t aad_len; /* bytes [0, aad_len) are the seal's associated data */
+    uint8_t nonce[AEAD_NONCE_LEN];
+    const uint8_t *sealed; /* ciphertext and tag */
+    size_t sealed_len;
+} key_file;
+
+/*
+ * Parses len bytes of a key file: magic, version, every field in order with its bounds, the name
+ * charsets, and that type, size, curve, public key and key hash agree. Needs neither the world nor
+ * KM; nothing here is authenticated yet.
+ */
+KT_MUST kt_rc key_file_parse(const uint8_t *raw, size_t len, key_file *k, kt_err *e);
+
+/*
+ * Opens a parsed key file with the module: the world hash must be m's world, the seal must open
+ * under KM's key-file subkey, the private key's public half must be the stated public key (the
+ * AES key must give the key hash), and a present ACL signature must verify with the world's
+ * KNSO key. out (freed with world_key_free, also on failure) receives the key.
+ */
+KT_MUST kt_rc key_file_open(const key_file *k, const world_module *m, world_key *out, kt_err *e);
+
+/* Builds the bytes of k's key file sealed under m's KM into w (a public kt_wbuf). */
+KT_MUST kt_rc key_file_build(const world_key *k, const world_module *m, kt_wbuf *w, kt_err *e);
 
 #endif
