@@ -1,0 +1,539 @@
+/*
+ * pkg.h - the face of packages/: what travels between machines (DESIGN.md §3, §4).
+ *
+ *   wrap.c     CKM_RSA_AES_KEY_WRAP both directions: RSA-OAEP of a fresh AES-256 key followed by
+ *              AES-KWP (RFC 5649) of the target; the primitives are OpenSSL's EVP
+ *   pkcs8.c    the target formats: PKCS#8 PrivateKeyInfo DER for RSA and EC keys
+ *   byok.c     the Azure Key Vault `.byok` JSON (schema_version 1.0.0) and the kid shape
+ *   jws.c      JWS (RFC 7515) flattened JSON serialization, ES384 with an x5c chain
+ *   payload.c  the KEK package and world package payloads (keytransfer-kek/1, keytransfer-world/1)
+ *   x509.c     certificates for the vendor and cloud side, PEM/DER loading and saving
+ *   root.c     the vendor root hash compiled in (KT_ROOT_SHA256) and whether it is the DEMO root
+ *   zip.c      the toolset zip: deterministic writing and safe extraction (libzip)
+ *   hashes.c   the published hash table (region, file name, SHA-256)
+ *
+ * Conventions. Every fallible function returns a kt_rc and on failure fills the caller's kt_err
+ * once with a message that names what was wrong; nothing here prints or exits. Outputs are
+ * cleared on entry and left empty on failure, so a caller frees them on every path without
+ * tracking which step failed. Secret bytes (AES keys, unwrapped targets, PKCS#8 encodings,
+ * private key PEM) live in kt_secbuf (sodium_malloc) and are wiped on every path; public bytes
+ * live in kt_buf or plain heap strings. Every parser caps its input, refuses unknown members,
+ * duplicate keys, trailing data and every spelling but one, and judges form, never policy:
+ * whether a KEK may be trusted is verify/'s decision, taken on what these parsers return.
+ *
+ * The formats are specified in docs/formats-packages.md.
+ */
+#ifndef KT_PKG_H
+#define KT_PKG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "kt.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* CKM_RSA_AES_KEY_WRAP (wrap.c)                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The OAEP hash of CKM_RSA_AES_KEY_WRAP; MGF1 always uses the same hash and the label is empty.
+ * SHA-1: Azure `.byok`, AWS RSA_AES_KEY_WRAP_SHA_1, Google RSA_OAEP_*_SHA1_AES_256.
+ * SHA-256: AWS RSA_AES_KEY_WRAP_SHA_256, Google RSA_OAEP_*_SHA256_AES_256. */
+typedef enum pkg_oaep_hash {
+    PKG_OAEP_SHA1 = 1,
+    PKG_OAEP_SHA256 = 2,
+} pkg_oaep_hash;
+
+#define PKG_RSA_MIN_BITS  2048  /* smaller KEKs are refused by wrap and unwrap */
+#define PKG_RSA_MAX_BITS  16384 /* OpenSSL's own ceiling for RSA operations */
+#define PKG_AES_KEY_LEN   32    /* the ephemeral key K is always AES-256 */
+#define PKG_TARGET_MAX    16384 /* largest target (RSA-16384 PKCS#8 is about 9.4 KiB) */
+#define PKG_KWP_OVERHEAD  8     /* RFC 5649: the AIV block (padding adds up to 7 more) */
+#define PKG_WRAP_BLOB_MAX (PKG_RSA_MAX_BITS / 8 + PKG_TARGET_MAX + 2 * PKG_KWP_OVERHEAD)
+
+/* "SHA-1" or "SHA-256". */
+const char *pkg_oaep_hash_name(pkg_oaep_hash h);
+
+/* The modulus length in bytes of an RSA key (public or private): the length of the RSA part of
+ * a blob wrapped to it. 0 when key is not an RSA key. */
+size_t pkg_rsa_modulus_len(const EVP_PKEY *key);
+
+/*
+ * CKM_RSA_AES_KEY_WRAP (PKCS#11 v2.40 §2.1.21; DESIGN.md §4). Draws a fresh AES-256 key K into
+ * secure memory and writes into *blob
+ *     RSAES-OAEP(kek, hash, MGF1(hash), empty label)(K)   -- exactly the modulus length
+ *  || AES-KWP(K, target)                                   -- RFC 5649, 8 + 8*ceil(len/8) bytes
+ * kek is an RSA public (or private) key of PKG_RSA_MIN_BITS..PKG_RSA_MAX_BITS bits; target is
+ * 1..PKG_TARGET_MAX bytes (PKCS#8 DER for RSA and EC, raw bytes for AES), which the caller keeps
+ * in secure memory and wipes. K is wiped before returning, on every path. *blob is public (free
+ * with kt_buf_free). KT_EDENIED for a KEK that is not RSA or of the wrong size.
+ */
+KT_MUST kt_rc pkg_rsa_aes_wrap(EVP_PKEY *kek, pkg_oaep_hash hash, const uint8_t *target,
+                               size_t target_len, kt_buf *blob, kt_err *e);
+
+/*
+ * The reverse, as the receiving HSM does it: splits blob at the modulus length of kek (an RSA
+ * private key), OAEP-decrypts K (which must be 32 bytes), then AES-KWP-unwraps the rest with K
+ * (RFC 5649 integrity check). *target receives the key material in secure memory (the caller
+ * frees it with kt_secbuf_free); K is wiped on every path. A blob of the wrong size is
+ * KT_EFORMAT; an RSA part that does not decrypt (another KEK, another OAEP hash, altered bytes)
+ * and a failed KWP integrity check are KT_EDENIED, each with its own message.
+ */
+KT_MUST kt_rc pkg_rsa_aes_unwrap(EVP_PKEY *kek, pkg_oaep_hash hash, const uint8_t *blob,
+                                 size_t blob_len, kt_secbuf *target, kt_err *e);
+
+/*
+ * RSAES-OAEP encryption (RFC 8017 §7.1.1) with hash for both OAEP and MGF1 and an empty label:
+ * *out (public, kt_buf_free) is exactly the modulus length. The first half of the wrap; exposed
+ * for tests and for callers that need the bare mechanism.
+ */
+KT_MUST kt_rc pkg_rsa_oaep_encrypt(EVP_PKEY *kek, pkg_oaep_hash hash, const uint8_t *in,
+                                   size_t in_len, kt_buf *out, kt_err *e);
+
+/*
+ * RSAES-OAEP decryption (RFC 8017 §7.1.2), same parameters. in must be exactly the modulus
+ * length. *out (secure memory, kt_secbuf_free) receives the message. Any decryption failure is
+ * KT_EDENIED with one message, whatever the cause (no padding oracle is offered).
+ */
+KT_MUST kt_rc pkg_rsa_oaep_decrypt(EVP_PKEY *kek, pkg_oaep_hash hash, const uint8_t *in,
+                                   size_t in_len, kt_secbuf *out, kt_err *e);
+
+/*
+ * AES key wrap with padding (RFC 5649 §4.1) under key (16, 24 or 32 bytes: AES-128/192/256,
+ * EVP_aes_*_wrap_pad with the default alternative IV A65959A6 || 32-bit big-endian length).
+ * in is 1..PKG_TARGET_MAX bytes. *out (public, kt_buf_free) is 8 + 8*ceil(in_len/8) bytes.
+ */
+KT_MUST kt_rc pkg_aes_kwp_wrap(const uint8_t *key, size_t key_len, const uint8_t *in, size_t in_len,
+                               kt_buf *out, kt_err *e);
+
+/*
+ * RFC 5649 §4.2 unwrap with its integrity check (AIV, length and zero padding). *out (secure
+ * memory, kt_secbuf_free) receives the plaintext. A failed check is KT_EDENIED; an input that
+ * cannot be a KWP output (under 16 bytes, not a multiple of 8, too long) is KT_EFORMAT.
+ */
+KT_MUST kt_rc pkg_aes_kwp_unwrap(const uint8_t *key, size_t key_len, const uint8_t *in,
+                                 size_t in_len, kt_secbuf *out, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Target formats (pkcs8.c)                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* PKCS#8 PrivateKeyInfo DER (RFC 5208) of an RSA or EC private key into *out (secure memory,
+ * kt_secbuf_free); OpenSSL's intermediate copy is cleared before it is freed. */
+KT_MUST kt_rc pkg_pkcs8_encode(EVP_PKEY *key, kt_secbuf *out, kt_err *e);
+
+/* Parses PKCS#8 PrivateKeyInfo DER that must fill exactly len bytes; *key is a new private key
+ * the caller frees with EVP_PKEY_free. Anything else is KT_EFORMAT. */
+KT_MUST kt_rc pkg_pkcs8_decode(const uint8_t *der, size_t len, EVP_PKEY **key, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The Azure Key Vault .byok (byok.c)                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PKG_BYOK_MAX      (64 * 1024) /* a .byok larger than this is refused */
+#define PKG_KID_MAX       511         /* longest kid: https:// + 253 + /keys/ + 127 + / + 32 */
+#define PKG_KEY_NAME_MAX  127         /* Key Vault key names: [0-9A-Za-z-]{1,127} */
+#define PKG_GENERATOR_MAX 256         /* longest generator string */
+#define PKG_BYOK_SCHEMA   "1.0.0"
+#define PKG_BYOK_ALG      "dir"
+#define PKG_BYOK_ENC      "CKM_RSA_AES_KEY_WRAP"
+
+/*
+ * Checks the shape of a Key Vault key identifier with its version:
+ *     https://HOST/keys/NAME/VERSION
+ * HOST a DNS name of two or more labels ([A-Za-z0-9-]{1,63}, no leading or trailing '-', at most
+ * 253 characters; no port, user or IP literal), NAME [0-9A-Za-z-]{1,127}, VERSION 32 lower-case
+ * hex digits; nothing after VERSION. Covers *.vault.azure.net, *.managedhsm.azure.net and the
+ * national clouds. KT_EFORMAT with the first thing that is wrong.
+ */
+KT_MUST kt_rc pkg_kid_check(const char *kid, kt_err *e);
+
+/*
+ * Writes the .byok JSON (Azure Key Vault BYOK specification), compact, members in the order of
+ * the specification, no trailing newline:
+ * {"schema_version":"1.0.0","header":{"kid":KID,"alg":"dir","enc":"CKM_RSA_AES_KEY_WRAP"},
+ *  "ciphertext":BASE64URL-UNPADDED(blob),"generator":GENERATOR}
+ * kid must pass pkg_kid_check; generator is printable ASCII, at most PKG_GENERATOR_MAX bytes;
+ * blob is a CKM_RSA_AES_KEY_WRAP blob (SHA-1 for Azure). *out is a heap string (free()).
+ */
+KT_MUST kt_rc pkg_byok_write(const char *kid, const uint8_t *blob, size_t blob_len,
+                             const char *generator, char **out, kt_err *e);
+
+/* A parsed .byok. */
+typedef struct pkg_byok {
+    char kid[PKG_KID_MAX + 1];
+    char generator[PKG_GENERATOR_MAX + 1];
+    kt_buf blob; /* the decoded ciphertext: RSA part || KWP part */
+} pkg_byok;
+
+/*
+ * Parses a .byok strictly: at most PKG_BYOK_MAX bytes; exactly the members schema_version,
+ * header {kid, alg, enc}, ciphertext, generator; duplicate keys and trailing data refused;
+ * schema_version other than "1.0.0" is KT_EVERSION; alg "dir" and enc "CKM_RSA_AES_KEY_WRAP"
+ * exactly; kid per pkg_kid_check; ciphertext strict unpadded base64url of 1..PKG_WRAP_BLOB_MAX
+ * bytes; generator printable ASCII. The caller checks kid against its KEK and the RSA part
+ * length (pkg_rsa_aes_unwrap does). *out is cleared first; free it with pkg_byok_free.
+ */
+KT_MUST kt_rc pkg_byok_parse(const uint8_t *in, size_t len, pkg_byok *out, kt_err *e);
+
+void pkg_byok_free(pkg_byok *b);
+
+/* ------------------------------------------------------------------------------------------ */
+/* JWS, flattened JSON serialization, ES384 with x5c (jws.c)                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PKG_JWS_MAX         (256 * 1024) /* a package file larger than this is refused */
+#define PKG_JWS_PAYLOAD_MAX (64 * 1024)  /* decoded payload */
+#define PKG_X5C_MAX         5            /* certificates in x5c */
+#define PKG_CERT_DER_MAX    8192         /* bytes of one certificate */
+#define PKG_ES384_SIG_LEN   96           /* raw r || s, 48 bytes each (RFC 7518 §3.4) */
+#define PKG_JWS_ALG         "ES384"
+#define PKG_JWS_TYP         "JOSE+JSON"
+
+/*
+ * Signs payload (1..PKG_JWS_PAYLOAD_MAX bytes) as a JWS in flattened JSON serialization
+ * (RFC 7515 §7.2.2) with the protected header {"alg":"ES384","typ":"JOSE+JSON","x5c":[...]}:
+ * x5c holds chain[0..n-1] (leaf first, root last, 1..PKG_X5C_MAX certificates) as standard
+ * padded base64 of their DER (RFC 7515 §4.1.6 - not base64url). The signature is ECDSA P-384
+ * over SHA-384 of ASCII(BASE64URL(protected) || '.' || BASE64URL(payload)) (RFC 7515 §5.1) in
+ * the raw r || s form of RFC 7518 §3.4. signer must be a P-384 private key matching the leaf
+ * certificate. *out is {"payload":...,"protected":...,"signature":...} plus a newline, a heap
+ * string (free()).
+ */
+KT_MUST kt_rc pkg_jws_sign(const uint8_t *payload, size_t payload_len, EVP_PKEY *signer,
+                           X509 *const *chain, size_t n_chain, char **out, kt_err *e);
+
+/* A parsed JWS; nothing in it is trusted until verify/ has checked the chain and signature. */
+typedef struct pkg_jws {
+    kt_buf payload;                 /* the decoded payload bytes */
+    STACK_OF(X509) * chain;         /* x5c, leaf first, 1..PKG_X5C_MAX certificates */
+    char *signing_input;            /* BASE64URL(protected) '.' BASE64URL(payload), as received */
+    size_t signing_input_len;       /* strlen(signing_input) */
+    uint8_t sig[PKG_ES384_SIG_LEN]; /* raw r || s */
+} pkg_jws;
+
+/*
+ * Parses a JWS package strictly: at most PKG_JWS_MAX bytes; exactly the members protected,
+ * payload, signature (an unprotected "header" is refused); each strict unpadded base64url; the
+ * protected header exactly {alg, typ, x5c}: alg other than "ES384" is KT_EDENIED, "crit" is
+ * refused, typ must be "JOSE+JSON", x5c 1..PKG_X5C_MAX strings of standard padded base64, each
+ * a DER certificate of at most PKG_CERT_DER_MAX bytes that d2i_X509 consumes in full; the
+ * signature exactly 96 bytes (a DER signature is refused with a message saying raw r || s is
+ * required). Checks no signature and no trust: see pkg_jws_verify_signature and verify/.
+ * *out is cleared first; free it with pkg_jws_free.
+ */
+KT_MUST kt_rc pkg_jws_parse(const uint8_t *in, size_t len, pkg_jws *out, kt_err *e);
+
+/*
+ * Checks the ES384 signature of a parsed JWS over its signing input with pub (a P-384 public
+ * key, normally X509_get0_pubkey of the leaf). KT_EDENIED when it does not verify or pub is not
+ * a P-384 key.
+ */
+KT_MUST kt_rc pkg_jws_verify_signature(const pkg_jws *jws, EVP_PKEY *pub, kt_err *e);
+
+void pkg_jws_free(pkg_jws *jws);
+
+/* OpenSSL's DER ECDSA-Sig-Value to raw r || s, each left-padded to 48 bytes (RFC 7518 §3.4);
+ * the DER must be consumed exactly and r, s must fit 48 bytes. */
+KT_MUST kt_rc pkg_ecdsa_der_to_raw(const uint8_t *der, size_t der_len,
+                                   uint8_t raw[PKG_ES384_SIG_LEN], kt_err *e);
+
+/* Raw r || s to DER ECDSA-Sig-Value; *der is a heap buffer (kt_buf_free). */
+KT_MUST kt_rc pkg_ecdsa_raw_to_der(const uint8_t raw[PKG_ES384_SIG_LEN], kt_buf *der, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* KEK package and world package payloads (payload.c)                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PKG_KEK_SCHEMA   "keytransfer-kek/1"
+#define PKG_WORLD_SCHEMA "keytransfer-world/1"
+#define PKG_KTY_MAX      32   /* longest kty, e.g. "RSA-HSM" */
+#define PKG_KEY_OPS_MAX  16   /* entries in key_ops */
+#define PKG_KEY_OP_MAX   32   /* longest key operation name */
+#define PKG_ESN_LEN      14   /* module ESN "XXXX-XXXX-XXXX", upper-case hex (world/) */
+#define PKG_ESNS_MAX     16   /* modules in a world payload */
+#define PKG_REGION_MAX   16   /* region names: [A-Z0-9]{1,16}, e.g. NA, EU, USGOV */
+#define PKG_SUITE_MAX    63   /* cipher suite names: [A-Za-z0-9_-]{1,63} */
+#define PKG_SPKI_MAX     4096 /* DER SubjectPublicKeyInfo of the KEK */
+#define PKG_KEY_SIZE_MAX 65536
+
+/*
+ * The KEK package payload, as stated. Builders write exactly what the struct holds (so tests can
+ * craft packages that verify/ must refuse); parsers return exactly what the payload states,
+ * refusing only what is malformed. Policy (kty, key_size, key_ops, exportable, fingerprint,
+ * region and world matches) is verify/'s to judge.
+ */
+typedef struct pkg_kek_payload {
+    char kid[PKG_KID_MAX + 1]; /* pkg_kid_check shape */
+    char kty[PKG_KTY_MAX + 1]; /* [A-Za-z0-9-]{1,32}; genuine: "RSA-HSM" */
+    int64_t key_size;          /* 1..PKG_KEY_SIZE_MAX; genuine: 2048, 3072, 4096 */
+    char key_ops[PKG_KEY_OPS_MAX][PKG_KEY_OP_MAX + 1]; /* each [A-Za-z0-9_-]{1,32} */
+    size_t n_key_ops;                 /* 0..PKG_KEY_OPS_MAX; genuine: 1, "import" */
+    bool exportable;                  /* genuine: false */
+    kt_buf public_key;                /* SubjectPublicKeyInfo DER, d2i_PUBKEY-clean */
+    uint8_t public_key_sha256[32];    /* as stated; genuine: SHA-256 of public_key */
+    char module_esn[PKG_ESN_LEN + 1]; /* "XXXX-XXXX-XXXX" */
+    char region[PKG_REGION_MAX + 1];
+    uint8_t world_hash[32];
+    uint64_t created; /* UNIX seconds, written as YYYY-MM-DDThh:mm:ssZ */
+} pkg_kek_payload;
+
+/* The world package payload, as stated. */
+typedef struct pkg_world_payload {
+    uint8_t world_hash[32];
+    char region[PKG_REGION_MAX + 1];
+    char cipher_suite[PKG_SUITE_MAX + 1];
+    char module_esns[PKG_ESNS_MAX][PKG_ESN_LEN + 1];
+    size_t n_module_esns; /* 1..PKG_ESNS_MAX */
+    uint64_t created;
+} pkg_world_payload;
+
+/* Fills kty ("RSA-HSM" for an RSA key), key_size (modulus bits), public_key (SPKI DER) and
+ * public_key_sha256 from a KEK's public key. Frees what p->public_key held before. */
+KT_MUST kt_rc pkg_kek_payload_set_key(pkg_kek_payload *p, EVP_PKEY *kek, kt_err *e);
+
+/*
+ * Serializes p as the keytransfer-kek/1 JSON (compact, sorted keys: deterministic) into *json
+ * (heap, free()). Every field is checked against the same rules the parser applies, so a
+ * payload that builds also parses.
+ */
+KT_MUST kt_rc pkg_kek_payload_build(const pkg_kek_payload *p, char **json, kt_err *e);
+
+/*
+ * Parses a keytransfer-kek/1 payload (at most PKG_JWS_PAYLOAD_MAX bytes): exactly its members,
+ * each of its type and shape; another keytransfer-kek/N is KT_EVERSION; a world payload is
+ * KT_EFORMAT saying so (-k and -w swapped). *out is cleared first; pkg_kek_payload_free.
+ */
+KT_MUST kt_rc pkg_kek_payload_parse(const uint8_t *in, size_t len, pkg_kek_payload *out, kt_err *e);
+
+void pkg_kek_payload_free(pkg_kek_payload *p);
+
+/* Serializes p as keytransfer-world/1 JSON (compact, sorted keys) into *json (heap, free()). */
+KT_MUST kt_rc pkg_world_payload_build(const pkg_world_payload *p, char **json, kt_err *e);
+
+/* Parses a keytransfer-world/1 payload, as pkg_kek_payload_parse does. Owns no heap memory. */
+KT_MUST kt_rc pkg_world_payload_parse(const uint8_t *in, size_t len, pkg_world_payload *out,
+                                      kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Certificates and keys (x509.c)                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+/* keyUsage bits for pkg_cert_opts.key_usage. */
+enum {
+    PKG_KU_DIGITAL_SIGNATURE = 1u << 0,
+    PKG_KU_KEY_ENCIPHERMENT = 1u << 1,
+    PKG_KU_KEY_CERT_SIGN = 1u << 2,
+    PKG_KU_CRL_SIGN = 1u << 3,
+};
+
+#define PKG_CN_MAX  64 /* RFC 5280 ub-common-name */
+#define PKG_PEM_MAX (64 * 1024)
+
+/* What pkg_x509_issue certifies. */
+typedef struct pkg_cert_opts {
+    X509 *issuer;              /* the issuing certificate, or NULL for a self-signed one */
+    EVP_PKEY *issuer_key;      /* the issuer's P-384 private key (the subject's when self-signed) */
+    EVP_PKEY *subject_key;     /* the public key certified (any type OpenSSL can encode) */
+    const char *cn;            /* subject commonName, printable, 1..PKG_CN_MAX bytes */
+    const char *org;           /* subject organizationName, or NULL */
+    const char *serial_number; /* subject serialNumber attribute (e.g. a module ESN), or NULL */
+    uint64_t not_before, not_after; /* UNIX seconds, not_before < not_after */
+    bool is_ca;
+    int path_len;       /* pathLenConstraint for a CA, or -1 for none */
+    unsigned key_usage; /* PKG_KU_* bits, at least one */
+} pkg_cert_opts;
+
+/*
+ * Issues an X.509 v3 certificate signed with ECDSA-SHA384 by issuer_key: a random positive
+ * 16-byte serial, subject from cn/org/serial_number, issuer from the issuer certificate (or the
+ * subject), validity as given, and the extensions basicConstraints (critical; CA and pathlen),
+ * keyUsage (critical), subjectKeyIdentifier (SHA-1 of the key, RFC 5280 §4.2.1.2 method 1) and
+ * authorityKeyIdentifier (the issuer's key identifier). The issuer key must match the issuer
+ * certificate. *out is a new certificate (X509_free).
+ */
+KT_MUST kt_rc pkg_x509_issue(const pkg_cert_opts *o, X509 **out, kt_err *e);
+
+/* SHA-256 of a certificate's SubjectPublicKeyInfo DER, the root hash of DESIGN.md §4. */
+KT_MUST kt_rc pkg_cert_spki_sha256(const X509 *cert, uint8_t out[32], kt_err *e);
+
+/* DER SubjectPublicKeyInfo of a key (i2d_PUBKEY) into *out (kt_buf_free). */
+KT_MUST kt_rc pkg_spki_der(EVP_PKEY *key, kt_buf *out, kt_err *e);
+
+/* SHA-256 of a key's SubjectPublicKeyInfo DER: the fingerprint of KEKs and keys. */
+KT_MUST kt_rc pkg_spki_sha256(EVP_PKEY *key, uint8_t out[32], kt_err *e);
+
+/* A certificate from DER that d2i_X509 must consume exactly (at most PKG_CERT_DER_MAX bytes). */
+KT_MUST kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e);
+
+/* DER of a certificate into *out (kt_buf_free). */
+KT_MUST kt_rc pkg_x509_to_der(const X509 *cert, kt_buf *out, kt_err *e);
+
+/* Reads a file holding exactly one PEM certificate (text around it is ignored, a second
+ * certificate is refused) through kt_file_read (at most PKG_PEM_MAX bytes). */
+KT_MUST kt_rc pkg_x509_load_pem(const char *path, X509 **out, kt_err *e);
+
+/* Writes a certificate as PEM through kt_file_write (flags: KT_WRITE_NEW or _REPLACE). */
+KT_MUST kt_rc pkg_x509_save_pem(const char *path, const X509 *cert, unsigned flags, kt_err *e);
+
+/* PEM text of a certificate into *out (heap string, free()). */
+KT_MUST kt_rc pkg_x509_to_pem(const X509 *cert, char **out, kt_err *e);
+
+/* Reads an unencrypted PEM private key (PKCS#8 or traditional) through kt_file_read_secret; the
+ * file bytes stay in secure memory. An encrypted key is refused. *out: EVP_PKEY_free. */
+KT_MUST kt_rc pkg_key_load_pem(const char *path, EVP_PKEY **out, kt_err *e);
+
+/* Writes a private key as unencrypted PKCS#8 PEM through kt_file_write (0600); the PEM text is
+ * built in memory OpenSSL clears, copied to secure memory, and wiped after the write. */
+KT_MUST kt_rc pkg_key_save_pem(const char *path, EVP_PKEY *key, unsigned flags, kt_err *e);
+
+/* Reads a public key: PEM "PUBLIC KEY" (SPKI) or DER SPKI that d2i_PUBKEY consumes in full
+ * (at most PKG_PEM_MAX bytes). *out: EVP_PKEY_free. */
+KT_MUST kt_rc pkg_pubkey_load(const char *path, EVP_PKEY **out, kt_err *e);
+
+/* A public key from DER SPKI that d2i_PUBKEY must consume exactly. */
+KT_MUST kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The vendor root compiled in (root.c)                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The SHA-256 of the trusted vendor root's SubjectPublicKeyInfo DER, fixed at build time by the
+ * CMake cache variable KT_ROOT_SHA256 (default: the DEMO root in packages/demo-vendor/). */
+void pkg_root_sha256(uint8_t out[32]);
+
+/* True when the compiled-in root is the DEMO root, whose private key is public: anything
+ * "verified" against it proves nothing. Programs say so loudly. */
+bool pkg_root_is_demo(void);
+
+/* The SHA-256 of the DEMO root's SPKI (whatever root is compiled in). */
+void pkg_demo_root_sha256(uint8_t out[32]);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The toolset zip (zip.c)                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PKG_ZIP_NAME_MAX 1024 /* longest entry name; components at most 255 */
+
+/* One file of a zip (names use '/' between folders). */
+typedef struct pkg_zip_entry {
+    const char *name;
+    const uint8_t *data;
+    size_t len;
+} pkg_zip_entry;
+
+/* Extraction limits. */
+typedef struct pkg_zip_caps {
+    size_t max_entries; /* default 1000 */
+    uint64_t max_entry; /* bytes of one file, default 16 MiB */
+    uint64_t max_total; /* bytes of all files, default 64 MiB */
+    size_t max_zip;     /* bytes of the zip file itself, default 80 MiB */
+} pkg_zip_caps;
+
+/* The defaults above. */
+pkg_zip_caps pkg_zip_caps_default(void);
+
+/*
+ * Checks an entry name as both writer and extractor do: 1..PKG_ZIP_NAME_MAX bytes of printable
+ * ASCII, no backslash or ':', not absolute, no empty, "." or ".." component, each component at
+ * most 255 bytes; a trailing '/' only when dir_ok (a folder entry). KT_EFORMAT naming the rule.
+ */
+KT_MUST kt_rc pkg_zip_name_check(const char *name, bool dir_ok, kt_err *e);
+
+/*
+ * Builds a deterministic zip of v[0..n-1] in memory (libzip): entries in the given order, stored
+ * (no compression: the bytes do not depend on the zlib version), every mtime 2025-01-01
+ * 00:00:00, Unix mode 0644, no extra fields, so the same input always gives the same bytes and
+ * the published hash is reproducible. Names must pass pkg_zip_name_check and be unique (also
+ * ignoring case). *out: kt_buf_free.
+ */
+KT_MUST kt_rc pkg_zip_build(const pkg_zip_entry *v, size_t n, kt_buf *out, kt_err *e);
+
+/* pkg_zip_build, then kt_file_write(path, flags). */
+KT_MUST kt_rc pkg_zip_write(const char *path, const pkg_zip_entry *v, size_t n, unsigned flags,
+                            kt_err *e);
+
+/* The validated contents of a zip. */
+typedef struct pkg_zip_contents {
+    struct pkg_zip_file {
+        char *name; /* as in the archive; folders end with '/' and have no data */
+        kt_buf data;
+        bool is_dir;
+    } * files;
+    size_t n;
+    uint64_t total; /* bytes of all files */
+} pkg_zip_contents;
+
+/*
+ * Opens a zip held in memory and validates every entry before returning any: count, names
+ * (pkg_zip_name_check; duplicates, also ignoring case, and a file that is also a folder
+ * refused), regular files and folders only (symlinks and other types refused by their Unix
+ * mode), no encryption, stored or deflated only, declared sizes within caps, then reads each
+ * file (at most its declared size + 1 bytes) and checks the real size and CRC-32 against the
+ * declaration; libzip's consistency check (local headers against the central directory) runs
+ * too. caps NULL means pkg_zip_caps_default(). Messages name the entry. *out:
+ * pkg_zip_contents_free.
+ */
+KT_MUST kt_rc pkg_zip_read(const uint8_t *zip, size_t len, const pkg_zip_caps *caps,
+                           pkg_zip_contents *out, kt_err *e);
+
+void pkg_zip_contents_free(pkg_zip_contents *c);
+
+/*
+ * Safe extraction of the zip at zip_path into dest: reads the file through kt_file_read (at most
+ * caps->max_zip bytes), validates everything with pkg_zip_read, then writes each file with
+ * kt_file_write(KT_WRITE_NEW) and creates its folders 0700. dest must not exist (it is created
+ * 0700) or be an empty folder (not a symlink), so nothing is overwritten and no link placed
+ * beforehand is followed. If a write fails midway, every file and folder written so far is
+ * removed. When names is not NULL it receives the extracted contents' names and sizes (data
+ * freed); free with pkg_zip_contents_free.
+ */
+KT_MUST kt_rc pkg_zip_extract(const char *zip_path, const char *dest, const pkg_zip_caps *caps,
+                              pkg_zip_contents *names, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The published hash table (hashes.c)                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+#define PKG_HASHES_MAX      (64 * 1024) /* bytes of a table */
+#define PKG_HASHES_ROWS_MAX 256
+#define PKG_HASHES_FILE_MAX 255
+#define PKG_HASHES_MAGIC    "# keytransfer published hashes 1"
+
+/* One row: which region's download, its file name and SHA-256. */
+typedef struct pkg_hash_row {
+    char region[PKG_REGION_MAX + 1];    /* [A-Z0-9]{1,16} */
+    char file[PKG_HASHES_FILE_MAX + 1]; /* [A-Za-z0-9._-]{1,255}, not starting with '.' */
+    uint8_t sha256[32];
+} pkg_hash_row;
+
+typedef struct pkg_hash_table {
+    pkg_hash_row *rows;
+    size_t n;
+} pkg_hash_table;
+
+/*
+ * Writes the table text: the magic line, a column header comment, then one line per row
+ * "REGION  FILE  SHA256HEX\n" (two spaces between fields, lower-case hex), in the given order.
+ * File names must be unique (ignoring case). *out: heap string (free()).
+ */
+KT_MUST kt_rc pkg_hashes_write(const pkg_hash_row *rows, size_t n, char **out, kt_err *e);
+
+/*
+ * Parses a table strictly: at most PKG_HASHES_MAX bytes of ASCII, LF line ends (the last line
+ * too), the magic line first, then comment lines ("#" and printable text) and rows exactly as
+ * written; 1..PKG_HASHES_ROWS_MAX rows, file names unique ignoring case. KT_EFORMAT with the
+ * line number. *out: pkg_hashes_free.
+ */
+KT_MUST kt_rc pkg_hashes_parse(const uint8_t *in, size_t len, pkg_hash_table *out, kt_err *e);
+
+/* The row for file (exact name); KT_EDENIED when the table does not list it. *row borrows. */
+KT_MUST kt_rc pkg_hashes_lookup(const pkg_hash_table *t, const char *file, const pkg_hash_row **row,
+                                kt_err *e);
+
+void pkg_hashes_free(pkg_hash_table *t);
+
+#endif

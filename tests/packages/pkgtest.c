@@ -1,0 +1,229 @@
+/*
+ * pkgtest.c - fixtures shared by the packages/ tests (pkgtest.h).
+ */
+#include "pkgtest.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <sodium.h>
+
+/* The folder of this file: the test data sits beside it (CMake passes absolute paths). */
+static const char *data_dir(void)
+{
+    static char dir[4096];
+
+    if (dir[0] == '\0') {
+        const char *slash = strrchr(__FILE__, '/');
+
+        cr_assert_not_null(slash, "__FILE__ is not an absolute path: %s", __FILE__);
+        snprintf(dir, sizeof dir, "%.*s/data", (int)(slash - __FILE__), __FILE__);
+    }
+    return dir;
+}
+
+char *pt_scratch(void)
+{
+    char *dir = strdup("/tmp/kt-pkg-XXXXXX");
+
+    cr_assert(sodium_init() >= 0);
+    cr_assert_not_null(dir);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+    return dir;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+void pt_rmrf(char *dir)
+{
+    if (dir == NULL)
+        return;
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+char *pt_path(const char *dir, const char *name)
+{
+    char *p;
+
+    cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+    return p;
+}
+
+void pt_write(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+
+    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(p, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+}
+
+uint8_t *pt_read(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *p = NULL;
+    size_t cap = 0, len = 0, got;
+
+    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
+    do {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 4096;
+            p = realloc(p, cap + 1);
+            cr_assert_not_null(p);
+        }
+        got = fread(p + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    p[len] = '\0';
+    *n = len;
+    return p;
+}
+
+static int status_of(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int pt_run(const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd;
+    int st;
+
+    va_start(ap, fmt);
+    cr_assert(vasprintf(&cmd, fmt, ap) > 0);
+    va_end(ap);
+    cr_log_info("$ %s", cmd);
+    st = system(cmd);
+    free(cmd);
+    return status_of(st);
+}
+
+char *pt_capture(int *status, const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd, *out = NULL;
+    size_t cap = 0, len = 0, got;
+    FILE *p;
+
+    va_start(ap, fmt);
+    cr_assert(vasprintf(&cmd, fmt, ap) > 0);
+    va_end(ap);
+    cr_log_info("$ %s", cmd);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s", cmd);
+    do {
+        if (len + 1 >= cap) {
+            cap = cap ? 2 * cap : 4096;
+            out = realloc(out, cap);
+            cr_assert_not_null(out);
+        }
+        got = fread(out + len, 1, cap - len - 1, p);
+        len += got;
+    } while (got > 0);
+    out[len] = '\0';
+    *status = status_of(pclose(p));
+    free(cmd);
+    return out;
+}
+
+void pt_need(const char *program)
+{
+    if (pt_run("command -v %s >/dev/null 2>&1", program) != 0)
+        cr_skip_test("%s is not installed", program);
+}
+
+void pt_need_pyca(void)
+{
+    if (pt_run("%s -c 'import cryptography' >/dev/null 2>&1", PT_PYTHON) != 0)
+        cr_skip_test("%s with python3-cryptography is not installed", PT_PYTHON);
+}
+
+const char *pt_kek_path(unsigned bits)
+{
+    static char path[4][4200];
+    int i = bits == 2048 ? 0 : bits == 3072 ? 1 : bits == 4096 ? 2 : 3;
+
+    snprintf(path[i], sizeof path[i], "%s/kek-%s.pem", data_dir(),
+             i == 0   ? "2048"
+             : i == 1 ? "3072"
+             : i == 2 ? "4096"
+                      : "2048-other");
+    return path[i];
+}
+
+EVP_PKEY *pt_kek(unsigned bits)
+{
+    EVP_PKEY *k = NULL;
+    kt_err e;
+
+    cr_assert_eq(pkg_key_load_pem(pt_kek_path(bits), &k, &e), KT_OK, "%s", e.msg);
+    return k;
+}
+
+json_t *pt_vectors(const char *file)
+{
+    char path[4096];
+    json_error_t err;
+    json_t *v;
+
+    snprintf(path, sizeof path, "%s/wycheproof/%s", KT_TEST_VECTORS, file);
+    v = json_load_file(path, 0, &err);
+    cr_assert_not_null(v, "%s: %s", path, err.text);
+    return v;
+}
+
+uint8_t *pt_unhex(const char *hex, size_t *n)
+{
+    size_t len = strlen(hex);
+    uint8_t *p = malloc(len / 2 + 1);
+
+    cr_assert_not_null(p);
+    cr_assert_eq(len % 2, 0);
+    cr_assert_eq(sodium_hex2bin(p, len / 2 + 1, hex, len, NULL, n, NULL), 0);
+    return p;
+}
+
+EVP_PKEY *pt_ec_key(const char *curve)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+
+    cr_assert_not_null(k);
+    return k;
+}
+
+long pt_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    long n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            cr_log_info("entry in %s: %s", dir, de->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}

@@ -1,0 +1,57 @@
+/*
+ * pkgtest.h - fixtures shared by the packages/ tests: scratch folders, raw file access for setup
+ * and inspection (not through the code under test), running the programs that cross-check ours
+ * (`openssl`, /usr/bin/python3 with pyca/cryptography, `unzip`), the committed test KEKs and the
+ * Wycheproof vector files.
+ */
+#ifndef KT_PKGTEST_H
+#define KT_PKGTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "kt.h"
+#include "pkg.h"
+
+/* Debian's interpreter, which has python3-cryptography (the one on PATH may be another). */
+#define PT_PYTHON "/usr/bin/python3"
+
+/* A fresh private folder under /tmp; free with pt_rmrf. */
+char *pt_scratch(void);
+/* Removes dir and everything in it, then frees the string. */
+void pt_rmrf(char *dir);
+/* "<dir>/<name>", heap. */
+char *pt_path(const char *dir, const char *name);
+/* Plain stdio writes and reads for test setup and inspection. */
+void pt_write(const char *path, const void *p, size_t n);
+uint8_t *pt_read(const char *path, size_t *n);
+/* Runs a shell command (logged), returns its exit status (-1 when it did not exit). */
+int pt_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs a shell command and captures its stdout (heap, NUL-terminated); *status its exit. */
+char *pt_capture(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Skips (visibly) when a program is missing. */
+void pt_need(const char *program);
+/* Skips when /usr/bin/python3 cannot import cryptography. */
+void pt_need_pyca(void);
+
+/* The committed test KEK of bits (2048, 3072, 4096) or the "other" 2048-bit one (bits 0). */
+const char *pt_kek_path(unsigned bits);
+EVP_PKEY *pt_kek(unsigned bits);
+
+/* A Wycheproof vector file parsed with jansson (new reference). */
+json_t *pt_vectors(const char *file);
+/* Hex to a heap buffer (*n bytes). */
+uint8_t *pt_unhex(const char *hex, size_t *n);
+
+/* A fresh EC key on the named curve (e.g. "P-384"). */
+EVP_PKEY *pt_ec_key(const char *curve);
+
+/* Counts entries of dir (excluding . and ..); -1 when it does not exist. */
+long pt_count_entries(const char *dir);
+
+#endif
