@@ -376,6 +376,9 @@ KT_MUST kt_rc pkg_x509_to_der(const X509 *cert, kt_buf *out, kt_err *e);
  * certificate is refused) through kt_file_read (at most PKG_PEM_MAX bytes). */
 KT_MUST kt_rc pkg_x509_load_pem(const char *path, X509 **out, kt_err *e);
 
+/* The one PEM certificate in pem[0..len) (text around it ignored, a second one refused). */
+KT_MUST kt_rc pkg_x509_from_pem(const uint8_t *pem, size_t len, X509 **out, kt_err *e);
+
 /* Writes a certificate as PEM through kt_file_write (flags: KT_WRITE_NEW or _REPLACE). */
 KT_MUST kt_rc pkg_x509_save_pem(const char *path, const X509 *cert, unsigned flags, kt_err *e);
 
@@ -385,6 +388,10 @@ KT_MUST kt_rc pkg_x509_to_pem(const X509 *cert, char **out, kt_err *e);
 /* Reads an unencrypted PEM private key (PKCS#8 or traditional) through kt_file_read_secret; the
  * file bytes stay in secure memory. An encrypted key is refused. *out: EVP_PKEY_free. */
 KT_MUST kt_rc pkg_key_load_pem(const char *path, EVP_PKEY **out, kt_err *e);
+
+/* An unencrypted PEM private key from memory (the caller keeps pem in secure memory and wipes
+ * it). An encrypted key is refused. *out: EVP_PKEY_free. */
+KT_MUST kt_rc pkg_key_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **out, kt_err *e);
 
 /* Writes a private key as unencrypted PKCS#8 PEM through kt_file_write (0600); the PEM text is
  * built in memory OpenSSL clears, copied to secure memory, and wiped after the write. */
@@ -488,8 +495,8 @@ void pkg_zip_contents_free(pkg_zip_contents *c);
  * kt_file_write(KT_WRITE_NEW) and creates its folders 0700. dest must not exist (it is created
  * 0700) or be an empty folder (not a symlink), so nothing is overwritten and no link placed
  * beforehand is followed. If a write fails midway, every file and folder written so far is
- * removed. When names is not NULL it receives the extracted contents' names and sizes (data
- * freed); free with pkg_zip_contents_free.
+ * removed. When names is not NULL it receives what was extracted: each file's name and size
+ * (data.p NULL, data.len the size); free with pkg_zip_contents_free.
  */
 KT_MUST kt_rc pkg_zip_extract(const char *zip_path, const char *dest, const pkg_zip_caps *caps,
                               pkg_zip_contents *names, kt_err *e);

@@ -348,39 +348,47 @@ kt_rc pkg_x509_save_pem(const char *path, const X509 *cert, unsigned flags, kt_e
     return rc;
 }
 
+kt_rc pkg_x509_from_pem(const uint8_t *pem, size_t len, X509 **out, kt_err *e)
+{
+    BIO *b;
+    X509 *x, *second;
+    kt_rc rc = KT_OK;
+
+    *out = NULL;
+    if (len == 0 || len > PKG_PEM_MAX)
+        return kt_fail(e, KT_EFORMAT, "PEM text of %zu bytes; 1 to %d are accepted", len,
+                       PKG_PEM_MAX);
+    b = BIO_new_mem_buf(pem, (int)len);
+    if (b == NULL)
+        return kt_fail_ssl(e, KT_ENOMEM, "cannot read PEM");
+    x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (x == NULL) {
+        BIO_free(b);
+        return kt_fail_ssl(e, KT_EFORMAT, "no PEM certificate found");
+    }
+    second = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    ERR_clear_error(); /* the expected "no start line" */
+    if (second != NULL) {
+        rc = kt_fail(e, KT_EFORMAT, "more than one certificate; give one");
+        X509_free(second);
+        X509_free(x);
+    } else {
+        *out = x;
+    }
+    BIO_free(b);
+    return rc;
+}
+
 kt_rc pkg_x509_load_pem(const char *path, X509 **out, kt_err *e)
 {
     kt_buf f = {0};
-    BIO *b = NULL;
-    X509 *x = NULL, *second = NULL;
     kt_rc rc;
 
     *out = NULL;
     if ((rc = kt_file_read(path, PKG_PEM_MAX, &f, e)) != KT_OK)
         return rc;
-    b = BIO_new_mem_buf(f.p, (int)f.len);
-    if (b == NULL) {
-        rc = kt_fail_ssl(e, KT_ENOMEM, "cannot read '%s'", path);
-        goto done;
-    }
-    x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    if (x == NULL) {
-        rc = kt_fail_ssl(e, KT_EFORMAT, "'%s' holds no PEM certificate", path);
-        goto done;
-    }
-    second = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    ERR_clear_error(); /* the expected "no start line" */
-    if (second != NULL) {
-        rc =
-            kt_fail(e, KT_EFORMAT, "'%s' holds more than one certificate; give one per file", path);
-        goto done;
-    }
-    *out = x;
-    x = NULL;
-done:
-    X509_free(second);
-    X509_free(x);
-    BIO_free(b);
+    if ((rc = pkg_x509_from_pem(f.p, f.len, out, e)) != KT_OK)
+        kt_err_prefix(e, "%s", path);
     kt_buf_free(&f);
     return rc;
 }
@@ -395,32 +403,41 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+kt_rc pkg_key_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **out, kt_err *e)
+{
+    BIO *b;
+
+    *out = NULL;
+    if (len == 0 || len > PKG_PEM_MAX)
+        return kt_fail(e, KT_EFORMAT, "PEM text of %zu bytes; 1 to %d are accepted", len,
+                       PKG_PEM_MAX);
+    /* A read-only view of the caller's (secure) memory: no copy of the text is made here. */
+    b = BIO_new_mem_buf(pem, (int)len);
+    if (b == NULL)
+        return kt_fail_ssl(e, KT_ENOMEM, "cannot read PEM");
+    *out = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+    BIO_free(b);
+    if (*out == NULL) {
+        bool encrypted = memmem(pem, len, "ENCRYPTED", 9) != NULL;
+
+        ERR_clear_error();
+        return kt_fail(e, KT_EFORMAT,
+                       encrypted ? "an encrypted private key; give it unencrypted"
+                                 : "no PEM private key found");
+    }
+    return KT_OK;
+}
+
 kt_rc pkg_key_load_pem(const char *path, EVP_PKEY **out, kt_err *e)
 {
     kt_secbuf f = {0};
-    BIO *b = NULL;
     kt_rc rc;
 
     *out = NULL;
     if ((rc = kt_file_read_secret(path, PKG_PEM_MAX, &f, e)) != KT_OK)
         return rc;
-    b = BIO_new_mem_buf(f.p, (int)f.len);
-    if (b == NULL) {
-        rc = kt_fail_ssl(e, KT_ENOMEM, "cannot read '%s'", path);
-        goto done;
-    }
-    *out = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
-    if (*out == NULL) {
-        bool encrypted = f.len >= 9 && memmem(f.p, f.len, "ENCRYPTED", 9) != NULL;
-
-        ERR_clear_error();
-        rc = kt_fail(e, KT_EFORMAT,
-                     encrypted ? "'%s' holds an encrypted private key; give it unencrypted"
-                               : "'%s' holds no PEM private key",
-                     path);
-    }
-done:
-    BIO_free(b);
+    if ((rc = pkg_key_from_pem(f.p, f.len, out, e)) != KT_OK)
+        kt_err_prefix(e, "%s", path);
     kt_secbuf_free(&f);
     return rc;
 }

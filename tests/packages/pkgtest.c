@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -226,4 +227,49 @@ long pt_count_entries(const char *dir)
     }
     closedir(d);
     return n;
+}
+
+void pt_chain_make(pt_chain *c)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    kt_err e;
+
+    memset(c, 0, sizeof *c);
+    cr_assert_eq(pkg_x509_load_pem(KT_DEMO_ROOT_CERT, &c->root, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(pkg_key_load_pem(KT_DEMO_ROOT_KEY, &c->root_key, &e), KT_OK, "%s", e.msg);
+    c->warrant_key = pt_ec_key("P-384");
+    c->leaf_key = pt_ec_key("P-384");
+    pkg_cert_opts w = {.issuer = c->root,
+                       .issuer_key = c->root_key,
+                       .subject_key = c->warrant_key,
+                       .cn = "keytransfer DEMO module warrant 0123-4567-89AB",
+                       .org = "keytransfer demo HSM vendor",
+                       .serial_number = "0123-4567-89AB",
+                       .not_before = now - 3600,
+                       .not_after = now + 365 * 86400,
+                       .is_ca = true,
+                       .path_len = 0,
+                       .key_usage = PKG_KU_KEY_CERT_SIGN | PKG_KU_DIGITAL_SIGNATURE};
+    cr_assert_eq(pkg_x509_issue(&w, &c->warrant, &e), KT_OK, "%s", e.msg);
+    pkg_cert_opts l = {.issuer = c->warrant,
+                       .issuer_key = c->warrant_key,
+                       .subject_key = c->leaf_key,
+                       .cn = "module 0123-4567-89AB attestation key",
+                       .not_before = now - 3600,
+                       .not_after = now + 365 * 86400,
+                       .is_ca = false,
+                       .path_len = -1,
+                       .key_usage = PKG_KU_DIGITAL_SIGNATURE};
+    cr_assert_eq(pkg_x509_issue(&l, &c->leaf, &e), KT_OK, "%s", e.msg);
+}
+
+void pt_chain_free(pt_chain *c)
+{
+    X509_free(c->root);
+    X509_free(c->warrant);
+    X509_free(c->leaf);
+    EVP_PKEY_free(c->root_key);
+    EVP_PKEY_free(c->warrant_key);
+    EVP_PKEY_free(c->leaf_key);
+    memset(c, 0, sizeof *c);
 }

@@ -51,6 +51,15 @@ uint8_t *pt_unhex(const char *hex, size_t *n);
 /* A fresh EC key on the named curve (e.g. "P-384"). */
 EVP_PKEY *pt_ec_key(const char *curve);
 
+/* A vendor chain like the cloud's: the DEMO root, a module warrant (CA, pathlen 0) and an
+ * attestation leaf, all ECDSA P-384, valid from an hour ago for a year. */
+typedef struct pt_chain {
+    X509 *root, *warrant, *leaf;
+    EVP_PKEY *root_key, *warrant_key, *leaf_key;
+} pt_chain;
+void pt_chain_make(pt_chain *c);
+void pt_chain_free(pt_chain *c);
+
 /* Counts entries of dir (excluding . and ..); -1 when it does not exist. */
 long pt_count_entries(const char *dir);
 
