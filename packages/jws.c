@@ -42,7 +42,7 @@ kt_rc pkg_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[PKG_E
     }
     ECDSA_SIG_get0(sig, &r, &s);
     if ((size_t)(p - der) != der_len)
-        rc = kt_fail(e, KT_EFORMAT, "%zu bytes follow the DER ECDSA-Sig-Value",
+        rc = kt_fail(e, KT_EFORMAT, "trailing data (%zu bytes) after the DER ECDSA-Sig-Value",
                      der_len - (size_t)(p - der));
     else if (BN_is_negative(r) || BN_is_negative(s) || BN_num_bytes(r) > HALF ||
              BN_num_bytes(s) > HALF)

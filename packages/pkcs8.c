@@ -71,7 +71,7 @@ kt_rc pkg_pkcs8_decode(const uint8_t *der, size_t len, EVP_PKEY **key, kt_err *e
         return kt_fail_ssl(e, KT_EFORMAT, "not a PKCS#8 PrivateKeyInfo");
     if ((size_t)(p - der) != len) {
         PKCS8_PRIV_KEY_INFO_free(p8);
-        return kt_fail(e, KT_EFORMAT, "%zu bytes follow the PKCS#8 PrivateKeyInfo",
+        return kt_fail(e, KT_EFORMAT, "trailing data (%zu bytes) after the PKCS#8 PrivateKeyInfo",
                        len - (size_t)(p - der));
     }
     k = EVP_PKCS82PKEY(p8);

@@ -249,7 +249,7 @@ kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err
         return kt_fail_ssl(e, KT_EFORMAT, "not a DER SubjectPublicKeyInfo");
     if ((size_t)(p - der) != len) {
         EVP_PKEY_free(k);
-        return kt_fail(e, KT_EFORMAT, "%zu bytes follow the SubjectPublicKeyInfo",
+        return kt_fail(e, KT_EFORMAT, "trailing data (%zu bytes) after the SubjectPublicKeyInfo",
                        len - (size_t)(p - der));
     }
     *out = k;
@@ -274,7 +274,7 @@ kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e)
         return kt_fail_ssl(e, KT_EFORMAT, "not a DER X.509 certificate");
     if ((size_t)(p - der) != len) {
         X509_free(x);
-        return kt_fail(e, KT_EFORMAT, "%zu bytes follow the DER certificate",
+        return kt_fail(e, KT_EFORMAT, "trailing data (%zu bytes) after the DER certificate",
                        len - (size_t)(p - der));
     }
     *out = x;
