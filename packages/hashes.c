@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,7 +105,7 @@ void pkg_hashes_free(pkg_hash_table *t)
 static kt_rc parse_row(const char *l, size_t n, size_t line, pkg_hash_row *row, kt_err *e)
 {
     const char *a = memchr(l, ' ', n), *b;
-    char hex[HEX_LEN + 1];
+    char hex[HEX_LEN + 1], label[64];
     size_t rn, fn;
     kt_rc rc;
 
@@ -124,10 +125,9 @@ static kt_rc parse_row(const char *l, size_t n, size_t line, pkg_hash_row *row, 
                        line, PKG_REGION_MAX);
     memcpy(row->region, l, rn);
     row->region[rn] = '\0';
-    if ((rc = pkg_region_check(row->region, "published hashes: region", e)) != KT_OK) {
-        kt_err_prefix(e, "line %zu", line);
+    snprintf(label, sizeof label, "published hashes, line %zu: the region", line);
+    if ((rc = pkg_region_check(row->region, label, e)) != KT_OK)
         return rc;
-    }
     if ((rc = file_check(a + 2, fn, line, e)) != KT_OK)
         return rc;
     memcpy(row->file, a + 2, fn);

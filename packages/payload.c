@@ -94,8 +94,8 @@ static kt_rc check_token(const char *s, size_t max, const char *extra, const cha
     if (n == 0 || n > max)
         return kt_fail(e, KT_EFORMAT, "%s: %s must be 1 to %zu characters", what, key, max);
     if (!pkg_is_alnum_or(s, extra))
-        return kt_fail(e, KT_EFORMAT, "%s: %s may hold only letters, digits and \"%s\"", what, key,
-                       extra);
+        return kt_fail(e, KT_EFORMAT, "%s: %s may hold only letters, digits and %s", what, key,
+                       strcmp(extra, "-") == 0 ? "'-'" : "'_' and '-'");
     return KT_OK;
 }
 
