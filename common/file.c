@@ -1,0 +1,670 @@
+/*
+ * file.c - the one careful writer and the careful reader (DESIGN.md §6), plus removal, mkdir -p
+ * and an existence test.
+ *
+ * Writing: the target folder is opened (not a symlink) and locked with flock; the target must
+ * not be a symlink; leftovers ".<name>.kt-tmp.<16 hex>" of an earlier crashed write are removed;
+ * the data goes to an unnamed O_TMPFILE file in that folder (or, where the file system lacks
+ * O_TMPFILE, to an exclusive 0600 temp file of that name), is written in full and fsync'd; then
+ * it is published: KT_WRITE_NEW links it to the target name, which fails atomically if the name
+ * exists; KT_WRITE_REPLACE links it to a temp name and renames that over the target. The
+ * descriptor is closed (checked) once it is no longer needed for the link, and the folder is
+ * fsync'd last. A crash at any instant leaves the old file or the new one; the only named
+ * leftover possible is the temp name between link and rename of a replace, which the next write
+ * to the same target removes. Every error path removes what it created.
+ *
+ * Reading: regular files only (lstat first, so FIFOs and devices are never opened; O_NOFOLLOW
+ * and a check that the opened file is the one examined), at most max bytes, including a file
+ * that grows while being read.
+ */
+#include "kt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_TAG        ".kt-tmp."
+#define TMP_RANDOM_HEX 16
+/* The longest target name whose temp name ".<name>.kt-tmp.<16 hex>" still fits NAME_MAX. */
+#define BASE_MAX (NAME_MAX - 1 - (sizeof TMP_TAG - 1) - TMP_RANDOM_HEX)
+/* Attempts at a fresh random temp name before giving up (a collision is 2^-64 per attempt). */
+#define TMP_ATTEMPTS 8
+
+/* A path split into its folder (a heap copy, opened as dirfd) and its last component. */
+struct target {
+    char *dir;
+    const char *base; /* points into the caller's path */
+    int dirfd;
+};
+
+static void target_close(struct target *t)
+{
+    if (t->dirfd >= 0)
+        close(t->dirfd); /* also drops the flock */
+    t->dirfd = -1;
+    free(t->dir);
+    t->dir = NULL;
+}
+
+static kt_rc split_path(const char *path, struct target *t, kt_err *e)
+{
+    const char *slash = strrchr(path, '/');
+
+    t->dir = NULL;
+    t->dirfd = -1;
+    t->base = slash != NULL ? slash + 1 : path;
+    if (t->base[0] == '\0' || strcmp(t->base, ".") == 0 || strcmp(t->base, "..") == 0)
+        return kt_fail(e, KT_EUSAGE, "'%s' does not name a file", path);
+    if (slash == NULL)
+        t->dir = strdup(".");
+    else if (slash == path)
+        t->dir = strdup("/");
+    else
+        t->dir = strndup(path, (size_t)(slash - path));
+    if (t->dir == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    return KT_OK;
+}
+
+/* Opens and locks the folder of path; verb ("write", "remove") goes into messages. */
+static kt_rc open_dir(struct target *t, const char *path, const char *verb, kt_err *e)
+{
+    int err;
+
+    t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (t->dirfd < 0) {
+        err = errno;
+        if (err == ENOENT)
+            return kt_fail(e, KT_ENOENT, "cannot %s '%s': the folder '%s' does not exist", verb,
+                           path, t->dir);
+        if (err == ELOOP || err == ENOTDIR) {
+            /* O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR or ELOOP: tell which. */
+            struct stat st;
+
+            if (lstat(t->dir, &st) == 0 && S_ISLNK(st.st_mode))
+                return kt_fail(e, KT_EIO,
+                               "cannot %s '%s': the folder '%s' is a symbolic link; refusing", verb,
+                               path, t->dir);
+            return kt_fail(e, KT_EIO, "cannot %s '%s': '%s' is not a folder", verb, path, t->dir);
+        }
+        return kt_fail_errno(e, KT_EIO, err, "cannot %s '%s': cannot open the folder '%s'", verb,
+                             path, t->dir);
+    }
+    while (flock(t->dirfd, LOCK_EX) != 0) {
+        if (errno != EINTR)
+            return kt_fail_errno(e, KT_EIO, errno, "cannot %s '%s': cannot lock the folder '%s'",
+                                 verb, path, t->dir);
+    }
+    return KT_OK;
+}
+
+static bool is_hex_lower(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    }
+    return s[n] == '\0';
+}
+
+/* True when name is ".<base>.kt-tmp.<16 lower-case hex>". */
+static bool is_temp_of(const char *name, const char *base)
+{
+    size_t blen = strlen(base);
+
+    if (name[0] != '.' || strncmp(name + 1, base, blen) != 0)
+        return false;
+    name += 1 + blen;
+    if (strncmp(name, TMP_TAG, sizeof TMP_TAG - 1) != 0)
+        return false;
+    return is_hex_lower(name + sizeof TMP_TAG - 1, TMP_RANDOM_HEX);
+}
+
+static void make_temp_name(char out[NAME_MAX + 1], const char *base)
+{
+    uint8_t rnd[TMP_RANDOM_HEX / 2];
+    char hex[TMP_RANDOM_HEX + 1];
+
+    kt_random(rnd, sizeof rnd);
+    kt_hex(hex, rnd, sizeof rnd);
+    snprintf(out, NAME_MAX + 1, ".%s" TMP_TAG "%s", base, hex);
+}
+
+/* Removes the temp files an earlier write to the same target left behind when it crashed. */
+static kt_rc remove_leftovers(const struct target *t, const char *path, kt_err *e)
+{
+    DIR *d;
+    struct dirent *de;
+    int fd, err;
+
+    fd = openat(t->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot list the folder '%s'",
+                             path, t->dir);
+    d = fdopendir(fd);
+    if (d == NULL) {
+        err = errno;
+        close(fd);
+        return kt_fail_errno(e, KT_EIO, err, "cannot write '%s': cannot list the folder '%s'", path,
+                             t->dir);
+    }
+    for (;;) {
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL)
+            break;
+        if (!is_temp_of(de->d_name, t->base))
+            continue;
+        if (unlinkat(t->dirfd, de->d_name, 0) != 0 && errno != ENOENT) {
+            err = errno;
+            closedir(d);
+            return kt_fail_errno(e, KT_EIO, err,
+                                 "cannot remove '%s/%s', left over from an earlier write of '%s'",
+                                 t->dir, de->d_name, path);
+        }
+    }
+    err = errno;
+    closedir(d);
+    if (err != 0)
+        return kt_fail_errno(e, KT_EIO, err, "cannot write '%s': cannot list the folder '%s'", path,
+                             t->dir);
+    return KT_OK;
+}
+
+/* Refuses a target that is a symlink, exists without KT_WRITE_REPLACE, or is not a file. */
+static kt_rc check_target(const struct target *t, const char *path, bool replace, kt_err *e)
+{
+    struct stat st;
+
+    if (fstatat(t->dirfd, t->base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            return KT_OK;
+        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s'", path);
+    }
+    if (S_ISLNK(st.st_mode))
+        return kt_fail(e, KT_EIO, "'%s' is a symbolic link; refusing to write through it", path);
+    if (!replace)
+        return kt_fail(e, KT_EEXIST, "'%s' exists; refusing to overwrite it", path);
+    if (!S_ISREG(st.st_mode))
+        return kt_fail(e, KT_EIO, "'%s' exists and is not a regular file; refusing to replace it",
+                       path);
+    return KT_OK;
+}
+
+static bool have_proc_fd(void)
+{
+    struct stat st;
+
+    return stat("/proc/self/fd", &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Creates the data file: unnamed (O_TMPFILE; tmpname left empty) where the file system and /proc
+ * allow it, else an exclusive temp file whose name goes into tmpname.
+ */
+static kt_rc create_data_file(const struct target *t, const char *path, int *fd,
+                              char tmpname[NAME_MAX + 1], kt_err *e)
+{
+    tmpname[0] = '\0';
+    if (have_proc_fd()) {
+        *fd = openat(t->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (*fd >= 0)
+            return KT_OK;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            return kt_fail_errno(e, KT_EIO, errno,
+                                 "cannot write '%s': cannot create a file in the folder '%s'", path,
+                                 t->dir);
+    }
+    for (int i = 0; i < TMP_ATTEMPTS; i++) {
+        make_temp_name(tmpname, t->base);
+        *fd = openat(t->dirfd, tmpname, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600);
+        if (*fd >= 0)
+            return KT_OK;
+        if (errno != EEXIST)
+            break;
+    }
+    tmpname[0] = '\0';
+    return kt_fail_errno(e, KT_EIO, errno,
+                         "cannot write '%s': cannot create a temporary file in the folder '%s'",
+                         path, t->dir);
+}
+
+static kt_rc write_all(int fd, const uint8_t *p, size_t len, const char *path, kt_err *e)
+{
+    while (len > 0) {
+        size_t chunk = len < (size_t)SSIZE_MAX ? len : (size_t)SSIZE_MAX;
+        ssize_t n = write(fd, p, chunk);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s'", path);
+        }
+        if (n == 0)
+            return kt_fail(e, KT_EIO, "cannot write '%s': the device accepts no more data", path);
+        p += n;
+        len -= (size_t)n;
+    }
+    return KT_OK;
+}
+
+/* Closes *fd and reports a failure (the descriptor is gone either way; no retry on EINTR). */
+static kt_rc close_checked(int *fd, const char *path, kt_err *e)
+{
+    int r = close(*fd);
+
+    *fd = -1;
+    if (r != 0)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': closing it failed", path);
+    return KT_OK;
+}
+
+static kt_rc refuse_existing(const char *path, kt_err *e)
+{
+    return kt_fail(e, KT_EEXIST, "'%s' exists; refusing to overwrite it", path);
+}
+
+/*
+ * Publishes an O_TMPFILE file through its /proc/self/fd link, then closes it (checked). For a
+ * replace, the temp name lives only from the link to the rename, which follow each other at once:
+ * a crash in between is the one way to leave a named leftover, and the next write removes it.
+ */
+static kt_rc publish_unnamed(const struct target *t, const char *path, int *fd, bool replace,
+                             char tmpname[NAME_MAX + 1], kt_err *e)
+{
+    char proc[64];
+    kt_rc rc;
+    int i;
+
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", *fd);
+    if (!replace) {
+        if (linkat(AT_FDCWD, proc, t->dirfd, t->base, AT_SYMLINK_FOLLOW) != 0) {
+            if (errno == EEXIST)
+                return refuse_existing(path, e);
+            return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot create it", path);
+        }
+        rc = close_checked(fd, path, e);
+        if (rc != KT_OK)
+            unlinkat(t->dirfd, t->base, 0); /* back to the old state: no file */
+        return rc;
+    }
+    for (i = 0; i < TMP_ATTEMPTS; i++) {
+        make_temp_name(tmpname, t->base);
+        if (linkat(AT_FDCWD, proc, t->dirfd, tmpname, AT_SYMLINK_FOLLOW) == 0)
+            break;
+        if (errno != EEXIST) {
+            tmpname[0] = '\0';
+            return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot name the new file",
+                                 path);
+        }
+    }
+    if (i == TMP_ATTEMPTS) {
+        tmpname[0] = '\0';
+        return kt_fail(e, KT_EIO, "cannot write '%s': no free temporary name", path);
+    }
+    if (renameat(t->dirfd, tmpname, t->dirfd, t->base) != 0)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot replace it", path);
+    tmpname[0] = '\0';
+    /* The data was fsync'd before the rename; a close error now cannot undo the replace. */
+    if (close(*fd) != 0) {
+        int err = errno;
+
+        *fd = -1;
+        return kt_fail_errno(e, KT_EIO, err, "'%s' was written, but closing it failed", path);
+    }
+    *fd = -1;
+    return KT_OK;
+}
+
+/* Publishes a named temp file (the fallback without O_TMPFILE). */
+static kt_rc publish_named(const struct target *t, const char *path, int *fd, bool replace,
+                           char tmpname[NAME_MAX + 1], kt_err *e)
+{
+    kt_rc rc = close_checked(fd, path, e);
+
+    if (rc != KT_OK)
+        return rc;
+    if (replace) {
+        if (renameat(t->dirfd, tmpname, t->dirfd, t->base) != 0)
+            return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot replace it", path);
+        tmpname[0] = '\0';
+        return KT_OK;
+    }
+    if (renameat2(t->dirfd, tmpname, t->dirfd, t->base, RENAME_NOREPLACE) == 0) {
+        tmpname[0] = '\0';
+        return KT_OK;
+    }
+    if (errno == EEXIST)
+        return refuse_existing(path, e);
+    if (errno != EINVAL && errno != ENOSYS)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot create it", path);
+    /* No RENAME_NOREPLACE here: link (which never clobbers), then drop the temp name. */
+    if (linkat(t->dirfd, tmpname, t->dirfd, t->base, 0) != 0) {
+        if (errno == EEXIST)
+            return refuse_existing(path, e);
+        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot create it", path);
+    }
+    if (unlinkat(t->dirfd, tmpname, 0) != 0)
+        return kt_fail_errno(e, KT_EIO, errno, "'%s' was written, but removing '%s/%s' failed",
+                             path, t->dir, tmpname);
+    tmpname[0] = '\0';
+    return KT_OK;
+}
+
+kt_rc kt_file_write(const char *path, const void *data, size_t len, unsigned flags, kt_err *e)
+{
+    struct target t;
+    char tmpname[NAME_MAX + 1] = "";
+    bool replace = (flags & KT_WRITE_REPLACE) != 0;
+    int fd = -1;
+    kt_rc rc;
+
+    if ((flags & ~(unsigned)KT_WRITE_REPLACE) != 0)
+        return kt_fail(e, KT_EUSAGE, "cannot write '%s': unknown flags 0x%x", path, flags);
+    if (data == NULL && len > 0)
+        return kt_fail(e, KT_EUSAGE, "cannot write '%s': no data", path);
+    rc = split_path(path, &t, e);
+    if (rc != KT_OK)
+        goto done;
+    if (strlen(t.base) > BASE_MAX) {
+        rc = kt_fail(e, KT_EUSAGE, "cannot write '%s': the file name is longer than %zu bytes",
+                     path, (size_t)BASE_MAX);
+        goto done;
+    }
+    rc = open_dir(&t, path, "write", e);
+    if (rc != KT_OK)
+        goto done;
+    rc = check_target(&t, path, replace, e);
+    if (rc != KT_OK)
+        goto done;
+    rc = remove_leftovers(&t, path, e);
+    if (rc != KT_OK)
+        goto done;
+    rc = create_data_file(&t, path, &fd, tmpname, e);
+    if (rc != KT_OK)
+        goto done;
+    rc = write_all(fd, data, len, path, e);
+    if (rc != KT_OK)
+        goto done;
+    if (fsync(fd) != 0) {
+        rc = kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': fsync failed", path);
+        goto done;
+    }
+    if (tmpname[0] == '\0')
+        rc = publish_unnamed(&t, path, &fd, replace, tmpname, e);
+    else
+        rc = publish_named(&t, path, &fd, replace, tmpname, e);
+    if (rc != KT_OK)
+        goto done;
+    if (fsync(t.dirfd) != 0)
+        rc = kt_fail_errno(e, KT_EIO, errno, "'%s' was written, but syncing the folder '%s' failed",
+                           path, t.dir);
+done:
+    if (fd >= 0)
+        close(fd); /* an unnamed file vanishes with its descriptor */
+    if (tmpname[0] != '\0')
+        unlinkat(t.dirfd, tmpname, 0);
+    target_close(&t);
+    return rc;
+}
+
+/*
+ * Opens path for reading if it is a regular file (never opening anything else) of at most max
+ * bytes; *size is its size when examined.
+ */
+static kt_rc open_regular(const char *path, size_t max, int *fd, size_t *size, kt_err *e)
+{
+    struct stat before, st;
+    int err;
+
+    *fd = -1;
+    if (lstat(path, &before) != 0) {
+        err = errno;
+        if (err == ENOENT)
+            return kt_fail(e, KT_ENOENT, "cannot read '%s': no such file", path);
+        return kt_fail_errno(e, KT_EIO, err, "cannot read '%s'", path);
+    }
+    if (S_ISLNK(before.st_mode))
+        return kt_fail(e, KT_EIO, "'%s' is a symbolic link; refusing to read it", path);
+    if (!S_ISREG(before.st_mode))
+        return kt_fail(e, KT_EIO, "'%s' is not a regular file; refusing to read it", path);
+
+    *fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (*fd < 0) {
+        err = errno;
+        if (err == ENOENT)
+            return kt_fail(e, KT_ENOENT, "cannot read '%s': no such file", path);
+        if (err == ELOOP)
+            return kt_fail(e, KT_EIO, "'%s' is a symbolic link; refusing to read it", path);
+        return kt_fail_errno(e, KT_EIO, err, "cannot read '%s'", path);
+    }
+    if (fstat(*fd, &st) != 0)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot read '%s'", path);
+    if (!S_ISREG(st.st_mode) || st.st_dev != before.st_dev || st.st_ino != before.st_ino)
+        return kt_fail(e, KT_EIO, "'%s' is not a regular file (or changed while being opened)",
+                       path);
+    if (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)max)
+        return kt_fail(e, KT_ETOOBIG, "'%s' is %jd bytes; the limit is %zu bytes", path,
+                       (intmax_t)st.st_size, max);
+    *size = (size_t)st.st_size;
+    return KT_OK;
+}
+
+/* A growing read buffer in plain or secure memory; old copies are wiped when it moves. */
+struct sink {
+    bool secure;
+    uint8_t *p;
+    size_t cap, used;
+};
+
+static void sink_free(struct sink *s)
+{
+    if (s->p != NULL) {
+        if (s->secure) {
+            kt_secbuf b = {s->p, s->cap};
+
+            kt_secbuf_free(&b);
+        } else {
+            kt_wipe(s->p, s->cap);
+            free(s->p);
+        }
+    }
+    s->p = NULL;
+    s->cap = s->used = 0;
+}
+
+static bool sink_reserve(struct sink *s, size_t cap)
+{
+    uint8_t *q;
+
+    if (cap == 0)
+        cap = 1;
+    if (s->secure) {
+        kt_secbuf b;
+
+        q = kt_secbuf_alloc(&b, cap, NULL) == KT_OK ? b.p : NULL;
+    } else {
+        q = malloc(cap);
+    }
+    if (q == NULL)
+        return false;
+    if (s->used > 0)
+        memcpy(q, s->p, s->used);
+    struct sink old = *s;
+    sink_free(&old);
+    s->p = q;
+    s->cap = cap;
+    return true;
+}
+
+/* Reads path (a regular file of at most max bytes) whole into s. */
+static kt_rc read_file(const char *path, size_t max, struct sink *s, kt_err *e)
+{
+    int fd;
+    size_t size;
+    ssize_t n;
+    kt_rc rc;
+
+    if (max > SIZE_MAX / 4)
+        max = SIZE_MAX / 4; /* keeps max + 1 and doubling free of overflow */
+    rc = open_regular(path, max, &fd, &size, e);
+    if (rc != KT_OK)
+        goto done;
+    /* One byte beyond the size seen, so a file that grew is noticed at once. */
+    if (!sink_reserve(s, size + 1)) {
+        rc = kt_fail(e, KT_ENOMEM, "cannot read '%s': out of memory", path);
+        goto done;
+    }
+    for (;;) {
+        if (s->used == s->cap) {
+            size_t cap = s->cap * 2 < max + 1 ? s->cap * 2 : max + 1;
+
+            if (!sink_reserve(s, cap)) {
+                rc = kt_fail(e, KT_ENOMEM, "cannot read '%s': out of memory", path);
+                goto done;
+            }
+        }
+        n = read(fd, s->p + s->used, s->cap - s->used);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = kt_fail_errno(e, KT_EIO, errno, "cannot read '%s'", path);
+            goto done;
+        }
+        if (n == 0)
+            break;
+        s->used += (size_t)n;
+        if (s->used > max) {
+            rc = kt_fail(e, KT_ETOOBIG, "'%s' grew beyond the limit of %zu bytes while being read",
+                         path, max);
+            goto done;
+        }
+    }
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc != KT_OK)
+        sink_free(s);
+    return rc;
+}
+
+kt_rc kt_file_read(const char *path, size_t max, kt_buf *out, kt_err *e)
+{
+    struct sink s = {.secure = false};
+    kt_rc rc;
+
+    out->p = NULL;
+    out->len = 0;
+    rc = read_file(path, max, &s, e);
+    if (rc != KT_OK)
+        return rc;
+    out->p = s.p;
+    out->len = s.used;
+    return KT_OK;
+}
+
+kt_rc kt_file_read_secret(const char *path, size_t max, kt_secbuf *out, kt_err *e)
+{
+    struct sink s = {.secure = true};
+    kt_rc rc;
+
+    out->p = NULL;
+    out->len = 0;
+    rc = read_file(path, max, &s, e);
+    if (rc != KT_OK)
+        return rc;
+    out->p = s.p;
+    out->len = s.used;
+    return KT_OK;
+}
+
+kt_rc kt_file_remove(const char *path, kt_err *e)
+{
+    struct target t;
+    kt_rc rc;
+    int err;
+
+    rc = split_path(path, &t, e);
+    if (rc != KT_OK)
+        goto done;
+    rc = open_dir(&t, path, "remove", e);
+    if (rc != KT_OK)
+        goto done;
+    if (unlinkat(t.dirfd, t.base, 0) != 0) {
+        err = errno;
+        if (err == ENOENT)
+            rc = kt_fail(e, KT_ENOENT, "cannot remove '%s': no such file", path);
+        else if (err == EISDIR)
+            rc = kt_fail(e, KT_EIO, "cannot remove '%s': it is a folder", path);
+        else
+            rc = kt_fail_errno(e, KT_EIO, err, "cannot remove '%s'", path);
+        goto done;
+    }
+    if (fsync(t.dirfd) != 0)
+        rc = kt_fail_errno(e, KT_EIO, errno, "'%s' was removed, but syncing the folder '%s' failed",
+                           path, t.dir);
+done:
+    target_close(&t);
+    return rc;
+}
+
+/* Creates one folder of a mkdir -p walk; an existing folder (or link to one) is accepted. */
+static kt_rc make_one_dir(const char *dir, const char *whole, kt_err *e)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0700) == 0)
+        return KT_OK;
+    if (errno != EEXIST)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot create the folder '%s'", dir);
+    if (stat(dir, &st) != 0)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot create the folder '%s': cannot examine '%s'",
+                             whole, dir);
+    if (!S_ISDIR(st.st_mode))
+        return kt_fail(e, KT_EIO, "cannot create the folder '%s': '%s' exists and is not a folder",
+                       whole, dir);
+    return KT_OK;
+}
+
+kt_rc kt_dir_ensure(const char *dir, kt_err *e)
+{
+    char *copy;
+    size_t len;
+    kt_rc rc = KT_OK;
+
+    if (dir == NULL || dir[0] == '\0')
+        return kt_fail(e, KT_EUSAGE, "no folder named");
+    copy = strdup(dir);
+    if (copy == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    len = strlen(copy);
+    while (len > 1 && copy[len - 1] == '/')
+        copy[--len] = '\0';
+    /* Each proper prefix ending before a '/', then the whole path. */
+    for (size_t i = 1; i < len && rc == KT_OK; i++) {
+        if (copy[i] != '/' || copy[i - 1] == '/')
+            continue;
+        copy[i] = '\0';
+        rc = make_one_dir(copy, dir, e);
+        copy[i] = '/';
+    }
+    if (rc == KT_OK)
+        rc = make_one_dir(copy, dir, e);
+    free(copy);
+    return rc;
+}
+
+bool kt_path_exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
