@@ -703,7 +703,11 @@ static kt_rc make_folders(const char *dest, const char *rel, size_t upto, undo *
     size_t base = strlen(dest);
 
     if (base + 1 + upto >= sizeof path)
-        return kt_fail(e, KT_EUSAGE, "the path '%s/%.*s' is too long", dest, (int)upto, rel);
+        return kt_fail(e, KT_EUSAGE,
+                       "zip entry \"%.*s\": too long a path (over %zu characters) "
+                       "in the folder '%s'",
+                       (int)(upto < PKG_QUOTE_MAX ? upto : PKG_QUOTE_MAX), rel, sizeof path - 1,
+                       dest);
     memcpy(path, dest, base);
     path[base] = '/';
     for (size_t i = 0; i <= upto; i++) {
@@ -748,7 +752,10 @@ static kt_rc write_files(const char *dest, const pkg_zip_contents *c, undo *u, k
             continue;
         len = snprintf(path, sizeof path, "%s/%s", dest, f->name);
         if (len < 0 || (size_t)len >= sizeof path)
-            return kt_fail(e, KT_EUSAGE, "the path '%s/%s' is too long", dest, f->name);
+            return kt_fail(e, KT_EUSAGE,
+                           "zip entry \"%.*s\": too long a path (over %zu characters) in the "
+                           "folder '%s'",
+                           PKG_QUOTE_MAX, f->name, sizeof path - 1, dest);
         if ((rc = kt_file_write(path, f->data.p, f->data.len, KT_WRITE_NEW, e)) != KT_OK)
             return rc;
         if (!undo_add(u, path, false)) {
