@@ -829,14 +829,17 @@ kt_rc world_key_inspect(const world_paths *p, const world_module *m, const char 
     return rc;
 }
 
+/* Entries whose file name parses first, by app then ident; the others after, by file name. */
 static int by_name(const void *a, const void *b)
 {
     const world_key_entry *x = a, *y = b;
-    if (x->rc == KT_OK && y->rc == KT_OK) {
-        int c = strcmp(x->info.app, y->info.app);
-        return c != 0 ? c : strcmp(x->info.ident, y->info.ident);
-    }
-    return strcmp(x->file, y->file);
+    bool xn = x->info.ident[0] != '\0', yn = y->info.ident[0] != '\0';
+    if (xn != yn)
+        return xn ? -1 : 1;
+    if (!xn)
+        return strcmp(x->file, y->file);
+    int c = strcmp(x->info.app, y->info.app);
+    return c != 0 ? c : strcmp(x->info.ident, y->info.ident);
 }
 
 /* Splits "key_<app>_<ident>" (app has no '_', ident neither); false when name is not that. */
@@ -892,8 +895,12 @@ kt_rc world_key_list(const world_paths *p, const world_module *m, world_key_entr
                              "%s: not a key file name (key_<app>_<ident>, app of [a-z0-9], ident "
                              "of [0-9a-z-])",
                              it->file);
-        else
-            it->rc = world_key_inspect(p, m, app, ident, &it->info, &it->err);
+        else if ((it->rc = world_key_inspect(p, m, app, ident, &it->info, &it->err)) != KT_OK) {
+            /* Only the names, from the file name, so the entry sorts where the key would. */
+            memset(&it->info, 0, sizeof it->info);
+            snprintf(it->info.app, sizeof it->info.app, "%s", app);
+            snprintf(it->info.ident, sizeof it->info.ident, "%s", ident);
+        }
     }
     closedir(d);
     if (rc != KT_OK) {

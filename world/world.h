@@ -464,7 +464,8 @@ KT_MUST kt_rc world_key_inspect(const world_paths *p, const world_module *m, con
  */
 KT_MUST kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, kt_err *e);
 
-/* One key file found by world_key_list: its info when rc is KT_OK, else why it was refused. */
+/* One key file found by world_key_list: its info when rc is KT_OK, else why it was refused
+ * (and then only info.app and info.ident, from the file name, when it has that shape). */
 typedef struct world_key_entry {
     char file[PATH_MAX];
     kt_rc rc;
