@@ -190,14 +190,17 @@ bool world_acl_is_subset(const world_acl *new_acl, const world_acl *old_acl)
 /* For people                                                                               */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Appends formatted text to out[0..outsz), keeping it NUL-terminated; cuts what does not fit. */
+/* Appends s to out[0..outsz), keeping it NUL-terminated; cuts what does not fit. */
 static void append(char *out, size_t outsz, size_t *used, const char *s)
 {
     size_t n = strlen(s);
     if (*used + 1 >= outsz)
         return;
-    if (n > outsz - 1 - *used)
+    if (n > outsz - 1 - *used) {
         n = outsz - 1 - *used;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--; /* never half a UTF-8 character ("…") */
+    }
     memcpy(out + *used, s, n);
     *used += n;
     out[*used] = '\0';
