@@ -54,7 +54,7 @@ expect 2 "bad app" "$KT" key generate --type AES --size 256 --ident k --app Simp
 expect 2 "show without an ID" "$KT" key show
 expect 2 "show with two IDs" "$KT" key show a b
 expect 2 "import without --from" "$KT" key import --ident k
-[ -z "$(ls "$local_dir" | grep '^key_')" ] || fail "a refused command wrote a key file"
+compgen -G "$local_dir/key_*" >/dev/null && fail "a refused command wrote a key file"
 
 # --- generate -------------------------------------------------------------------------------
 expect 0 "generate RSA-2048" "$KT" key generate --type RSA --size 2048 --ident contosokey \
