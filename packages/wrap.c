@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
@@ -45,6 +47,32 @@ size_t pkg_rsa_modulus_len(const EVP_PKEY *key)
     return bits > 0 ? ((size_t)bits + 7) / 8 : 0;
 }
 
+/*
+ * A public exponent of 1 would make RSA the identity: the OAEP encoding of K would travel in the
+ * clear, and anyone can unmask it (RFC 8017 §7.1.2 steps 3c-3f need no key). OpenSSL refuses
+ * e >= n but not e = 1, so it is checked here, with an even e or n, which no real key has.
+ */
+static kt_rc check_exponent(const EVP_PKEY *kek, kt_err *e)
+{
+    BIGNUM *n = NULL, *ex = NULL;
+    bool ok;
+
+    if (EVP_PKEY_get_bn_param(kek, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+        EVP_PKEY_get_bn_param(kek, OSSL_PKEY_PARAM_RSA_E, &ex) != 1) {
+        BN_free(n);
+        BN_free(ex);
+        return kt_fail_ssl(e, KT_ECRYPTO, "cannot read the KEK's RSA parameters");
+    }
+    ok = BN_is_odd(n) && BN_is_odd(ex) && !BN_is_one(ex);
+    BN_free(n);
+    BN_free(ex);
+    if (!ok)
+        return kt_fail(e, KT_EDENIED,
+                       "the KEK is not a usable RSA key (its public exponent is 1 or even, or its "
+                       "modulus is even): wrapping to it would expose the key");
+    return KT_OK;
+}
+
 /* The KEK must be a plain RSA key (not RSA-PSS) of an accepted size. */
 static kt_rc check_kek(const EVP_PKEY *kek, kt_err *e)
 {
@@ -61,7 +89,7 @@ static kt_rc check_kek(const EVP_PKEY *kek, kt_err *e)
         return kt_fail(e, KT_EDENIED,
                        "the KEK is a %d-bit RSA key; CKM_RSA_AES_KEY_WRAP here needs %d to %d bits",
                        bits, PKG_RSA_MIN_BITS, PKG_RSA_MAX_BITS);
-    return KT_OK;
+    return check_exponent(kek, e);
 }
 
 /* An EVP_PKEY_CTX set up for OAEP with md for OAEP and MGF1 and the default, empty label. */

@@ -677,6 +677,14 @@ static kt_rc prepare_dest(const char *dest, undo *u, kt_err *e)
         return kt_fail(e, KT_EEXIST, "'%s' is a symbolic link; extract into a real folder", dest);
     if (!S_ISDIR(st.st_mode))
         return kt_fail(e, KT_EEXIST, "'%s' exists and is not a folder", dest);
+    /* Another user who can write into dest could plant links between the checks and the
+     * writes: only a folder of ours that nobody else can write to is used. */
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return kt_fail(e, KT_EEXIST,
+                       "'%s' is %s; extract into a new folder, or an empty one only you can "
+                       "write to",
+                       dest,
+                       st.st_uid != geteuid() ? "owned by another user" : "writable by others");
     d = opendir(dest);
     if (d == NULL)
         return kt_fail_errno(e, KT_EIO, errno, "cannot read the folder '%s'", dest);

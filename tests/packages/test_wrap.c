@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+
 #include "pkgtest.h"
 
 /* ----------------------------------------------------------------------------------------- */
@@ -598,4 +601,46 @@ Test(interop, pyca_cryptography_opens_our_blob)
     free(script);
     free(bp);
     pt_rmrf(dir);
+}
+
+Test(wrap, refuses_a_kek_whose_exponent_would_expose_the_key)
+{
+    EVP_PKEY *kek = pt_kek(2048), *bad = NULL;
+    BIGNUM *n = NULL, *one = BN_new(), *even = BN_new();
+    uint8_t target[32] = {0};
+    kt_buf blob = {0};
+    kt_err e;
+
+    cr_assert_eq(EVP_PKEY_get_bn_param(kek, "n", &n), 1);
+    cr_assert(BN_set_word(one, 1) && BN_set_word(even, 65536));
+    for (int i = 0; i < 2; i++) {
+        OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+        OSSL_PARAM_BLD_push_BN(b, "n", n);
+        OSSL_PARAM_BLD_push_BN(b, "e", i == 0 ? one : even);
+        OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(b);
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+        cr_assert_eq(EVP_PKEY_fromdata_init(ctx), 1);
+        cr_assert_eq(EVP_PKEY_fromdata(ctx, &bad, EVP_PKEY_PUBLIC_KEY, params), 1);
+        cr_assert_eq(pkg_rsa_aes_wrap(bad, PKG_OAEP_SHA1, target, 32, &blob, &e), KT_EDENIED);
+        cr_assert(strstr(e.msg, "exponent") != NULL, "%s", e.msg);
+        cr_assert_null(blob.p);
+        EVP_PKEY_free(bad);
+        bad = NULL;
+        EVP_PKEY_CTX_free(ctx);
+        OSSL_PARAM_free(params);
+        OSSL_PARAM_BLD_free(b);
+    }
+    /* Positive twin: the same modulus with e = 65537 (a public key only) wraps. */
+    EVP_PKEY *pub = NULL;
+    kt_buf spki = {0};
+    cr_assert_eq(pkg_spki_der(kek, &spki, &e), KT_OK);
+    cr_assert_eq(pkg_pubkey_from_der(spki.p, spki.len, &pub, &e), KT_OK);
+    cr_assert_eq(pkg_rsa_aes_wrap(pub, PKG_OAEP_SHA1, target, 32, &blob, &e), KT_OK, "%s", e.msg);
+    kt_buf_free(&blob);
+    kt_buf_free(&spki);
+    EVP_PKEY_free(pub);
+    BN_free(n);
+    BN_free(one);
+    BN_free(even);
+    EVP_PKEY_free(kek);
 }

@@ -470,3 +470,21 @@ Test(zip_crafted, a_write_failing_midway_is_rolled_back)
     free(a);
     pt_rmrf(dir);
 }
+
+Test(zip, refuses_a_destination_others_can_write_to)
+{
+    char *dir = pt_scratch(), *a = pt_path(dir, "a.zip"), *open_dir = pt_path(dir, "open");
+    kt_err e;
+
+    cr_assert_eq(pkg_zip_write(a, FILES, 4, KT_WRITE_NEW, &e), KT_OK);
+    cr_assert_eq(mkdir(open_dir, 0700), 0);
+    cr_assert_eq(chmod(open_dir, 0777), 0);
+    cr_assert_eq(pkg_zip_extract(a, open_dir, NULL, NULL, &e), KT_EEXIST);
+    cr_assert(strstr(e.msg, "writable by others") != NULL, "%s", e.msg);
+    cr_assert_eq(pt_count_entries(open_dir), 0);
+    cr_assert_eq(chmod(open_dir, 0700), 0);
+    cr_assert_eq(pkg_zip_extract(a, open_dir, NULL, NULL, &e), KT_OK, "%s", e.msg);
+    free(a);
+    free(open_dir);
+    pt_rmrf(dir);
+}
