@@ -289,10 +289,9 @@ static kt_rc describe_pkey(EVP_PKEY *pkey, const char *what, key_facts *f, kt_er
     }
     const char *name = EVP_PKEY_get0_type_name(pkey);
     return kt_fail(e, KT_EDENIED,
-                   "%s is a%s %s key; keytransfer keeps RSA (2048, 3072, 4096 bits), EC "
+                   "%s is a key of type %s; keytransfer keeps RSA (2048, 3072, 4096 bits), EC "
                    "(" CURVES_SUPPORTED ") and AES (128, 192, 256 bits) keys",
-                   what, name != NULL && strchr("AEIOUaeiou", name[0]) ? "n" : "",
-                   name != NULL ? name : "unknown");
+                   what, name != NULL ? name : "unknown");
 }
 
 /* The SubjectPublicKeyInfo DER of pkey into out (WORLD_KEY_SPKI_MAX bytes). */
@@ -611,6 +610,9 @@ kt_rc key_file_parse(const uint8_t *raw, size_t len, key_file *k, kt_err *e)
 
     if ((rc = kt_rbuf_field(&r, KEY_T_CURVE, 0, WORLD_KEY_CURVE_MAX, &v, &vlen, e)) != KT_OK)
         return rc;
+    for (size_t i = 0; i < vlen; i++)
+        if (v[i] < 0x21 || v[i] > 0x7e)
+            return kt_fail(e, KT_EFORMAT, "key file: the curve name holds byte 0x%02x", v[i]);
     memcpy(in->curve, v, vlen);
     in->curve[vlen] = '\0';
     if ((rc = kt_rbuf_field_u64(&r, KEY_T_CREATED, &in->created, e)) ||

@@ -731,7 +731,7 @@ Test(key_import, unsuitable_keys_are_refused_with_clear_messages)
         {"rsa1024.pem", 0, NULL, KT_EDENIED, {"1024-bit RSA key", "2048, 3072 and 4096"}},
         {"p224.pem", 0, NULL, KT_EDENIED, {"secp224r1, which is not supported", "P-256"}},
         {"bp.pem", 0, NULL, KT_EDENIED, {"brainpoolP256r1, which is not supported", "P-521"}},
-        {"ed.pem", 0, NULL, KT_EDENIED, {"ED25519 key", "keeps RSA"}},
+        {"ed.pem", 0, NULL, KT_EDENIED, {"key of type ED25519", "keeps RSA"}},
         {"rsapub.pem", 0, NULL, KT_EFORMAT, {"only a public key", "needs the private key"}},
         {"rsapub.der", 0, NULL, KT_EFORMAT, {"only a public key", "needs the private key"}},
         {"cert.pem", 0, NULL, KT_EFORMAT, {"certificate", "needs the private key"}},
@@ -990,6 +990,70 @@ Test(key_tamper, a_file_from_the_future_is_refused_as_an_unknown_version)
     cr_assert(strstr(e.msg, "version 2") != NULL, "%s", e.msg);
     kt_buf_free(&b);
     teardown(&f);
+}
+
+/* Builds a key file from raw header fields, for the parser's own checks (no seal needed: the
+ * parser refuses before any key is used). */
+static size_t craft(uint8_t *out, const char *curve, size_t curve_len, uint8_t type, uint32_t bits)
+{
+    kt_wbuf w;
+    uint8_t zero[64] = {0}, size[4] = {(uint8_t)(bits >> 24), (uint8_t)(bits >> 16),
+                                       (uint8_t)(bits >> 8), (uint8_t)bits};
+    uint8_t acl[] = {0x01, 0x00, 0x00, 0x00, 0x3c, 0x00};
+    kt_wbuf_init(&w, false);
+    kt_wbuf_header(&w, KEY_MAGIC, 1);
+    kt_wbuf_field(&w, KEY_T_WORLD, zero, 32);
+    kt_wbuf_field(&w, KEY_T_APP, "simple", 6);
+    kt_wbuf_field(&w, KEY_T_IDENT, "k", 1);
+    kt_wbuf_field(&w, KEY_T_PLAINNAME, "k", 1);
+    kt_wbuf_field(&w, KEY_T_TYPE, &type, 1);
+    kt_wbuf_field(&w, KEY_T_SIZE, size, 4);
+    kt_wbuf_field(&w, KEY_T_CURVE, curve, curve_len);
+    kt_wbuf_field_u64(&w, KEY_T_CREATED, 0);
+    kt_wbuf_field(&w, KEY_T_SPKI, zero, 0);
+    kt_wbuf_field(&w, KEY_T_HASH, zero, 32);
+    kt_wbuf_field(&w, KEY_T_ACL, acl, sizeof acl);
+    kt_wbuf_field(&w, KEY_T_ACL_SIG, zero, 0);
+    kt_wbuf_field(&w, KEY_T_NONCE, zero, 24);
+    kt_wbuf_field(&w, KEY_T_SEALED, zero, 32 + 16);
+    size_t n = w.len;
+    memcpy(out, w.p, n);
+    kt_wbuf_free(&w);
+    return n;
+}
+
+Test(key_tamper, the_parser_refuses_inconsistent_headers)
+{
+    uint8_t buf[512];
+    key_file kf;
+    kt_err e;
+    size_t n = craft(buf, "", 0, WORLD_KEY_AES, 256);
+    cr_assert_eq(key_file_parse(buf, n, &kf, &e), KT_OK, "the template parses: %s", e.msg);
+    static const struct {
+        const char *curve;
+        size_t len;
+        uint8_t type;
+        uint32_t bits;
+        const char *says;
+    } bad[] = {
+        {"\0abc", 4, WORLD_KEY_AES, 256, "byte 0x00"},
+        {"P-256\0xyz", 9, WORLD_KEY_EC, 256, "byte 0x00"},
+        {"P-256", 5, WORLD_KEY_AES, 256, "names a curve"},
+        {"", 0, WORLD_KEY_AES, 512, "128, 192 or 256"},
+        {"", 0, WORLD_KEY_AES, 128, "sealed AES key is 32 bytes, not 16"},
+        {"", 0, WORLD_KEY_RSA, 1024, "2048, 3072 or 4096"},
+        {"", 0, WORLD_KEY_RSA, 2048, "without its public key"},
+        {"p-256", 5, WORLD_KEY_EC, 256, "is not one of"},
+        {"P-224", 5, WORLD_KEY_EC, 224, "is not one of"},
+        {"P-384", 5, WORLD_KEY_EC, 256, "384 bits, not 256"},
+        {"", 0, 4, 256, "unknown key type 4"},
+        {"", 0, 0, 256, "unknown key type 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = craft(buf, bad[i].curve, bad[i].len, bad[i].type, bad[i].bits);
+        cr_expect_eq(key_file_parse(buf, n, &kf, &e), KT_EFORMAT, "case %zu", i);
+        cr_expect(strstr(e.msg, bad[i].says) != NULL, "case %zu: %s", i, e.msg);
+    }
 }
 
 Test(key, list_reports_refused_files_and_still_lists_the_good_ones)
