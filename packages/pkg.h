@@ -11,6 +11,7 @@
  *   root.c     the vendor root hash compiled in (KT_ROOT_SHA256) and whether it is the DEMO root
  *   zip.c      the toolset zip: deterministic writing and safe extraction (libzip)
  *   hashes.c   the published hash table (region, file name, SHA-256)
+ *   util.c     helpers shared inside the folder (internal.h): quoting, hex, base64, times
  *
  * Conventions. Every fallible function returns a kt_rc and on failure fills the caller's kt_err
  * once with a message that names what was wrong; nothing here prints or exits. Outputs are
@@ -291,8 +292,9 @@ typedef struct pkg_world_payload {
     uint64_t created;
 } pkg_world_payload;
 
-/* Fills kty ("RSA-HSM" for an RSA key), key_size (modulus bits), public_key (SPKI DER) and
- * public_key_sha256 from a KEK's public key. Frees what p->public_key held before. */
+/* Fills kty ("RSA-HSM" for an RSA key, "unknown" for any other), key_size (the key's bits),
+ * public_key (SPKI DER) and public_key_sha256 from a KEK's public key. Frees what
+ * p->public_key held before. */
 KT_MUST kt_rc pkg_kek_payload_set_key(pkg_kek_payload *p, EVP_PKEY *kek, kt_err *e);
 
 /*
