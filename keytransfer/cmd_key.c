@@ -481,12 +481,17 @@ static int key_list(int argc, char **argv)
                 bad = s;
         }
     if (a.json) {
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
+        json_t *list = json_array(), *refused = json_array();
+        for (size_t i = 0; i < n; i++) {
             if (keys[i].rc == KT_OK)
                 json_array_append_new(list, key_json(&keys[i].info, false));
-        status = cli_print_json(json_pack("{s:s, s:s, s:o}", "format", "keytransfer-key-list/1",
-                                          "world_hash", world, "keys", list));
+            else
+                json_array_append_new(refused, json_pack("{s:s, s:s}", "file", keys[i].file,
+                                                         "error", keys[i].err.msg));
+        }
+        status =
+            cli_print_json(json_pack("{s:s, s:s, s:o, s:o}", "format", "keytransfer-key-list/1",
+                                     "world_hash", world, "keys", list, "refused", refused));
     } else {
         size_t shown = 0;
         for (size_t i = 0; i < n; i++) {

@@ -194,6 +194,12 @@ expect 1 "list with a damaged file" "$KT" key list
 grep -q contosokey "$t/list.out" || fail "list hides the good keys when one file is damaged"
 grep -q ec-p384 "$t/list.out" && fail "list shows the damaged key"
 grep -qF "key_simple_ec-p384" "$t/list.err" || fail "list does not name the damaged file"
+"$KT" key list --json >"$t/list-bad.json" 2>/dev/null
+[ "$(json "$t/list-bad.json" 'd["refused"][0]["file"]')" = "$f" ] ||
+    fail "list --json does not name the damaged file"
+json "$t/list-bad.json" 'd["refused"][0]["error"]' | grep -q "damaged or altered" ||
+    fail "list --json does not say why"
+[ "$(json "$t/list.json" 'd["refused"]')" = "[]" ] || fail "refused is empty when all is well"
 cp -p "$t/saved" "$f"
 flip "$f" 20 # inside the world hash
 expect 1 "a flipped byte in the world hash" "$KT" key show ec-p384
