@@ -16,6 +16,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 int cmd_world(int argc, char **argv);
 int cmd_module(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_toolset(int argc, char **argv);
 
 /* Prints "keytransfer: <message>" on stderr and returns the exit status for e->rc. */
 int cli_report(const kt_err *e);

@@ -17,6 +17,7 @@ static const struct {
     {"world", cmd_world, "create, inspect and recover the security world and its cards"},
     {"module", cmd_module, "manage the software module (erase)"},
     {"key", cmd_key, "generate, import and inspect keys protected by the module"},
+    {"toolset", cmd_toolset, "safely extract the vendor's BYOK toolset zip"},
 };
 
 static void usage(FILE *f)

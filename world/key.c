@@ -1094,13 +1094,39 @@ kt_rc world_key_generate(const world_paths *p, const world_module *m, const worl
             goto out;
     }
     k.info.created = (uint64_t)time(NULL);
-    world_acl_default(k.info.type, &k.info.acl);
+    if (o->acl != NULL)
+        k.info.acl = *o->acl;
+    else
+        world_acl_default(k.info.type, &k.info.acl);
     if ((rc = world_key_save(p, m, &k, e)) == KT_OK && info != NULL)
         *info = k.info;
 out:
     EVP_PKEY_free(pkey);
     world_key_free(&k);
     return rc;
+}
+
+kt_rc world_key_describe(world_key *k, world_key_type type, kt_err *e)
+{
+    EVP_PKEY *pkey = NULL;
+    kt_rc rc;
+    if (type == WORLD_KEY_AES) {
+        if (!aes_size_ok((unsigned)(k->material.len * 8)))
+            return kt_fail(e, KT_EDENIED,
+                           "an AES key of %zu bytes; keytransfer keeps AES keys of 128, 192 and "
+                           "256 bits",
+                           k->material.len);
+        key_from_aes(k);
+        return KT_OK;
+    }
+    if (type != WORLD_KEY_RSA && type != WORLD_KEY_EC)
+        return kt_fail(e, KT_EUSAGE, "unknown key type %d", (int)type);
+    if ((rc = pkcs8_decode(&k->material, type, &pkey, e)) != KT_OK)
+        return rc;
+    kt_secbuf_free(&k->material); /* key_from_pkey writes the canonical encoding */
+    EVP_PKEY_free(k->pkey);
+    k->pkey = NULL;
+    return key_from_pkey(pkey, "the key", k, e); /* k owns pkey from here */
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -402,6 +402,8 @@ typedef struct world_key_gen_opts {
     const char *plainname;   /* NULL: the ident */
     kt_progress_fn progress; /* optional, for RSA of 3072 bits and more */
     void *progress_ctx;
+    const world_acl *acl; /* NULL: world_acl_default; else the key's ACL (a cloud KEK's
+                             ImportUnwrap-only ACL, for one) */
 } world_key_gen_opts;
 
 /*
@@ -463,6 +465,15 @@ KT_MUST kt_rc world_key_inspect(const world_paths *p, const world_module *m, con
  * issue 6's reduced-ACL copies take (a new app name, a reduced and signed ACL).
  */
 KT_MUST kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, kt_err *e);
+
+/*
+ * Fills k's type, size, curve, public key and key hash from k->material, which holds PKCS#8
+ * PrivateKeyInfo DER of an RSA or EC key, or the raw bytes of an AES key when type is
+ * WORLD_KEY_AES; for RSA and EC, k->pkey is set and k->material is re-encoded canonically. The
+ * rules of world_key_import apply (sizes, curves, two-prime RSA). Names, ACL and creation time
+ * are the caller's to set before world_key_save.
+ */
+KT_MUST kt_rc world_key_describe(world_key *k, world_key_type type, kt_err *e);
 
 /* One key file found by world_key_list: its info when rc is KT_OK, else why it was refused
  * (and then only info.app and info.ident, from the file name, when it has that shape). */

@@ -1,0 +1,21 @@
+/*
+ * cli.h - what the subcommands of keytransfer-cloud share.
+ */
+#ifndef KT_KEK_CLI_H
+#define KT_KEK_CLI_H
+
+#include "kek.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+
+/* Prints "keytransfer-cloud: <message>" on stderr and returns the exit status for e->rc. */
+int cloud_report(const kt_err *e);
+
+/* Prints a usage error for cmd and returns exit status 2. */
+int cloud_usage(const char *cmd, const char *fmt, ...) KT_PRINTF(2, 3);
+
+/* The default state folder: $KEYTRANSFER_CLOUD_STATE, else ~/.local/share/keytransfer/cloud. */
+const char *cloud_default_state(char *buf, size_t bufsz);
+
+#endif
