@@ -455,7 +455,6 @@ static void split_blob(const char *dir, const kt_buf *blob, size_t mod)
 Test(interop, openssl_command_opens_our_blob)
 {
     pt_need("openssl");
-    pt_need("xxd");
     for (size_t s = 0; s < 3; s++) {
         for (size_t h = 0; h < 2; h++) {
             char *dir = pt_scratch();
@@ -469,13 +468,14 @@ Test(interop, openssl_command_opens_our_blob)
             cr_assert_eq(pkg_pkcs8_encode(ec, &target, &e), KT_OK);
             cr_assert_eq(pkg_rsa_aes_wrap(kek, HASHES[h], target.p, target.len, &blob, &e), KT_OK);
             split_blob(dir, &blob, SIZES[s] / 8);
-            cr_assert_eq(pt_run("cd %s && openssl pkeyutl -decrypt -inkey %s "
-                                "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:%s "
-                                "-pkeyopt rsa_mgf1_md:%s -in rsa.bin -out k.bin && "
-                                "openssl enc -d -id-aes256-wrap-pad -iv A65959A6 "
-                                "-K $(xxd -p -c 64 k.bin) -in kwp.bin -out target.der",
-                                dir, pt_kek_path(SIZES[s]), md, md),
-                         0);
+            cr_assert_eq(
+                pt_run("cd %s && openssl pkeyutl -decrypt -inkey %s "
+                       "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:%s "
+                       "-pkeyopt rsa_mgf1_md:%s -in rsa.bin -out k.bin && "
+                       "openssl enc -d -id-aes256-wrap-pad -iv A65959A6 "
+                       "-K $(od -An -v -tx1 k.bin | tr -d ' \\n') -in kwp.bin -out target.der",
+                       dir, pt_kek_path(SIZES[s]), md, md),
+                0);
             char *p = pt_path(dir, "target.der");
             uint8_t *got = pt_read(p, &n);
             cr_assert_eq(n, target.len);
@@ -517,7 +517,6 @@ Test(interop, openssl_command_with_the_wrong_hash_fails)
 Test(interop, we_open_a_blob_the_openssl_command_made)
 {
     pt_need("openssl");
-    pt_need("xxd");
     for (size_t h = 0; h < 2; h++) {
         char *dir = pt_scratch();
         const char *md = HASHES[h] == PKG_OAEP_SHA1 ? "sha1" : "sha256";
@@ -527,18 +526,19 @@ Test(interop, we_open_a_blob_the_openssl_command_made)
         size_t n, tn;
 
         /* The AWS documentation's recipe (SHA-256) and the Azure one (SHA-1). */
-        cr_assert_eq(pt_run("cd %s && openssl genpkey -algorithm EC "
-                            "-pkeyopt ec_paramgen_curve:P-384 -outform DER -out target.der && "
-                            "openssl rand -out k.bin 32 && "
-                            "openssl enc -id-aes256-wrap-pad -iv A65959A6 "
-                            "-K $(xxd -p -c 64 k.bin) -in target.der -out kwp.bin && "
-                            "openssl pkey -in %s -pubout -out kek.pub && "
-                            "openssl pkeyutl -encrypt -pubin -inkey kek.pub "
-                            "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:%s "
-                            "-pkeyopt rsa_mgf1_md:%s -in k.bin -out rsa.bin && "
-                            "cat rsa.bin kwp.bin > blob.bin",
-                            dir, pt_kek_path(3072), md, md),
-                     0);
+        cr_assert_eq(
+            pt_run("cd %s && openssl genpkey -algorithm EC "
+                   "-pkeyopt ec_paramgen_curve:P-384 -outform DER -out target.der && "
+                   "openssl rand -out k.bin 32 && "
+                   "openssl enc -id-aes256-wrap-pad -iv A65959A6 "
+                   "-K $(od -An -v -tx1 k.bin | tr -d ' \\n') -in target.der -out kwp.bin && "
+                   "openssl pkey -in %s -pubout -out kek.pub && "
+                   "openssl pkeyutl -encrypt -pubin -inkey kek.pub "
+                   "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:%s "
+                   "-pkeyopt rsa_mgf1_md:%s -in k.bin -out rsa.bin && "
+                   "cat rsa.bin kwp.bin > blob.bin",
+                   dir, pt_kek_path(3072), md, md),
+            0);
         char *bp = pt_path(dir, "blob.bin"), *tp = pt_path(dir, "target.der");
         uint8_t *blob = pt_read(bp, &n), *target = pt_read(tp, &tn);
         cr_assert_eq(pkg_rsa_aes_unwrap(kek, HASHES[h], blob, n, &out, &e), KT_OK, "%s", e.msg);
