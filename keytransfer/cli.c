@@ -89,15 +89,3 @@ int cli_print_json(json_t *v)
     free(s);
     return KT_EXIT_OK;
 }
-
-void cli_ed25519_fingerprint(char out[65], const uint8_t pub[32])
-{
-    /* RFC 8410 §4: SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING { 0x00, key } } */
-    static const uint8_t prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
-                                       0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
-    uint8_t spki[sizeof prefix + 32], digest[32];
-    memcpy(spki, prefix, sizeof prefix);
-    memcpy(spki + sizeof prefix, pub, 32);
-    kt_sha256(digest, spki, sizeof spki);
-    kt_hex(out, digest, sizeof digest);
-}

@@ -46,8 +46,4 @@ kt_rc cli_pin_for_card(void *ctx, unsigned no, const char *card_path, bool is_ne
 /* Writes v to stdout as indented JSON and a newline; returns an exit status. Consumes v. */
 int cli_print_json(json_t *v);
 
-/* SHA-256 fingerprint (hex) of an Ed25519 public key's SubjectPublicKeyInfo DER, the value
- * `openssl pkey -pubin -outform DER | sha256sum` prints. out: 65 bytes. */
-void cli_ed25519_fingerprint(char out[65], const uint8_t pub[32]);
-
 #endif

@@ -4,6 +4,7 @@
  * world into a fresh module from a quorum of cards (the recovery path).
  */
 #include "cli.h"
+#include "pkg.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -235,7 +236,8 @@ static int world_info_cmd(int argc, char **argv)
     kt_hex(hkm, info.hkm, 32);
     kt_sha256(d, info.knso_pub, 32);
     kt_hex(hknso, d, 32);
-    cli_ed25519_fingerprint(modfp, info.module_pub);
+    pkg_ed25519_fingerprint(info.module_pub, d);
+    kt_hex(modfp, d, 32);
     kt_time_iso8601(created, sizeof created, info.created);
 
     if (a.json) {
