@@ -55,8 +55,11 @@ fi
 # --- test: the whole suite --------------------------------------------------------------------
 echo "== format check (clang-format)"
 cd "$here"
-find common world keytransfer tests -name '*.[ch]' -print0 |
-    xargs -0 clang-format --dry-run -Werror
+src_dirs=()
+for d in common world packages verify kek online keytransfer bench tests; do
+    [ -d "$d" ] && src_dirs+=("$d")
+done
+find "${src_dirs[@]}" -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror
 
 echo "== hardened build, warnings as errors"
 cmake -S "$here" -B "$here/build-release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKT_WERROR=ON \
