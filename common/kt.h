@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#define KT_MUST __attribute__((warn_unused_result))
+#define KT_MUST         __attribute__((warn_unused_result))
 #define KT_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* ------------------------------------------------------------------------------------------ */
@@ -71,8 +71,7 @@ void kt_err_clear(kt_err *e);
 KT_MUST kt_rc kt_fail(kt_err *e, kt_rc rc, const char *fmt, ...) KT_PRINTF(3, 4);
 
 /* As kt_fail, with ": <strerror(errnum)>" appended. */
-KT_MUST kt_rc kt_fail_errno(kt_err *e, kt_rc rc, int errnum, const char *fmt, ...)
-    KT_PRINTF(4, 5);
+KT_MUST kt_rc kt_fail_errno(kt_err *e, kt_rc rc, int errnum, const char *fmt, ...) KT_PRINTF(4, 5);
 
 /* As kt_fail, with the OpenSSL error queue drained and appended (the queue is left empty). */
 KT_MUST kt_rc kt_fail_ssl(kt_err *e, kt_rc rc, const char *fmt, ...) KT_PRINTF(3, 4);
@@ -201,10 +200,10 @@ KT_MUST kt_rc kt_json_get_int(const json_t *obj, const char *key, const char *wh
                               int64_t max, int64_t *out, kt_err *e);
 KT_MUST kt_rc kt_json_get_bool(const json_t *obj, const char *key, const char *what, bool *out,
                                kt_err *e);
-KT_MUST kt_rc kt_json_get_object(const json_t *obj, const char *key, const char *what,
-                                 json_t **out, kt_err *e);
-KT_MUST kt_rc kt_json_get_array(const json_t *obj, const char *key, const char *what,
-                                json_t **out, kt_err *e);
+KT_MUST kt_rc kt_json_get_object(const json_t *obj, const char *key, const char *what, json_t **out,
+                                 kt_err *e);
+KT_MUST kt_rc kt_json_get_array(const json_t *obj, const char *key, const char *what, json_t **out,
+                                kt_err *e);
 
 /* Serializes v compactly with sorted keys (deterministic); *out is a heap string to free(). */
 KT_MUST kt_rc kt_json_dump(const json_t *v, bool pretty, char **out, kt_err *e);
@@ -270,13 +269,13 @@ uint64_t kt_be64(const uint8_t *p);
 /* PIN entry                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-#define KT_PIN_MAX 256    /* longest PIN accepted, in bytes */
-#define KT_PIN_MIN_NEW 8  /* shortest PIN accepted for a new card */
+#define KT_PIN_MAX      256 /* longest PIN accepted, in bytes */
+#define KT_PIN_MIN_NEW  8   /* shortest PIN accepted for a new card */
 #define KT_PIN_FILE_MAX (64 * 1024)
 
 /* Where PINs come from: the terminal (echo off), a file or a file descriptor (one PIN a line). */
 typedef struct kt_pin_source {
-    int kind; /* internal */
+    int kind;        /* internal */
     kt_secbuf lines; /* the whole file or fd input, secure memory */
     size_t next;     /* offset of the next unread line */
     unsigned served; /* PINs handed out so far */

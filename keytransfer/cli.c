@@ -71,8 +71,8 @@ kt_rc cli_pin_for_card(void *ctx, unsigned no, const char *card_path, bool is_ne
 {
     cli_pins *c = ctx;
     char prompt[PATH_MAX + 96];
-    snprintf(prompt, sizeof prompt, "%s PIN for administrator card %u (%s): ",
-             is_new ? "New" : "Enter", no, card_path);
+    snprintf(prompt, sizeof prompt,
+             "%s PIN for administrator card %u (%s): ", is_new ? "New" : "Enter", no, card_path);
     return kt_pin_get(&c->src, prompt, is_new, pin, e);
 }
 

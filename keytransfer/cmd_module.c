@@ -42,11 +42,18 @@ static int module_erase(int argc, char **argv)
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "+:", erase_opts, NULL)) != -1;) {
         switch (c) {
-        case OPT_KMDATA: kmdata = optarg; break;
-        case OPT_YES: yes = true; break;
-        case OPT_HELP: return fputs(erase_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':': return cli_usage("module erase", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage("module erase", "unknown option '%s'", argv[optind - 1]);
+        case OPT_KMDATA:
+            kmdata = optarg;
+            break;
+        case OPT_YES:
+            yes = true;
+            break;
+        case OPT_HELP:
+            return fputs(erase_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
+        case ':':
+            return cli_usage("module erase", "option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage("module erase", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -58,8 +65,8 @@ static int module_erase(int argc, char **argv)
 
     /* 2. inputs, 3. operation */
     kt_err_clear(&e);
-    if (world_paths_init(&p, kmdata, NULL, &e) != KT_OK || world_load_info(&p, &info, &e) != KT_OK ||
-        world_module_erase(&p, &e) != KT_OK)
+    if (world_paths_init(&p, kmdata, NULL, &e) != KT_OK ||
+        world_load_info(&p, &info, &e) != KT_OK || world_module_erase(&p, &e) != KT_OK)
         return cli_report(&e);
 
     /* 4. output */

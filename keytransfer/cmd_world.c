@@ -12,8 +12,19 @@
 #include <string.h>
 
 /* Options every world subcommand knows. */
-enum { OPT_KMDATA = 1000, OPT_CARDS_DIR, OPT_PIN_FILE, OPT_PIN_FD, OPT_KDF, OPT_SUITE,
-       OPT_QUORUM, OPT_FORCE, OPT_JSON, OPT_CARD, OPT_HELP };
+enum {
+    OPT_KMDATA = 1000,
+    OPT_CARDS_DIR,
+    OPT_PIN_FILE,
+    OPT_PIN_FD,
+    OPT_KDF,
+    OPT_SUITE,
+    OPT_QUORUM,
+    OPT_FORCE,
+    OPT_JSON,
+    OPT_CARD,
+    OPT_HELP
+};
 
 #define CARD_ARGS_MAX WORLD_MAX_CARDS
 
@@ -33,23 +44,45 @@ static int parse_args(const char *cmd, int argc, char **argv, const struct optio
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "+:", opts, NULL)) != -1;) {
         switch (c) {
-        case OPT_KMDATA: a->kmdata = optarg; break;
-        case OPT_CARDS_DIR: a->cards_dir = optarg; break;
-        case OPT_PIN_FILE: a->pin_file = optarg; break;
-        case OPT_PIN_FD: a->pin_fd = optarg; break;
-        case OPT_KDF: a->kdf = optarg; break;
-        case OPT_SUITE: a->suite = optarg; break;
-        case OPT_QUORUM: a->quorum = optarg; break;
-        case OPT_FORCE: a->force = true; break;
-        case OPT_JSON: a->json = true; break;
-        case OPT_HELP: a->help = true; break;
+        case OPT_KMDATA:
+            a->kmdata = optarg;
+            break;
+        case OPT_CARDS_DIR:
+            a->cards_dir = optarg;
+            break;
+        case OPT_PIN_FILE:
+            a->pin_file = optarg;
+            break;
+        case OPT_PIN_FD:
+            a->pin_fd = optarg;
+            break;
+        case OPT_KDF:
+            a->kdf = optarg;
+            break;
+        case OPT_SUITE:
+            a->suite = optarg;
+            break;
+        case OPT_QUORUM:
+            a->quorum = optarg;
+            break;
+        case OPT_FORCE:
+            a->force = true;
+            break;
+        case OPT_JSON:
+            a->json = true;
+            break;
+        case OPT_HELP:
+            a->help = true;
+            break;
         case OPT_CARD:
             if (a->ncards == CARD_ARGS_MAX)
                 return cli_usage(cmd, "at most %d --card options", CARD_ARGS_MAX);
             a->cards[a->ncards++] = optarg;
             break;
-        case ':': return cli_usage(cmd, "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
+        case ':':
+            return cli_usage(cmd, "option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -244,13 +277,13 @@ static int world_info_cmd(int argc, char **argv)
         json_t *card_list = json_array();
         for (size_t i = 0; i < ncards; i++)
             json_array_append_new(card_list, json_string(cards[i]));
-        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:b, s:s}, "
-                              "s:o, s:s, s:s}",
-                              "world_hash", hash, "hkm", hkm, "hknso", hknso, "cipher_suite",
-                              info.suite, "kmdata", p.kmdata, "quorum", "k", (int)info.k, "n",
-                              (int)info.n, "module", "esn", info.esn, "programmed", programmed,
-                              "signing_key_sha256", modfp, "cards", card_list, "created", created,
-                              "format", "keytransfer-world-info/1");
+        json_t *v =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i}, s:{s:s, s:b, s:s}, "
+                      "s:o, s:s, s:s}",
+                      "world_hash", hash, "hkm", hkm, "hknso", hknso, "cipher_suite", info.suite,
+                      "kmdata", p.kmdata, "quorum", "k", (int)info.k, "n", (int)info.n, "module",
+                      "esn", info.esn, "programmed", programmed, "signing_key_sha256", modfp,
+                      "cards", card_list, "created", created, "format", "keytransfer-world-info/1");
         status = cli_print_json(v);
     } else {
         printf("Security world in %s\n"
@@ -280,7 +313,7 @@ static int world_info_cmd(int argc, char **argv)
 /* ---- world check-card --------------------------------------------------------------------- */
 
 static const struct option check_opts[] = {
-    {"card", required_argument, NULL, OPT_CARD},         /* the card file to check */
+    {"card", required_argument, NULL, OPT_CARD}, /* the card file to check */
     {"kmdata", required_argument, NULL, OPT_KMDATA},
     {"pin-file", required_argument, NULL, OPT_PIN_FILE}, /* the card's PIN on the first line */
     {"pin-fd", required_argument, NULL, OPT_PIN_FD},
@@ -325,19 +358,19 @@ static int world_check_card_cmd(int argc, char **argv)
 
     char hash[65];
     kt_hex(hash, ci.world_hash, 32);
-    printf("Card %u of %u (quorum %u/%u) of world %s: the PIN opens it.\n", ci.no, ci.n, ci.k,
-           ci.n, hash);
+    printf("Card %u of %u (quorum %u/%u) of world %s: the PIN opens it.\n", ci.no, ci.n, ci.k, ci.n,
+           hash);
     return KT_EXIT_OK;
 }
 
 /* ---- world program ------------------------------------------------------------------------ */
 
 static const struct option program_opts[] = {
-    {"card", required_argument, NULL, OPT_CARD},         /* repeat: one per card, K at least */
+    {"card", required_argument, NULL, OPT_CARD}, /* repeat: one per card, K at least */
     {"kmdata", required_argument, NULL, OPT_KMDATA},
     {"pin-file", required_argument, NULL, OPT_PIN_FILE}, /* one PIN a line, in --card order */
     {"pin-fd", required_argument, NULL, OPT_PIN_FD},
-    {"force", no_argument, NULL, OPT_FORCE},             /* rewrite an existing module file */
+    {"force", no_argument, NULL, OPT_FORCE}, /* rewrite an existing module file */
     {"help", no_argument, NULL, OPT_HELP},
     {0, 0, 0, 0},
 };

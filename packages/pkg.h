@@ -557,23 +557,23 @@ void pkg_hashes_free(pkg_hash_table *t);
 typedef struct pkg_manifest {
     char tool_version[32];
     char app[33], ident[65], plainname[129];
-    char key_type[8];              /* "RSA", "EC" or "AES" */
-    unsigned key_bits;             /* modulus, curve or AES key size */
-    char curve[16];                /* EC: "P-256", ...; else "" */
-    kt_buf public_key;             /* SPKI DER (RSA, EC); empty for AES */
-    uint8_t key_sha256[32];        /* SHA-256 of the SPKI DER, or the AES key hash */
-    char kid[PKG_KID_MAX + 1];     /* the KEK's key identifier */
-    uint8_t kek_sha256[32];        /* SHA-256 of the KEK's SPKI DER */
-    bool attested;                 /* the KEK came in a verified KEK package */
-    bool has_world;                /* a target world hash is stated */
+    char key_type[8];          /* "RSA", "EC" or "AES" */
+    unsigned key_bits;         /* modulus, curve or AES key size */
+    char curve[16];            /* EC: "P-256", ...; else "" */
+    kt_buf public_key;         /* SPKI DER (RSA, EC); empty for AES */
+    uint8_t key_sha256[32];    /* SHA-256 of the SPKI DER, or the AES key hash */
+    char kid[PKG_KID_MAX + 1]; /* the KEK's key identifier */
+    uint8_t kek_sha256[32];    /* SHA-256 of the KEK's SPKI DER */
+    bool attested;             /* the KEK came in a verified KEK package */
+    bool has_world;            /* a target world hash is stated */
     uint8_t target_world_hash[32];
-    char target[8];                /* "azure", "aws" or "gcp" */
-    char oaep_hash[8];             /* "SHA-1" or "SHA-256" */
+    char target[8];    /* "azure", "aws" or "gcp" */
+    char oaep_hash[8]; /* "SHA-1" or "SHA-256" */
     char subscription[128];
     char friendly_name[128];
-    char package_file[256];        /* the .byok or blob's file name, beside the manifest */
+    char package_file[256]; /* the .byok or blob's file name, beside the manifest */
     uint8_t package_sha256[32];
-    uint64_t created;              /* UNIX seconds */
+    uint64_t created; /* UNIX seconds */
 } pkg_manifest;
 
 /* SHA-256 of an Ed25519 public key's SubjectPublicKeyInfo DER (RFC 8410): the fingerprint that
@@ -595,8 +595,8 @@ KT_MUST kt_rc pkg_manifest_sign(const pkg_manifest *m, const uint8_t *sk, char *
  * trusts anything stated. A signature that does not verify is KT_EDENIED; anything malformed
  * KT_EFORMAT (KT_EVERSION for another keytransfer-manifest/N). *m: pkg_manifest_free.
  */
-KT_MUST kt_rc pkg_manifest_parse(const uint8_t *in, size_t len, pkg_manifest *m,
-                                 uint8_t signer[32], kt_err *e);
+KT_MUST kt_rc pkg_manifest_parse(const uint8_t *in, size_t len, pkg_manifest *m, uint8_t signer[32],
+                                 kt_err *e);
 
 void pkg_manifest_free(pkg_manifest *m);
 

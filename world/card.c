@@ -126,9 +126,8 @@ kt_rc card_open(const card *c, const kt_secbuf *pin, uint8_t *share, kt_err *e)
     if (rc != KT_OK)
         return rc;
     unsigned long long outlen = 0;
-    int bad = crypto_aead_xchacha20poly1305_ietf_decrypt(share, &outlen, NULL, c->sealed,
-                                                         sizeof c->sealed, c->raw.p, c->aad_len,
-                                                         c->nonce, key.p);
+    int bad = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        share, &outlen, NULL, c->sealed, sizeof c->sealed, c->raw.p, c->aad_len, c->nonce, key.p);
     kt_secbuf_free(&key);
     if (bad != 0 || outlen != WORLD_TOKEN_LEN) {
         kt_wipe(share, WORLD_TOKEN_LEN);

@@ -109,8 +109,9 @@ kt_rc module_file_parse(const kt_secbuf *raw, const world_info *info, kt_secbuf 
         (rc = kt_rbuf_end(&r, e)) || (rc = module_mac(km, raw->p, maced, want, e)))
         return rc;
     if (!kt_ct_equal(mac, want, sizeof mac))
-        return kt_fail(e, KT_EDENIED, "module file MAC does not verify: the file is damaged or "
-                                      "was altered; restore it with `keytransfer world program`");
+        return kt_fail(e, KT_EDENIED,
+                       "module file MAC does not verify: the file is damaged or "
+                       "was altered; restore it with `keytransfer world program`");
 
     char have_hex[65], want_hex[65];
     if (strcmp(esn, info->esn) != 0)
@@ -119,8 +120,8 @@ kt_rc module_file_parse(const kt_secbuf *raw, const world_info *info, kt_secbuf 
     if (!kt_ct_equal(world_hash, info->hash, WORLD_HASH_LEN)) {
         kt_hex(have_hex, world_hash, WORLD_HASH_LEN);
         kt_hex(want_hex, info->hash, WORLD_HASH_LEN);
-        return kt_fail(e, KT_EDENIED, "module belongs to world %s, not to this world %s",
-                       have_hex, want_hex);
+        return kt_fail(e, KT_EDENIED, "module belongs to world %s, not to this world %s", have_hex,
+                       want_hex);
     }
     world_hkm(km->p, hkm);
     if (!kt_ct_equal(hkm, info->hkm, sizeof hkm))

@@ -33,8 +33,7 @@ kt_rc world_paths_init(world_paths *p, const char *kmdata, const char *cards, kt
     else if (xdg != NULL && xdg[0] == '/')
         rc = set_path(p->kmdata, sizeof p->kmdata, e, xdg, "/keytransfer/kmdata");
     else if (home != NULL && home[0] == '/')
-        rc = set_path(p->kmdata, sizeof p->kmdata, e, home,
-                      "/.local/share/keytransfer/kmdata");
+        rc = set_path(p->kmdata, sizeof p->kmdata, e, home, "/.local/share/keytransfer/kmdata");
     else
         return kt_fail(e, KT_EUSAGE,
                        "no kmdata folder: give --kmdata DIR or set KEYTRANSFER_KMDATA");
@@ -50,8 +49,7 @@ kt_rc world_paths_init(world_paths *p, const char *kmdata, const char *cards, kt
     return set_path(p->cards, sizeof p->cards, e, p->kmdata, "/cards");
 }
 
-kt_rc world_module_path(const world_paths *p, const char *esn, char *out, size_t outsz,
-                        kt_err *e)
+kt_rc world_module_path(const world_paths *p, const char *esn, char *out, size_t outsz, kt_err *e)
 {
     int n = snprintf(out, outsz, "%s/module_%s", p->local, esn);
     if (n < 0 || (size_t)n >= outsz)

@@ -97,8 +97,8 @@ kt_rc shamir_combine(const uint8_t *xs, const uint8_t *const *shares, unsigned k
                            i + 1);
         for (unsigned j = 0; j < i; j++)
             if (xs[i] == xs[j])
-                return kt_fail(e, KT_EFORMAT, "shares %u and %u have the same x = %u", j + 1,
-                               i + 1, xs[i]);
+                return kt_fail(e, KT_EFORMAT, "shares %u and %u have the same x = %u", j + 1, i + 1,
+                               xs[i]);
     }
 
     /* Lagrange basis at 0: l_i = prod_{j != i} x_j / (x_j - x_i); subtraction is XOR. The

@@ -97,16 +97,16 @@ kt_rc world_file_parse(world_file *w, kt_err *e)
     in->k = quorum[0];
     in->n = quorum[1];
     if (in->n < 1 || in->n > WORLD_MAX_CARDS || in->k < 1 || in->k > in->n)
-        return kt_fail(e, KT_EFORMAT, "world file states an impossible quorum %u/%u", in->k,
-                       in->n);
+        return kt_fail(e, KT_EFORMAT, "world file states an impossible quorum %u/%u", in->k, in->n);
     if (strlen(in->esn) != WORLD_ESN_LEN)
         return kt_fail(e, KT_EFORMAT, "world file: module ESN '%s' is malformed", in->esn);
     if ((rc = world_check_suite(in->suite, e)) != KT_OK)
         return kt_fail(e, KT_EFORMAT, "world file names cipher suite '%s', unknown here",
                        in->suite);
     if (crypto_sign_verify_detached(sig, w->raw.p, signed_len, in->knso_pub) != 0)
-        return kt_fail(e, KT_EDENIED, "KNSO signature does not verify: the world file is damaged "
-                                      "or was altered");
+        return kt_fail(e, KT_EDENIED,
+                       "KNSO signature does not verify: the world file is damaged "
+                       "or was altered");
     kt_sha256(in->hash, w->raw.p, w->ident_len);
     return KT_OK;
 }
@@ -292,8 +292,8 @@ kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *in
 
     kt_wbuf_init(&w, false);
     if (o->k < 1 || o->n < o->k || o->n > WORLD_MAX_CARDS)
-        return kt_fail(e, KT_EUSAGE, "quorum %u/%u is not possible: 1 <= K <= N <= %d", o->k,
-                       o->n, WORLD_MAX_CARDS);
+        return kt_fail(e, KT_EUSAGE, "quorum %u/%u is not possible: 1 <= K <= N <= %d", o->k, o->n,
+                       WORLD_MAX_CARDS);
     snprintf(in.suite, sizeof in.suite, "%s", o->suite ? o->suite : WORLD_SUITE_DEFAULT);
     if ((rc = world_check_suite(in.suite, e)) != KT_OK)
         return rc;
@@ -304,8 +304,7 @@ kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *in
     if (kt_path_exists(p->world)) {
         if (!o->force)
             return kt_fail(e, KT_EEXIST,
-                           "a security world already exists in %s; --force replaces it",
-                           p->kmdata);
+                           "a security world already exists in %s; --force replaces it", p->kmdata);
         size_t nkeys = count_key_files(p);
         if (nkeys > 0)
             return kt_fail(e, KT_EEXIST,
@@ -410,8 +409,8 @@ static kt_rc card_matches_world(const card *c, const char *path, const world_inf
                        have, want);
     }
     if (c->ci.k != in->k || c->ci.n != in->n)
-        return kt_fail(e, KT_EDENIED, "card %s states quorum %u/%u, the world %u/%u", path,
-                       c->ci.k, c->ci.n, in->k, in->n);
+        return kt_fail(e, KT_EDENIED, "card %s states quorum %u/%u, the world %u/%u", path, c->ci.k,
+                       c->ci.n, in->k, in->n);
     return KT_OK;
 }
 
@@ -558,8 +557,8 @@ void world_admin_close(world_admin *a)
     memset(a, 0, sizeof *a);
 }
 
-kt_rc world_program(const world_paths *p, const char *const *cards, size_t ncards,
-                    world_pin_fn pin, void *pin_ctx, bool force, kt_err *e)
+kt_rc world_program(const world_paths *p, const char *const *cards, size_t ncards, world_pin_fn pin,
+                    void *pin_ctx, bool force, kt_err *e)
 {
     world_info in;
     world_module m;
@@ -602,8 +601,8 @@ static int by_card_no(const void *a, const void *b)
     return (x->no > y->no) - (x->no < y->no);
 }
 
-kt_rc world_list_cards(const world_paths *p, const world_info *info, char ***paths,
-                       size_t *count, kt_err *e)
+kt_rc world_list_cards(const world_paths *p, const world_info *info, char ***paths, size_t *count,
+                       kt_err *e)
 {
     char prefix[32], hex[65];
     found_card found[WORLD_MAX_CARDS];
