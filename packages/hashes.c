@@ -2,7 +2,7 @@
  * hashes.c - the published hash table: which file each region downloads and its SHA-256, as the
  * download page of the Azure BYOK toolset lists them (region, file name, hash). A plain text
  * file a person can read and `sha256sum` can be compared with; written in one spelling and
- * parsed strictly (docs/formats-packages.md).
+ * parsed strictly (docs/formats.md ("What travels between machines")).
  */
 #include "internal.h"
 

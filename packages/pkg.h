@@ -22,7 +22,7 @@
  * duplicate keys, trailing data and every spelling but one, and judges form, never policy:
  * whether a KEK may be trusted is verify/'s decision, taken on what these parsers return.
  *
- * The formats are specified in docs/formats-packages.md.
+ * The formats are specified in docs/formats.md ("What travels between machines").
  */
 #ifndef KT_PKG_H
 #define KT_PKG_H
