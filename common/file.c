@@ -9,9 +9,10 @@
  * it is published: KT_WRITE_NEW links it to the target name, which fails atomically if the name
  * exists; KT_WRITE_REPLACE links it to a temp name and renames that over the target. The
  * descriptor is closed (checked) once it is no longer needed for the link, and the folder is
- * fsync'd last. A crash at any instant leaves the old file or the new one; the only named
- * leftover possible is the temp name between link and rename of a replace, which the next write
- * to the same target removes. Every error path removes what it created.
+ * fsync'd last. A crash at any instant leaves the old file or the new one. The link and rename
+ * of a replace run in a child process that outlives a killed caller, so a dying process leaves
+ * no temp name; only a power loss between them can, and the next write to the target removes it.
+ * Every error path removes what it created.
  *
  * Reading: regular files only (lstat first, so FIFOs and devices are never opened; O_NOFOLLOW
  * and a check that the opened file is the one examined), at most max bytes, including a file
@@ -28,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TMP_TAG        ".kt-tmp."
@@ -273,6 +276,75 @@ static kt_rc refuse_existing(const char *path, kt_err *e)
 }
 
 /*
+ * The link-then-rename of a replace, done by a child process that blocks every signal it can
+ * and leaves our process group, so that it completes even when we are killed halfway. The temp
+ * names are drawn before the fork (the child only makes system calls). On return *stage is 0
+ * (renamed), 1 (no temp name could be linked; *err says why) or 2 (linked as tmpname, not
+ * renamed; the caller removes tmpname).
+ */
+static kt_rc publish_in_child(const struct target *t, const char *proc, char tmpname[NAME_MAX + 1],
+                              int *stage, int *err, kt_err *e)
+{
+    char names[TMP_ATTEMPTS][NAME_MAX + 1];
+    int report[3] = {0, 0, 0}, pipefd[2];
+
+    for (int i = 0; i < TMP_ATTEMPTS; i++)
+        make_temp_name(names[i], t->base);
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot replace a file: pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int fe = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return kt_fail_errno(e, KT_EIO, fe, "cannot replace a file: fork");
+    }
+    if (pid == 0) {
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, NULL);
+        setsid();
+        int r[3] = {1, EEXIST, 0};
+        for (int i = 0; i < TMP_ATTEMPTS; i++) {
+            if (linkat(AT_FDCWD, proc, t->dirfd, names[i], AT_SYMLINK_FOLLOW) == 0) {
+                r[0] = 2;
+                r[1] = 0;
+                r[2] = i;
+                break;
+            }
+            if (errno != EEXIST) {
+                r[1] = errno;
+                break;
+            }
+        }
+        if (r[0] == 2) {
+            if (renameat(t->dirfd, names[r[2]], t->dirfd, t->base) == 0)
+                r[0] = 0;
+            else
+                r[1] = errno;
+        }
+        ssize_t w = write(pipefd[1], r, sizeof r);
+        _exit(w == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(pipefd[1]);
+    ssize_t got;
+    do
+        got = read(pipefd[0], report, sizeof report);
+    while (got < 0 && errno == EINTR);
+    close(pipefd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (got != (ssize_t)sizeof report || report[2] < 0 || report[2] >= TMP_ATTEMPTS)
+        return kt_fail(e, KT_EIO, "cannot replace a file: the publishing process failed");
+    *stage = report[0];
+    *err = report[1];
+    if (*stage == 2)
+        snprintf(tmpname, NAME_MAX + 1, "%s", names[report[2]]);
+    return KT_OK;
+}
+
+/*
  * Publishes an O_TMPFILE file through its /proc/self/fd link, then closes it (checked). For a
  * replace, the temp name lives only from the link to the rename, which follow each other at once:
  * a crash in between is the one way to leave a named leftover, and the next write removes it.
@@ -282,7 +354,6 @@ static kt_rc publish_unnamed(const struct target *t, const char *path, int *fd, 
 {
     char proc[64];
     kt_rc rc;
-    int i;
 
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", *fd);
     if (!replace) {
@@ -296,29 +367,27 @@ static kt_rc publish_unnamed(const struct target *t, const char *path, int *fd, 
             unlinkat(t->dirfd, t->base, 0); /* back to the old state: no file */
         return rc;
     }
-    for (i = 0; i < TMP_ATTEMPTS; i++) {
-        make_temp_name(tmpname, t->base);
-        if (linkat(AT_FDCWD, proc, t->dirfd, tmpname, AT_SYMLINK_FOLLOW) == 0)
-            break;
-        if (errno != EEXIST) {
-            tmpname[0] = '\0';
-            return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot name the new file",
-                                 path);
-        }
-    }
-    if (i == TMP_ATTEMPTS) {
+    /* Link and rename run in a child process of their own: if this process dies between the
+     * two (SIGKILL, the OOM killer), the child still finishes the rename, so no temp name is
+     * left behind. Only a power loss in that instant can leave one; the next write removes it. */
+    int stage = 0, err = 0;
+    if ((rc = publish_in_child(t, proc, tmpname, &stage, &err, e)) != KT_OK)
+        return rc;
+    if (stage == 1) {
         tmpname[0] = '\0';
-        return kt_fail(e, KT_EIO, "cannot write '%s': no free temporary name", path);
+        if (err == EEXIST)
+            return kt_fail(e, KT_EIO, "cannot write '%s': no free temporary name", path);
+        return kt_fail_errno(e, KT_EIO, err, "cannot write '%s': cannot name the new file", path);
     }
-    if (renameat(t->dirfd, tmpname, t->dirfd, t->base) != 0)
-        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot replace it", path);
+    if (stage == 2)
+        return kt_fail_errno(e, KT_EIO, err, "cannot write '%s': cannot replace it", path);
     tmpname[0] = '\0';
     /* The data was fsync'd before the rename; a close error now cannot undo the replace. */
     if (close(*fd) != 0) {
-        int err = errno;
+        int cerr = errno;
 
         *fd = -1;
-        return kt_fail_errno(e, KT_EIO, err, "'%s' was written, but closing it failed", path);
+        return kt_fail_errno(e, KT_EIO, cerr, "'%s' was written, but closing it failed", path);
     }
     *fd = -1;
     return KT_OK;
