@@ -17,6 +17,8 @@ int cmd_world(int argc, char **argv);
 int cmd_module(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_toolset(int argc, char **argv);
+int cmd_modify_acls(int argc, char **argv);
+int cmd_package(int argc, char **argv);
 
 /* Prints "keytransfer: <message>" on stderr and returns the exit status for e->rc. */
 int cli_report(const kt_err *e);

@@ -18,6 +18,8 @@ static const struct {
     {"module", cmd_module, "manage the software module (erase)"},
     {"key", cmd_key, "generate, import and inspect keys protected by the module"},
     {"toolset", cmd_toolset, "safely extract the vendor's BYOK toolset zip"},
+    {"modify-acls", cmd_modify_acls, "with the card quorum, reduce a key's ACL to one KEK"},
+    {"package", cmd_package, "wrap a reduced key into a .byok (or AWS/GCP) transfer package"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,248 @@
+/*
+ * cmd_modify_acls.c - `keytransfer modify-acls`: with a quorum of administrator cards, make
+ * key_xferacld_<ident>, a copy of the key whose ACL allows nothing but ExportWrapped to one KEK
+ * (and, for an attested KEK, one target world), signed with KNSO (nShield's KeyTransferRemote
+ * -ModifyAcls). The logic is transfer_reduce (transfer.c); this file parses, calls and prints.
+ */
+#include "cli.h"
+#include "transfer.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CMD "modify-acls"
+
+enum {
+    OPT_IDENT = 1000,
+    OPT_APP,
+    OPT_KEK_PEM,
+    OPT_KID,
+    OPT_ACCEPT,
+    OPT_CARD,
+    OPT_PIN_FILE,
+    OPT_PIN_FD,
+    OPT_KMDATA,
+    OPT_JSON,
+    OPT_HELP
+};
+
+static const struct option opts[] = {
+    {"ident", required_argument, NULL, OPT_IDENT},                  /* the key to reduce */
+    {"app", required_argument, NULL, OPT_APP},                      /* its app, default simple */
+    {"kek-package", required_argument, NULL, 'k'},                  /* attested KEK */
+    {"world-package", required_argument, NULL, 'w'},                /* and its world */
+    {"kek-pem", required_argument, NULL, OPT_KEK_PEM},              /* unattested KEK public key */
+    {"kid", required_argument, NULL, OPT_KID},                      /* its key URL (shown only) */
+    {"accept-unattested-kek", required_argument, NULL, OPT_ACCEPT}, /* its fingerprint */
+    {"card", required_argument, NULL, OPT_CARD},                    /* repeat: K cards at least */
+    {"pin-file", required_argument, NULL, OPT_PIN_FILE},            /* PINs in --card order */
+    {"pin-fd", required_argument, NULL, OPT_PIN_FD},                /* the same from a descriptor */
+    {"kmdata", required_argument, NULL, OPT_KMDATA},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {0, 0, 0, 0},
+};
+
+static const char help[] =
+    "Usage: keytransfer modify-acls --ident ID -k KEKPKG -w WORLDPKG --card PATH --card PATH ...\n"
+    "       keytransfer modify-acls --ident ID --kek-pem FILE --accept-unattested-kek FP\n"
+    "                               --card PATH --card PATH ...\n"
+    "\n"
+    "With a quorum of administrator cards, write key_xferacld_ID: the same key, whose ACL now\n"
+    "allows one thing only - ExportWrapped to this KEK (and, for an attested KEK, into this\n"
+    "target world) - signed by the quorum (KNSO). The key key_APP_ID is left untouched as the\n"
+    "backup. The KEK and world packages are verified first, and every check that could refuse\n"
+    "runs before any PIN is asked.\n"
+    "\n"
+    "  --ident ID                    the key identifier (required)\n"
+    "  --app APP                     the key's application (default: simple)\n"
+    "  -k, --kek-package FILE        the cloud's KEK package (attested KEK)\n"
+    "  -w, --world-package FILE      the cloud's security world package (with -k)\n"
+    "  --kek-pem FILE                an unattested KEK: its RSA public key (PEM or DER\n"
+    "                                SubjectPublicKeyInfo), instead of -k and -w\n"
+    "  --kid URL                     the unattested KEK's key URL, shown for checking\n"
+    "  --accept-unattested-kek FP    go on with the unattested KEK whose SHA-256 fingerprint\n"
+    "                                is FP (64 hex digits), after comparing it out of band;\n"
+    "                                without it the fingerprint is printed and nothing is done\n"
+    "  --card PATH                   an administrator card; give at least K, each once\n"
+    "  --pin-file FILE               the cards' PINs, one a line, in --card order\n"
+    "  --pin-fd N                    the same from file descriptor N\n"
+    "  --kmdata DIR                  kmdata folder\n"
+    "  --json                        print the result as JSON\n"
+    "  --help                        show this help\n"
+    "\n"
+    "Exit status: 0 reduced, 1 refused (verification, ACL, quorum, PIN, unaccepted KEK),\n"
+    "2 usage, 3 malformed input, 4 missing or existing file, 5 crypto failure.\n";
+
+typedef struct args {
+    const char *ident, *app, *kmdata, *pin_file, *pin_fd;
+    transfer_kek_source kek;
+    const char *cards[WORLD_MAX_CARDS];
+    size_t ncards;
+    bool json, help;
+} args;
+
+/* 1. Options. Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    optind = 0;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "+:k:w:", opts, NULL)) != -1;) {
+        switch (c) {
+        case OPT_IDENT:
+            a->ident = optarg;
+            break;
+        case OPT_APP:
+            a->app = optarg;
+            break;
+        case 'k':
+            a->kek.kek_package = optarg;
+            break;
+        case 'w':
+            a->kek.world_package = optarg;
+            break;
+        case OPT_KEK_PEM:
+            a->kek.kek_pem = optarg;
+            break;
+        case OPT_KID:
+            a->kek.kid = optarg;
+            break;
+        case OPT_ACCEPT:
+            a->kek.accept = optarg;
+            break;
+        case OPT_CARD:
+            if (a->ncards == WORLD_MAX_CARDS)
+                return cli_usage(CMD, "at most %d --card options", WORLD_MAX_CARDS);
+            a->cards[a->ncards++] = optarg;
+            break;
+        case OPT_PIN_FILE:
+            a->pin_file = optarg;
+            break;
+        case OPT_PIN_FD:
+            a->pin_fd = optarg;
+            break;
+        case OPT_KMDATA:
+            a->kmdata = optarg;
+            break;
+        case OPT_JSON:
+            a->json = true;
+            break;
+        case OPT_HELP:
+            a->help = true;
+            break;
+        case ':':
+            return cli_usage(CMD, "option %s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+    if (a->help)
+        return -1;
+    if (a->ident == NULL)
+        return cli_usage(CMD, "--ident ID is required");
+    if (a->ncards == 0)
+        return cli_usage(CMD, "give the administrator cards of the quorum with --card PATH");
+    return -1;
+}
+
+/* 4. Output. */
+static int print_result(const args *a, const transfer_kek *k, const world_key_info *info)
+{
+    char fp[65], world[65], key_world[65], hash[65], acl[512];
+    kt_hex(fp, k->fp, 32);
+    kt_hex(world, k->world_hash, 32);
+    kt_hex(key_world, info->world_hash, 32);
+    kt_hex(hash, info->key_hash, 32);
+    world_acl_format(&info->acl, acl, sizeof acl);
+    const char *src_app = a->app != NULL ? a->app : WORLD_KEY_APP_DEFAULT;
+
+    if (a->json) {
+        json_t *v = json_pack(
+            "{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s}, s:s, s:{s:s, "
+            "s:s, s:b, s:i}, s:o, s:s}",
+            "format", "keytransfer-modify-acls/1", "result", "SUCCESS", "key", "app", info->app,
+            "ident", info->ident, "file", info->path, "key_hash", hash, "source", "app", src_app,
+            "ident", info->ident, "acl", acl, "kek", "kid", k->kid, "sha256", fp, "attested",
+            k->attested, "bits", (int)k->bits, "target_world_hash",
+            k->attested ? json_string(world) : json_null(), "world_hash", key_world);
+        return cli_print_json(v);
+    }
+    printf("Key %s/%s written, its ACL reduced and signed by the administrator quorum (KNSO)\n"
+           "  file         %s\n"
+           "  source key   %s/%s, unchanged (keep it as the backup)\n"
+           "  ACL          %s\n"
+           "  KEK          %s\n"
+           "  KEK SHA-256  %s (%s)\n"
+           "  target world %s\n"
+           "  key hash     %s\n"
+           "\nResult: SUCCESS\n",
+           info->app, info->ident, info->path, src_app, info->ident, acl,
+           k->kid[0] ? k->kid : "(no kid given)", fp,
+           k->attested ? "attested by its vendor package" : "UNATTESTED, accepted by fingerprint",
+           k->attested ? world : "none (an unattested KEK has no world to bind)", hash);
+    return fflush(stdout) == 0 ? KT_EXIT_OK : KT_EXIT_IO;
+}
+
+int cmd_modify_acls(int argc, char **argv)
+{
+    args a;
+    transfer_kek kek;
+    transfer_reduce_opts o = {0};
+    world_paths p;
+    world_module m;
+    world_key_info info;
+    cli_pins pins;
+    kt_err e;
+    int status = parse_args(argc, argv, &a);
+
+    /* 1. options */
+    if (status >= 0)
+        return status;
+    if (a.help)
+        return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
+    kt_err_clear(&e);
+    if (world_key_check_ident(a.ident, &e) != KT_OK ||
+        (a.app != NULL && world_key_check_app(a.app, &e) != KT_OK))
+        return cli_report(&e);
+
+    /* 2. inputs: the KEK (verified, or accepted by fingerprint), the module, the PIN source */
+    if (transfer_kek_open(&a.kek, (uint64_t)time(NULL), &kek, &e) != KT_OK) {
+        if (e.rc == KT_EUSAGE)
+            return cli_usage(CMD, "%s", e.msg);
+        return cli_report(&e);
+    }
+    if (!kek.attested)
+        cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");
+    if (world_paths_init(&p, a.kmdata, NULL, &e) != KT_OK ||
+        world_module_open(&p, &m, &e) != KT_OK) {
+        transfer_kek_free(&kek);
+        return cli_report(&e);
+    }
+    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
+        world_module_close(&m);
+        transfer_kek_free(&kek);
+        return cli_report(&e);
+    }
+
+    /* 3. operation */
+    o.app = a.app;
+    o.ident = a.ident;
+    o.cards = a.cards;
+    o.ncards = a.ncards;
+    o.pin = cli_pin_for_card;
+    o.pin_ctx = &pins;
+    kt_rc rc = transfer_reduce(&p, &m, &kek, &o, &info, &e);
+    cli_pins_close(&pins);
+    world_module_close(&m);
+
+    /* 4. output */
+    status = rc == KT_OK ? print_result(&a, &kek, &info) : cli_report(&e);
+    transfer_kek_free(&kek);
+    return status;
+}

@@ -1,0 +1,620 @@
+/*
+ * transfer.c - the transfer step (transfer.h): establish the KEK (attested by verified packages,
+ * or accepted by the custodian by its fingerprint), reduce a key's ACL to "ExportWrapped to this
+ * KEK (and world)" under the administrator quorum's KNSO signature, and wrap the reduced key into
+ * a .byok or an AWS/GCP blob with a manifest signed by the module.
+ *
+ * The rule this file exists to enforce: a key leaves the world only wrapped to the one KEK its
+ * KNSO-signed ACL names. Every check that can refuse runs before anything is written; the
+ * private key never leaves the world_key's sodium buffer except as the KWP ciphertext.
+ */
+#include "transfer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+
+#include "verify.h"
+
+#define GENERATOR "keytransfer " KT_VERSION
+
+/* ------------------------------------------------------------------------------------------ */
+/* Names and small checks                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+const char *transfer_target_name(transfer_target t)
+{
+    switch (t) {
+    case TRANSFER_AZURE:
+        return "azure";
+    case TRANSFER_AWS:
+        return "aws";
+    case TRANSFER_GCP:
+        return "gcp";
+    }
+    return "?";
+}
+
+kt_rc transfer_target_parse(const char *s, transfer_target *t, kt_err *e)
+{
+    static const transfer_target all[] = {TRANSFER_AZURE, TRANSFER_AWS, TRANSFER_GCP};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, transfer_target_name(all[i])) == 0) {
+            *t = all[i];
+            return KT_OK;
+        }
+    return kt_fail(e, KT_EUSAGE, "unknown target '%s': azure, aws or gcp", s);
+}
+
+pkg_oaep_hash transfer_default_hash(transfer_target t)
+{
+    return t == TRANSFER_AZURE ? PKG_OAEP_SHA1 : PKG_OAEP_SHA256;
+}
+
+kt_rc transfer_check_hash(transfer_target t, pkg_oaep_hash h, kt_err *e)
+{
+    if (h != PKG_OAEP_SHA1 && h != PKG_OAEP_SHA256)
+        return kt_fail(e, KT_EUSAGE, "unknown OAEP hash: sha1 or sha256");
+    /* Azure BYOK specification: CKM_RSA_AES_KEY_WRAP with RSA-OAEP SHA-1; there is no field in
+     * the .byok that could announce another hash. */
+    if (t == TRANSFER_AZURE && h != PKG_OAEP_SHA1)
+        return kt_fail(e, KT_EUSAGE,
+                       "an Azure .byok is wrapped with RSA-OAEP SHA-1 by definition; --oaep-hash "
+                       "sha256 is for --target aws or gcp");
+    return KT_OK;
+}
+
+kt_rc transfer_check_name(const char *name, kt_err *e)
+{
+    size_t n = strlen(name);
+    bool ok = n >= 1 && n <= PKG_KEY_NAME_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
+    }
+    if (!ok)
+        return kt_fail(e, KT_EUSAGE,
+                       "package name '%s' is not a Key Vault key name: 1 to %d letters, digits "
+                       "and '-'",
+                       name, PKG_KEY_NAME_MAX);
+    return KT_OK;
+}
+
+/* Printable ASCII of fewer than max bytes (the empty string too). */
+static bool is_printable_text(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n >= max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+const char *transfer_scheme_name(transfer_target t, pkg_oaep_hash h, unsigned bits)
+{
+    bool sha1 = h == PKG_OAEP_SHA1;
+    switch (t) {
+    case TRANSFER_AZURE:
+        return "Azure Key Vault BYOK, CKM_RSA_AES_KEY_WRAP";
+    case TRANSFER_AWS:
+        return sha1 ? "AWS KMS RSA_AES_KEY_WRAP_SHA_1" : "AWS KMS RSA_AES_KEY_WRAP_SHA_256";
+    case TRANSFER_GCP:
+        if (bits == 3072)
+            return sha1 ? "Google Cloud KMS RSA_OAEP_3072_SHA1_AES_256"
+                        : "Google Cloud KMS RSA_OAEP_3072_SHA256_AES_256";
+        return sha1 ? "Google Cloud KMS RSA_OAEP_4096_SHA1_AES_256"
+                    : "Google Cloud KMS RSA_OAEP_4096_SHA256_AES_256";
+    }
+    return "?";
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The KEK                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+void transfer_kek_free(transfer_kek *k)
+{
+    EVP_PKEY_free(k->key);
+    memset(k, 0, sizeof *k);
+}
+
+kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uint64_t now,
+                                 transfer_kek *k, kt_err *e)
+{
+    verify_result r;
+    kt_rc rc;
+
+    memset(k, 0, sizeof *k);
+    rc = verify_package_files(kek_pkg, world_pkg, now, &r, e);
+    if (rc != KT_OK) {
+        if (r.failed != VERIFY_CHECK_COUNT) /* a verdict, not an unreadable file */
+            kt_err_prefix(e,
+                          "the KEK package %s and world package %s do not verify (`keytransfer "
+                          "verify` prints every check)",
+                          kek_pkg, world_pkg);
+        verify_result_free(&r);
+        return rc;
+    }
+    /* verify/ said yes: the KEK, its kid and the target world are the vendor-attested ones. */
+    if (r.kek_key == NULL || EVP_PKEY_up_ref(r.kek_key) != 1) {
+        verify_result_free(&r);
+        return kt_fail(e, KT_ECRYPTO, "the verified KEK's public key is not available");
+    }
+    k->key = r.kek_key;
+    k->bits = (unsigned)EVP_PKEY_get_bits(k->key);
+    k->attested = true;
+    snprintf(k->kid, sizeof k->kid, "%s", r.kek.kid);
+    memcpy(k->world_hash, r.world.world_hash, WORLD_HASH_LEN);
+    rc = pkg_spki_sha256(k->key, k->fp, e);
+    /* Our own hash of the key we will wrap to must be the fingerprint the vendor attested. */
+    if (rc == KT_OK && !kt_ct_equal(k->fp, r.kek.public_key_sha256, 32))
+        rc = kt_fail(e, KT_EDENIED, "the KEK's fingerprint is not the one its package states");
+    verify_result_free(&r);
+    if (rc != KT_OK)
+        transfer_kek_free(k);
+    return rc;
+}
+
+/* An RSA key (not RSA-PSS) of a size the clouds use, with an odd exponent of at least 3. */
+static kt_rc check_unattested_key(const char *path, EVP_PKEY *key, kt_err *e)
+{
+    BIGNUM *ex = NULL;
+    int bits;
+    bool ok;
+
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+        return kt_fail(e, KT_EDENIED, "%s holds a %s key; a KEK is an RSA key", path,
+                       EVP_PKEY_get0_type_name(key) != NULL ? EVP_PKEY_get0_type_name(key)
+                                                            : "non-RSA");
+    bits = EVP_PKEY_get_bits(key);
+    if (bits != 2048 && bits != 3072 && bits != 4096)
+        return kt_fail(e, KT_EDENIED,
+                       "%s holds an RSA-%d key; the clouds' KEKs are RSA 2048, 3072 or 4096", path,
+                       bits);
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &ex) != 1) {
+        ERR_clear_error();
+        return kt_fail(e, KT_EDENIED, "%s: the KEK's public exponent cannot be read", path);
+    }
+    ok = BN_is_odd(ex) && !BN_is_one(ex);
+    BN_free(ex);
+    if (!ok)
+        return kt_fail(e, KT_EDENIED,
+                       "%s: the KEK's public exponent is not an odd number of at least 3", path);
+    return KT_OK;
+}
+
+kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const char *accept,
+                            transfer_kek *k, kt_err *e)
+{
+    uint8_t want[32];
+    char fp[65];
+    kt_err ignored;
+    kt_rc rc;
+
+    memset(k, 0, sizeof *k);
+    if (kid != NULL && kid[0] != '\0') {
+        if ((rc = pkg_kid_check(kid, e)) != KT_OK) {
+            kt_err_prefix(e, "--kid");
+            return rc;
+        }
+        snprintf(k->kid, sizeof k->kid, "%s", kid);
+    }
+    if ((rc = pkg_pubkey_load(pem_path, &k->key, e)) != KT_OK) {
+        kt_err_prefix(e, "%s", pem_path);
+        return rc;
+    }
+    if ((rc = check_unattested_key(pem_path, k->key, e)) != KT_OK ||
+        (rc = pkg_spki_sha256(k->key, k->fp, e)) != KT_OK)
+        goto fail;
+    k->bits = (unsigned)EVP_PKEY_get_bits(k->key);
+    kt_hex(fp, k->fp, 32);
+
+    /* The custodian's confirmation: exactly this fingerprint, as 64 hex digits in either case. */
+    if (accept == NULL) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the KEK in %s is not attested: no HSM vendor vouches that it lives in the "
+                     "cloud's HSM. Its SHA-256 fingerprint (of its SubjectPublicKeyInfo DER) is "
+                     "%s. Compare it out of band with the one the cloud shows for its KEK; if "
+                     "they match, run again with --accept-unattested-kek %s",
+                     pem_path, fp, fp);
+        goto fail;
+    }
+    if (strlen(accept) != 64 || kt_unhex(want, sizeof want, accept, &ignored) != KT_OK ||
+        !kt_ct_equal(want, k->fp, 32)) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "--accept-unattested-kek %s does not match the KEK in %s, whose SHA-256 "
+                     "fingerprint is %s: this is not the key you confirmed",
+                     accept, pem_path, fp);
+        goto fail;
+    }
+    return KT_OK;
+fail:
+    EVP_PKEY_free(k->key);
+    k->key = NULL;
+    return rc;
+}
+
+kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek *k, kt_err *e)
+{
+    bool packages = s->kek_package != NULL || s->world_package != NULL;
+
+    memset(k, 0, sizeof *k);
+    if (packages && s->kek_pem != NULL)
+        return kt_fail(e, KT_EUSAGE,
+                       "give the attested KEK (-k KEKPKG -w WORLDPKG) or an unattested one "
+                       "(--kek-pem FILE), not both");
+    if (packages) {
+        if (s->kek_package == NULL || s->world_package == NULL)
+            return kt_fail(e, KT_EUSAGE,
+                           "the KEK package (-k) and the world package (-w) go together");
+        if (s->kid != NULL || s->accept != NULL)
+            return kt_fail(e, KT_EUSAGE,
+                           "--kid and --accept-unattested-kek go with --kek-pem; a KEK package "
+                           "states its own kid and is verified, not accepted");
+        return transfer_kek_from_packages(s->kek_package, s->world_package, now, k, e);
+    }
+    if (s->kek_pem == NULL)
+        return kt_fail(e, KT_EUSAGE,
+                       "which KEK? give -k KEKPKG -w WORLDPKG (attested), or --kek-pem FILE "
+                       "with --accept-unattested-kek FINGERPRINT");
+    return transfer_kek_from_pem(s->kek_pem, s->kid, s->accept, k, e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The reduced ACL                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+void transfer_reduced_acl(const transfer_kek *k, world_acl *acl)
+{
+    memset(acl, 0, sizeof *acl);
+    acl->ngroups = 1;
+    acl->groups[0].actions = WORLD_ACT_EXPORT_WRAPPED;
+    acl->groups[0].has_kek = true;
+    memcpy(acl->groups[0].kek_fp, k->fp, 32);
+    if (k->attested) {
+        acl->groups[0].has_world = true;
+        memcpy(acl->groups[0].world_hash, k->world_hash, WORLD_HASH_LEN);
+    }
+}
+
+bool transfer_acl_is_for(const world_acl *acl, const transfer_kek *k, char *why, size_t whysz)
+{
+    const world_acl_group *g = &acl->groups[0];
+    char a[65], b[65];
+    const char *reason = NULL;
+
+    if (why != NULL && whysz > 0)
+        why[0] = '\0';
+    if (acl->ngroups != 1)
+        reason = "its ACL has more than one permission group";
+    else if (g->actions != WORLD_ACT_EXPORT_WRAPPED)
+        reason = "its ACL allows more, or other, than ExportWrapped";
+    else if (!g->has_kek)
+        reason = "its ACL is not bound to a KEK";
+    else if (!kt_ct_equal(g->kek_fp, k->fp, 32))
+        reason = NULL; /* said below, with both fingerprints */
+    else if (g->has_world != k->attested)
+        reason = k->attested ? "it was reduced for an unattested KEK, with no target world; "
+                               "package it with the same --kek-pem"
+                             : "it was reduced for an attested KEK bound to a target world; "
+                               "package it with the same -k and -w";
+    else if (k->attested && !kt_ct_equal(g->world_hash, k->world_hash, WORLD_HASH_LEN))
+        reason = NULL;
+    else
+        return true;
+
+    if (why == NULL || whysz == 0)
+        return false;
+    if (reason != NULL) {
+        snprintf(why, whysz, "%s", reason);
+    } else if (!kt_ct_equal(g->kek_fp, k->fp, 32)) {
+        kt_hex(a, g->kek_fp, 32);
+        kt_hex(b, k->fp, 32);
+        snprintf(why, whysz, "it may be exported only to KEK %s, not to this KEK %s", a, b);
+    } else {
+        kt_hex(a, g->world_hash, 32);
+        kt_hex(b, k->world_hash, 32);
+        snprintf(why, whysz, "it may be exported only into world %s, not into world %s", a, b);
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* modify-acls                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
+                      const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
+{
+    const char *app = o->app != NULL ? o->app : WORLD_KEY_APP_DEFAULT;
+    const uint8_t *world = k->attested ? k->world_hash : NULL;
+    char xfer_path[PATH_MAX], acl_text[512], fp[65];
+    uint8_t sig[WORLD_ACL_SIG_LEN];
+    world_key key = {0};
+    world_admin admin = {0};
+    world_acl acl;
+    kt_rc rc;
+
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (k->key == NULL)
+        return kt_fail(e, KT_EUSAGE, "no KEK given");
+    if (o->ident == NULL)
+        return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
+    if (strcmp(app, TRANSFER_APP) == 0)
+        return kt_fail(e, KT_EUSAGE,
+                       "key %s/%s is already a reduced copy; reduce the source key (--app, "
+                       "default %s)",
+                       app, o->ident, WORLD_KEY_APP_DEFAULT);
+    if ((rc = world_key_path(p, TRANSFER_APP, o->ident, xfer_path, sizeof xfer_path, e)) != KT_OK)
+        return rc;
+    if (kt_path_exists(xfer_path))
+        return kt_fail(e, KT_EEXIST,
+                       "key %s has already been reduced (%s exists): package it with `keytransfer "
+                       "package`; keytransfer never replaces a key file",
+                       o->ident, xfer_path);
+
+    /* Everything that can say no is asked before the first card is read. */
+    if ((rc = world_key_load(p, m, app, o->ident, &key, e)) != KT_OK)
+        return rc;
+    kt_hex(fp, k->fp, 32);
+    world_acl_format(&key.info.acl, acl_text, sizeof acl_text);
+    if (!world_acl_allows(&key.info.acl, WORLD_ACT_REDUCE_ACL, k->fp, world)) {
+        rc = kt_fail(e, KT_EDENIED, "the ACL of key %s/%s does not allow ReduceACL (it allows: %s)",
+                     app, o->ident, acl_text);
+        goto out;
+    }
+    if (!world_acl_allows(&key.info.acl, WORLD_ACT_EXPORT_WRAPPED, k->fp, world)) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the ACL of key %s/%s does not allow ExportWrapped to KEK %s%s (it allows: "
+                     "%s)",
+                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
+        goto out;
+    }
+    transfer_reduced_acl(k, &acl);
+    if (!world_acl_is_subset(&acl, &key.info.acl)) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the reduced ACL would not be a subset of key %s/%s's ACL (%s): an ACL can "
+                     "only be narrowed",
+                     app, o->ident, acl_text);
+        goto out;
+    }
+
+    /* The quorum: K cards and their PINs give KNSO, which signs the narrowed ACL. */
+    if ((rc = world_admin_open(p, o->cards, o->ncards, o->pin, o->pin_ctx, &admin, e)) != KT_OK)
+        goto out;
+    if (memcmp(admin.info.hash, m->info.hash, WORLD_HASH_LEN) != 0) {
+        rc = kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
+        goto out;
+    }
+    rc = world_acl_sign(&admin, key.info.key_hash, &acl, sig, e);
+    world_admin_close(&admin);
+    if (rc != KT_OK)
+        goto out;
+
+    /* The copy: same material, names and creation time; the reduced ACL and its signature. */
+    snprintf(key.info.app, sizeof key.info.app, "%s", TRANSFER_APP);
+    key.info.acl = acl;
+    key.info.acl_signed = true;
+    memcpy(key.info.acl_sig, sig, sizeof sig);
+    if ((rc = world_key_save(p, m, &key, e)) == KT_OK && out != NULL)
+        *out = key.info;
+out:
+    world_admin_close(&admin);
+    world_key_free(&key);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* package                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The package and manifest paths for a target and name in dir. */
+static kt_rc output_paths(const char *dir, transfer_target t, const char *name,
+                          transfer_package_result *r, kt_err *e)
+{
+    static const char *const infix[] = {"", "", ".aws", ".gcp"};
+    const char *ext = t == TRANSFER_AZURE ? ".byok" : ".bin";
+    int n1 = snprintf(r->package_path, sizeof r->package_path, "%s/TransferPackage-%s%s%s", dir,
+                      name, infix[t], ext);
+    int n2 = snprintf(r->manifest_path, sizeof r->manifest_path,
+                      "%s/TransferPackage-%s%s.manifest.json", dir, name, infix[t]);
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof r->package_path ||
+        (size_t)n2 >= sizeof r->manifest_path)
+        return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
+    return KT_OK;
+}
+
+static kt_rc check_outputs(const char *dir, const transfer_package_result *r, kt_err *e)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return kt_fail_errno(e, errno == ENOENT ? KT_ENOENT : KT_EIO, errno, "output folder %s",
+                             dir);
+    if (!S_ISDIR(st.st_mode))
+        return kt_fail(e, KT_EUSAGE, "output folder %s is not a folder", dir);
+    const char *const paths[] = {r->package_path, r->manifest_path};
+    for (size_t i = 0; i < 2; i++)
+        if (kt_path_exists(paths[i]))
+            return kt_fail(e, KT_EEXIST,
+                           "%s exists; keytransfer never replaces a package: choose another "
+                           "--name or --out folder",
+                           paths[i]);
+    return KT_OK;
+}
+
+/* The last path component (the manifest names the package file, which sits beside it). */
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s != NULL ? s + 1 : path;
+}
+
+/* The manifest (DESIGN.md §4) for what was written, signed with the module's Ed25519 key. */
+static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const world_key *key,
+                           const transfer_package_opts *o, transfer_target t, pkg_oaep_hash h,
+                           const transfer_package_result *r, char **out, kt_err *e)
+{
+    pkg_manifest man;
+
+    memset(&man, 0, sizeof man);
+    snprintf(man.tool_version, sizeof man.tool_version, "%s", KT_VERSION);
+    snprintf(man.app, sizeof man.app, "%s", key->info.app);
+    snprintf(man.ident, sizeof man.ident, "%s", key->info.ident);
+    snprintf(man.plainname, sizeof man.plainname, "%s", key->info.plainname);
+    snprintf(man.key_type, sizeof man.key_type, "%s", world_key_type_name(key->info.type));
+    man.key_bits = key->info.bits;
+    snprintf(man.curve, sizeof man.curve, "%s", key->info.curve);
+    if (key->info.spki_len > 0) {
+        if ((man.public_key.p = malloc(key->info.spki_len)) == NULL)
+            return kt_fail(e, KT_ENOMEM, "out of memory");
+        memcpy(man.public_key.p, key->info.spki, key->info.spki_len);
+        man.public_key.len = key->info.spki_len;
+    }
+    memcpy(man.key_sha256, key->info.key_hash, 32);
+    snprintf(man.kid, sizeof man.kid, "%s", k->kid);
+    memcpy(man.kek_sha256, k->fp, 32);
+    man.attested = k->attested;
+    man.has_world = k->attested;
+    if (k->attested)
+        memcpy(man.target_world_hash, k->world_hash, 32);
+    snprintf(man.target, sizeof man.target, "%s", transfer_target_name(t));
+    snprintf(man.oaep_hash, sizeof man.oaep_hash, "%s", pkg_oaep_hash_name(h));
+    snprintf(man.subscription, sizeof man.subscription, "%s",
+             o->subscription != NULL ? o->subscription : "");
+    snprintf(man.friendly_name, sizeof man.friendly_name, "%s", o->name);
+    snprintf(man.package_file, sizeof man.package_file, "%s", base_name(r->package_path));
+    memcpy(man.package_sha256, r->package_sha256, 32);
+    man.created = o->now;
+    kt_rc rc = pkg_manifest_sign(&man, m->module_sk.p, out, e);
+    pkg_manifest_free(&man);
+    return rc;
+}
+
+kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
+                       const transfer_package_opts *o, transfer_package_result *r, kt_err *e)
+{
+    transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    pkg_oaep_hash h;
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    const char *subscription = o->subscription != NULL ? o->subscription : "";
+    world_key key = {0};
+    kt_buf blob = {0};
+    char *byok = NULL, *manifest = NULL, why[256];
+    const uint8_t *data;
+    size_t len;
+    kt_rc rc;
+
+    memset(r, 0, sizeof *r);
+    /* 1. What was asked for makes sense. */
+    if (t != TRANSFER_AZURE && t != TRANSFER_AWS && t != TRANSFER_GCP)
+        return kt_fail(e, KT_EUSAGE, "unknown target %d", (int)t);
+    h = o->hash != 0 ? o->hash : transfer_default_hash(t);
+    if ((rc = transfer_check_hash(t, h, e)) != KT_OK)
+        return rc;
+    if (k->key == NULL)
+        return kt_fail(e, KT_EUSAGE, "no KEK given");
+    if (o->ident == NULL)
+        return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
+    if (o->name == NULL)
+        return kt_fail(e, KT_EUSAGE, "give the package a name (--name)");
+    if ((rc = transfer_check_name(o->name, e)) != KT_OK)
+        return rc;
+    if (!is_printable_text(subscription, sizeof((pkg_manifest *)0)->subscription))
+        return kt_fail(e, KT_EUSAGE, "the subscription must be printable text under %zu bytes",
+                       sizeof((pkg_manifest *)0)->subscription);
+    if (t == TRANSFER_AZURE && k->kid[0] == '\0')
+        return kt_fail(e, KT_EUSAGE,
+                       "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
+                       "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
+    /* Google Cloud KMS has import methods for 3072- and 4096-bit wrapping keys only. */
+    if (t == TRANSFER_GCP && k->bits != 3072 && k->bits != 4096)
+        return kt_fail(e, KT_EDENIED,
+                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
+                       "keys only; this KEK has %u bits",
+                       k->bits);
+    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK ||
+        (rc = check_outputs(dir, r, e)) != KT_OK)
+        return rc;
+
+    /* 2. The reduced key, whose KNSO signature world_key_load has verified. */
+    rc = world_key_load(p, m, TRANSFER_APP, o->ident, &key, e);
+    if (rc == KT_ENOENT) {
+        rc = kt_fail(e, KT_ENOENT,
+                     "key %s has not been reduced for transfer (there is no key %s/%s): run "
+                     "`keytransfer modify-acls --ident %s` with the administrator cards first",
+                     o->ident, TRANSFER_APP, o->ident, o->ident);
+        goto out;
+    }
+    if (rc != KT_OK)
+        goto out;
+    if (!key.info.acl_signed) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "key %s/%s has not been reduced: its ACL carries no signature of the "
+                     "administrator quorum; run keytransfer modify-acls first",
+                     TRANSFER_APP, o->ident);
+        goto out;
+    }
+    if (!transfer_acl_is_for(&key.info.acl, k, why, sizeof why)) {
+        rc = kt_fail(e, KT_EDENIED, "key %s/%s may not be packaged for this KEK: %s", TRANSFER_APP,
+                     o->ident, why);
+        goto out;
+    }
+
+    /* 3. CKM_RSA_AES_KEY_WRAP of the material as it sits in secure memory: PKCS#8
+     * PrivateKeyInfo DER (RSA, EC) or the raw key (AES), the target formats of DESIGN.md §4. */
+    if ((rc = pkg_rsa_aes_wrap(k->key, h, key.material.p, key.material.len, &blob, e)) != KT_OK)
+        goto out;
+    r->rsa_len = pkg_rsa_modulus_len(k->key);
+    r->blob_len = blob.len;
+    /* PKCS#11 §2.1.21: the RSA part is exactly the modulus length; RFC 5649: the KWP part is
+     * 8 + 8*ceil(len/8) bytes. Checked rather than trusted. */
+    if (r->rsa_len != k->bits / 8 ||
+        blob.len != r->rsa_len + 8 + 8 * ((key.material.len + 7) / 8)) {
+        rc = kt_fail(e, KT_ECRYPTO, "the wrapped key has %zu bytes, not the expected layout",
+                     blob.len);
+        goto out;
+    }
+    if (t == TRANSFER_AZURE) {
+        if ((rc = pkg_byok_write(k->kid, blob.p, blob.len, GENERATOR, &byok, e)) != KT_OK)
+            goto out;
+        data = (const uint8_t *)byok;
+        len = strlen(byok);
+    } else {
+        data = blob.p; /* AWS EncryptedKeyMaterial, GCP wrappedKey: the raw blob */
+        len = blob.len;
+    }
+    kt_sha256(r->package_sha256, data, len);
+    r->package_len = len;
+    r->hash = h;
+    if ((rc = sign_manifest(m, k, &key, o, t, h, r, &manifest, e)) != KT_OK)
+        goto out;
+
+    /* 4. The package, then its manifest; a package is never left without its manifest. */
+    if ((rc = kt_file_write(r->package_path, data, len, KT_WRITE_NEW, e)) != KT_OK)
+        goto out;
+    if ((rc = kt_file_write(r->manifest_path, manifest, strlen(manifest), KT_WRITE_NEW, e)) !=
+        KT_OK) {
+        kt_err removed;
+        if (kt_file_remove(r->package_path, &removed) != KT_OK)
+            kt_err_prefix(e, "%s is left without its manifest", r->package_path);
+        goto out;
+    }
+    r->key = key.info;
+out:
+    world_key_free(&key);
+    kt_buf_free(&blob);
+    free(byok);
+    free(manifest);
+    if (rc != KT_OK)
+        memset(r, 0, sizeof *r);
+    return rc;
+}

@@ -1,0 +1,199 @@
+/*
+ * transfer.h - the face of the transfer step (DESIGN.md §1 steps 7 and 8, §3): reduce a key's ACL
+ * with the administrator quorum so that it may go to one KEK only, then wrap it for that KEK.
+ * It drives world/ (keys, ACLs, the quorum), verify/ (the KEK and world packages) and packages/
+ * (CKM_RSA_AES_KEY_WRAP, the .byok, the manifest). The `keytransfer modify-acls` and `keytransfer
+ * package` commands are thin shells around transfer_reduce and transfer_package.
+ *
+ *   key_simple_<ident>     the key as generated or imported: its default ACL allows ReduceACL and
+ *                          ExportWrapped, unbound. Never changed by the transfer step: the backup.
+ *   key_xferacld_<ident>   the same key (same material, names, creation time) whose ACL is
+ *                          exactly one group {ExportWrapped, kek = F, world = W} (an attested
+ *                          KEK) or {ExportWrapped, kek = F} (a KEK the custodian accepted by its
+ *                          fingerprint), signed by KNSO. Only this copy is ever packaged.
+ *
+ * Where the KEK comes from (transfer_kek):
+ *   attested    -k/-w: both vendor packages pass every check of verify/; F is the SHA-256 of the
+ *               KEK's SubjectPublicKeyInfo DER and W the target world hash they state.
+ *   unattested  --kek-pem: a bare public key (what the clouds hand out today). Nothing vouches for
+ *               it, so the custodian must confirm its fingerprint F out of band and repeat it on
+ *               the command line; there is no world to bind.
+ *
+ * Conventions as everywhere (DESIGN.md §6): every fallible function returns a kt_rc and fills
+ * the caller's kt_err once; nothing prints or exits. Private key material stays in the world_key's
+ * sodium buffer; the ephemeral AES key lives and dies inside pkg_rsa_aes_wrap. Outputs are
+ * cleared on entry.
+ */
+#ifndef KT_TRANSFER_H
+#define KT_TRANSFER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "kt.h"
+#include "pkg.h"
+#include "world.h"
+
+/* The app of a key whose ACL has been reduced for transfer (nShield's key_xferacld_<ident>). */
+#define TRANSFER_APP "xferacld"
+
+/* Where a package goes. */
+typedef enum transfer_target {
+    TRANSFER_AZURE = 1, /* Azure Key Vault / Managed HSM: the .byok JSON, OAEP SHA-1 */
+    TRANSFER_AWS = 2,   /* AWS KMS RSA_AES_KEY_WRAP_SHA_256 (or _SHA_1): the raw blob */
+    TRANSFER_GCP = 3,   /* Google Cloud KMS RSA_OAEP_{3072,4096}_SHA256_AES_256 (or _SHA1_): raw */
+} transfer_target;
+
+/* "azure", "aws", "gcp" (what the manifest states); "?" for anything else. */
+const char *transfer_target_name(transfer_target t);
+
+/* Parses "azure", "aws" or "gcp" (exact, lower case); anything else is KT_EUSAGE naming them. */
+KT_MUST kt_rc transfer_target_parse(const char *s, transfer_target *t, kt_err *e);
+
+/* The OAEP hash a target uses when none is asked for: SHA-1 for azure, SHA-256 for aws and gcp. */
+pkg_oaep_hash transfer_default_hash(transfer_target t);
+
+/*
+ * Checks a target/hash pair: azure takes SHA-1 only (the .byok's CKM_RSA_AES_KEY_WRAP is SHA-1 by
+ * definition); aws and gcp take either. KT_EUSAGE otherwise.
+ */
+KT_MUST kt_rc transfer_check_hash(transfer_target t, pkg_oaep_hash h, kt_err *e);
+
+/* The name of the import scheme in the target's own documentation, for people: "AWS KMS
+ * RSA_AES_KEY_WRAP_SHA_256", "Google Cloud KMS RSA_OAEP_3072_SHA256_AES_256", ... */
+const char *transfer_scheme_name(transfer_target t, pkg_oaep_hash h, unsigned kek_bits);
+
+/*
+ * Checks a package name (the Key Vault key name the package is for, which also shapes the file
+ * names): 1..PKG_KEY_NAME_MAX characters of [0-9A-Za-z-]. KT_EUSAGE naming the rule.
+ */
+KT_MUST kt_rc transfer_check_name(const char *name, kt_err *e);
+
+/* The KEK a transfer is for, and how much is known about it. */
+typedef struct transfer_kek {
+    EVP_PKEY *key;                      /* the KEK's RSA public key (owned; transfer_kek_free) */
+    unsigned bits;                      /* 2048, 3072 or 4096 */
+    uint8_t fp[32];                     /* SHA-256 of its SubjectPublicKeyInfo DER */
+    char kid[PKG_KID_MAX + 1];          /* its key identifier; may be "" for an unattested KEK */
+    bool attested;                      /* it came in packages that verify/ accepted */
+    uint8_t world_hash[WORLD_HASH_LEN]; /* the target world (attested only; zero otherwise) */
+} transfer_kek;
+
+/*
+ * The attested path: verifies the KEK package and the world package (verify_package_files at
+ * time now) and takes the KEK, its kid, fingerprint and target world from them. A file that cannot
+ * be read keeps its own code (KT_ENOENT, KT_EIO); a failed check is its code (KT_EDENIED, or
+ * KT_EFORMAT and kin for a malformed package) with "the KEK and world packages do not verify:
+ * <check>: <why>". k is cleared first; free it with transfer_kek_free on every path.
+ */
+KT_MUST kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uint64_t now,
+                                         transfer_kek *k, kt_err *e);
+
+/*
+ * The unattested path: loads an RSA public key (PEM or DER SubjectPublicKeyInfo) of 2048, 3072 or
+ * 4096 bits with an odd public exponent of at least 3, and computes its fingerprint. kid (may be
+ * NULL or "") must have the Key Vault key URL shape (pkg_kid_check) when given. accept is what the
+ * custodian typed after --accept-unattested-kek: the fingerprint as 64 hex digits in either case.
+ * When accept is NULL or differs, KT_EDENIED with the fingerprint in the message, so it can be
+ * compared out of band; in that case k->fp still holds the fingerprint (k->key is freed).
+ */
+KT_MUST kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const char *accept,
+                                    transfer_kek *k, kt_err *e);
+
+/* Where the command line says the KEK comes from: the two packages, or a PEM with its kid and
+ * the custodian's acceptance. Unused members are NULL. */
+typedef struct transfer_kek_source {
+    const char *kek_package, *world_package; /* -k, -w */
+    const char *kek_pem, *kid, *accept;      /* --kek-pem, --kid, --accept-unattested-kek */
+} transfer_kek_source;
+
+/*
+ * Picks the path from s and runs it: transfer_kek_from_packages when -k and -w are given,
+ * transfer_kek_from_pem when --kek-pem is. Both, neither, -k without -w, or --kid and
+ * --accept-unattested-kek with the packages are KT_EUSAGE saying what to give.
+ */
+KT_MUST kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek *k,
+                                kt_err *e);
+
+/* Frees k->key; leaves k cleared. Safe on a cleared kek. */
+void transfer_kek_free(transfer_kek *k);
+
+/*
+ * The ACL a key gets for a transfer to k: exactly one group, ExportWrapped, bound to k->fp and,
+ * for an attested KEK, to k->world_hash.
+ */
+void transfer_reduced_acl(const transfer_kek *k, world_acl *acl);
+
+/*
+ * True when acl is exactly transfer_reduced_acl(k): one group, actions exactly ExportWrapped,
+ * the KEK binding equal to k->fp, the world binding present and equal to k->world_hash exactly
+ * when k is attested. When false and why is not NULL, why (at least 256 bytes) says what differs.
+ */
+bool transfer_acl_is_for(const world_acl *acl, const transfer_kek *k, char *why, size_t whysz);
+
+/* What transfer_reduce works on. */
+typedef struct transfer_reduce_opts {
+    const char *app;          /* the source key's app; NULL: WORLD_KEY_APP_DEFAULT */
+    const char *ident;        /* required */
+    const char *const *cards; /* the administrator cards offered */
+    size_t ncards;
+    world_pin_fn pin; /* asked once per card, in the order given */
+    void *pin_ctx;
+} transfer_reduce_opts;
+
+/*
+ * modify-acls: loads key_<app>_<ident> with m (the opened module of p's world), checks that its
+ * ACL allows ReduceACL and ExportWrapped to k (world_acl_allows with k's fingerprint and, when
+ * attested, world), that the reduced ACL is a subset of it (world_acl_is_subset) and that
+ * key_xferacld_<ident> does not exist yet - all before any card is read, so nobody types a PIN
+ * for a request that will be refused. Then opens the quorum (world_admin_open: fewer than K cards
+ * is KT_EQUORUM, a wrong PIN KT_EPIN), checks that it is m's world, signs the reduced ACL with
+ * KNSO and writes key_xferacld_<ident> (world_key_save: same material, plainname and creation
+ * time). Nothing is written unless every step succeeded; the source key file is never touched.
+ * out (optional) receives the new key's info. KNSO and KM are wiped before returning.
+ */
+KT_MUST kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
+                              const transfer_reduce_opts *o, world_key_info *out, kt_err *e);
+
+/* What transfer_package makes. */
+typedef struct transfer_package_opts {
+    const char *ident;        /* the key: key_xferacld_<ident> is packaged */
+    transfer_target target;   /* 0: TRANSFER_AZURE */
+    pkg_oaep_hash hash;       /* 0: transfer_default_hash(target) */
+    const char *name;         /* the package name (transfer_check_name), required */
+    const char *subscription; /* printable text under 128 bytes; "" or NULL for none */
+    const char *out_dir;      /* NULL: the current folder */
+    uint64_t now;             /* the manifest's creation time (UNIX seconds) */
+} transfer_package_opts;
+
+/* What transfer_package wrote. */
+typedef struct transfer_package_result {
+    char package_path[PATH_MAX];  /* TransferPackage-<NAME>.byok | .aws.bin | .gcp.bin */
+    char manifest_path[PATH_MAX]; /* TransferPackage-<NAME>[.aws|.gcp].manifest.json */
+    uint8_t package_sha256[32];
+    size_t package_len;
+    size_t rsa_len;  /* bytes of the RSA-OAEP part: the KEK modulus length */
+    size_t blob_len; /* bytes of the whole CKM_RSA_AES_KEY_WRAP blob */
+    pkg_oaep_hash hash;
+    world_key_info key; /* the packaged key's (authenticated) public facts */
+} transfer_package_result;
+
+/*
+ * package: loads key_xferacld_<ident> with m (world_key_load verifies KNSO's signature on its
+ * ACL), refuses a key whose ACL is not signed ("has not been reduced") or not exactly
+ * transfer_reduced_acl(k) (KT_EDENIED), refuses a GCP target with a KEK other than 3072 or 4096
+ * bits, wraps the key material (PKCS#8 PrivateKeyInfo DER for RSA and EC, the raw bytes for AES)
+ * with pkg_rsa_aes_wrap, and writes the package file and its manifest (signed with m's module key)
+ * into out_dir with kt_file_write(KT_WRITE_NEW). Both file names are checked to be free before
+ * anything is written; if the manifest cannot be written, the package file is removed again.
+ * r (required) receives the paths and facts.
+ */
+KT_MUST kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
+                               const transfer_package_opts *o, transfer_package_result *r,
+                               kt_err *e);
+
+#endif

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# demo-offline.sh - the whole offline path of DESIGN.md §1 against the DEMO vendor, in a fresh
+# folder: the cloud publishes its toolset, the custodian extracts it, creates a 2-of-3 world,
+# verifies the KEK and world packages, generates a key, reduces its ACL with two of the three
+# administrator cards, packages it, and the cloud imports the package. It ends by comparing the
+# imported key's fingerprint with the source key's, computed by the openssl command.
+#
+#   KT_BIN=build/keytransfer/keytransfer KT_CLOUD=build/kek/keytransfer-cloud \
+#       scripts/demo-offline.sh /tmp/kt-demo
+#
+# The folder must not exist or be empty. Each command is echoed before it runs; the first failure
+# stops the script. The PINs sit in a file so the demo needs no typing: never do that with a real
+# world.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+dir=${1:?usage: $0 EMPTY-FOLDER}
+KT=${KT_BIN:?KT_BIN must name the keytransfer program}
+CLOUD=${KT_CLOUD:?KT_CLOUD must name the keytransfer-cloud program}
+if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+    echo "demo-offline.sh: $dir is not empty" >&2
+    exit 2
+fi
+mkdir -p -m 700 "$dir"
+dir=$(cd "$dir" && pwd)
+export KEYTRANSFER_KMDATA="$dir/kmdata"
+printf 'demo-pin-card-1\ndemo-pin-card-2\ndemo-pin-card-3\n' >"$dir/pins.txt"
+printf 'demo-pin-card-1\ndemo-pin-card-3\n' >"$dir/quorum-pins.txt" # cards 1 and 3
+chmod 600 "$dir/pins.txt" "$dir/quorum-pins.txt"
+verify_script="$here/verify/verifykeypackage.py"
+
+set -x
+# The cloud side (online): the region's KEK, its world, and the toolset zip with its hash.
+"$CLOUD" init --region NA --out "$dir/download" --state "$dir/cloud" \
+    --verify-script "$verify_script"
+# Offline: extract the toolset carried over on the USB stick.
+"$KT" toolset extract "$dir/download/KeyTransfer-BYOK-Tools-NA.zip" "$dir/toolset"
+"$KT" world new --acs-quorum 2/3 --kdf interactive --pin-file "$dir/pins.txt"
+"$KT" verify -k "$dir/toolset/BYOK-KEK-pkg-NA-1" -w "$dir/toolset/BYOK-SecurityWorld-pkg-NA-1"
+/usr/bin/python3 "$dir/toolset/verifykeypackage.py" -k "$dir/toolset/BYOK-KEK-pkg-NA-1" \
+    -w "$dir/toolset/BYOK-SecurityWorld-pkg-NA-1"
+"$KT" key generate --type RSA --size 2048 --ident contosokey --plainname contosokey
+"$KT" modify-acls --ident contosokey -k "$dir/toolset/BYOK-KEK-pkg-NA-1" \
+    -w "$dir/toolset/BYOK-SecurityWorld-pkg-NA-1" \
+    --card "$dir"/kmdata/cards/card_*_1 --card "$dir"/kmdata/cards/card_*_3 \
+    --pin-file "$dir/quorum-pins.txt"
+"$KT" key show contosokey --app xferacld
+mkdir -m 700 "$dir/usb"
+"$KT" package --ident contosokey -k "$dir/toolset/BYOK-KEK-pkg-NA-1" \
+    -w "$dir/toolset/BYOK-SecurityWorld-pkg-NA-1" \
+    --subscription 00000000-0000-0000-0000-000000000000 --name ContosoFirstHSMkey --out "$dir/usb"
+# The cloud side again: the emulated HSM opens the .byok with its KEK.
+"$CLOUD" import "$dir/usb/TransferPackage-ContosoFirstHSMkey.byok" --state "$dir/cloud" \
+    --name ContosoFirstHSMkey --json | tee "$dir/imported.json"
+"$KT" key public contosokey --out "$dir/contosokey.pub"
+{ set +x; } 2>/dev/null
+
+source_fp=$(openssl pkey -pubin -in "$dir/contosokey.pub" -outform DER | sha256sum | cut -d' ' -f1)
+imported_fp=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["public_key_sha256"])' \
+    "$dir/imported.json")
+echo "source key   SHA-256 $source_fp (openssl pkey -pubin -outform DER | sha256sum)"
+echo "imported key SHA-256 $imported_fp (keytransfer-cloud import)"
+if [ "$source_fp" != "$imported_fp" ]; then
+    echo "demo-offline.sh: FAILURE: the cloud imported another key" >&2
+    exit 1
+fi
+echo "The cloud holds the key generated offline: fingerprints match."
