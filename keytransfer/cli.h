@@ -16,6 +16,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 int cmd_world(int argc, char **argv);
 int cmd_module(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_toolset(int argc, char **argv);
 int cmd_modify_acls(int argc, char **argv);
 int cmd_package(int argc, char **argv);

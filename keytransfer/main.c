@@ -18,6 +18,7 @@ static const struct {
     {"module", cmd_module, "manage the software module (erase)"},
     {"key", cmd_key, "generate, import and inspect keys protected by the module"},
     {"toolset", cmd_toolset, "safely extract the vendor's BYOK toolset zip"},
+    {"verify", cmd_verify, "check a KEK package and a world package against the vendor root"},
     {"modify-acls", cmd_modify_acls, "with the card quorum, reduce a key's ACL to one KEK"},
     {"package", cmd_package, "wrap a reduced key into a .byok (or AWS/GCP) transfer package"},
 };

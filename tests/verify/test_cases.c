@@ -1,0 +1,917 @@
+/*
+ * test_cases.c - the crafted packages of issue 5, each refused by both verifiers with the same
+ * failing check: the C library in-process and verifykeypackage.py (one /usr/bin/python3 process
+ * over every case, --batch). Both accept the genuine packages, and for every case the two agree
+ * on every check's outcome, the exit status and the facts they report. Every check of the table
+ * is the verdict of at least one case, so none can be removed unnoticed.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtest.h"
+
+typedef void (*make_fn)(const vt_cloud *g, char **kek, char **world);
+
+typedef struct vt_case {
+    const char *name;
+    make_fn make;
+    const char *check; /* the failing check both must name; NULL: SUCCESS */
+    int status;        /* the exit status both must give */
+} vt_case;
+
+/* ----------------------------------------------------------------------------------------- */
+/* Builders                                                                                   */
+/* ----------------------------------------------------------------------------------------- */
+
+/* A KEK package for payload p signed by the genuine chain. */
+static char *kek_signed(const vt_cloud *g, const pkg_kek_payload *p)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *json = vt_kek_json(p), *s = vt_sign(json, chain, 3, g->leaf_key);
+
+    free(json);
+    return s;
+}
+
+static char *world_signed(const vt_cloud *g, const pkg_world_payload *p)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *json = vt_world_json(p), *s = vt_sign(json, chain, 3, g->leaf_key);
+
+    free(json);
+    return s;
+}
+
+/* payload text, with the first `from` replaced by `to`, signed by the genuine chain. */
+static char *signed_text_with(const vt_cloud *g, const char *json, const char *from, const char *to)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    const char *at = strstr(json, from);
+    char *edited, *s;
+
+    cr_assert_not_null(at, "'%s' is not in %s", from, json);
+    cr_assert(asprintf(&edited, "%.*s%s%s", (int)(at - json), json, to, at + strlen(from)) > 0);
+    s = vt_sign(edited, chain, 3, g->leaf_key);
+    free(edited);
+    return s;
+}
+
+/* A copy of the genuine KEK payload that can be edited (the key buffer is shared: do not free,
+ * unless key_of() gave it its own). */
+static pkg_kek_payload kek_copy(const vt_cloud *g)
+{
+    return g->kek_payload;
+}
+
+static void key_of(pkg_kek_payload *p, EVP_PKEY *key)
+{
+    kt_err e;
+
+    p->public_key = (kt_buf){0};
+    cr_assert_eq(pkg_kek_payload_set_key(p, key, &e), KT_OK, "%s", e.msg);
+}
+
+/* Another vendor's root: a self-signed P-384 CA, even named like the DEMO root. */
+static X509 *other_root(const vt_cloud *g, EVP_PKEY *key)
+{
+    return vt_issue(g, &(vt_cert){.subject_key = key,
+                                  .cn = "keytransfer DEMO vendor root - NOT FOR PRODUCTION",
+                                  .org = "keytransfer demo",
+                                  .nb = -VT_DAY,
+                                  .na = 3650 * VT_DAY,
+                                  .ca = true,
+                                  .path_len = -1,
+                                  .ku = PKG_KU_KEY_CERT_SIGN | PKG_KU_CRL_SIGN});
+}
+
+/* A payload signed under a whole chain made under another root. */
+static char *under_other_root(const vt_cloud *g, const char *json)
+{
+    EVP_PKEY *rk = vt_key("P-384"), *wk = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *root = other_root(g, rk), *warrant = vt_warrant(g, root, rk, wk, VT_ESN),
+         *leaf = vt_leaf(g, warrant, wk, lk, VT_ESN);
+    X509 *chain[3] = {leaf, warrant, root};
+    char *s = vt_sign(json, chain, 3, lk);
+
+    X509_free(root);
+    X509_free(warrant);
+    X509_free(leaf);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(wk);
+    EVP_PKEY_free(lk);
+    return s;
+}
+
+/* A payload signed by a leaf with the given validity under the genuine warrant. */
+static char *with_leaf_validity(const vt_cloud *g, const char *json, int64_t nb, int64_t na)
+{
+    EVP_PKEY *lk = vt_key("P-384");
+    X509 *leaf = vt_issue(g, &(vt_cert){.issuer = g->warrant,
+                                        .issuer_key = g->warrant_key,
+                                        .subject_key = lk,
+                                        .cn = "module " VT_ESN " attestation key",
+                                        .esn = VT_ESN,
+                                        .nb = nb,
+                                        .na = na,
+                                        .path_len = -1,
+                                        .ku = PKG_KU_DIGITAL_SIGNATURE});
+    X509 *chain[3] = {leaf, g->warrant, g->root};
+    char *s = vt_sign(json, chain, 3, lk);
+
+    X509_free(leaf);
+    EVP_PKEY_free(lk);
+    return s;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The cases                                                                                  */
+/* ----------------------------------------------------------------------------------------- */
+
+static void genuine(const vt_cloud *g, char **kek, char **world)
+{
+    *kek = vt_kek_package(g);
+    *world = vt_world_package(g);
+}
+
+static void wrong_root(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = under_other_root(g, json);
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void world_wrong_root(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_world_json(&g->world_payload);
+
+    *kek = vt_kek_package(g);
+    *world = under_other_root(g, json);
+    free(json);
+}
+
+static void root_not_last(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->leaf, g->root, g->warrant};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("ES384", chain, 3);
+
+    *kek = vt_sign_raw(header, json, g->leaf_key, false);
+    *world = vt_world_package(g);
+    free(header);
+    free(json);
+}
+
+static void wrong_order(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->warrant, g->leaf, g->root};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("ES384", chain, 3);
+
+    *kek = vt_sign_raw(header, json, g->leaf_key, false);
+    *world = vt_world_package(g);
+    free(header);
+    free(json);
+}
+
+static void expired_leaf(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = with_leaf_validity(g, json, -400 * VT_DAY, -VT_DAY);
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void leaf_not_yet_valid(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = with_leaf_validity(g, json, VT_DAY, 400 * VT_DAY);
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void world_expired_leaf(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_world_json(&g->world_payload);
+
+    *kek = vt_kek_package(g);
+    *world = with_leaf_validity(g, json, -400 * VT_DAY, -1);
+    free(json);
+}
+
+static void expired_warrant(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *wk = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *warrant = vt_issue(g, &(vt_cert){.issuer = g->root,
+                                           .issuer_key = g->root_key,
+                                           .subject_key = wk,
+                                           .cn = "keytransfer DEMO module warrant " VT_ESN,
+                                           .org = "keytransfer demo HSM vendor",
+                                           .esn = VT_ESN,
+                                           .nb = -800 * VT_DAY,
+                                           .na = -VT_DAY,
+                                           .ca = true,
+                                           .path_len = 0,
+                                           .ku = PKG_KU_KEY_CERT_SIGN | PKG_KU_DIGITAL_SIGNATURE});
+    X509 *leaf = vt_leaf(g, warrant, wk, lk, VT_ESN);
+    X509 *chain[3] = {leaf, warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 3, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    X509_free(warrant);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(wk);
+}
+
+/* The leaf names the genuine warrant as its issuer, but another key signed it: a twin warrant
+ * with the same subject and its own key. */
+static void leaf_signed_by_other_key(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *tk = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *twin = vt_warrant(g, g->root, g->root_key, tk, VT_ESN);
+    X509 *leaf = vt_leaf(g, twin, tk, lk, VT_ESN);
+    X509 *chain[3] = {leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 3, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    X509_free(twin);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(tk);
+}
+
+static void leaf_is_ca(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *lk = vt_key("P-384");
+    X509 *leaf = vt_issue(g, &(vt_cert){.issuer = g->warrant,
+                                        .issuer_key = g->warrant_key,
+                                        .subject_key = lk,
+                                        .cn = "module " VT_ESN " attestation key",
+                                        .esn = VT_ESN,
+                                        .nb = -3600,
+                                        .na = 365 * VT_DAY,
+                                        .ca = true,
+                                        .path_len = -1,
+                                        .ku = PKG_KU_DIGITAL_SIGNATURE | PKG_KU_KEY_CERT_SIGN});
+    X509 *chain[3] = {leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 3, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    EVP_PKEY_free(lk);
+}
+
+static void warrant_cannot_certify(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *wk = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *warrant = vt_issue(g, &(vt_cert){.issuer = g->root,
+                                           .issuer_key = g->root_key,
+                                           .subject_key = wk,
+                                           .cn = "keytransfer DEMO module warrant " VT_ESN,
+                                           .esn = VT_ESN,
+                                           .nb = -3600,
+                                           .na = 365 * VT_DAY,
+                                           .ca = true,
+                                           .path_len = 0,
+                                           .ku = PKG_KU_DIGITAL_SIGNATURE});
+    X509 *leaf = vt_leaf(g, warrant, wk, lk, VT_ESN);
+    X509 *chain[3] = {leaf, warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 3, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    X509_free(warrant);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(wk);
+}
+
+/* The warrant allows no CA below it (path length 0), but an intermediate follows. */
+static void path_too_long(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *sk = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *sub = vt_issue(g, &(vt_cert){.issuer = g->warrant,
+                                       .issuer_key = g->warrant_key,
+                                       .subject_key = sk,
+                                       .cn = "sub-CA under the warrant",
+                                       .esn = VT_ESN,
+                                       .nb = -3600,
+                                       .na = 365 * VT_DAY,
+                                       .ca = true,
+                                       .path_len = -1,
+                                       .ku = PKG_KU_KEY_CERT_SIGN | PKG_KU_DIGITAL_SIGNATURE});
+    X509 *leaf = vt_leaf(g, sub, sk, lk, VT_ESN);
+    X509 *chain[4] = {leaf, sub, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 4, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    X509_free(sub);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(sk);
+}
+
+static void signed_by_other_key(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    EVP_PKEY *other = vt_key("P-384");
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("ES384", chain, 3);
+
+    *kek = vt_sign_raw(header, json, other, false);
+    *world = vt_world_package(g);
+    free(header);
+    free(json);
+    EVP_PKEY_free(other);
+}
+
+static void world_signed_by_other_key(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    EVP_PKEY *other = vt_key("P-384");
+    char *json = vt_world_json(&g->world_payload), *header = vt_header("ES384", chain, 3);
+
+    *kek = vt_kek_package(g);
+    *world = vt_sign_raw(header, json, other, false);
+    free(header);
+    free(json);
+    EVP_PKEY_free(other);
+}
+
+static void der_signature(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("ES384", chain, 3);
+
+    *kek = vt_sign_raw(header, json, g->leaf_key, true);
+    *world = vt_world_package(g);
+    free(header);
+    free(json);
+}
+
+static void alg_es256(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("ES256", chain, 3);
+
+    *kek = vt_sign_raw(header, json, g->leaf_key, false);
+    *world = vt_world_package(g);
+    free(header);
+    free(json);
+}
+
+static void alg_none(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("none", chain, 3);
+
+    *kek = vt_sign_raw(header, json, g->leaf_key, false);
+    *world = vt_world_package(g);
+    free(header);
+    free(json);
+}
+
+/* The genuine signature over a different payload (exportable true). */
+static void payload_replaced(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+    char *genuine_pkg = vt_kek_package(g), *json, *pl = NULL;
+    json_t *v = json_loads(genuine_pkg, 0, NULL);
+    kt_err e;
+
+    p.exportable = true;
+    json = vt_kek_json(&p);
+    cr_assert_eq(kt_b64url_encode((const uint8_t *)json, strlen(json), &pl, &e), KT_OK);
+    json_object_set_new(v, "payload", json_string(pl));
+    *kek = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    *world = vt_world_package(g);
+    json_decref(v);
+    free(pl);
+    free(json);
+    free(genuine_pkg);
+}
+
+static void exportable(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    p.exportable = true;
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+}
+
+static void key_ops_with(const vt_cloud *g, char **kek, char **world, const char *const *ops,
+                         size_t n)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    p.n_key_ops = n;
+    for (size_t i = 0; i < n; i++)
+        snprintf(p.key_ops[i], sizeof p.key_ops[i], "%s", ops[i]);
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+}
+
+static void key_ops_export(const vt_cloud *g, char **kek, char **world)
+{
+    static const char *const ops[] = {"import", "export"};
+    key_ops_with(g, kek, world, ops, 2);
+}
+
+static void key_ops_wrap(const vt_cloud *g, char **kek, char **world)
+{
+    static const char *const ops[] = {"wrapKey"};
+    key_ops_with(g, kek, world, ops, 1);
+}
+
+static void key_ops_twice(const vt_cloud *g, char **kek, char **world)
+{
+    static const char *const ops[] = {"import", "import"};
+    key_ops_with(g, kek, world, ops, 2);
+}
+
+static void key_ops_empty(const vt_cloud *g, char **kek, char **world)
+{
+    key_ops_with(g, kek, world, NULL, 0);
+}
+
+static void kek_of_key(const vt_cloud *g, char **kek, char **world, EVP_PKEY *key, const char *kty,
+                       int64_t key_size)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    key_of(&p, key);
+    if (kty != NULL)
+        snprintf(p.kty, sizeof p.kty, "%s", kty);
+    if (key_size != 0)
+        p.key_size = key_size;
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+    kt_buf_free(&p.public_key);
+}
+
+static void rsa_1024(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *k = vt_key("RSA-1024");
+
+    kek_of_key(g, kek, world, k, NULL, 0);
+    EVP_PKEY_free(k);
+}
+
+static void kty_rsa(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    snprintf(p.kty, sizeof p.kty, "RSA");
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+}
+
+static void size_says_4096(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    p.key_size = 4096;
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+}
+
+static void ec_kek(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *k = vt_key("P-256");
+
+    kek_of_key(g, kek, world, k, "RSA-HSM", 2048);
+    EVP_PKEY_free(k);
+}
+
+static void other_region(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    snprintf(p.region, sizeof p.region, "EU");
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+}
+
+static void world_hash_mismatch(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    p.world_hash[31] ^= 0x01;
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+}
+
+static void fingerprint_mismatch(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+
+    p.public_key_sha256[0] ^= 0x80;
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+}
+
+/* rsaEncryption with its NULL parameters left out: the same key, another encoding, so the
+ * fingerprint of "this key" would depend on who encodes it. */
+static void spki_not_canonical(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+    const uint8_t *der = g->kek_payload.public_key.p;
+    size_t len = g->kek_payload.public_key.len;
+    uint8_t *alt = malloc(len);
+
+    /* 30 82 01 22 | 30 0d 06 09 <rsaEncryption> 05 00 | 03 82 01 0f ... (RSA-2048) */
+    cr_assert_eq(len, 294);
+    cr_assert(der[4] == 0x30 && der[5] == 0x0d && der[17] == 0x05 && der[18] == 0x00);
+    memcpy(alt, der, 17);
+    memcpy(alt + 17, der + 19, len - 19);
+    alt[3] = 0x20; /* outer length 0x122 - 2 */
+    alt[5] = 0x0b; /* AlgorithmIdentifier without parameters */
+    p.public_key = (kt_buf){alt, len - 2};
+    kt_sha256(p.public_key_sha256, alt, len - 2);
+    *kek = kek_signed(g, &p);
+    *world = vt_world_package(g);
+    free(alt);
+}
+
+static void module_mismatch(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_kek_payload p = kek_copy(g);
+    pkg_world_payload w = g->world_payload;
+
+    snprintf(p.module_esn, sizeof p.module_esn, "%s", VT_ESN2);
+    snprintf(w.module_esns[1], sizeof w.module_esns[1], "%s", VT_ESN2);
+    w.n_module_esns = 2;
+    *kek = kek_signed(g, &p);
+    *world = world_signed(g, &w);
+}
+
+/* The attestation key is certified by the root itself: no warrant names a module. */
+static void no_warrant(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *lk = vt_key("P-384");
+    X509 *leaf = vt_leaf(g, g->root, g->root_key, lk, VT_ESN);
+    X509 *chain[2] = {leaf, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 2, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    EVP_PKEY_free(lk);
+}
+
+static void module_not_in_world(const vt_cloud *g, char **kek, char **world)
+{
+    pkg_world_payload w = g->world_payload;
+
+    snprintf(w.module_esns[0], sizeof w.module_esns[0], "%s", VT_ESN2);
+    *kek = vt_kek_package(g);
+    *world = world_signed(g, &w);
+}
+
+/* The world package is attested by module VT_ESN2, which the world does not list. */
+static void world_attester_outside(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *wk = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *warrant = vt_warrant(g, g->root, g->root_key, wk, VT_ESN2);
+    X509 *leaf = vt_leaf(g, warrant, wk, lk, VT_ESN2);
+    X509 *chain[3] = {leaf, warrant, g->root};
+    char *json = vt_world_json(&g->world_payload);
+
+    *kek = vt_kek_package(g);
+    *world = vt_sign(json, chain, 3, lk);
+    free(json);
+    X509_free(leaf);
+    X509_free(warrant);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(wk);
+}
+
+static void truncated_json(const vt_cloud *g, char **kek, char **world)
+{
+    *kek = vt_kek_package(g);
+    (*kek)[strlen(*kek) / 2] = '\0';
+    *world = vt_world_package(g);
+}
+
+static void truncated_world(const vt_cloud *g, char **kek, char **world)
+{
+    *kek = vt_kek_package(g);
+    *world = vt_world_package(g);
+    (*world)[strlen(*world) - 3] = '\0';
+}
+
+static void duplicate_member(const vt_cloud *g, char **kek, char **world)
+{
+    char *s = vt_kek_package(g);
+
+    cr_assert(asprintf(kek, "{\"signature\":\"AAAA\",%s", s + 1) > 0);
+    *world = vt_world_package(g);
+    free(s);
+}
+
+static void duplicate_payload_member(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "{", "{\"exportable\":false,");
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void unknown_version(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "keytransfer-kek/1", "keytransfer-kek/2");
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void world_unknown_version(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_world_json(&g->world_payload);
+
+    *kek = vt_kek_package(g);
+    *world = signed_text_with(g, json, "keytransfer-world/1", "keytransfer-world/2");
+    free(json);
+}
+
+static void unknown_payload_member(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "{", "{\"wrappable\":true,");
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void swapped(const vt_cloud *g, char **kek, char **world)
+{
+    *kek = vt_world_package(g);
+    *world = vt_kek_package(g);
+}
+
+static void trailing_data(const vt_cloud *g, char **kek, char **world)
+{
+    char *s = vt_kek_package(g);
+
+    cr_assert(asprintf(kek, "%s{}", s) > 0);
+    *world = vt_world_package(g);
+    free(s);
+}
+
+static void oversize(const vt_cloud *g, char **kek, char **world)
+{
+    char *s = vt_kek_package(g);
+    size_t n = strlen(s), pad = PKG_JWS_MAX;
+
+    *kek = malloc(n + pad + 1);
+    cr_assert_not_null(*kek);
+    memcpy(*kek, s, n);
+    memset(*kek + n, ' ', pad); /* JSON whitespace: only the size is wrong */
+    (*kek)[n + pad] = '\0';
+    *world = vt_world_package(g);
+    free(s);
+}
+
+static const vt_case cases[] = {
+    {"genuine packages", genuine, NULL, 0},
+    {"wrong root (another self-signed P-384 root)", wrong_root, "root-hash", 1},
+    {"world package under another root", world_wrong_root, "world-root-hash", 1},
+    {"root not last in x5c", root_not_last, "root-hash", 1},
+    {"chain in the wrong order", wrong_order, "chain", 1},
+    {"expired leaf", expired_leaf, "chain", 1},
+    {"leaf not yet valid", leaf_not_yet_valid, "chain", 1},
+    {"expired warrant", expired_warrant, "chain", 1},
+    {"leaf signed by another key", leaf_signed_by_other_key, "chain", 1},
+    {"leaf is a CA", leaf_is_ca, "chain", 1},
+    {"warrant without keyCertSign", warrant_cannot_certify, "chain", 1},
+    {"path length exceeded", path_too_long, "chain", 1},
+    {"JWS signed by another key", signed_by_other_key, "signature", 1},
+    {"payload replaced after signing", payload_replaced, "signature", 1},
+    {"expired leaf in the world package", world_expired_leaf, "world-chain", 1},
+    {"world package signed by another key", world_signed_by_other_key, "world-signature", 1},
+    {"DER signature where raw r||s is required", der_signature, "format", 3},
+    {"alg ES256", alg_es256, "format", 1},
+    {"alg none", alg_none, "format", 1},
+    {"exportable true", exportable, "exportable", 1},
+    {"key_ops import and export", key_ops_export, "key-ops", 1},
+    {"key_ops wrapKey", key_ops_wrap, "key-ops", 1},
+    {"key_ops import twice", key_ops_twice, "key-ops", 1},
+    {"key_ops empty", key_ops_empty, "key-ops", 1},
+    {"RSA-1024 KEK", rsa_1024, "kek-type", 1},
+    {"kty RSA instead of RSA-HSM", kty_rsa, "kek-type", 1},
+    {"key_size 4096 for a 2048-bit key", size_says_4096, "kek-type", 1},
+    {"EC P-256 key as KEK", ec_kek, "kek-type", 1},
+    {"KEK from another region", other_region, "region", 1},
+    {"world hash mismatch", world_hash_mismatch, "world-hash", 1},
+    {"fingerprint mismatch", fingerprint_mismatch, "fingerprint", 1},
+    {"public key not canonical DER", spki_not_canonical, "fingerprint", 1},
+    {"module ESN not the warrant's", module_mismatch, "module", 1},
+    {"no module warrant in the chain", no_warrant, "module", 1},
+    {"KEK module not in the world", module_not_in_world, "world-modules", 1},
+    {"world attested by a module outside it", world_attester_outside, "world-modules", 1},
+    {"truncated JSON", truncated_json, "format", 3},
+    {"truncated world package", truncated_world, "format", 3},
+    {"duplicate JSON member in the envelope", duplicate_member, "format", 3},
+    {"duplicate JSON member in the signed payload", duplicate_payload_member, "kek-payload", 3},
+    {"unknown version keytransfer-kek/2", unknown_version, "kek-payload", 3},
+    {"unknown version keytransfer-world/2", world_unknown_version, "world-payload", 3},
+    {"unknown member in the signed payload", unknown_payload_member, "kek-payload", 3},
+    {"KEK and world packages swapped", swapped, "kek-payload", 3},
+    {"trailing data after the JSON", trailing_data, "format", 3},
+    {"file over 256 KiB", oversize, "format", 3},
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* ----------------------------------------------------------------------------------------- */
+/* The tests                                                                                  */
+/* ----------------------------------------------------------------------------------------- */
+
+/* Every check is the verdict of some case: removing any check would turn a case green. */
+Test(cases, every_check_is_some_case_s_verdict)
+{
+    for (size_t id = 0; id < VERIFY_CHECK_COUNT; id++) {
+        bool found = false;
+
+        for (size_t i = 0; i < N_CASES && !found; i++)
+            found = cases[i].check != NULL &&
+                    strcmp(cases[i].check, verify_check_name((verify_check_id)id)) == 0;
+        cr_expect(found, "no crafted case fails check %s", verify_check_name((verify_check_id)id));
+    }
+}
+
+/* The C verdict of one case, checked against the table. Returns the report (JSON). */
+static json_t *c_verdict(const vt_cloud *g, const vt_case *t, const char *kek, const char *world)
+{
+    verify_result r;
+    json_t *report = NULL;
+    kt_err e;
+    kt_rc rc = vt_verify(g, kek, world, &r, &e);
+
+    if (t->check == NULL) {
+        cr_expect_eq(rc, KT_OK, "%s: C refused: %s", t->name, e.msg);
+    } else {
+        cr_expect_neq(rc, KT_OK, "%s: C accepted", t->name);
+        cr_expect_str_eq(verify_check_name(r.failed) ? verify_check_name(r.failed) : "(none)",
+                         t->check, "%s: C named the wrong check: %s", t->name, e.msg);
+        cr_expect_eq(kt_rc_exit(rc), t->status, "%s: C exit %d, expected %d (%s)", t->name,
+                     kt_rc_exit(rc), t->status, e.msg);
+        cr_log_info("%s: C says %s", t->name, e.msg);
+    }
+    cr_assert_eq(verify_result_json(&r, &report, &e), KT_OK, "%s", e.msg);
+    verify_result_free(&r);
+    return report;
+}
+
+static void expect_same(const char *name, const char *member, json_t *c, json_t *py)
+{
+    json_t *a = json_object_get(c, member), *b = json_object_get(py, member);
+    char *sa = json_dumps(a, JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_COMPACT),
+         *sb = json_dumps(b, JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_COMPACT);
+
+    cr_expect(json_equal(a, b), "%s: %s differs: C %s, Python %s", name, member, sa, sb);
+    free(sa);
+    free(sb);
+}
+
+/* The two verifiers agree on each check's outcome (not the wording of the details). */
+static void expect_same_checks(const char *name, json_t *c, json_t *py)
+{
+    json_t *cl = json_object_get(c, "checks"), *pl = json_object_get(py, "checks");
+
+    cr_assert_eq(json_array_size(cl), VERIFY_CHECK_COUNT);
+    cr_assert_eq(json_array_size(pl), VERIFY_CHECK_COUNT, "%s: Python lists %zu checks", name,
+                 json_array_size(pl));
+    for (size_t i = 0; i < VERIFY_CHECK_COUNT; i++) {
+        json_t *a = json_array_get(cl, i), *b = json_array_get(pl, i);
+
+        cr_expect_str_eq(json_string_value(json_object_get(b, "name")),
+                         json_string_value(json_object_get(a, "name")),
+                         "%s: check %zu is named differently", name, i);
+        cr_expect_str_eq(json_string_value(json_object_get(b, "result")),
+                         json_string_value(json_object_get(a, "result")),
+                         "%s: check %s: C %s, Python %s (%s)", name,
+                         json_string_value(json_object_get(a, "name")),
+                         json_string_value(json_object_get(a, "result")),
+                         json_string_value(json_object_get(b, "result")),
+                         json_string_value(json_object_get(b, "detail")));
+    }
+}
+
+Test(cases, both_verifiers_give_every_crafted_case_the_same_verdict, .timeout = 300)
+{
+    vt_need_python();
+    char *dir = vt_scratch(), *keks[N_CASES], *worlds[N_CASES];
+    json_t *c_reports[N_CASES], *py;
+    vt_cloud g;
+    int status;
+
+    vt_cloud_make(&g, 2048);
+    for (size_t i = 0; i < N_CASES; i++) {
+        char name[64], *kek = NULL, *world = NULL;
+
+        cases[i].make(&g, &kek, &world);
+        c_reports[i] = c_verdict(&g, &cases[i], kek, world);
+        snprintf(name, sizeof name, "case-%02zu-kek.jws", i);
+        keks[i] = vt_path(dir, name);
+        snprintf(name, sizeof name, "case-%02zu-world.jws", i);
+        worlds[i] = vt_path(dir, name);
+        vt_write(keks[i], kek, strlen(kek));
+        vt_write(worlds[i], world, strlen(world));
+        free(kek);
+        free(world);
+    }
+    py = vt_python_batch(dir, keks, worlds, N_CASES, &status);
+    cr_expect_eq(status, 3, "the batch exits with the highest status of its pairs, not %d", status);
+    for (size_t i = 0; i < N_CASES; i++) {
+        const vt_case *t = &cases[i];
+        json_t *p = json_array_get(py, i), *c = c_reports[i];
+        const char *failed = json_string_value(json_object_get(p, "failed_check"));
+
+        cr_log_info("%s: Python says %s", t->name, json_string_value(json_object_get(p, "reason")));
+        cr_expect_str_eq(json_string_value(json_object_get(p, "result")),
+                         t->check == NULL ? "SUCCESS" : "FAILURE", "%s: Python: %s", t->name,
+                         json_string_value(json_object_get(p, "reason")));
+        if (t->check != NULL)
+            cr_expect_str_eq(failed != NULL ? failed : "(none)", t->check,
+                             "%s: Python named the wrong check: %s", t->name,
+                             json_string_value(json_object_get(p, "reason")));
+        cr_expect_eq(json_integer_value(json_object_get(p, "exit_status")), t->status,
+                     "%s: Python exit %lld, expected %d", t->name,
+                     (long long)json_integer_value(json_object_get(p, "exit_status")), t->status);
+        expect_same_checks(t->name, c, p);
+        for (const char *const *m = (const char *const[]){"result", "failed_check", "exit_status",
+                                                          "root", "kek", "world", NULL};
+             *m != NULL; m++)
+            expect_same(t->name, *m, c, p);
+        json_decref(c);
+        free(keks[i]);
+        free(worlds[i]);
+    }
+    json_decref(py);
+    vt_cloud_free(&g);
+    vt_rmrf(dir);
+}
+
+/* Both accept genuine packages with each KEK size the vendor makes. */
+Test(cases, both_accept_each_kek_size, .timeout = 120)
+{
+    static const unsigned sizes[] = {2048, 3072, 4096};
+    vt_need_python();
+    char *dir = vt_scratch(), *keks[3], *worlds[3];
+    vt_cloud g[3];
+    int status;
+
+    for (size_t i = 0; i < 3; i++) {
+        char name[32];
+        char *kek, *world;
+        verify_result r;
+        kt_err e;
+
+        vt_cloud_make(&g[i], sizes[i]);
+        kek = vt_kek_package(&g[i]);
+        world = vt_world_package(&g[i]);
+        cr_expect_eq(vt_verify(&g[i], kek, world, &r, &e), KT_OK, "RSA-%u: %s", sizes[i], e.msg);
+        cr_expect_eq(EVP_PKEY_get_bits(r.kek_key), (int)sizes[i]);
+        verify_result_free(&r);
+        snprintf(name, sizeof name, "kek-%u.jws", sizes[i]);
+        keks[i] = vt_path(dir, name);
+        snprintf(name, sizeof name, "world-%u.jws", sizes[i]);
+        worlds[i] = vt_path(dir, name);
+        vt_write(keks[i], kek, strlen(kek));
+        vt_write(worlds[i], world, strlen(world));
+        free(kek);
+        free(world);
+    }
+    json_t *py = vt_python_batch(dir, keks, worlds, 3, &status);
+    cr_expect_eq(status, 0);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *p = json_array_get(py, i);
+
+        cr_expect_str_eq(json_string_value(json_object_get(p, "result")), "SUCCESS", "%s",
+                         json_string_value(json_object_get(p, "reason")));
+        cr_expect_eq(json_integer_value(json_object_get(json_object_get(p, "kek"), "key_size")),
+                     sizes[i]);
+        free(keks[i]);
+        free(worlds[i]);
+        vt_cloud_free(&g[i]);
+    }
+    json_decref(py);
+    vt_rmrf(dir);
+}

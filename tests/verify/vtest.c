@@ -1,0 +1,425 @@
+/*
+ * vtest.c - fixtures of the verify/ tests (vtest.h).
+ */
+#include "vtest.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <sodium.h>
+
+/* The committed throw-away test KEKs of the packages/ tests (tests/packages/data/README.md). */
+static char *kek_path(unsigned bits)
+{
+    const char *slash = strrchr(__FILE__, '/');
+    char *p;
+
+    cr_assert_not_null(slash, "__FILE__ is not an absolute path: %s", __FILE__);
+    cr_assert(asprintf(&p, "%.*s/../packages/data/kek-%u.pem", (int)(slash - __FILE__), __FILE__,
+                       bits) > 0);
+    return p;
+}
+
+EVP_PKEY *vt_key(const char *what)
+{
+    EVP_PKEY *k;
+
+    if (strncmp(what, "RSA-", 4) == 0)
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)strtoul(what + 4, NULL, 10));
+    else
+        k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", what);
+    cr_assert_not_null(k, "cannot make a %s key", what);
+    return k;
+}
+
+X509 *vt_issue(const vt_cloud *c, const vt_cert *o)
+{
+    pkg_cert_opts opts = {
+        .issuer = o->issuer,
+        .issuer_key = o->issuer_key != NULL ? o->issuer_key : o->subject_key,
+        .subject_key = o->subject_key,
+        .cn = o->cn,
+        .org = o->org,
+        .serial_number = o->esn,
+        .not_before = (uint64_t)((int64_t)c->now + o->nb),
+        .not_after = (uint64_t)((int64_t)c->now + o->na),
+        .is_ca = o->ca,
+        .path_len = o->path_len,
+        .key_usage = o->ku,
+    };
+    X509 *x = NULL;
+    kt_err e;
+
+    cr_assert_eq(pkg_x509_issue(&opts, &x, &e), KT_OK, "%s", e.msg);
+    return x;
+}
+
+X509 *vt_warrant(const vt_cloud *c, X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, const char *esn)
+{
+    char cn[64];
+
+    snprintf(cn, sizeof cn, "keytransfer DEMO module warrant %s", esn);
+    return vt_issue(c, &(vt_cert){.issuer = root,
+                                  .issuer_key = root_key,
+                                  .subject_key = key,
+                                  .cn = cn,
+                                  .org = "keytransfer demo HSM vendor",
+                                  .esn = esn,
+                                  .nb = -3600,
+                                  .na = 5 * 365 * VT_DAY,
+                                  .ca = true,
+                                  .path_len = 0,
+                                  .ku = PKG_KU_KEY_CERT_SIGN | PKG_KU_DIGITAL_SIGNATURE});
+}
+
+X509 *vt_leaf(const vt_cloud *c, X509 *warrant, EVP_PKEY *warrant_key, EVP_PKEY *key,
+              const char *esn)
+{
+    char cn[64];
+
+    snprintf(cn, sizeof cn, "module %s attestation key", esn);
+    return vt_issue(c, &(vt_cert){.issuer = warrant,
+                                  .issuer_key = warrant_key,
+                                  .subject_key = key,
+                                  .cn = cn,
+                                  .esn = esn,
+                                  .nb = -3600,
+                                  .na = 5 * 365 * VT_DAY,
+                                  .ca = false,
+                                  .path_len = -1,
+                                  .ku = PKG_KU_DIGITAL_SIGNATURE});
+}
+
+void vt_cloud_make(vt_cloud *c, unsigned kek_bits)
+{
+    kt_err e;
+
+    memset(c, 0, sizeof *c);
+    cr_assert(sodium_init() >= 0);
+    c->now = (uint64_t)time(NULL);
+    cr_assert_eq(pkg_x509_load_pem(KT_DEMO_ROOT_CERT, &c->root, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(pkg_key_load_pem(KT_DEMO_ROOT_KEY, &c->root_key, &e), KT_OK, "%s", e.msg);
+    c->warrant_key = vt_key("P-384");
+    c->leaf_key = vt_key("P-384");
+    c->warrant = vt_warrant(c, c->root, c->root_key, c->warrant_key, VT_ESN);
+    c->leaf = vt_leaf(c, c->warrant, c->warrant_key, c->leaf_key, VT_ESN);
+    if (kek_bits == 2048 || kek_bits == 3072 || kek_bits == 4096) {
+        char *path = kek_path(kek_bits);
+
+        cr_assert_eq(pkg_key_load_pem(path, &c->kek, &e), KT_OK, "%s", e.msg);
+        free(path);
+    } else {
+        char what[32];
+
+        snprintf(what, sizeof what, "RSA-%u", kek_bits);
+        c->kek = vt_key(what);
+    }
+
+    pkg_kek_payload *k = &c->kek_payload;
+    snprintf(k->kid, sizeof k->kid, "%s", VT_KID);
+    cr_assert_eq(pkg_kek_payload_set_key(k, c->kek, &e), KT_OK, "%s", e.msg);
+    snprintf(k->key_ops[0], sizeof k->key_ops[0], "import");
+    k->n_key_ops = 1;
+    k->exportable = false;
+    snprintf(k->module_esn, sizeof k->module_esn, "%s", VT_ESN);
+    snprintf(k->region, sizeof k->region, "NA");
+    memset(k->world_hash, 0xa7, sizeof k->world_hash);
+    k->created = c->now - 60;
+
+    pkg_world_payload *w = &c->world_payload;
+    memcpy(w->world_hash, k->world_hash, sizeof w->world_hash);
+    snprintf(w->region, sizeof w->region, "NA");
+    snprintf(w->cipher_suite, sizeof w->cipher_suite, "KTv1-Ed25519-XChaCha20Poly1305-Argon2id");
+    snprintf(w->module_esns[0], sizeof w->module_esns[0], "%s", VT_ESN);
+    w->n_module_esns = 1;
+    w->created = c->now - 120;
+}
+
+void vt_cloud_free(vt_cloud *c)
+{
+    X509_free(c->root);
+    X509_free(c->warrant);
+    X509_free(c->leaf);
+    EVP_PKEY_free(c->root_key);
+    EVP_PKEY_free(c->warrant_key);
+    EVP_PKEY_free(c->leaf_key);
+    EVP_PKEY_free(c->kek);
+    pkg_kek_payload_free(&c->kek_payload);
+    memset(c, 0, sizeof *c);
+}
+
+char *vt_kek_json(const pkg_kek_payload *p)
+{
+    char *s = NULL;
+    kt_err e;
+
+    cr_assert_eq(pkg_kek_payload_build(p, &s, &e), KT_OK, "%s", e.msg);
+    return s;
+}
+
+char *vt_world_json(const pkg_world_payload *p)
+{
+    char *s = NULL;
+    kt_err e;
+
+    cr_assert_eq(pkg_world_payload_build(p, &s, &e), KT_OK, "%s", e.msg);
+    return s;
+}
+
+char *vt_sign(const char *payload, X509 *const *chain, size_t n, EVP_PKEY *signer)
+{
+    char *s = NULL;
+    kt_err e;
+
+    cr_assert_eq(pkg_jws_sign((const uint8_t *)payload, strlen(payload), signer, chain, n, &s, &e),
+                 KT_OK, "%s", e.msg);
+    return s;
+}
+
+static char *b64u(const void *p, size_t n)
+{
+    char *s = NULL;
+    kt_err e;
+
+    cr_assert_eq(kt_b64url_encode(p, n, &s, &e), KT_OK);
+    return s;
+}
+
+char *vt_header(const char *alg, X509 *const *chain, size_t n)
+{
+    json_t *h = json_object(), *x5c = json_array();
+    char *text;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(chain[i], &der);
+        char *b64 = malloc(4 * (((size_t)len + 2) / 3) + 1);
+
+        cr_assert_gt(len, 0);
+        cr_assert_not_null(b64);
+        /* Standard padded base64 (RFC 7515 §4.1.6), by OpenSSL rather than our codec. */
+        cr_assert_geq(EVP_EncodeBlock((unsigned char *)b64, der, len), 0);
+        json_array_append_new(x5c, json_string(b64));
+        free(b64);
+        OPENSSL_free(der);
+    }
+    json_object_set_new(h, "alg", json_string(alg));
+    json_object_set_new(h, "typ", json_string("JOSE+JSON"));
+    json_object_set_new(h, "x5c", x5c);
+    text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_not_null(text);
+    json_decref(h);
+    return text;
+}
+
+char *vt_sign_raw(const char *header, const char *payload, EVP_PKEY *signer, bool der)
+{
+    char *prot = b64u(header, strlen(header)), *pl = b64u(payload, strlen(payload));
+    char *input, *sig64, *doc;
+    unsigned char sig[160];
+    uint8_t raw[PKG_ES384_SIG_LEN];
+    size_t sig_len = sizeof sig;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    kt_err e;
+
+    cr_assert(asprintf(&input, "%s.%s", prot, pl) > 0);
+    cr_assert_not_null(ctx);
+    cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha384(), NULL, signer), 1);
+    cr_assert_eq(EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input, strlen(input)),
+                 1);
+    EVP_MD_CTX_free(ctx);
+    if (der) {
+        sig64 = b64u(sig, sig_len);
+    } else {
+        cr_assert_eq(pkg_ecdsa_der_to_raw(sig, sig_len, raw, &e), KT_OK, "%s", e.msg);
+        sig64 = b64u(raw, sizeof raw);
+    }
+    cr_assert(asprintf(&doc, "{\"payload\":\"%s\",\"protected\":\"%s\",\"signature\":\"%s\"}\n", pl,
+                       prot, sig64) > 0);
+    free(sig64);
+    free(input);
+    free(pl);
+    free(prot);
+    return doc;
+}
+
+char *vt_kek_package(const vt_cloud *c)
+{
+    X509 *chain[3] = {c->leaf, c->warrant, c->root};
+    char *json = vt_kek_json(&c->kek_payload), *s = vt_sign(json, chain, 3, c->leaf_key);
+
+    free(json);
+    return s;
+}
+
+char *vt_world_package(const vt_cloud *c)
+{
+    X509 *chain[3] = {c->leaf, c->warrant, c->root};
+    char *json = vt_world_json(&c->world_payload), *s = vt_sign(json, chain, 3, c->leaf_key);
+
+    free(json);
+    return s;
+}
+
+kt_rc vt_verify(const vt_cloud *c, const char *kek, const char *world, verify_result *r, kt_err *e)
+{
+    return verify_packages((const uint8_t *)kek, strlen(kek), (const uint8_t *)world, strlen(world),
+                           c->now, r, e);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Files and processes                                                                        */
+/* ----------------------------------------------------------------------------------------- */
+
+char *vt_scratch(void)
+{
+    char *dir = strdup("/tmp/kt-verify-XXXXXX");
+
+    cr_assert_not_null(dir);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+    return dir;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+void vt_rmrf(char *dir)
+{
+    if (dir == NULL)
+        return;
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+char *vt_path(const char *dir, const char *name)
+{
+    char *p;
+
+    cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
+    return p;
+}
+
+void vt_write(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+
+    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
+    cr_assert_eq(fwrite(p, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+}
+
+uint8_t *vt_read(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *p = NULL;
+    size_t cap = 0, len = 0, got;
+
+    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
+    do {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 65536;
+            p = realloc(p, cap + 1);
+            cr_assert_not_null(p);
+        }
+        got = fread(p + len, 1, cap - len, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    p[len] = '\0';
+    *n = len;
+    return p;
+}
+
+char *vt_capture(int *status, const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd, *out = NULL;
+    size_t cap = 0, len = 0, got;
+    FILE *p;
+    int st;
+
+    va_start(ap, fmt);
+    cr_assert(vasprintf(&cmd, fmt, ap) > 0);
+    va_end(ap);
+    cr_log_info("$ %s", cmd);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s", cmd);
+    do {
+        if (len + 1 >= cap) {
+            cap = cap ? 2 * cap : 65536;
+            out = realloc(out, cap);
+            cr_assert_not_null(out);
+        }
+        got = fread(out + len, 1, cap - len - 1, p);
+        len += got;
+    } while (got > 0);
+    out[len] = '\0';
+    st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    free(cmd);
+    return out;
+}
+
+const char *vt_script(void)
+{
+    return KT_TEST_BINDIR "/verify/verifykeypackage.py";
+}
+
+void vt_need_python(void)
+{
+    int st;
+    char *out = vt_capture(&st, "%s -c 'import cryptography' 2>&1", VT_PYTHON);
+
+    free(out);
+    if (st != 0)
+        cr_skip_test("%s with python3-cryptography is not installed", VT_PYTHON);
+}
+
+json_t *vt_python_batch(const char *dir, char *const *kek, char *const *world, size_t n,
+                        int *status)
+{
+    char *list = vt_path(dir, "batch.list"), *errors = vt_path(dir, "batch.err"), *text = NULL,
+         *out, *err;
+    size_t err_len = 0;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    json_t *reports = json_array();
+
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s\t%s\n", kek[i], world[i]);
+    cr_assert_eq(fclose(f), 0);
+    vt_write(list, text, len);
+    free(text);
+    out = vt_capture(status, "%s %s --batch %s 2>%s", VT_PYTHON, vt_script(), list, errors);
+    err = (char *)vt_read(errors, &err_len);
+    for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_error_t jerr;
+        json_t *v = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+
+        cr_assert_not_null(v, "the Python verifier printed a line that is not JSON: %s (%s)", line,
+                           jerr.text);
+        json_array_append_new(reports, v);
+    }
+    cr_assert_eq(json_array_size(reports), n,
+                 "the Python verifier gave %zu reports for %zu pairs (exit %d): %s",
+                 json_array_size(reports), n, *status, err);
+    free(err);
+    free(errors);
+    free(out);
+    free(list);
+    return reports;
+}

@@ -1,0 +1,107 @@
+/*
+ * vtest.h - fixtures of the verify/ tests: a genuine cloud made exactly as kek/ makes one (the
+ * DEMO root issues a module warrant, the warrant an attestation key, which signs the KEK and
+ * world payloads), hand-built JWS documents for what pkg_jws_sign rightly refuses to make, and
+ * running the Python verifier (/usr/bin/python3, the built verifykeypackage.py) over many
+ * package pairs in one process.
+ */
+#ifndef KT_VTEST_H
+#define KT_VTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "kt.h"
+#include "pkg.h"
+#include "verify.h"
+
+/* Debian's interpreter with python3-cryptography (the one on PATH may be another). */
+#define VT_PYTHON "/usr/bin/python3"
+#define VT_ESN    "0123-4567-89AB"
+#define VT_ESN2   "FEDC-BA98-7654"
+#define VT_KID                                                                                     \
+    "https://keytransfer-demo-na.vault.azure.net/keys/KEKforBYOK/0123456789abcdef0123456789abcdef"
+#define VT_DAY INT64_C(86400)
+
+/* A genuine region cloud: the DEMO root, a warrant for module VT_ESN, its attestation key, an
+ * RSA KEK and the two payloads, as kek/ makes them. */
+typedef struct vt_cloud {
+    uint64_t now;
+    X509 *root, *warrant, *leaf;
+    EVP_PKEY *root_key, *warrant_key, *leaf_key;
+    EVP_PKEY *kek;
+    pkg_kek_payload kek_payload;
+    pkg_world_payload world_payload;
+} vt_cloud;
+
+/* kek_bits 2048, 3072, 4096 use the committed test KEKs; other sizes are generated. */
+void vt_cloud_make(vt_cloud *c, unsigned kek_bits);
+void vt_cloud_free(vt_cloud *c);
+
+/* A fresh key: "P-384", "P-256" or "RSA-<bits>". */
+EVP_PKEY *vt_key(const char *what);
+
+/* Certificate options relative to now: valid from now + nb to now + na (seconds). */
+typedef struct vt_cert {
+    X509 *issuer;         /* NULL: self-signed by subject_key */
+    EVP_PKEY *issuer_key; /* NULL with issuer NULL: subject_key */
+    EVP_PKEY *subject_key;
+    const char *cn, *org, *esn;
+    int64_t nb, na;
+    bool ca;
+    int path_len;
+    unsigned ku;
+} vt_cert;
+X509 *vt_issue(const vt_cloud *c, const vt_cert *o);
+
+/* The warrant and attestation certificates kek/ issues, for module esn. */
+X509 *vt_warrant(const vt_cloud *c, X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, const char *esn);
+X509 *vt_leaf(const vt_cloud *c, X509 *warrant, EVP_PKEY *warrant_key, EVP_PKEY *key,
+              const char *esn);
+
+/* The payload JSON texts (pkg_*_payload_build). */
+char *vt_kek_json(const pkg_kek_payload *p);
+char *vt_world_json(const pkg_world_payload *p);
+
+/* A package signed with pkg_jws_sign (signer must be chain[0]'s key). */
+char *vt_sign(const char *payload, X509 *const *chain, size_t n, EVP_PKEY *signer);
+/* A package built by hand: protected header text as given, payload, an ES384 signature by
+ * signer over the signing input, raw r||s or (der) OpenSSL's DER form. */
+char *vt_sign_raw(const char *header, const char *payload, EVP_PKEY *signer, bool der);
+/* The protected header {"alg":alg,"typ":"JOSE+JSON","x5c":[chain]} as compact JSON text. */
+char *vt_header(const char *alg, X509 *const *chain, size_t n);
+
+/* The genuine KEK package and world package of c. */
+char *vt_kek_package(const vt_cloud *c);
+char *vt_world_package(const vt_cloud *c);
+
+/* verify_packages over two NUL-terminated texts at c->now. */
+kt_rc vt_verify(const vt_cloud *c, const char *kek, const char *world, verify_result *r, kt_err *e);
+
+/* Scratch folders and plain file access for setup. */
+char *vt_scratch(void);
+void vt_rmrf(char *dir);
+char *vt_path(const char *dir, const char *name);
+void vt_write(const char *path, const void *p, size_t n);
+uint8_t *vt_read(const char *path, size_t *n);
+char *vt_capture(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The built Python verifier (the build folder's copy, which carries this build's root). */
+const char *vt_script(void);
+/* Skips (visibly) when /usr/bin/python3 cannot import cryptography. */
+void vt_need_python(void);
+
+/*
+ * Runs the Python verifier once in --batch mode over n pairs of files and returns its reports
+ * (a JSON array, one object per pair in order; new reference). The batch's exit status, the
+ * highest of the pairs', goes to *status.
+ */
+json_t *vt_python_batch(const char *dir, char *const *kek, char *const *world, size_t n,
+                        int *status);
+
+#endif
