@@ -1,0 +1,154 @@
+/*
+ * cmd_hash.c - `keytransfer-online hash`: the SHA-256 of a download, streamed in constant memory
+ * and printed as PowerShell's Get-FileHash prints it, optionally checked against an expected
+ * hash or the published hash table (DESIGN.md §1 step 1).
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_EXPECT = 1000, OPT_TABLE, OPT_HELP };
+
+static const struct option opts[] = {
+    {"expect", required_argument, NULL, OPT_EXPECT}, /* the SHA-256 the file must have */
+    {"table", required_argument, NULL, OPT_TABLE},   /* published-hashes.txt to look it up in */
+    {"help", no_argument, NULL, OPT_HELP},
+    {0, 0, 0, 0},
+};
+
+static const char help[] =
+    "Usage: keytransfer-online hash FILE [--expect HEX | --table published-hashes.txt]\n"
+    "\n"
+    "Compute the SHA-256 of FILE (read in 64 KiB pieces: files of any size in constant\n"
+    "memory) and print it as PowerShell's Get-FileHash does. With --expect or --table, compare\n"
+    "it and print 'Result: SUCCESS', or 'Result: FAILURE' (exit status 1).\n"
+    "\n"
+    "  --expect HEX    the expected SHA-256: 64 hex digits, either case\n"
+    "  --table FILE    the published hash table (published-hashes.txt); FILE's base name\n"
+    "                  must be listed in it\n"
+    "  --help          show this help\n";
+
+typedef struct hash_args {
+    const char *file, *expect, *table;
+} hash_args;
+
+/* 1. options */
+static int parse(int argc, char **argv, hash_args *a)
+{
+    memset(a, 0, sizeof *a);
+    optind = 0;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "-:", opts, NULL)) != -1;) {
+        switch (c) {
+        case 1:
+            if (a->file != NULL)
+                return online_usage("hash", "unexpected argument '%s'", optarg);
+            a->file = optarg;
+            break;
+        case OPT_EXPECT:
+            a->expect = optarg;
+            break;
+        case OPT_TABLE:
+            a->table = optarg;
+            break;
+        case OPT_HELP:
+            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
+        case ':':
+            return online_usage("hash", "option %s needs a value", argv[optind - 1]);
+        default:
+            return online_usage("hash", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (a->file == NULL)
+        return online_usage("hash", "give the FILE to hash");
+    if (a->expect != NULL && a->table != NULL)
+        return online_usage("hash", "give --expect or --table, not both");
+    return -1;
+}
+
+/* 2. inputs: the expected hash, from the command line or the published table */
+static kt_rc expected(const hash_args *a, uint8_t want[32], char *source, size_t sourcesz,
+                      kt_err *e)
+{
+    if (a->expect != NULL) {
+        snprintf(source, sourcesz, "--expect");
+        return online_sha256_parse(a->expect, want, e);
+    }
+    kt_buf raw = {0};
+    pkg_hash_table t = {0};
+    const pkg_hash_row *row;
+    const char *name = online_basename(a->file);
+    kt_rc rc = kt_file_read(a->table, PKG_HASHES_MAX, &raw, e);
+    if (rc == KT_OK && (rc = pkg_hashes_parse(raw.p, raw.len, &t, e)) != KT_OK)
+        kt_err_prefix(e, "%s", a->table);
+    if (rc == KT_OK && (rc = pkg_hashes_lookup(&t, name, &row, e)) != KT_OK) {
+        char listed[512] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < t.n && used + 1 < sizeof listed; i++) {
+            int n = snprintf(listed + used, sizeof listed - used, "%s%s", i ? ", " : "",
+                             t.rows[i].file);
+            if (n < 0)
+                break;
+            used += (size_t)n;
+        }
+        rc = kt_fail(e, KT_EDENIED,
+                     "%s is not listed in %s, so its hash cannot be checked (the table lists: "
+                     "%s)",
+                     name, a->table, listed);
+    }
+    if (rc == KT_OK) {
+        memcpy(want, row->sha256, 32);
+        snprintf(source, sourcesz, "%s, region %s", a->table, row->region);
+    }
+    pkg_hashes_free(&t);
+    kt_buf_free(&raw);
+    return rc;
+}
+
+int cmd_hash(int argc, char **argv)
+{
+    hash_args a;
+    uint8_t want[32], have[32];
+    char source[PATH_MAX + 64], path[PATH_MAX], hex[65];
+    kt_err e;
+    int status = parse(argc, argv, &a);
+
+    if (status >= 0)
+        return status;
+
+    /* 2. inputs */
+    kt_err_clear(&e);
+    bool check = a.expect != NULL || a.table != NULL;
+    if (check && expected(&a, want, source, sizeof source, &e) != KT_OK)
+        return online_report(&e);
+
+    /* 3. operation */
+    if (online_hash_file(a.file, have, NULL, kt_progress_stderr, NULL, &e) != KT_OK)
+        return online_report(&e);
+
+    /* 4. output: Get-FileHash's table (Format-Table of Algorithm, Hash, Path) */
+    if (realpath(a.file, path) == NULL)
+        snprintf(path, sizeof path, "%s", a.file);
+    online_hex_upper(hex, have);
+    printf("\n%-15s %-70s %s\n%-15s %-70s %s\n%-15s %-70s %s\n\n", "Algorithm", "Hash", "Path",
+           "---------", "----", "----", "SHA256", hex, path);
+    if (!check)
+        return KT_EXIT_OK;
+    char want_hex[65];
+    online_hex_upper(want_hex, want);
+    printf("Expected: %s (%s)\n", want_hex, source);
+    if (kt_ct_equal(want, have, 32)) {
+        printf("Result: SUCCESS\n");
+        return KT_EXIT_OK;
+    }
+    printf("Actual:   %s\nResult: FAILURE\n", hex);
+    fprintf(stderr,
+            "keytransfer-online: %s does not have the expected SHA-256: it is damaged or not the "
+            "published file; do not use it\n",
+            a.file);
+    return KT_EXIT_DENIED;
+}

@@ -1,0 +1,227 @@
+/*
+ * http.c - the bearer token and the one request of an upload, through libcurl: HTTPS with the
+ * peer's certificate and host name checked, plain HTTP only on loopback, no redirects, a capped
+ * answer and timeouts. The token is kept in sodium_malloc memory and every copy this code makes
+ * is wiped.
+ */
+#include "online.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+/* ---- the token --------------------------------------------------------------------------- */
+
+/* Drops one trailing "\n" or "\r\n" and checks what remains is visible ASCII. */
+static kt_rc token_finish(kt_secbuf *raw, const char *source, kt_secbuf *token, kt_err *e)
+{
+    size_t n = raw->len;
+    kt_rc rc;
+    if (n > 0 && raw->p[n - 1] == '\n') {
+        n--;
+        if (n > 0 && raw->p[n - 1] == '\r')
+            n--;
+    }
+    if (n == 0)
+        return kt_fail(e, KT_EUSAGE, "%s holds no token", source);
+    for (size_t i = 0; i < n; i++)
+        if (raw->p[i] < 0x21 || raw->p[i] > 0x7e)
+            return kt_fail(e, KT_EFORMAT,
+                           "%s: the token has a space, line break or other invisible character "
+                           "at position %zu; give the bare token as `az account get-access-token "
+                           "--query accessToken -o tsv` prints it",
+                           source, i + 1);
+    if ((rc = kt_secbuf_alloc(token, n + 1, e)) != KT_OK)
+        return rc;
+    memcpy(token->p, raw->p, n);
+    token->p[n] = '\0';
+    token->len = n;
+    return KT_OK;
+}
+
+kt_rc online_token_load(const char *token_file, kt_secbuf *token, kt_err *e)
+{
+    kt_secbuf raw = {0};
+    kt_rc rc;
+
+    token->p = NULL;
+    token->len = 0;
+    if (token_file != NULL) {
+        if ((rc = kt_file_read_secret(token_file, ONLINE_TOKEN_MAX, &raw, e)) != KT_OK)
+            return rc;
+        rc = token_finish(&raw, token_file, token, e);
+        kt_secbuf_free(&raw);
+        return rc;
+    }
+    char *env = getenv(ONLINE_TOKEN_ENV);
+    if (env == NULL || env[0] == '\0')
+        return kt_fail(e, KT_EUSAGE,
+                       "no bearer token: give --token-file FILE or set " ONLINE_TOKEN_ENV
+                       " (for example from `az account get-access-token --resource "
+                       "https://vault.azure.net --query accessToken -o tsv`)");
+    size_t n = strlen(env);
+    if (n > ONLINE_TOKEN_MAX) {
+        rc = kt_fail(e, KT_ETOOBIG, ONLINE_TOKEN_ENV " is longer than %d bytes", ONLINE_TOKEN_MAX);
+    } else if ((rc = kt_secbuf_alloc(&raw, n, e)) == KT_OK) {
+        memcpy(raw.p, env, n);
+        raw.len = n;
+        rc = token_finish(&raw, ONLINE_TOKEN_ENV, token, e);
+    }
+    /* The environment is readable in /proc/PID/environ for as long as we run: wipe it there. */
+    kt_wipe(env, n);
+    unsetenv(ONLINE_TOKEN_ENV);
+    kt_secbuf_free(&raw);
+    return rc;
+}
+
+/* ---- the request ------------------------------------------------------------------------- */
+
+void online_http_free(online_http *r)
+{
+    kt_buf_free(&r->body);
+    memset(r, 0, sizeof *r);
+}
+
+/* The answer, collected up to ONLINE_RESPONSE_MAX bytes; more aborts the transfer. */
+struct sink {
+    uint8_t *p;
+    size_t len;
+    bool over;
+};
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    struct sink *s = ctx;
+    size_t n = size * nmemb;
+    if (n > ONLINE_RESPONSE_MAX - s->len) {
+        s->over = true;
+        return 0; /* CURLE_WRITE_ERROR */
+    }
+    if (s->p == NULL && (s->p = malloc(ONLINE_RESPONSE_MAX)) == NULL)
+        return 0;
+    memcpy(s->p + s->len, data, n);
+    s->len += n;
+    return n;
+}
+
+static void free_headers(struct curl_slist *h)
+{
+    for (struct curl_slist *i = h; i != NULL; i = i->next)
+        kt_wipe(i->data, strlen(i->data)); /* the Authorization line */
+    curl_slist_free_all(h);
+}
+
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (curl_easy_setopt(curl, opt, val) != CURLE_OK) {                                        \
+            rc = kt_fail(e, KT_ECRYPTO, "libcurl refused option %s", #opt);                        \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *token,
+                      const char *body, const char *cacert, online_http *resp, kt_err *e)
+{
+    CURL *curl = NULL;
+    struct curl_slist *headers = NULL, *h;
+    struct sink sink = {0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    kt_secbuf auth = {0};
+    kt_rc rc = KT_OK;
+    CURLcode cc;
+
+    memset(resp, 0, sizeof *resp);
+    static const char prefix[] = "Authorization: Bearer ";
+    if ((rc = kt_secbuf_alloc(&auth, sizeof prefix + token->len, e)) != KT_OK)
+        return rc;
+    memcpy(auth.p, prefix, sizeof prefix - 1);
+    memcpy(auth.p + sizeof prefix - 1, token->p, token->len);
+    auth.p[sizeof prefix - 1 + token->len] = '\0';
+
+    if ((curl = curl_easy_init()) == NULL) {
+        rc = kt_fail(e, KT_ENOMEM, "libcurl could not start");
+        goto out;
+    }
+    static const char *const fixed[] = {"Content-Type: application/json",
+                                        "Accept: application/json",
+                                        "Expect:", /* no 100-continue round trip */
+                                        NULL};
+    for (size_t i = 0; fixed[i] != NULL; i++) {
+        if ((h = curl_slist_append(headers, fixed[i])) == NULL)
+            break;
+        headers = h;
+    }
+    if ((h = curl_slist_append(headers, (const char *)auth.p)) == NULL) {
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+        goto out;
+    }
+    headers = h;
+
+    SET(CURLOPT_URL, url);
+    SET(CURLOPT_ERRORBUFFER, errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_NOPROGRESS, 1L);
+    SET(CURLOPT_CUSTOMREQUEST, "PUT");
+    SET(CURLOPT_POSTFIELDS, body);
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    SET(CURLOPT_HTTPHEADER, headers);
+    SET(CURLOPT_USERAGENT, "keytransfer-online/" KT_VERSION);
+    SET(CURLOPT_WRITEFUNCTION, on_data);
+    SET(CURLOPT_WRITEDATA, &sink);
+    SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ONLINE_RESPONSE_MAX);
+    SET(CURLOPT_CONNECTTIMEOUT, (long)ONLINE_CONNECT_TIMEOUT);
+    SET(CURLOPT_TIMEOUT, (long)ONLINE_TIMEOUT);
+    /* Only the scheme checked in online_vault_parse, and never a redirect. */
+    SET(CURLOPT_PROTOCOLS_STR, v->https ? "https" : "http");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_MAXREDIRS, 0L);
+    SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+    if (v->https) {
+        SET(CURLOPT_SSL_VERIFYPEER, 1L);
+        SET(CURLOPT_SSL_VERIFYHOST, 2L);
+        SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+        if (cacert != NULL)
+            SET(CURLOPT_CAINFO, cacert);
+    } else {
+        /* Plain HTTP is loopback only and never goes through a proxy: the token stays here. */
+        SET(CURLOPT_PROXY, "");
+    }
+
+    cc = curl_easy_perform(curl);
+    if (cc != CURLE_OK) {
+        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+        if (sink.over)
+            rc = kt_fail(e, KT_ETOOBIG, "%s: the answer is longer than %d bytes", url,
+                         ONLINE_RESPONSE_MAX);
+        else if (cc == CURLE_PEER_FAILED_VERIFICATION)
+            rc = kt_fail(e, KT_EDENIED,
+                         "%s: the server's TLS certificate does not verify (%s); nothing was sent",
+                         url, why);
+        else if (cc == CURLE_SSL_CACERT_BADFILE)
+            rc = kt_fail(e, KT_EIO, "%s: cannot use the CA certificates (%s)", url, why);
+        else if (cc == CURLE_OPERATION_TIMEDOUT)
+            rc = kt_fail(e, KT_EIO, "%s: no answer in time (%s)", url, why);
+        else
+            rc = kt_fail(e, KT_EIO, "cannot reach %s: %s", url, why);
+        goto out;
+    }
+    long status = 0;
+    if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status < 100 ||
+        status > 599) {
+        rc = kt_fail(e, KT_EFORMAT, "%s: the server's answer has no HTTP status", url);
+        goto out;
+    }
+    resp->status = status;
+    resp->body.p = sink.p;
+    resp->body.len = sink.len;
+    sink.p = NULL;
+out:
+    curl_easy_cleanup(curl);
+    free_headers(headers);
+    kt_secbuf_free(&auth);
+    free(sink.p);
+    return rc;
+}

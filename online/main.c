@@ -1,0 +1,92 @@
+/*
+ * main.c - `keytransfer-online`: the online workstation's tool. It never holds a key: it checks
+ * what is downloaded, checks what the USB stick brings from the offline workstation, and uploads
+ * a checked package to a Key Vault REST endpoint (DESIGN.md §1 steps 1 and 9, §2).
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"hash", cmd_hash, "SHA-256 of a download, checked against a hash or the published table"},
+    {"check", cmd_check, "check the transfer manifests and packages on a USB stick"},
+    {"upload", cmd_upload, "upload a checked .byok to Key Vault and check the key it holds"},
+};
+
+int online_report(const kt_err *e)
+{
+    fprintf(stderr, "keytransfer-online: %s\n", e->msg[0] ? e->msg : kt_rc_message(e->rc));
+    return kt_rc_exit(e->rc);
+}
+
+int online_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "keytransfer-online %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'keytransfer-online %s --help'.\n", cmd);
+    return KT_EXIT_USAGE;
+}
+
+void online_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "keytransfer-online: warning: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: keytransfer-online COMMAND [ARGS]\n"
+               "\n"
+               "The online workstation's side of a key transfer. It holds no key: it checks\n"
+               "downloads, checks what the USB stick brings, and uploads checked packages.\n"
+               "\n"
+               "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nOptions:\n  --help     show this help\n  --version  show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    kt_err e;
+    kt_err_clear(&e);
+    if (kt_process_harden(&e) != KT_OK)
+        return online_report(&e);
+    if (argc < 2) {
+        usage(stderr);
+        return KT_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return KT_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("keytransfer-online %s\n", KT_VERSION);
+        return KT_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        int status = commands[i].fn(argc - 1, argv + 1);
+        if (fflush(stdout) != 0 && status == KT_EXIT_OK)
+            status = KT_EXIT_IO;
+        return status;
+    }
+    fprintf(stderr, "keytransfer-online: unknown command '%s'\nTry 'keytransfer-online --help'.\n",
+            argv[1]);
+    return KT_EXIT_USAGE;
+}

@@ -1,0 +1,272 @@
+/*
+ * online.h - the face of online/: what the online workstation does (DESIGN.md §1 steps 1 and 9).
+ *
+ *   hash.c      streaming SHA-256 of downloads in constant memory, expected hashes
+ *   package.c   the USB hand-over: transfer manifests, their signer, the package they name
+ *   keyvault.c  the Key Vault REST shapes: vault URL, key names, key_ops, the import body, the
+ *               JWK the service answers and its fingerprint, service errors
+ *   http.c      the bearer token and the one HTTPS request (libcurl)
+ *
+ * online/ links packages/ and common/ only, never world/, kek/ or verify/: the online program
+ * holds no key and cannot touch key custody by construction (DESIGN.md §2, checked by a test
+ * that reads the program's symbols). What it handles is public (hashes, manifests, wrapped
+ * packages, public keys) except the bearer token, which lives in sodium_malloc memory.
+ *
+ * Every fallible function returns a kt_rc and fills the caller's kt_err once; nothing here
+ * prints or exits. Outputs are cleared on entry, so callers free them on every path.
+ */
+#ifndef KT_ONLINE_H
+#define KT_ONLINE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kt.h"
+#include "pkg.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Hashes of downloads (hash.c)                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ONLINE_HASH_CHUNK (64 * 1024) /* the one read buffer of online_hash_file */
+
+/*
+ * SHA-256 of the file at path, read in ONLINE_HASH_CHUNK pieces into one fixed buffer (OpenSSL
+ * EVP_Digest* incrementally), so memory does not grow with the file: files of many GiB hash in
+ * the same few hundred KiB. path must be a regular file (symlinks are followed; FIFOs, devices
+ * and folders are refused before anything is read). *size receives the bytes hashed (may be
+ * NULL). progress (may be NULL) is called with MiB done of MiB total.
+ */
+KT_MUST kt_rc online_hash_file(const char *path, uint8_t out[32], uint64_t *size,
+                               kt_progress_fn progress, void *progress_ctx, kt_err *e);
+
+/* Parses an expected SHA-256 as users paste it: 64 hex digits in either case (PowerShell prints
+ * upper case, sha256sum lower case). Anything else is KT_EUSAGE saying what was wrong. */
+KT_MUST kt_rc online_sha256_parse(const char *hex, uint8_t out[32], kt_err *e);
+
+/* The last component of path ("a/b/c.zip" -> "c.zip"); path itself when it has no '/'. */
+const char *online_basename(const char *path);
+
+/* Upper-case hex of 32 bytes, as Get-FileHash prints it (out: 65 bytes). */
+void online_hex_upper(char out[65], const uint8_t in[32]);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The USB hand-over: manifests and packages (package.c)                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ONLINE_MANIFESTS_MAX   100 /* manifests one check looks at */
+#define ONLINE_MANIFEST_SUFFIX ".manifest.json"
+
+/* A transfer manifest whose signature verified and whose package has the stated SHA-256. */
+typedef struct online_package {
+    pkg_manifest m;            /* what the manifest states (signature verified) */
+    uint8_t signer[32];        /* the module's Ed25519 public key from the manifest header */
+    uint8_t module_sha256[32]; /* pkg_ed25519_fingerprint(signer): `keytransfer world info` */
+    bool pinned;               /* the caller gave the module fingerprint and it matched */
+    char package_path[PATH_MAX];
+    kt_buf package; /* the package bytes that were hashed (public) */
+    bool renamed;   /* the package file's name is not the one the manifest states */
+} online_package;
+
+/*
+ * The checks before anything leaves the machine:
+ *   1. reads manifest_path (at most PKG_MANIFEST_MAX bytes) and verifies its EdDSA signature
+ *      (pkg_manifest_parse) - an altered manifest is KT_EDENIED;
+ *   2. when expect_module (32 bytes) is given, the signer's fingerprint must equal it - a
+ *      manifest signed by another module is KT_EDENIED naming both fingerprints;
+ *   3. reads the package once into memory (at most PKG_BYOK_MAX bytes): package_path, or when
+ *      it is NULL the file the manifest names (a plain name) in the manifest's folder;
+ *   4. its SHA-256 must equal package_sha256 - a damaged or swapped file is KT_EDENIED naming
+ *      both hashes;
+ *   5. for an Azure package, the bytes must parse as a .byok (pkg_byok_parse) wrapped for the
+ *      KEK the manifest names.
+ * The bytes returned in out->package are the ones hashed, so a caller that uploads them sends
+ * exactly what was checked. Messages start with the file they are about. *out:
+ * online_package_free.
+ */
+KT_MUST kt_rc online_package_check(const char *manifest_path, const char *package_path,
+                                   const uint8_t *expect_module, online_package *out, kt_err *e);
+
+void online_package_free(online_package *p);
+
+/*
+ * The names of the transfer manifests in dir: regular entries whose name ends in
+ * ONLINE_MANIFEST_SUFFIX and does not start with '.', sorted (strcmp). More than
+ * ONLINE_MANIFESTS_MAX is KT_ETOOBIG; none is an empty list. *names: online_names_free.
+ */
+KT_MUST kt_rc online_list_manifests(const char *dir, char ***names, size_t *n, kt_err *e);
+
+void online_names_free(char **names, size_t n);
+
+/* The manifest beside a package by the naming `keytransfer package` uses: "X.byok" ->
+ * "X.manifest.json", "X.aws.bin" -> "X.aws.manifest.json" (any other name gets the suffix
+ * appended). */
+KT_MUST kt_rc online_manifest_for(const char *package_path, char *out, size_t outsz, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Key Vault REST shapes (keyvault.c)                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ONLINE_API_VERSION  "7.4"
+#define ONLINE_URL_MAX      2048
+#define ONLINE_HOST_MAX     253
+#define ONLINE_RESPONSE_MAX (1024 * 1024) /* bytes of a service answer */
+
+/* A vault endpoint: https://HOST[:PORT], or http:// on a loopback address. */
+typedef struct online_vault {
+    bool https;
+    bool loopback;                  /* 127.0.0.0/8, ::1 or localhost */
+    char host[ONLINE_HOST_MAX + 3]; /* as in the URL; IPv6 literals keep their brackets */
+    unsigned port;                  /* 0: the scheme's default */
+    char base[ONLINE_URL_MAX];      /* scheme://host[:port], no trailing '/' */
+} online_vault;
+
+/*
+ * Checks a vault URL: http or https, a host, an optional port, an empty path or "/", and
+ * nothing else (no user or password, query or fragment). Plain http is allowed only when the
+ * host is a loopback address (127.0.0.0/8, [::1], localhost): a bearer token never crosses a
+ * network in clear text. KT_EUSAGE saying what was wrong.
+ */
+KT_MUST kt_rc online_vault_parse(const char *url, online_vault *v, kt_err *e);
+
+/* True when host (without brackets for IPv6) is 127.0.0.0/8 in dotted-quad form, ::1 or
+ * "localhost" (any case). */
+bool online_is_loopback(const char *host);
+
+/* Key Vault key names: 1..PKG_KEY_NAME_MAX of [0-9A-Za-z-]. KT_EUSAGE otherwise. */
+KT_MUST kt_rc online_check_key_name(const char *name, kt_err *e);
+
+/* "<base>/keys/<name>?api-version=7.4" into out. */
+KT_MUST kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t outsz,
+                             kt_err *e);
+
+/* Key operations (JsonWebKeyOperation) a transferred key may be given. */
+enum {
+    ONLINE_OP_ENCRYPT = 1u << 0,
+    ONLINE_OP_DECRYPT = 1u << 1,
+    ONLINE_OP_SIGN = 1u << 2,
+    ONLINE_OP_VERIFY = 1u << 3,
+    ONLINE_OP_WRAP_KEY = 1u << 4,
+    ONLINE_OP_UNWRAP_KEY = 1u << 5,
+};
+
+/* The Key Vault spelling of each bit in order, and of a set in that order ("encrypt,sign"). */
+const char *online_op_name(unsigned op);
+void online_ops_format(unsigned ops, char *out, size_t outsz);
+
+/* The operations each key type takes, which are also the defaults: RSA encrypt, decrypt, sign,
+ * verify, wrapKey, unwrapKey; EC sign, verify; AES (oct) encrypt, decrypt, wrapKey, unwrapKey.
+ * 0 for an unknown type. key_type is the manifest's "RSA", "EC" or "AES". */
+unsigned online_ops_for(const char *key_type);
+
+/*
+ * Parses --ops "op,op,...": names as Key Vault spells them (case-sensitive), no empty or
+ * repeated entry, each allowed for key_type. KT_EUSAGE naming the operation and what the type
+ * allows.
+ */
+KT_MUST kt_rc online_ops_parse(const char *list, const char *key_type, unsigned *ops, kt_err *e);
+
+/* The Key Vault kty of a manifest key type: "RSA-HSM", "EC-HSM", "oct-HSM"; NULL otherwise. */
+const char *online_kty_for(const char *key_type);
+
+/* The Key Vault curve name (JsonWebKeyCurveName) of a manifest curve: P-256, P-384, P-521, and
+ * "P-256K" for secp256k1; NULL for anything else. */
+const char *online_crv_for(const char *curve);
+
+/*
+ * The Key Vault import body (Import Key, api-version 7.4) for a checked package:
+ * {"key":{"kty":KTY,["crv":CRV,]"key_ops":[...],"key_hsm":BASE64URL(package)},
+ *  "attributes":{"enabled":true}}
+ * key_hsm is the unpadded base64url of the whole .byok file, as az and the SDKs send it. The
+ * manifest must be for Azure (target "azure", OAEP SHA-1); ops must be allowed for its type.
+ * *json: heap string (free()).
+ */
+KT_MUST kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, size_t len,
+                                 unsigned ops, char **json, kt_err *e);
+
+/*
+ * The SHA-256 of the SubjectPublicKeyInfo DER of a public JWK (RFC 7517/7518) as Key Vault
+ * returns it: kty RSA or RSA-HSM with n and e; EC or EC-HSM with crv, x and y (each exactly the
+ * curve's coordinate length). The key is rebuilt with OpenSSL (EVP_PKEY_fromdata), which
+ * refuses a point off its curve, and encoded as i2d_PUBKEY does, the encoding the manifest's
+ * key fingerprint is taken over. KT_EFORMAT for anything malformed.
+ */
+KT_MUST kt_rc online_jwk_sha256(const json_t *jwk, uint8_t out[32], kt_err *e);
+
+/* What a successful import answer states. */
+typedef struct online_imported {
+    char kid[PKG_KID_MAX + 1]; /* https://HOST/keys/NAME/VERSION */
+    char kty[16];
+    bool has_public;        /* RSA and EC: the JWK carries a public key */
+    uint8_t key_sha256[32]; /* its SPKI fingerprint when has_public */
+} online_imported;
+
+/*
+ * Reads a service answer. status 200 with a JSON body whose "key" is a JWK: kid with the key
+ * name (compared ignoring case, as Key Vault names are), kty as sent, and for RSA and EC the
+ * public key, fingerprinted with online_jwk_sha256. Any other status is a refusal: the message
+ * gives the HTTP status and, when the body is Key Vault's {"error":{"code","message"}}, the
+ * code and message (control characters replaced, long messages cut). 401 and 403 are
+ * KT_EDENIED "authentication failed"; other 4xx KT_EDENIED; 5xx and others KT_EIO. A 200 whose
+ * body is not that shape is KT_EFORMAT. body may hold up to ONLINE_RESPONSE_MAX bytes.
+ */
+KT_MUST kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, const char *name,
+                                  const char *kty, online_imported *out, kt_err *e);
+
+/*
+ * The last check: the key the service holds is the key the manifest describes. For RSA and EC
+ * the fingerprint of the returned public key must equal the manifest's key SHA-256 (KT_EDENIED
+ * naming both otherwise). An AES (oct) key has no public part: nothing is compared and *compared
+ * is false.
+ */
+KT_MUST kt_rc online_compare_key(const pkg_manifest *m, const online_imported *got, bool *compared,
+                                 kt_err *e);
+
+/* Copies text into out for a terminal: printable ASCII kept, anything else '?', at most
+ * outsz-1 bytes, "..." marking a cut. */
+void online_sanitize(const char *text, size_t len, char *out, size_t outsz);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The bearer token and the request (http.c)                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ONLINE_TOKEN_MAX       (16 * 1024)
+#define ONLINE_TOKEN_ENV       "AZURE_ACCESS_TOKEN"
+#define ONLINE_CONNECT_TIMEOUT 15  /* seconds */
+#define ONLINE_TIMEOUT         120 /* seconds for the whole request */
+
+/*
+ * The bearer token: from token_file (kt_file_read_secret, at most ONLINE_TOKEN_MAX bytes) or,
+ * when it is NULL, from the environment variable AZURE_ACCESS_TOKEN, whose value is then wiped
+ * in place and removed from the environment. The text is what `az account get-access-token
+ * --query accessToken -o tsv` prints: one trailing newline ("\n" or "\r\n") is dropped; what
+ * remains must be 1.. visible ASCII characters (no spaces or control characters, so it cannot
+ * inject a header line). *token: secure memory, NUL-terminated, kt_secbuf_free. Neither given
+ * is KT_EUSAGE.
+ */
+KT_MUST kt_rc online_token_load(const char *token_file, kt_secbuf *token, kt_err *e);
+
+/* What came back from the service. */
+typedef struct online_http {
+    long status;
+    kt_buf body; /* at most ONLINE_RESPONSE_MAX bytes */
+} online_http;
+
+/*
+ * PUT body (application/json) to url with "Authorization: Bearer <token>", through libcurl:
+ * HTTPS with peer and host verification (TLS 1.2 or newer; cacert, when not NULL, replaces the
+ * system CA store), or plain HTTP only when v is loopback (then never through a proxy);
+ * redirects are not followed; the answer is capped at ONLINE_RESPONSE_MAX bytes (KT_ETOOBIG);
+ * timeouts ONLINE_CONNECT_TIMEOUT and ONLINE_TIMEOUT. A server that cannot be reached is KT_EIO
+ * with the URL in the message; a certificate that does not verify is KT_EDENIED. The copy of the
+ * header this code makes is wiped; libcurl's own request buffer is not (see
+ * docs/threat-model.md). *resp: online_http_free.
+ */
+KT_MUST kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *token,
+                              const char *body, const char *cacert, online_http *resp, kt_err *e);
+
+void online_http_free(online_http *r);
+
+#endif
