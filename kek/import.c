@@ -62,7 +62,7 @@ kt_rc kek_import(kek_cloud *c, const uint8_t *byok, size_t len, const char *name
     }
     if ((rc = pkg_rsa_aes_unwrap(kek.pkey, PKG_OAEP_SHA1, b.blob.p, b.blob.len, &k.material, e)))
         goto out;
-    world_key_type type;
+    world_key_type type = WORLD_KEY_AES; /* set by target_type */
     if ((rc = target_type(&k.material, &type, e)) || (rc = world_key_describe(&k, type, e)))
         goto out;
 
