@@ -110,8 +110,11 @@ static void print_report(const verify_args *a, const verify_result *r)
     for (size_t i = 0; i < VERIFY_CHECK_COUNT; i++) {
         const verify_check *ck = &r->checks[i];
 
-        printf("    %-8s %-16s %s\n", outcome[ck->outcome], verify_check_name((verify_check_id)i),
-               ck->outcome == VERIFY_NOT_RUN ? "" : ck->detail);
+        if (ck->outcome == VERIFY_NOT_RUN)
+            printf("    %-8s %s\n", outcome[ck->outcome], verify_check_name((verify_check_id)i));
+        else
+            printf("    %-8s %-16s %s\n", outcome[ck->outcome],
+                   verify_check_name((verify_check_id)i), ck->detail);
     }
     if (r->has_kek) {
         printf("\nKEK (as its package states it%s):\n", r->ok ? ", verified" : "");

@@ -589,6 +589,9 @@ _KEY_NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
 _KEY_VERSION = re.compile(r"[0-9a-f]{32}")
 
 
+_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "an array"}
+
+
 class Payload:
     """Typed, shaped access to one payload's members; every failure is malformed input."""
 
@@ -606,7 +609,7 @@ class Payload:
             self.fail(member, "is missing")
         value = self.doc[member]
         if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-            self.fail(member, "must be a %s" % kind.__name__)
+            self.fail(member, "must be " + _KIND_NAMES[kind])
         return value
 
     def text(self, member, pattern, max_bytes):
@@ -1026,7 +1029,8 @@ def print_text(kek_path, world_path, v):
     out.write("\nChecks:\n")
     labels = {"pass": "pass", "fail": "FAIL", "not-run": "not run"}
     for check in report["checks"]:
-        out.write("    %-8s %-16s %s\n" % (labels[check["result"]], check["name"], check["detail"]))
+        line = "    %-8s %-16s %s" % (labels[check["result"]], check["name"], check["detail"])
+        out.write(line.rstrip() + "\n")
     verified = ", verified" if v.failure is None else ""
     if v.kek:
         k = report["kek"]

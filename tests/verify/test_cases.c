@@ -689,6 +689,249 @@ static void oversize(const vt_cloud *g, char **kek, char **world)
     free(s);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Edges of the encodings, where two strict readers could part ways                          */
+/* ----------------------------------------------------------------------------------------- */
+
+/* The genuine KEK package with the string member `name` of the envelope rewritten by edit. */
+static char *envelope_with(const vt_cloud *g, const char *name, void (*edit)(char *value))
+{
+    char *s = vt_kek_package(g), *value, *out;
+    json_t *v = json_loads(s, 0, NULL);
+
+    cr_assert_not_null(v);
+    cr_assert(asprintf(&value, "%s==", json_string_value(json_object_get(v, name))) > 0);
+    value[strlen(value) - 2] = '\0'; /* room for two more characters */
+    edit(value);
+    json_object_set_new(v, name, json_string(value));
+    out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(v);
+    free(value);
+    free(s);
+    return out;
+}
+
+static void whitespace_around(const vt_cloud *g, char **kek, char **world)
+{
+    char *s = vt_kek_package(g);
+
+    cr_assert(asprintf(kek, " \t\r\n%s \r\n\t", s) > 0);
+    *world = vt_world_package(g);
+    free(s);
+}
+
+/* JSON escapes inside the base64url strings decode to the same characters. */
+static void escaped_characters(const vt_cloud *g, char **kek, char **world)
+{
+    char *s = vt_kek_package(g), *at = strstr(s, "\"payload\":\"") + 11;
+
+    cr_assert(asprintf(kek, "%.*s\\u%04x%s", (int)(at - s), s, (unsigned)*at, at + 1) > 0);
+    *world = vt_world_package(g);
+    free(s);
+}
+
+/* A payload whose base64url ends in a character carrying 2 bits, spaces after the JSON so
+ * that it does; signed. Both accept it: JSON allows the whitespace. */
+static char *padded_payload(const vt_cloud *g)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload), *spaced, *s;
+    size_t n = strlen(json);
+
+    cr_assert(asprintf(&spaced, "%s   ", json) > 0);
+    while (n % 3 != 1)
+        n++;
+    spaced[n] = '\0';
+    s = vt_sign(spaced, chain, 3, g->leaf_key);
+    free(spaced);
+    free(json);
+    return s;
+}
+
+static void payload_with_whitespace(const vt_cloud *g, char **kek, char **world)
+{
+    *kek = padded_payload(g);
+    *world = vt_world_package(g);
+}
+
+/* The same, with the unused low bits of the last character set: another spelling of the same
+ * bytes, which strict base64url refuses. */
+static void payload_extra_bits(const vt_cloud *g, char **kek, char **world)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char *s = padded_payload(g), *at = strstr(s, "\"payload\":\"") + 11;
+    size_t n = strcspn(at, "\"");
+    const char *c = strchr(alphabet, at[n - 1]);
+
+    cr_assert_eq(n % 4, 2);
+    cr_assert_not_null(c);
+    at[n - 1] = alphabet[(c - alphabet) | 1];
+    *kek = s;
+    *world = vt_world_package(g);
+}
+
+static void add_padding(char *value)
+{
+    strcat(value, "=");
+}
+
+static void plus_first(char *value)
+{
+    value[0] = '+';
+}
+
+static void payload_padded(const vt_cloud *g, char **kek, char **world)
+{
+    *kek = envelope_with(g, "payload", add_padding);
+    *world = vt_world_package(g);
+}
+
+static void payload_std_alphabet(const vt_cloud *g, char **kek, char **world)
+{
+    *kek = envelope_with(g, "payload", plus_first);
+    *world = vt_world_package(g);
+}
+
+/* A header as vt_header makes it, with each x5c entry rewritten by edit, signed by the leaf. */
+static void x5c_edited(const vt_cloud *g, char **kek, char **world, void (*edit)(char *entry))
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *header = vt_header("ES384", chain, 3), *json = vt_kek_json(&g->kek_payload), *text;
+    json_t *h = json_loads(header, 0, NULL), *x5c = json_object_get(h, "x5c");
+
+    for (size_t i = 0; i < json_array_size(x5c); i++) {
+        const char *was = json_string_value(json_array_get(x5c, i));
+        char *entry;
+
+        cr_assert(asprintf(&entry, "%s    ", was) > 0); /* room for edit to add 4 characters */
+        entry[strlen(was)] = '\0';
+        edit(entry);
+        json_array_set_new(x5c, i, json_string(entry));
+        free(entry);
+    }
+    text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    *kek = vt_sign_raw(text, json, g->leaf_key, false);
+    *world = vt_world_package(g);
+    free(text);
+    json_decref(h);
+    free(json);
+    free(header);
+}
+
+static void to_b64url(char *entry)
+{
+    for (char *c = entry; *c; c++)
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+}
+
+static void strip_padding(char *entry)
+{
+    char *eq = strchr(entry, '=');
+
+    if (eq != NULL)
+        *eq = '\0';
+    else
+        strcat(entry, "===="); /* a length that was a multiple of 4 gets too much padding */
+}
+
+static void x5c_base64url(const vt_cloud *g, char **kek, char **world)
+{
+    x5c_edited(g, kek, world, to_b64url);
+}
+
+static void x5c_unpadded(const vt_cloud *g, char **kek, char **world)
+{
+    x5c_edited(g, kek, world, strip_padding);
+}
+
+static void too_many_certificates(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[6] = {g->leaf, g->warrant, g->root, g->root, g->root, g->root};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("ES384", chain, 6);
+
+    *kek = vt_sign_raw(header, json, g->leaf_key, false);
+    *world = vt_world_package(g);
+    free(header);
+    free(json);
+}
+
+static void header_with_crit(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *chain[3] = {g->leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header("ES384", chain, 3), *crit;
+
+    cr_assert(asprintf(&crit, "{\"crit\":[\"exp\"],\"exp\":1,%s", header + 1) > 0);
+    *kek = vt_sign_raw(crit, json, g->leaf_key, false);
+    *world = vt_world_package(g);
+    free(crit);
+    free(header);
+    free(json);
+}
+
+static void unprotected_header(const vt_cloud *g, char **kek, char **world)
+{
+    char *s = vt_kek_package(g);
+
+    cr_assert(asprintf(kek, "{\"header\":{\"kid\":\"x\"},%s", s + 1) > 0);
+    *world = vt_world_package(g);
+    free(s);
+}
+
+static void byte_order_mark(const vt_cloud *g, char **kek, char **world)
+{
+    char *s = vt_kek_package(g);
+
+    cr_assert(asprintf(kek, "\xef\xbb\xbf%s", s) > 0);
+    *world = vt_world_package(g);
+    free(s);
+}
+
+static void key_size_real(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "\"key_size\":2048", "\"key_size\":2048.0");
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void nul_in_kid(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "\"kid\":\"https://", "\"kid\":\"https://\\u0000");
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void lone_surrogate(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "\"region\":\"NA\"", "\"region\":\"N\\ud800\"");
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void exportable_as_number(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "\"exportable\":false", "\"exportable\":0");
+    *world = vt_world_package(g);
+    free(json);
+}
+
+static void huge_number(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "\"key_size\":2048", "\"key_size\":1e400");
+    *world = vt_world_package(g);
+    free(json);
+}
+
 static const vt_case cases[] = {
     {"genuine packages", genuine, NULL, 0},
     {"wrong root (another self-signed P-384 root)", wrong_root, "root-hash", 1},
@@ -736,6 +979,23 @@ static const vt_case cases[] = {
     {"KEK and world packages swapped", swapped, "kek-payload", 3},
     {"trailing data after the JSON", trailing_data, "format", 3},
     {"file over 256 KiB", oversize, "format", 3},
+    {"JSON whitespace around the envelope", whitespace_around, NULL, 0},
+    {"JSON escape inside the payload string", escaped_characters, NULL, 0},
+    {"signed payload with trailing whitespace", payload_with_whitespace, NULL, 0},
+    {"payload base64url with bits beyond the data", payload_extra_bits, "format", 3},
+    {"payload base64url with padding", payload_padded, "format", 3},
+    {"payload in the standard base64 alphabet", payload_std_alphabet, "format", 3},
+    {"x5c in base64url", x5c_base64url, "format", 3},
+    {"x5c without its padding", x5c_unpadded, "format", 3},
+    {"six certificates in x5c", too_many_certificates, "format", 3},
+    {"crit in the protected header", header_with_crit, "format", 3},
+    {"unprotected header", unprotected_header, "format", 3},
+    {"byte order mark before the JSON", byte_order_mark, "format", 3},
+    {"key_size written 2048.0", key_size_real, "kek-payload", 3},
+    {"key_size 1e400", huge_number, "kek-payload", 3},
+    {"exportable written 0", exportable_as_number, "kek-payload", 3},
+    {"NUL character in the kid", nul_in_kid, "kek-payload", 3},
+    {"lone surrogate in the region", lone_surrogate, "kek-payload", 3},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
