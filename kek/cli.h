@@ -8,6 +8,7 @@
 
 int cmd_init(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "keytransfer-cloud: <message>" on stderr and returns the exit status for e->rc. */
 int cloud_report(const kt_err *e);

@@ -16,6 +16,7 @@ static const struct {
 } commands[] = {
     {"init", cmd_init, "create a region's cloud HSM, KEK, packages, toolset zip and hash table"},
     {"import", cmd_import, "open a .byok inside the emulated cloud HSM and store its key"},
+    {"serve", cmd_serve, "serve the cloud HSM as a Key Vault REST endpoint on loopback"},
 };
 
 int cloud_report(const kt_err *e)

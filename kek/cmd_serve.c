@@ -1,0 +1,195 @@
+/*
+ * cmd_serve.c - `keytransfer-cloud serve`: the emulated cloud HSM behind a Key Vault-shaped REST
+ * endpoint on loopback, for the upload step of demos and tests (DESIGN.md §2). Prints its URL and
+ * bearer token, logs one line per request on stderr, and stops cleanly on SIGINT or SIGTERM.
+ */
+#include "cli.h"
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_STATE = 1000, OPT_LISTEN, OPT_TOKEN_FILE, OPT_HELP };
+
+static const struct option opts[] = {
+    {"state", required_argument, NULL, OPT_STATE},           /* the cloud's state folder */
+    {"listen", required_argument, NULL, OPT_LISTEN},         /* loopback ADDRESS:PORT */
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE}, /* the bearer token to accept */
+    {"help", no_argument, NULL, OPT_HELP},
+    {0, 0, 0, 0},
+};
+
+static const char help[] =
+    "Usage: keytransfer-cloud serve [--state DIR] [--listen ADDRESS:PORT] [--token-file FILE]\n"
+    "\n"
+    "Serve the emulated cloud HSM as a Key Vault-shaped REST endpoint "
+    "(api-version " KEK_SERVE_API_VERSION ")\n"
+    "on a loopback address only:\n"
+    "  PUT /keys/NAME?api-version=" KEK_SERVE_API_VERSION
+    "   Import Key: opens the .byok in key_hsm inside the\n"
+    "                                   HSM, as `keytransfer-cloud import` does\n"
+    "  GET /keys/NAME?api-version=" KEK_SERVE_API_VERSION "   the key's public JWK\n"
+    "Every request needs 'Authorization: Bearer TOKEN'. Prints the URL and the token, then one\n"
+    "line per request on stderr; stops on SIGINT (Ctrl-C) or SIGTERM.\n"
+    "\n"
+    "  --state DIR           the cloud's state folder (default: $KEYTRANSFER_CLOUD_STATE, else\n"
+    "                        ~/.local/share/keytransfer/cloud)\n"
+    "  --listen ADDR:PORT    127.0.0.0/8, [::1] or localhost, and a port; port 0 picks a free\n"
+    "                        one (default: 127.0.0.1:0)\n"
+    "  --token-file FILE     accept the token in FILE (16 to 4096 visible characters, one\n"
+    "                        trailing newline ignored) instead of a fresh random one\n"
+    "  --help                show this help\n";
+
+static void log_stderr(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "keytransfer-cloud serve: %s\n", line);
+    fflush(stderr);
+}
+
+/* The token: from the file, or 32 random bytes as unpadded base64url. NUL-terminated. */
+static kt_rc load_token(const char *file, kt_secbuf *token, kt_err *e)
+{
+    kt_secbuf raw = {0};
+    kt_rc rc;
+    if (file == NULL) {
+        uint8_t r[32];
+        char *s = NULL;
+        kt_random(r, sizeof r);
+        rc = kt_b64url_encode(r, sizeof r, &s, e);
+        kt_wipe(r, sizeof r);
+        if (rc == KT_OK && (rc = kt_secbuf_alloc(token, strlen(s) + 1, e)) == KT_OK) {
+            memcpy(token->p, s, strlen(s) + 1);
+            token->len = strlen(s);
+        }
+        if (s != NULL) {
+            kt_wipe(s, strlen(s));
+            free(s);
+        }
+        return rc;
+    }
+    if ((rc = kt_file_read_secret(file, KEK_SERVE_TOKEN_MAX + 2, &raw, e)) != KT_OK)
+        return rc;
+    size_t n = raw.len;
+    if (n > 0 && raw.p[n - 1] == '\n')
+        n--;
+    if (n > 0 && raw.p[n - 1] == '\r')
+        n--;
+    bool visible = true;
+    for (size_t i = 0; i < n; i++)
+        if (raw.p[i] < 0x21 || raw.p[i] > 0x7e)
+            visible = false;
+    if (n < KEK_SERVE_TOKEN_MIN || n > KEK_SERVE_TOKEN_MAX || !visible)
+        rc = kt_fail(e, KT_EFORMAT, "%s: a token is %d to %d visible ASCII characters", file,
+                     KEK_SERVE_TOKEN_MIN, KEK_SERVE_TOKEN_MAX);
+    else if ((rc = kt_secbuf_alloc(token, n + 1, e)) == KT_OK) {
+        memcpy(token->p, raw.p, n);
+        token->p[n] = '\0';
+        token->len = n;
+    }
+    kt_secbuf_free(&raw);
+    return rc;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *state = NULL, *listen = "127.0.0.1:0", *token_file = NULL;
+    char state_buf[4096];
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    kek_cloud cloud;
+    kek_rest rest;
+    kek_server *server = NULL;
+    kt_secbuf token = {0};
+    sigset_t stop;
+    kt_err e;
+
+    /* 1. options */
+    optind = 0;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "+:", opts, NULL)) != -1;) {
+        switch (c) {
+        case OPT_STATE:
+            state = optarg;
+            break;
+        case OPT_LISTEN:
+            listen = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            token_file = optarg;
+            break;
+        case OPT_HELP:
+            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
+        case ':':
+            return cloud_usage("serve", "option %s needs a value", argv[optind - 1]);
+        default:
+            return cloud_usage("serve", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cloud_usage("serve", "unexpected argument '%s'", argv[optind]);
+    kt_err_clear(&e);
+    if (kek_listen_parse(listen, &ss, &sslen, &e) != KT_OK)
+        return cloud_usage("serve", "%s", e.msg);
+    if (state == NULL && (state = cloud_default_state(state_buf, sizeof state_buf)) == NULL)
+        return cloud_usage("serve", "give --state DIR (no HOME to default to)");
+
+    /* 2. inputs */
+    if (load_token(token_file, &token, &e) != KT_OK)
+        return cloud_report(&e);
+    if (kek_cloud_open(state, &cloud, &e) != KT_OK) {
+        kt_secbuf_free(&token);
+        return cloud_report(&e);
+    }
+
+    /* 3. operation: the signals are blocked before the server's thread starts, so that only
+     * sigwait below sees them and the thread is never interrupted inside the HSM. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rest.cloud = &cloud;
+    rest.token = &token;
+    pthread_mutex_init(&rest.lock, NULL);
+    kt_rc rc =
+        kek_serve_start(&rest, (const struct sockaddr *)&ss, sslen, log_stderr, NULL, &server, &e);
+    if (rc != KT_OK) {
+        kt_err_prefix(&e, "%s", listen);
+        goto out;
+    }
+
+    /* 4. output: where and how to reach it, then serve until told to stop */
+    char host[64];
+    if (ss.ss_family == AF_INET6)
+        snprintf(host, sizeof host, "[::1]");
+    else
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    printf("Key Vault emulator for vault %s (region %s)\n"
+           "  url      http://%s:%u\n"
+           "  token    %s\n"
+           "  kek      %s\n"
+           "Stop it with Ctrl-C or SIGTERM.\n",
+           cloud.vault, cloud.region, host, kek_serve_port(server),
+           token_file != NULL ? "(from the token file)" : (const char *)token.p, cloud.kid);
+    if (fflush(stdout) != 0) {
+        rc = kt_fail(&e, KT_EIO, "cannot write to standard output");
+        goto out;
+    }
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    fprintf(stderr, "keytransfer-cloud serve: %s: stopping\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+out:
+    kek_serve_stop(server);
+    pthread_mutex_destroy(&rest.lock);
+    kek_cloud_close(&cloud);
+    kt_secbuf_free(&token);
+    return rc == KT_OK ? KT_EXIT_OK : cloud_report(&e);
+}

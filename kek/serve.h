@@ -1,0 +1,141 @@
+/*
+ * serve.h - the REST side of kek/: a Key Vault-shaped endpoint in front of the emulated cloud HSM
+ * (`keytransfer-cloud serve`, DESIGN.md §2), on loopback only.
+ *
+ * Three layers, each usable without the next: the strict parser of the Import Key body (the
+ * fuzz target), the request handler that maps a request to an answer without any transport, and
+ * the libmicrohttpd server around it. Imports go through kek_import, the same emulated HSM as
+ * `keytransfer-cloud import`.
+ *
+ * The API spoken (api-version 7.4 only):
+ *   PUT /keys/{name}?api-version=7.4             Import Key  -> 200 {"key":JWK,"attributes":...}
+ *   GET /keys/{name}[/{version}]?api-version=7.4 Get Key     -> 200 the same
+ * with "Authorization: Bearer <token>" and, for PUT, "Content-Type: application/json". Errors
+ * are Key Vault's {"error":{"code":...,"message":...}}: 400 BadParameter, 401 Unauthorized, 404
+ * KeyNotFound or NotFound, 405 MethodNotAllowed, 409 Conflict, 413 RequestTooLarge, 415
+ * UnsupportedMediaType, 500 InternalError.
+ */
+#ifndef KT_KEK_SERVE_H
+#define KT_KEK_SERVE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "kek.h"
+
+#define KEK_SERVE_BODY_MAX    (256 * 1024) /* request body; more is 413, enforced while receiving */
+#define KEK_SERVE_API_VERSION "7.4"
+#define KEK_SERVE_TOKEN_MIN   16
+#define KEK_SERVE_TOKEN_MAX   4096
+
+/* Key operations (JsonWebKeyOperation) an imported key may be given. */
+enum {
+    KEK_OP_ENCRYPT = 1u << 0,
+    KEK_OP_DECRYPT = 1u << 1,
+    KEK_OP_SIGN = 1u << 2,
+    KEK_OP_VERIFY = 1u << 3,
+    KEK_OP_WRAP_KEY = 1u << 4,
+    KEK_OP_UNWRAP_KEY = 1u << 5,
+};
+
+/* The operations a key type takes: RSA all six, EC sign and verify, AES (oct) encrypt, decrypt,
+ * wrapKey, unwrapKey. */
+unsigned kek_ops_for(world_key_type type);
+
+/* An Import Key body, parsed. */
+typedef struct kek_import_body {
+    world_key_type type;                 /* from kty RSA-HSM, EC-HSM, oct-HSM */
+    char kty[8];                         /* as sent */
+    char crv[8];                         /* EC: P-256, P-384, P-521 or P-256K; else "" */
+    char curve[WORLD_KEY_CURVE_MAX + 1]; /* EC: world/'s canonical name ("secp256k1"); else "" */
+    unsigned ops; /* KEK_OP_* bits; all the type takes when key_ops is absent */
+    kt_buf byok;  /* the decoded key_hsm: the .byok file's bytes */
+} kek_import_body;
+
+/*
+ * Parses an Import Key body strictly (kt_json_parse: one object, at most KEK_SERVE_BODY_MAX
+ * bytes, no duplicate keys, no trailing data):
+ *   {"key":{"kty":"RSA-HSM"|"EC-HSM"|"oct-HSM", "crv":... (EC-HSM only, required there),
+ *           "key_ops":[...] (optional: 1..6 distinct operations the type takes),
+ *           "key_hsm":"<strict unpadded base64url of 1..PKG_BYOK_MAX bytes>"},
+ *    "attributes":{"enabled":true} (optional)}
+ * and nothing else. Software key types (RSA, EC, oct) are refused: this is an HSM. Every
+ * refusal is KT_EFORMAT (KT_ETOOBIG over the cap) with a message naming the member. Whether the
+ * .byok matches kty is for the handler to check. *out: kek_import_body_free.
+ */
+KT_MUST kt_rc kek_import_body_parse(const uint8_t *in, size_t len, kek_import_body *out, kt_err *e);
+
+void kek_import_body_free(kek_import_body *b);
+
+/*
+ * Parses a listen address "IPv4:PORT" or "[IPv6]:PORT" (PORT 0..65535, 0: any free port) that
+ * must be a loopback address: 127.0.0.0/8 or ::1 ("localhost" is taken as 127.0.0.1). Anything
+ * else is KT_EUSAGE: the emulator never listens where another machine can reach it.
+ */
+KT_MUST kt_rc kek_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+                               kt_err *e);
+
+/* What the handler serves: the opened cloud, the bearer token, and the lock that serializes
+ * requests to the emulated HSM. */
+typedef struct kek_rest {
+    kek_cloud *cloud;
+    const kt_secbuf *token; /* NUL-terminated; owned by the caller */
+    pthread_mutex_t lock;
+} kek_rest;
+
+/* One request, as the transport received it (NULL for an absent header or query value). */
+typedef struct kek_rest_request {
+    const char *method;
+    const char *path; /* without the query */
+    const char *api_version;
+    const char *authorization;
+    const char *content_type;
+    const uint8_t *body;
+    size_t len;
+} kek_rest_request;
+
+/* The answer. */
+typedef struct kek_rest_response {
+    unsigned status;
+    char *body;            /* JSON, heap (free()) */
+    const char *allow;     /* an Allow header value (405), or NULL */
+    bool www_authenticate; /* add Key Vault's WWW-Authenticate challenge (401) */
+    char code[32];         /* the error code, "" on success (for the log) */
+} kek_rest_response;
+
+/*
+ * The checks that need only the request line and headers: route, method, api-version, token,
+ * content type. Returns true and fills rs when they already decide the answer (so a transport
+ * can answer before it reads a body); false when the request may go on.
+ */
+bool kek_rest_precheck(kek_rest *s, const kek_rest_request *rq, kek_rest_response *rs);
+
+/* The whole request, body included: always fills rs (free rs->body with free()). Never fails:
+ * anything malformed is a 4xx answer, anything broken a 500. */
+void kek_rest_handle(kek_rest *s, const kek_rest_request *rq, kek_rest_response *rs);
+
+/* A running server. */
+typedef struct kek_server kek_server;
+
+/* Receives one line per request ("PUT /keys/x 200", no newline), from the server's thread. */
+typedef void (*kek_log_fn)(void *ctx, const char *line);
+
+/*
+ * Starts a libmicrohttpd server on the loopback address sa (from kek_listen_parse) with one
+ * internal polling thread, so requests reach the HSM one at a time (and s->lock serializes them
+ * too). Caps: KEK_SERVE_BODY_MAX per body, 16 connections (8 per address), 10 s idle timeout,
+ * 32 KiB of headers. *out: kek_serve_stop.
+ */
+KT_MUST kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen,
+                              kek_log_fn log, void *log_ctx, kek_server **out, kt_err *e);
+
+/* The port the server listens on (the one chosen when port 0 was asked for). */
+unsigned kek_serve_port(const kek_server *s);
+
+/* Stops the server: waits for its thread, closes every connection, frees everything. */
+void kek_serve_stop(kek_server *s);
+
+#endif
