@@ -202,27 +202,28 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
 {
     const world_key_info *key = &r->key;
     const char *scheme = transfer_scheme_name(o->target, r->hash, k->bits);
-    char fp[65], world[65], hash[65], pkg[65], size[32];
+    char fp[65], world[65], hash[65], pkg[65], type[48];
 
     kt_hex(fp, k->fp, 32);
     kt_hex(world, k->world_hash, 32);
     kt_hex(hash, key->key_hash, 32);
     kt_hex(pkg, r->package_sha256, 32);
     if (key->type == WORLD_KEY_EC)
-        snprintf(size, sizeof size, "%s", key->curve);
+        snprintf(type, sizeof type, "EC %s", key->curve);
     else
-        snprintf(size, sizeof size, "%u", key->bits);
+        snprintf(type, sizeof type, "%s-%u", world_key_type_name(key->type), key->bits);
 
     if (a->json) {
         json_t *v = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, "
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:i, s:o, s:s}, "
             "s:{s:s, s:s, s:b, s:i}, s:o, s:i, s:i}",
             "format", "keytransfer-package/1", "result", "SUCCESS", "target",
             transfer_target_name(o->target), "scheme", scheme, "oaep_hash",
             pkg_oaep_hash_name(r->hash), "package_file", r->package_path, "manifest_file",
             r->manifest_path, "package_sha256", pkg, "key", "app", key->app, "ident", key->ident,
-            "type", world_key_type_name(key->type), "size", size, "sha256", hash, "kek", "kid",
-            k->kid, "sha256", fp, "attested", k->attested, "bits", (int)k->bits,
+            "type", world_key_type_name(key->type), "size", (int)key->bits, "curve",
+            key->type == WORLD_KEY_EC ? json_string(key->curve) : json_null(), "sha256", hash,
+            "kek", "kid", k->kid, "sha256", fp, "attested", k->attested, "bits", (int)k->bits,
             "target_world_hash", k->attested ? json_string(world) : json_null(), "rsa_part_bytes",
             (int)r->rsa_len, "ciphertext_bytes", (int)r->blob_len);
         return cli_print_json(v);
@@ -230,7 +231,7 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
     printf("Transfer package written for %s\n"
            "  package       %s\n"
            "  manifest      %s (signed by the module)\n"
-           "  key           %s/%s, %s-%s, SHA-256 %s\n"
+           "  key           %s/%s, %s, SHA-256 %s\n"
            "  KEK           %s\n"
            "  KEK SHA-256   %s (%s, %u bits)\n"
            "  target world  %s\n"
@@ -238,8 +239,8 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
            "                padding, RFC 5649 (%zu bytes)\n"
            "  package hash  SHA-256 %s\n"
            "\nResult: SUCCESS\n",
-           scheme, r->package_path, r->manifest_path, key->app, key->ident,
-           world_key_type_name(key->type), size, hash, k->kid[0] ? k->kid : "(no kid given)", fp,
+           scheme, r->package_path, r->manifest_path, key->app, key->ident, type, hash,
+           k->kid[0] ? k->kid : "(no kid given)", fp,
            k->attested ? "attested" : "UNATTESTED, accepted by fingerprint", k->bits,
            k->attested ? world : "none (an unattested KEK has no world to bind)", r->blob_len,
            pkg_oaep_hash_name(r->hash), pkg_oaep_hash_name(r->hash), r->rsa_len,
