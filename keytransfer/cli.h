@@ -21,6 +21,10 @@ int cmd_toolset(int argc, char **argv);
 int cmd_modify_acls(int argc, char **argv);
 int cmd_package(int argc, char **argv);
 
+/* The seed-compatible front (compat.c): the command named new-world, generatekey or
+ * KeyTransferRemote, or NULL. */
+cli_cmd_fn compat_lookup(const char *name);
+
 /* Prints "keytransfer: <message>" on stderr and returns the exit status for e->rc. */
 int cli_report(const kt_err *e);
 

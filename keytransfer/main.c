@@ -37,7 +37,10 @@ static void usage(FILE *f)
                "  --help     show this help\n"
                "  --version  show the version\n"
                "\n"
-               "Run 'keytransfer COMMAND --help' for a command's options. See keytransfer(1).\n");
+               "Run 'keytransfer COMMAND --help' for a command's options. See keytransfer(1).\n"
+               "The seed toolset's command lines work too: keytransfer new-world ...,\n"
+               "keytransfer generatekey ..., keytransfer KeyTransferRemote ... (see COMPATIBILITY\n"
+               "in keytransfer(1)).\n");
 }
 
 int main(int argc, char **argv)
@@ -52,6 +55,11 @@ int main(int argc, char **argv)
         cli_warn("OpenSSL's secure heap is not available; private key numbers live in the "
                  "ordinary heap while in use");
 
+    /* Installed under a seed tool's name (a link named generatekey, say), act as that tool. */
+    const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+    cli_cmd_fn front = compat_lookup(base);
+    if (front != NULL)
+        return front(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return KT_EXIT_USAGE;
@@ -67,6 +75,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
+    if ((front = compat_lookup(argv[1])) != NULL)
+        return front(argc - 1, argv + 1);
     fprintf(stderr, "keytransfer: unknown command '%s'\nTry 'keytransfer --help'.\n", argv[1]);
     return KT_EXIT_USAGE;
 }
