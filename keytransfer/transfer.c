@@ -491,7 +491,12 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
     snprintf(man.subscription, sizeof man.subscription, "%s",
              o->subscription != NULL ? o->subscription : "");
     snprintf(man.friendly_name, sizeof man.friendly_name, "%s", o->name);
-    snprintf(man.package_file, sizeof man.package_file, "%s", base_name(r->package_path));
+    const char *file = base_name(r->package_path);
+    if (strlen(file) >= sizeof man.package_file) {
+        pkg_manifest_free(&man);
+        return kt_fail(e, KT_EUSAGE, "the package file name %s is too long", file);
+    }
+    memcpy(man.package_file, file, strlen(file) + 1);
     memcpy(man.package_sha256, r->package_sha256, 32);
     man.created = o->now;
     kt_rc rc = pkg_manifest_sign(&man, m->module_sk.p, out, e);
