@@ -193,7 +193,7 @@ kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *t
     cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
         const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-        if (sink.over)
+        if (sink.over || cc == CURLE_FILESIZE_EXCEEDED)
             rc = kt_fail(e, KT_ETOOBIG, "%s: the answer is longer than %d bytes", url,
                          ONLINE_RESPONSE_MAX);
         else if (cc == CURLE_PEER_FAILED_VERIFICATION)

@@ -24,27 +24,26 @@ static bool is_dns_label_char(char c)
 }
 
 /* A DNS name or dotted-quad IPv4 address: labels of [A-Za-z0-9-]{1,63}, no leading or trailing
- * '-'; all-digit names must be a dotted quad that inet_pton takes (so "127.1" and "0x7f.1",
- * which resolvers read in surprising ways, are refused). */
+ * '-'. A name whose last label starts with a digit is an address to URL parsers and resolvers,
+ * so it must be a dotted quad that inet_pton takes ("127.1" and "0x7f.0.0.1", which they read
+ * in surprising ways, are refused). */
 static bool is_host_name(const char *h, size_t n)
 {
-    size_t label = 0;
-    bool all_digits = true;
+    size_t label = 0, last = 0;
     if (n == 0 || n > ONLINE_HOST_MAX)
         return false;
     for (size_t i = 0; i <= n; i++) {
         if (i == n || h[i] == '.') {
             if (label == 0 || h[i - 1] == '-' || h[i - label] == '-')
                 return false;
+            last = i - label;
             label = 0;
             continue;
         }
         if (!is_dns_label_char(h[i]) || ++label > 63)
             return false;
-        if (!isdigit((unsigned char)h[i]))
-            all_digits = false;
     }
-    if (all_digits || strspn(h, "0123456789.") == n) {
+    if (isdigit((unsigned char)h[last])) {
         char ip[ONLINE_HOST_MAX + 1];
         struct in_addr a;
         snprintf(ip, sizeof ip, "%.*s", (int)n, h);
@@ -88,6 +87,13 @@ kt_rc online_vault_parse(const char *url, online_vault *v, kt_err *e)
                        url);
     }
 
+    /* The authority ends at the first '/', '?' or '#'; a user name or password is refused. */
+    size_t authority = strcspn(host, "/?#");
+    if (memchr(host, '@', authority) != NULL)
+        return kt_fail(e, KT_EUSAGE,
+                       "vault URL: no user name or password in the URL; the token comes "
+                       "from --token-file or " ONLINE_TOKEN_ENV);
+
     /* host: [IPv6] or a name */
     if (*host == '[') {
         host_end = strchr(host, ']');
@@ -99,11 +105,7 @@ kt_rc online_vault_parse(const char *url, online_vault *v, kt_err *e)
             return kt_fail(e, KT_EUSAGE, "vault URL: '%s' is not an IPv6 address", bare);
         host_end++;
     } else {
-        host_end = host + strcspn(host, ":/?#@");
-        if (*host_end == '@')
-            return kt_fail(e, KT_EUSAGE,
-                           "vault URL: no user name or password in the URL; the token comes "
-                           "from --token-file or " ONLINE_TOKEN_ENV);
+        host_end = host + strcspn(host, ":/?#");
         if (!is_host_name(host, (size_t)(host_end - host)))
             return kt_fail(e, KT_EUSAGE, "vault URL: '%.*s' is not a host name or IPv4 address",
                            (int)((host_end - host) > 80 ? 80 : (host_end - host)), host);
@@ -129,10 +131,6 @@ kt_rc online_vault_parse(const char *url, online_vault *v, kt_err *e)
     /* nothing but an optional '/' */
     rest = p;
     if (strcmp(rest, "") != 0 && strcmp(rest, "/") != 0) {
-        if (strchr(rest, '@') != NULL)
-            return kt_fail(e, KT_EUSAGE,
-                           "vault URL: no user name or password in the URL; the token comes "
-                           "from --token-file or " ONLINE_TOKEN_ENV);
         return kt_fail(e, KT_EUSAGE,
                        "vault URL: give only the vault, such as https://contoso.vault.azure.net "
                        "(no path, query or fragment; found '%.80s')",

@@ -1,0 +1,201 @@
+/*
+ * test_http.c - the bearer token and the one request: what goes on the wire (method, path,
+ * headers, body), that a redirect is not followed, that an answer over the cap is refused, that
+ * an unreachable vault is an I/O error naming the URL, and that a TLS handshake is required for
+ * https (a plain HTTP server on the other end fails it).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "otest.h"
+
+static void global_init(void)
+{
+    cr_assert_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+}
+
+static void global_fini(void)
+{
+    curl_global_cleanup();
+}
+
+TestSuite(http, .init = global_init, .fini = global_fini);
+
+/* ---- the token ---- */
+
+static kt_rc token_from_file(const char *text, kt_secbuf *t, kt_err *e)
+{
+    char *dir = ot_scratch(), *path = ot_path(dir, "token");
+    ot_write(path, text, strlen(text));
+    kt_rc rc = online_token_load(path, t, e);
+    free(path);
+    ot_rmrf(dir);
+    return rc;
+}
+
+Test(token, file_with_one_trailing_newline)
+{
+    kt_secbuf t;
+    kt_err e;
+    cr_assert_eq(token_from_file("eyJ0eXAi.abc-_\n", &t, &e), KT_OK, "%s", e.msg);
+    cr_expect_eq(t.len, 14);
+    cr_expect_str_eq((char *)t.p, "eyJ0eXAi.abc-_");
+    kt_secbuf_free(&t);
+    cr_assert_eq(token_from_file("abc\r\n", &t, &e), KT_OK, "%s", e.msg);
+    cr_expect_str_eq((char *)t.p, "abc");
+    kt_secbuf_free(&t);
+    cr_assert_eq(token_from_file("abc", &t, &e), KT_OK, "%s", e.msg);
+    kt_secbuf_free(&t);
+}
+
+Test(token, refuses_what_could_break_a_header)
+{
+    static const char *const bad[] = {"",
+                                      "\n",
+                                      "abc\n\n",
+                                      "ab c",
+                                      "abc\r\nX-Evil: 1\n",
+                                      "abc\t",
+                                      "a\x01"
+                                      "b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        kt_secbuf t;
+        kt_err e;
+        kt_rc rc = token_from_file(bad[i], &t, &e);
+        cr_expect(rc == KT_EFORMAT || rc == KT_EUSAGE, "token %zu accepted", i);
+        cr_expect_null(t.p);
+    }
+}
+
+Test(token, from_the_environment_which_is_then_wiped)
+{
+    kt_secbuf t;
+    kt_err e;
+    cr_assert_eq(setenv(ONLINE_TOKEN_ENV, "env-token-123\n", 1), 0);
+    char *env = getenv(ONLINE_TOKEN_ENV);
+    cr_assert_eq(online_token_load(NULL, &t, &e), KT_OK, "%s", e.msg);
+    cr_expect_str_eq((char *)t.p, "env-token-123");
+    cr_expect_null(getenv(ONLINE_TOKEN_ENV), "still in the environment");
+    for (size_t i = 0; i < 14; i++)
+        cr_expect_eq(env[i], 0, "byte %zu of the environment copy is not wiped", i);
+    kt_secbuf_free(&t);
+    cr_expect_eq(online_token_load(NULL, &t, &e), KT_EUSAGE);
+    cr_expect(strstr(e.msg, "--token-file") != NULL, "%s", e.msg);
+}
+
+/* ---- the request ---- */
+
+static kt_rc put(unsigned port, const char *scheme, online_http *resp, kt_err *e)
+{
+    online_vault v;
+    char base[64], url[256];
+    kt_secbuf token = {0};
+    snprintf(base, sizeof base, "%s://127.0.0.1:%u", scheme, port);
+    cr_assert_eq(online_vault_parse(base, &v, e), KT_OK, "%s", e->msg);
+    cr_assert_eq(online_key_url(&v, "MyKey", url, sizeof url, e), KT_OK);
+    cr_assert_eq(kt_secbuf_alloc(&token, 8, e), KT_OK);
+    memcpy(token.p, "tok-123", 8);
+    token.len = 7;
+    kt_rc rc = online_http_put(&v, url, &token, "{\"key\":{}}", NULL, resp, e);
+    kt_secbuf_free(&token);
+    return rc;
+}
+
+Test(http, what_goes_on_the_wire)
+{
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}";
+    ot_server s;
+    online_http r;
+    kt_err e;
+    ot_server_start(&s, answer, sizeof answer - 1, 10000);
+    cr_assert_eq(put(s.port, "http", &r, &e), KT_OK, "%s", e.msg);
+    ot_server_join(&s);
+    cr_expect_eq(r.status, 200);
+    cr_expect_eq(r.body.len, 11);
+    cr_expect_arr_eq(r.body.p, "{\"ok\":true}", 11);
+    cr_assert_not_null(s.request);
+    cr_expect(strncmp(s.request, "PUT /keys/MyKey?api-version=7.4 HTTP/1.1\r\n", 42) == 0, "%s",
+              s.request);
+    cr_expect(strstr(s.request, "\r\nAuthorization: Bearer tok-123\r\n") != NULL, "%s", s.request);
+    cr_expect(strstr(s.request, "\r\nContent-Type: application/json\r\n") != NULL);
+    cr_expect(strstr(s.request, "\r\n\r\n{\"key\":{}}") != NULL);
+    cr_expect(strstr(s.request, "Expect:") == NULL, "no 100-continue");
+    online_http_free(&r);
+    ot_server_free(&s);
+}
+
+Test(http, a_redirect_is_not_followed)
+{
+    ot_server s, target;
+    online_http r;
+    online_imported got;
+    kt_err e;
+    char answer[256];
+    ot_server_start(&target, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 38, 500);
+    snprintf(answer, sizeof answer,
+             "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:%u/keys/MyKey\r\n"
+             "Content-Length: 0\r\nConnection: close\r\n\r\n",
+             target.port);
+    ot_server_start(&s, answer, strlen(answer), 10000);
+    cr_assert_eq(put(s.port, "http", &r, &e), KT_OK, "%s", e.msg);
+    cr_expect_eq(r.status, 307);
+    cr_expect_eq(online_parse_answer(r.status, r.body.p, r.body.len, "MyKey", "RSA-HSM", &got, &e),
+                 KT_EIO);
+    cr_expect(strstr(e.msg, "redirect") != NULL, "%s", e.msg);
+    ot_server_join(&target); /* times out: nobody came */
+    cr_expect_not(target.accepted, "the redirect was followed");
+    online_http_free(&r);
+    ot_server_free(&s);
+    ot_server_free(&target);
+}
+
+Test(http, an_answer_over_the_cap_is_refused, .timeout = 60)
+{
+    size_t big = ONLINE_RESPONSE_MAX + 4096;
+    char *answer = malloc(big + 128);
+    cr_assert_not_null(answer);
+    int h = snprintf(answer, 128, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", big);
+    memset(answer + h, 'x', big);
+    ot_server s;
+    online_http r;
+    kt_err e;
+    ot_server_start(&s, answer, (size_t)h + big, 10000);
+    cr_expect_eq(put(s.port, "http", &r, &e), KT_ETOOBIG, "%s", e.msg);
+    cr_expect_null(r.body.p);
+    ot_server_free(&s);
+    free(answer);
+}
+
+Test(http, an_unreachable_vault_is_an_io_error_naming_the_url)
+{
+    online_http r;
+    kt_err e;
+    unsigned port = ot_closed_port();
+    char want[64];
+    cr_expect_eq(put(port, "http", &r, &e), KT_EIO);
+    snprintf(want, sizeof want, "http://127.0.0.1:%u/keys/MyKey", port);
+    cr_expect(strstr(e.msg, want) != NULL, "'%s' lacks the URL", e.msg);
+    cr_expect_eq(kt_rc_exit(e.rc), 4);
+}
+
+Test(http, https_needs_a_tls_server)
+{
+    /* An https URL against a plain HTTP server: the handshake fails, nothing is imported, and
+     * the token never goes out in clear text (the server sees only a TLS ClientHello). */
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    ot_server s;
+    online_http r;
+    kt_err e;
+    ot_server_start(&s, answer, sizeof answer - 1, 10000);
+    kt_rc rc = put(s.port, "https", &r, &e);
+    ot_server_join(&s);
+    cr_expect_neq(rc, KT_OK);
+    cr_expect(s.request == NULL || strstr(s.request, "tok-123") == NULL,
+              "the token was sent in clear text");
+    ot_server_free(&s);
+}
