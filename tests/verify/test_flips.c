@@ -47,10 +47,9 @@ typedef struct flip {
 } flip;
 
 /* The positions to flip in package s: all of the payload and signature values, a sample of the
- * rest. Appends one flip per position, verified by C, to *v. */
-static void flip_package(const vt_cloud *g, const char *dir, const char *which, const char *s,
-                         const char *other, const char *other_path, flip **v, size_t *n,
-                         size_t *cap)
+ * rest. Appends one flip per position to *v and writes the flipped package beside other_path. */
+static void flip_package(const char *dir, const char *which, const char *s, const char *other_path,
+                         flip **v, size_t *n, size_t *cap)
 {
     size_t len = strlen(s), ps, pe, ss, se, hs, he;
     char *copy = strdup(s);
@@ -61,11 +60,8 @@ static void flip_package(const vt_cloud *g, const char *dir, const char *which, 
     value_range(s, "protected", &hs, &he);
     for (size_t i = 0; i < len; i++) {
         bool in_value = (i >= ps && i < pe) || (i >= ss && i < se);
-        verify_result r;
-        kt_err e;
-        char name[64];
+        char name[64], *path;
         flip *f;
-        kt_rc rc;
 
         if (!in_value && i % SAMPLE_STEP != 0)
             continue;
@@ -80,28 +76,36 @@ static void flip_package(const vt_cloud *g, const char *dir, const char *which, 
         f->pos = i;
         f->in_value = in_value;
         f->in_protected = i >= hs && i < he;
-        copy[i] ^= FLIP;
-        if (strcmp(which, "KEK") == 0)
-            rc = vt_verify(g, copy, other, &r, &e);
-        else
-            rc = vt_verify(g, other, copy, &r, &e);
-        cr_expect_neq(rc, KT_OK, "%s package byte %zu flipped: C accepted it", which, i);
-        snprintf(f->check, sizeof f->check, "%s",
-                 verify_check_name(r.failed) ? verify_check_name(r.failed) : "(none)");
-        f->status = rc == KT_OK ? 0 : kt_rc_exit(rc);
-        verify_result_free(&r);
         snprintf(name, sizeof name, "flip-%s-%05zu.jws", which, i);
-        if (strcmp(which, "KEK") == 0) {
-            f->kek_path = vt_path(dir, name);
-            f->world_path = strdup(other_path);
-            vt_write(f->kek_path, copy, len);
-        } else {
-            f->kek_path = strdup(other_path);
-            f->world_path = vt_path(dir, name);
-            vt_write(f->world_path, copy, len);
-        }
+        path = vt_path(dir, name);
         copy[i] ^= FLIP;
+        vt_write(path, copy, len);
+        copy[i] ^= FLIP;
+        f->kek_path = strcmp(which, "KEK") == 0 ? path : strdup(other_path);
+        f->world_path = strcmp(which, "KEK") == 0 ? strdup(other_path) : path;
     }
+    free(copy);
+}
+
+/* The C verdict on one flip, in-process. */
+static void c_verdict(const vt_cloud *g, flip *f, const char *kek, const char *world)
+{
+    char *copy = strdup(strcmp(f->which, "KEK") == 0 ? kek : world);
+    verify_result r;
+    kt_err e;
+    kt_rc rc;
+
+    cr_assert_not_null(copy);
+    copy[f->pos] ^= FLIP;
+    if (strcmp(f->which, "KEK") == 0)
+        rc = vt_verify(g, copy, world, &r, &e);
+    else
+        rc = vt_verify(g, kek, copy, &r, &e);
+    cr_expect_neq(rc, KT_OK, "%s package byte %zu flipped: C accepted it", f->which, f->pos);
+    snprintf(f->check, sizeof f->check, "%s",
+             verify_check_name(r.failed) ? verify_check_name(r.failed) : "(none)");
+    f->status = rc == KT_OK ? 0 : kt_rc_exit(rc);
+    verify_result_free(&r);
     free(copy);
 }
 
@@ -136,16 +140,20 @@ Test(flips, every_flip_is_refused_by_both_with_the_same_check, .timeout = 900)
     verify_result_free(&r);
     vt_write(kek_path, kek, strlen(kek));
     vt_write(world_path, world, strlen(world));
-    flip_package(&g, dir, "KEK", kek, world, world_path, &v, &n, &cap);
-    flip_package(&g, dir, "world", world, kek, kek_path, &v, &n, &cap);
+    flip_package(dir, "KEK", kek, world_path, &v, &n, &cap);
+    flip_package(dir, "world", world, kek_path, &v, &n, &cap);
 
+    /* Python works through the files while C works in-process: two cores, two verifiers. */
     char **keks = malloc(n * sizeof *keks), **worlds = malloc(n * sizeof *worlds);
     cr_assert(keks != NULL && worlds != NULL);
     for (size_t i = 0; i < n; i++) {
         keks[i] = v[i].kek_path;
         worlds[i] = v[i].world_path;
     }
-    json_t *py = vt_python_batch(dir, keks, worlds, n, &status);
+    vt_batch *batch = vt_python_batch_start(dir, keks, worlds, n);
+    for (size_t i = 0; i < n; i++)
+        c_verdict(&g, &v[i], kek, world);
+    json_t *py = vt_python_batch_finish(batch, &status);
     for (size_t i = 0; i < n; i++) {
         json_t *p = json_array_get(py, i);
         const char *result = json_string_value(json_object_get(p, "result"));

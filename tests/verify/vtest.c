@@ -388,24 +388,41 @@ void vt_need_python(void)
         cr_skip_test("%s with python3-cryptography is not installed", VT_PYTHON);
 }
 
-json_t *vt_python_batch(const char *dir, char *const *kek, char *const *world, size_t n,
-                        int *status)
+vt_batch *vt_python_batch_start(const char *dir, char *const *kek, char *const *world, size_t n)
 {
-    char *list = vt_path(dir, "batch.list"), *errors = vt_path(dir, "batch.err"), *text = NULL,
-         *out, *err;
-    size_t err_len = 0;
+    vt_batch *b = calloc(1, sizeof *b);
+    char *list = vt_path(dir, "batch.list"), *text = NULL, *cmd;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    json_t *reports = json_array();
 
-    cr_assert_not_null(f);
+    cr_assert(b != NULL && f != NULL);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%s\t%s\n", kek[i], world[i]);
     cr_assert_eq(fclose(f), 0);
     vt_write(list, text, len);
     free(text);
-    out = vt_capture(status, "%s %s --batch %s 2>%s", VT_PYTHON, vt_script(), list, errors);
-    err = (char *)vt_read(errors, &err_len);
+    b->n = n;
+    b->out = vt_path(dir, "batch.out");
+    b->err = vt_path(dir, "batch.err");
+    /* Output to files, so the process never waits for a reader while the caller works. */
+    cr_assert(asprintf(&cmd, "%s %s --batch %s >%s 2>%s", VT_PYTHON, vt_script(), list, b->out,
+                       b->err) > 0);
+    cr_log_info("$ %s", cmd);
+    b->proc = popen(cmd, "r");
+    cr_assert_not_null(b->proc, "popen %s", cmd);
+    free(cmd);
+    free(list);
+    return b;
+}
+
+json_t *vt_python_batch_finish(vt_batch *b, int *status)
+{
+    size_t out_len = 0, err_len = 0;
+    int st = pclose(b->proc);
+    char *out = (char *)vt_read(b->out, &out_len), *err = (char *)vt_read(b->err, &err_len);
+    json_t *reports = json_array();
+
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
         json_error_t jerr;
         json_t *v = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
@@ -414,12 +431,19 @@ json_t *vt_python_batch(const char *dir, char *const *kek, char *const *world, s
                            jerr.text);
         json_array_append_new(reports, v);
     }
-    cr_assert_eq(json_array_size(reports), n,
+    cr_assert_eq(json_array_size(reports), b->n,
                  "the Python verifier gave %zu reports for %zu pairs (exit %d): %s",
-                 json_array_size(reports), n, *status, err);
+                 json_array_size(reports), b->n, *status, err);
     free(err);
-    free(errors);
     free(out);
-    free(list);
+    free(b->out);
+    free(b->err);
+    free(b);
     return reports;
+}
+
+json_t *vt_python_batch(const char *dir, char *const *kek, char *const *world, size_t n,
+                        int *status)
+{
+    return vt_python_batch_finish(vt_python_batch_start(dir, kek, world, n), status);
 }

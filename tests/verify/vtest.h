@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -103,5 +104,15 @@ void vt_need_python(void);
  */
 json_t *vt_python_batch(const char *dir, char *const *kek, char *const *world, size_t n,
                         int *status);
+
+/* The same in two halves, so the caller can work while Python does: start writes the list and
+ * starts the process (its output goes to files in dir); finish waits and parses. */
+typedef struct vt_batch {
+    FILE *proc;
+    char *out, *err;
+    size_t n;
+} vt_batch;
+vt_batch *vt_python_batch_start(const char *dir, char *const *kek, char *const *world, size_t n);
+json_t *vt_python_batch_finish(vt_batch *b, int *status);
 
 #endif
