@@ -271,7 +271,8 @@ class Cert:
             self.subject = tbs[first + 4][1]
             self.spki = tbs[first + 5][1]
         except Exception as exc:  # noqa: BLE001 - pyca raises more than ValueError on bad DER
-            raise Malformed("%s: not a DER X.509 certificate (%s)" % (where, printable(str(exc), 300)))
+            reason = printable(str(exc), 300)
+            raise Malformed("%s: not a DER X.509 certificate (%s)" % (where, reason))
         self.label = self._common_name()
 
     def _common_name(self):
@@ -363,7 +364,8 @@ def certificate_rules(cert, position, now):
         )
     if now > not_after:
         raise Refused(
-            'certificate "%s" expired at %s (now: %s)' % (cert.label, utc(max(not_after, 0)), utc(now))
+            'certificate "%s" expired at %s (now: %s)'
+            % (cert.label, utc(max(not_after, 0)), utc(now))
         )
     constraints = extension(extensions, ExtensionOID.BASIC_CONSTRAINTS)
     usage = extension(extensions, ExtensionOID.KEY_USAGE)
@@ -489,7 +491,9 @@ class Package:
                 % (self.what, root.label, grouped(digest), grouped(ROOT_SHA256))
             )
         if root.subject != root.issuer:
-            raise Refused('%s: the root certificate "%s" is not self-issued' % (self.what, root.label))
+            raise Refused(
+                '%s: the root certificate "%s" is not self-issued' % (self.what, root.label)
+            )
         try:
             signed_by(root, root.key(), root.label)
         except Refused as exc:
@@ -583,7 +587,7 @@ _OP = re.compile(r"[A-Za-z0-9_-]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ESN = re.compile(r"[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}")
 _REGION = re.compile(r"[A-Z0-9]{1,16}")
-_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z")
+_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _KEY_NAME = re.compile(r"[0-9A-Za-z-]{1,127}")
 _KEY_VERSION = re.compile(r"[0-9a-f]{32}")
@@ -646,7 +650,9 @@ def read_schema(doc, want, other, what):
     if schema == want:
         return
     if schema.startswith(want.split("/")[0] + "/"):
-        raise Malformed('%s: schema "%s" is not supported; this reads %s' % (what, printable(schema), want))
+        raise Malformed(
+            '%s: schema "%s" is not supported; this reads %s' % (what, printable(schema), want)
+        )
     if schema == other:
         raise Malformed(
             "%s: this is a %s payload, not a %s one (were the KEK package and the world package"
@@ -674,6 +680,18 @@ def kid_is_valid(kid):
     )
 
 
+# The DER of OBJECT IDENTIFIER rsaEncryption, 1.2.840.113549.1.1.1 (RFC 8017 appendix C).
+RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")
+
+
+def spki_algorithm(der):
+    """The OBJECT IDENTIFIER (its DER) of a SubjectPublicKeyInfo's algorithm."""
+    try:
+        return der_parts(der_parts(der)[0][1])[0][1]
+    except (ValueError, IndexError):
+        return b""
+
+
 def spki_key(der, what):
     """A SubjectPublicKeyInfo that fills der exactly; None when well-formed but of a type pyca
     does not know (it is then simply not an RSA key)."""
@@ -699,7 +717,9 @@ class KekStatement:
         p = Payload(doc, what, self.MEMBERS)
         self.kid = p.get("kid", str)
         if not kid_is_valid(self.kid):
-            p.fail("kid", "must be the KEK's key URL https://VAULT.vault.azure.net/keys/NAME/VERSION")
+            p.fail(
+                "kid", "must be the KEK's key URL https://VAULT.vault.azure.net/keys/NAME/VERSION"
+            )
         self.kty = p.text("kty", _TOKEN, 32)
         self.key_size = p.get("key_size", int)
         if not 1 <= self.key_size <= 65536:
@@ -815,10 +835,8 @@ class Verification:
                 raise data
         self.kek_pkg = Package(self.inputs[0], "KEK package")
         self.world_pkg = Package(self.inputs[1], "world package")
-        return "both packages are JWS (ES384, flattened JSON) with %d and %d certificates in x5c" % (
-            len(self.kek_pkg.chain),
-            len(self.world_pkg.chain),
-        )
+        return "both packages are JWS (ES384, flattened JSON) with %d and %d certificates" \
+            " in x5c" % (len(self.kek_pkg.chain), len(self.world_pkg.chain))
 
     def check_root_hash(self):
         return self.kek_pkg.check_root()
@@ -861,8 +879,11 @@ class Verification:
             raise Refused(
                 "the KEK's key_size is %d; a KEK must be RSA 2048, 3072 or 4096" % kek.key_size
             )
-        if not isinstance(kek.key, rsa.RSAPublicKey):
-            raise Refused("the KEK's public_key is not an RSA key")
+        # pyca hands out an RSAPublicKey for an RSASSA-PSS key too: the algorithm decides.
+        if spki_algorithm(kek.public_key) != RSA_ENCRYPTION_OID or not isinstance(
+            kek.key, rsa.RSAPublicKey
+        ):
+            raise Refused("the KEK's public_key is not an RSA (rsaEncryption) key")
         if kek.key.key_size != kek.key_size:
             raise Refused(
                 "the KEK's public_key is RSA-%d, but its key_size says %d bits"
@@ -895,7 +916,8 @@ class Verification:
         if esn != self.kek.module_esn:
             raise Refused(
                 'the KEK package says the KEK was generated in module %s, but its attestation key'
-                ' is warranted for module %s ("%s")' % (self.kek.module_esn, printable(esn), warrant)
+                ' is warranted for module %s ("%s")'
+                % (self.kek.module_esn, printable(esn), warrant)
             )
         return 'generated in module %s, named by the warrant "%s"' % (esn, warrant)
 
@@ -967,7 +989,11 @@ class Verification:
             },
             "time": utc(self.now),
             "checks": [
-                {"name": name, "result": ran.get(name, ("not-run", ""))[0], "detail": ran.get(name, ("", ""))[1]}
+                {
+                    "name": name,
+                    "result": ran.get(name, ("not-run", ""))[0],
+                    "detail": ran.get(name, ("", ""))[1],
+                }
                 for name, _ in CHECKS
             ],
             "kek": self.kek.facts() if self.kek else None,
@@ -983,7 +1009,8 @@ def read_package(path, what):
     """The bytes of a regular file (links are not followed), or a Malformed refusal when it is
     over the size limit (a verdict: the format check reports it)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
     except OSError as exc:
         raise Unreadable("cannot open %s '%s': %s" % (what, path, exc.strerror))
     try:
@@ -1041,7 +1068,15 @@ def print_text(kek_path, world_path, v):
             "    fingerprint  %s (SHA-256 of its SubjectPublicKeyInfo)\n"
             "    module       %s\n"
             "    region       %s\n"
-            % (verified, k["kid"], k["kty"], k["key_size"], k["public_key_sha256"], k["module_esn"], k["region"])
+            % (
+                verified,
+                k["kid"],
+                k["kty"],
+                k["key_size"],
+                k["public_key_sha256"],
+                k["module_esn"],
+                k["region"],
+            )
         )
     if v.world:
         w = report["world"]
@@ -1051,7 +1086,13 @@ def print_text(kek_path, world_path, v):
             "    region       %s\n"
             "    cipher suite %s\n"
             "    modules      %s\n"
-            % (verified, w["world_hash"], w["region"], w["cipher_suite"], ", ".join(w["module_esns"]))
+            % (
+                verified,
+                w["world_hash"],
+                w["region"],
+                w["cipher_suite"],
+                ", ".join(w["module_esns"]),
+            )
         )
     if v.failure is None:
         out.write("\nResult: SUCCESS\n")
@@ -1074,7 +1115,9 @@ def run_batch(list_path):
             continue
         paths = line.split("\t")
         if len(paths) != 2:
-            sys.stderr.write("verifykeypackage: %s:%d: expected KEKPKG<TAB>WORLDPKG\n" % (list_path, number))
+            sys.stderr.write(
+                "verifykeypackage: %s:%d: expected KEKPKG<TAB>WORLDPKG\n" % (list_path, number)
+            )
             return EXIT_USAGE
         try:
             report = verify_files(paths[0], paths[1]).report()

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rsa.h>
+
 #include "vtest.h"
 
 typedef void (*make_fn)(const vt_cloud *g, char **kek, char **world);
@@ -471,6 +473,21 @@ static void rsa_1024(const vt_cloud *g, char **kek, char **world)
     EVP_PKEY_free(k);
 }
 
+/* RSA-PSS keys are RSA keys restricted to signing: not a KEK that can unwrap. */
+static void rsa_pss_kek(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+    EVP_PKEY *k = NULL;
+
+    cr_assert_not_null(ctx);
+    cr_assert_eq(EVP_PKEY_keygen_init(ctx), 1);
+    cr_assert_eq(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048), 1);
+    cr_assert_eq(EVP_PKEY_keygen(ctx, &k), 1);
+    EVP_PKEY_CTX_free(ctx);
+    kek_of_key(g, kek, world, k, "RSA-HSM", 2048);
+    EVP_PKEY_free(k);
+}
+
 static void kty_rsa(const vt_cloud *g, char **kek, char **world)
 {
     pkg_kek_payload p = kek_copy(g);
@@ -923,6 +940,16 @@ static void exportable_as_number(const vt_cloud *g, char **kek, char **world)
     free(json);
 }
 
+/* A digit that is a digit to Unicode but not to the format (ARABIC-INDIC DIGIT TWO). */
+static void unicode_digit(const vt_cloud *g, char **kek, char **world)
+{
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = signed_text_with(g, json, "\"created\":\"2", "\"created\":\"\\u0662");
+    *world = vt_world_package(g);
+    free(json);
+}
+
 static void huge_number(const vt_cloud *g, char **kek, char **world)
 {
     char *json = vt_kek_json(&g->kek_payload);
@@ -961,6 +988,7 @@ static const vt_case cases[] = {
     {"kty RSA instead of RSA-HSM", kty_rsa, "kek-type", 1},
     {"key_size 4096 for a 2048-bit key", size_says_4096, "kek-type", 1},
     {"EC P-256 key as KEK", ec_kek, "kek-type", 1},
+    {"RSA-PSS key as KEK", rsa_pss_kek, "kek-type", 1},
     {"KEK from another region", other_region, "region", 1},
     {"world hash mismatch", world_hash_mismatch, "world-hash", 1},
     {"fingerprint mismatch", fingerprint_mismatch, "fingerprint", 1},
@@ -996,6 +1024,7 @@ static const vt_case cases[] = {
     {"exportable written 0", exportable_as_number, "kek-payload", 3},
     {"NUL character in the kid", nul_in_kid, "kek-payload", 3},
     {"lone surrogate in the region", lone_surrogate, "kek-payload", 3},
+    {"non-ASCII digit in the creation time", unicode_digit, "kek-payload", 3},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
