@@ -146,8 +146,6 @@ static int parse_args(int argc, char **argv, args *a)
         return -1;
     if (a->ident == NULL)
         return cli_usage(CMD, "--ident ID is required");
-    if (a->ncards == 0)
-        return cli_usage(CMD, "give the administrator cards of the quorum with --card PATH");
     return -1;
 }
 
@@ -216,6 +214,12 @@ int cmd_modify_acls(int argc, char **argv)
         if (e.rc == KT_EUSAGE)
             return cli_usage(CMD, "%s", e.msg);
         return cli_report(&e);
+    }
+    /* Cards are asked for after the KEK, so that an unattested KEK's fingerprint can be read
+     * (and compared out of band) before the card holders are called in. */
+    if (a.ncards == 0) {
+        transfer_kek_free(&kek);
+        return cli_usage(CMD, "give the administrator cards of the quorum with --card PATH");
     }
     if (!kek.attested)
         cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");

@@ -489,6 +489,10 @@ expect 1 "modify-acls, unattested, not accepted" "$KT" modify-acls --ident todo 
     --kek-pem "$t/kek2048.pub" "${cards[@]}"
 expect_err "$kekfp2048" "$KT" modify-acls --ident todo --kek-pem "$t/kek2048.pub" "${cards[@]}"
 expect 2 "modify-acls without cards" "$KT" modify-acls --ident todo "${att2048[@]}"
+# The fingerprint of an unattested KEK can be read before the card holders are called in.
+expect 1 "modify-acls, unattested, no cards yet" "$KT" modify-acls --ident todo \
+    --kek-pem "$t/kek2048.pub"
+expect_err "$kekfp2048" "$KT" modify-acls --ident todo --kek-pem "$t/kek2048.pub"
 expect 2 "modify-acls without --ident" "$KT" modify-acls "${att2048[@]}" "${cards[@]}"
 no_file "refused modify-acls" "$local_dir/key_xferacld_todo"
 expect 4 "modify-acls twice" "$KT" modify-acls --ident p256-a2048 "${att2048[@]}" "${cards[@]}"
