@@ -19,6 +19,7 @@ See verifykeypackage(1).
 import argparse
 import base64
 import calendar
+import errno
 import hashlib
 import json
 import os
@@ -1012,6 +1013,8 @@ def read_package(path, what):
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(path, flags)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Unreadable("%s '%s' is a symbolic link; refusing to read it" % (what, path))
         raise Unreadable("cannot open %s '%s': %s" % (what, path, exc.strerror))
     try:
         info = os.fstat(fd)

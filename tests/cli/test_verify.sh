@@ -181,6 +181,9 @@ expect 4 "py with a missing file" "$PY" "$script" -k "$t/nope" -w "$t/world.jws"
 expect 4 "verify of a folder" "$KT" verify -k "$t/kek.jws" -w "$t"
 expect 4 "py of a folder" "$PY" "$script" -k "$t/kek.jws" -w "$t"
 expect_err "$t/nope" "$KT" verify -k "$t/nope" -w "$t/world.jws"
+ln -s "$t/kek.jws" "$t/link.jws"
+expect 4 "verify does not follow a link" "$KT" verify -k "$t/link.jws" -w "$t/world.jws"
+expect 4 "py does not follow a link" "$PY" "$script" -k "$t/link.jws" -w "$t/world.jws"
 expect 0 "verify --help" "$KT" verify --help
 expect_out "Usage: keytransfer verify" "$KT" verify --help
 expect_out "verify +check a KEK package" "$KT" --help
