@@ -368,8 +368,9 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
     kt_hex(fp, k->fp, 32);
     world_acl_format(&key.info.acl, acl_text, sizeof acl_text);
     if (!world_acl_allows(&key.info.acl, WORLD_ACT_REDUCE_ACL, k->fp, world)) {
-        rc = kt_fail(e, KT_EDENIED, "the ACL of key %s/%s does not allow ReduceACL (it allows: %s)",
-                     app, o->ident, acl_text);
+        rc = kt_fail(e, KT_EDENIED,
+                     "the ACL of key %s/%s does not allow ReduceACL for KEK %s%s (it allows: %s)",
+                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
         goto out;
     }
     if (!world_acl_allows(&key.info.acl, WORLD_ACT_EXPORT_WRAPPED, k->fp, world)) {
