@@ -47,7 +47,7 @@ static const char DEMO_WARNING[] =
     "keytransfer: WARNING: this build trusts the keytransfer DEMO vendor root, whose private key\n"
     "keytransfer: WARNING: is public. Anyone can make packages that pass these checks, so this\n"
     "keytransfer: WARNING: verification proves nothing. For real use, build with\n"
-    "keytransfer: WARNING: -DKT_ROOT_SHA256=<the root hash your HSM vendor publishes>.\n";
+    "keytransfer: WARNING: -DKEYTRANSFER_ROOT_SHA256=<the root hash your HSM vendor publishes>.\n";
 
 /* 1. Options. Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, verify_args *a)

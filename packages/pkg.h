@@ -8,10 +8,10 @@
  *   jws.c      JWS (RFC 7515) flattened JSON serialization, ES384 with an x5c chain
  *   payload.c  the KEK package and world package payloads (keytransfer-kek/1, keytransfer-world/1)
  *   x509.c     certificates for the vendor and cloud side, PEM/DER loading and saving
- *   root.c     the vendor root hash compiled in (KT_ROOT_SHA256) and whether it is the DEMO root
- *   zip.c      the toolset zip: deterministic writing and safe extraction (libzip)
- *   hashes.c   the published hash table (region, file name, SHA-256)
- *   util.c     helpers shared inside the folder (internal.h): quoting, hex, base64, times
+ *   root.c     the vendor root hash compiled in (KEYTRANSFER_ROOT_SHA256) and whether it is the
+ * DEMO root zip.c      the toolset zip: deterministic writing and safe extraction (libzip) hashes.c
+ * the published hash table (region, file name, SHA-256) util.c     helpers shared inside the folder
+ * (internal.h): quoting, hex, base64, times
  *
  * Conventions. Every fallible function returns a kt_rc and on failure fills the caller's kt_err
  * once with a message that names what was wrong; nothing here prints or exits. Outputs are
@@ -411,7 +411,8 @@ KT_MUST kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out
 /* ------------------------------------------------------------------------------------------ */
 
 /* The SHA-256 of the trusted vendor root's SubjectPublicKeyInfo DER, fixed at build time by the
- * CMake cache variable KT_ROOT_SHA256 (default: the DEMO root in packages/demo-vendor/). */
+ * CMake cache variable KEYTRANSFER_ROOT_SHA256 (default: the DEMO root in packages/demo-vendor/).
+ */
 void pkg_root_sha256(uint8_t out[32]);
 
 /* True when the compiled-in root is the DEMO root, whose private key is public: anything

@@ -1,9 +1,9 @@
 /*
  * root.c - the vendor root a verifier trusts, fixed at build time: the SHA-256 of its
- * SubjectPublicKeyInfo DER (DESIGN.md §4) from the CMake cache variable KT_ROOT_SHA256, checked
- * there to be 64 hex digits and passed in as byte initializers. The default is the DEMO root of
- * packages/demo-vendor/, whose private key is committed: a build with it verifies demos, never
- * a real vendor.
+ * SubjectPublicKeyInfo DER (DESIGN.md §4) from the CMake cache variable KEYTRANSFER_ROOT_SHA256,
+ * checked there to be 64 hex digits and passed in as byte initializers. The default is the DEMO
+ * root of packages/demo-vendor/, whose private key is committed: a build with it verifies demos,
+ * never a real vendor.
  */
 #include "pkg.h"
 
@@ -15,7 +15,7 @@
 
 static const uint8_t ROOT[] = {PKG_ROOT_SHA256_BYTES};
 static const uint8_t DEMO_ROOT[] = {PKG_DEMO_ROOT_SHA256_BYTES};
-_Static_assert(sizeof ROOT == 32, "KT_ROOT_SHA256 must give 32 bytes");
+_Static_assert(sizeof ROOT == 32, "KEYTRANSFER_ROOT_SHA256 must give 32 bytes");
 _Static_assert(sizeof DEMO_ROOT == 32, "KT_DEMO_ROOT_SHA256 must give 32 bytes");
 
 void pkg_root_sha256(uint8_t out[32])

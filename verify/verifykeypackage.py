@@ -43,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - depends on the machine
 VERSION = "0.1.0"
 
 # The trusted vendor root: SHA-256 of its SubjectPublicKeyInfo DER, lower-case hex. A build of
-# keytransfer rewrites this one line with its KT_ROOT_SHA256 (verify/CMakeLists.txt); the copy in
+# keytransfer rewrites this one line with its KEYTRANSFER_ROOT_SHA256 (verify/CMakeLists.txt); the copy in
 # the source tree trusts the DEMO root.
 ROOT_SHA256 = "151c67afec1b75af01c18dfbbf379286cb890cf9b58999a6cc546ebf8991585a"
 
