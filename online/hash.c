@@ -74,7 +74,8 @@ kt_rc online_hash_file(const char *path, uint8_t out[32], uint64_t *size, kt_pro
                              path);
     if (!S_ISREG(st.st_mode))
         return kt_fail(e, KT_EUSAGE, "'%s' is not a regular file", path);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+    /* O_NONBLOCK: should the path become a FIFO after the stat, open does not hang on it. */
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
         return kt_fail_errno(e, KT_EIO, errno, "cannot open '%s'", path);
     /* The file opened must be the one examined (not swapped for a FIFO in between). */
     struct stat fst;

@@ -149,8 +149,10 @@ kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *t
                                         "Expect:", /* no 100-continue round trip */
                                         NULL};
     for (size_t i = 0; fixed[i] != NULL; i++) {
-        if ((h = curl_slist_append(headers, fixed[i])) == NULL)
-            break;
+        if ((h = curl_slist_append(headers, fixed[i])) == NULL) {
+            rc = kt_fail(e, KT_ENOMEM, "out of memory");
+            goto out;
+        }
         headers = h;
     }
     if ((h = curl_slist_append(headers, (const char *)auth.p)) == NULL) {
