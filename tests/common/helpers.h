@@ -1,23 +1,12 @@
 /*
- * helpers.h - small fixtures shared by the common/ tests: scratch folders, raw file setup and a
- * scan for stray files.
+ * helpers.h - a fixture of the common/ tests: a scan for stray files (scratch folders and raw
+ * files come from tests/support/scratch.h).
  */
 #ifndef KT_TEST_HELPERS_H
 #define KT_TEST_HELPERS_H
 
+#include "support/scratch.h"
 #include <stddef.h>
-
-/* Creates a fresh private folder under $TMPDIR (or /tmp); the caller frees the path. */
-char *scratch_dir(void);
-
-/* Removes a scratch folder and everything in it, then frees the path. */
-void scratch_remove(char *dir);
-
-/* "<dir>/<name>" in a heap string the caller frees. */
-char *path_in(const char *dir, const char *name);
-
-/* Writes n bytes to path with plain stdio (test setup, not the code under test). */
-void write_raw(const char *path, const void *p, size_t n);
 
 /* Number of entries in dir other than ".", ".." and keep (keep may be NULL); their names are
  * logged. */

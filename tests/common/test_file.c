@@ -31,12 +31,12 @@ static char *dir;
 
 static void setup(void)
 {
-    dir = scratch_dir();
+    dir = ts_scratch();
 }
 
 static void teardown(void)
 {
-    scratch_remove(dir);
+    ts_rmrf(dir);
     dir = NULL;
 }
 
@@ -67,7 +67,7 @@ static mode_t mode_of(const char *path)
 
 Test(file, write_new_creates_a_0600_file_with_the_exact_content)
 {
-    char *p = path_in(dir, "world");
+    char *p = ts_path(dir, "world");
     kt_err e;
 
     cr_assert_eq(kt_file_write(p, "hello", 5, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
@@ -80,7 +80,7 @@ Test(file, write_new_creates_a_0600_file_with_the_exact_content)
 
 Test(file, write_new_refuses_an_existing_file_and_keeps_it)
 {
-    char *p = path_in(dir, "world");
+    char *p = ts_path(dir, "world");
     kt_err e;
 
     cr_assert_eq(kt_file_write(p, "old", 3, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
@@ -94,7 +94,7 @@ Test(file, write_new_refuses_an_existing_file_and_keeps_it)
 
 Test(file, write_replace_replaces_an_existing_file)
 {
-    char *p = path_in(dir, "world");
+    char *p = ts_path(dir, "world");
     kt_err e;
 
     cr_assert_eq(kt_file_write(p, "old", 3, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
@@ -107,7 +107,7 @@ Test(file, write_replace_replaces_an_existing_file)
 
 Test(file, write_replace_creates_a_missing_file)
 {
-    char *p = path_in(dir, "fresh");
+    char *p = ts_path(dir, "fresh");
     kt_err e;
 
     cr_assert_eq(kt_file_write(p, "x", 1, KT_WRITE_REPLACE, &e), KT_OK, "%s", e.msg);
@@ -118,7 +118,7 @@ Test(file, write_replace_creates_a_missing_file)
 
 Test(file, write_of_nothing_makes_an_empty_file)
 {
-    char *p = path_in(dir, "empty");
+    char *p = ts_path(dir, "empty");
     kt_err e;
 
     cr_assert_eq(kt_file_write(p, NULL, 0, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
@@ -138,11 +138,11 @@ Test(file, write_relative_path_in_the_current_folder)
 
 Test(file, write_through_a_symlink_is_refused_and_its_target_untouched)
 {
-    char *victim = path_in(dir, "victim");
-    char *link = path_in(dir, "link");
+    char *victim = ts_path(dir, "victim");
+    char *link = ts_path(dir, "link");
     kt_err e;
 
-    write_raw(victim, "precious", 8);
+    ts_write(victim, "precious", 8);
     cr_assert_eq(symlink("victim", link), 0);
     for (unsigned flags = KT_WRITE_NEW; flags <= KT_WRITE_REPLACE; flags++) {
         cr_assert_neq(kt_file_write(link, "evil", 4, flags, &e), KT_OK);
@@ -157,8 +157,8 @@ Test(file, write_through_a_symlink_is_refused_and_its_target_untouched)
 
 Test(file, write_through_a_dangling_symlink_creates_nothing)
 {
-    char *link = path_in(dir, "link");
-    char *target = path_in(dir, "target");
+    char *link = ts_path(dir, "link");
+    char *target = ts_path(dir, "target");
     kt_err e;
 
     cr_assert_eq(symlink("target", link), 0);
@@ -173,7 +173,7 @@ Test(file, write_through_a_dangling_symlink_creates_nothing)
 
 Test(file, write_into_a_missing_folder_is_enoent)
 {
-    char *p = path_in(dir, "no/such/folder/file");
+    char *p = ts_path(dir, "no/such/folder/file");
     kt_err e;
 
     cr_assert_eq(kt_file_write(p, "x", 1, KT_WRITE_NEW, &e), KT_ENOENT);
@@ -185,10 +185,10 @@ Test(file, write_into_a_missing_folder_is_enoent)
 
 Test(file, write_through_a_symlinked_folder_is_refused)
 {
-    char *real = path_in(dir, "real");
-    char *alias = path_in(dir, "alias");
-    char *p = path_in(dir, "alias/file");
-    char *q = path_in(dir, "real/file");
+    char *real = ts_path(dir, "real");
+    char *alias = ts_path(dir, "alias");
+    char *p = ts_path(dir, "alias/file");
+    char *q = ts_path(dir, "real/file");
     kt_err e;
 
     cr_assert_eq(mkdir(real, 0700), 0);
@@ -215,7 +215,7 @@ Test(file, write_to_a_path_that_names_no_file_is_usage)
         cr_assert_eq(kt_file_write(bad[i], "x", 1, KT_WRITE_NEW, &e), KT_EUSAGE, "'%s'", bad[i]);
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = '\0';
-    toolong = path_in(dir, name);
+    toolong = ts_path(dir, name);
     cr_assert_eq(kt_file_write(toolong, "x", 1, KT_WRITE_NEW, &e), KT_EUSAGE);
     free(toolong);
     cr_assert_eq(kt_file_write(dir, "x", 1, KT_WRITE_NEW, &e), KT_EEXIST, "a folder exists");
@@ -224,7 +224,7 @@ Test(file, write_to_a_path_that_names_no_file_is_usage)
 
 Test(file, replace_refuses_to_replace_a_folder)
 {
-    char *sub = path_in(dir, "sub");
+    char *sub = ts_path(dir, "sub");
     kt_err e;
 
     cr_assert_eq(mkdir(sub, 0700), 0);
@@ -241,30 +241,30 @@ Test(file, leftovers_of_a_crashed_write_are_removed_and_only_those)
     static const char *const others[] = {".world.kt-tmp.0123", ".world.kt-tmp.0123456789ABCDEF",
                                          ".other.kt-tmp.0123456789abcdef", "world.kt-tmp.x",
                                          ".world.kt-tmp.0123456789abcdef0"};
-    char *p = path_in(dir, "world");
+    char *p = ts_path(dir, "world");
     kt_err e;
 
     for (size_t i = 0; i < 2; i++) {
-        char *q = path_in(dir, ours[i]);
+        char *q = ts_path(dir, ours[i]);
 
-        write_raw(q, "partial", 7);
+        ts_write(q, "partial", 7);
         free(q);
     }
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
-        char *q = path_in(dir, others[i]);
+        char *q = ts_path(dir, others[i]);
 
-        write_raw(q, "keep me", 7);
+        ts_write(q, "keep me", 7);
         free(q);
     }
     cr_assert_eq(kt_file_write(p, "whole", 5, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
     for (size_t i = 0; i < 2; i++) {
-        char *q = path_in(dir, ours[i]);
+        char *q = ts_path(dir, ours[i]);
 
         cr_assert_not(kt_path_exists(q), "%s was left", ours[i]);
         free(q);
     }
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
-        char *q = path_in(dir, others[i]);
+        char *q = ts_path(dir, others[i]);
 
         assert_content(q, "keep me", 7);
         free(q);
@@ -277,12 +277,12 @@ Test(file, leftovers_of_a_crashed_write_are_removed_and_only_those)
 Test(file, write_failing_midway_leaves_the_old_file_and_no_temp)
 {
     static uint8_t big[64 * 1024];
-    char *p = path_in(dir, "world");
+    char *p = ts_path(dir, "world");
     kt_err e;
     pid_t pid;
     int status;
 
-    write_raw(p, "old", 3);
+    ts_write(p, "old", 3);
     memset(big, 'B', sizeof big);
     pid = fork();
     cr_assert_neq(pid, -1);
@@ -316,11 +316,11 @@ Test(file, write_failing_midway_leaves_the_old_file_and_no_temp)
 
 Test(file, read_gives_a_regular_file_whole)
 {
-    char *p = path_in(dir, "data");
+    char *p = ts_path(dir, "data");
     kt_buf b = {NULL, 0};
     kt_err e;
 
-    write_raw(p, "0123456789", 10);
+    ts_write(p, "0123456789", 10);
     cr_assert_eq(kt_file_read(p, 10, &b, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(b.len, 10);
     cr_assert_eq(memcmp(b.p, "0123456789", 10), 0);
@@ -331,11 +331,11 @@ Test(file, read_gives_a_regular_file_whole)
 
 Test(file, read_refuses_a_file_over_the_cap)
 {
-    char *p = path_in(dir, "data");
+    char *p = ts_path(dir, "data");
     kt_buf b = {NULL, 0};
     kt_err e;
 
-    write_raw(p, "0123456789", 10);
+    ts_write(p, "0123456789", 10);
     cr_assert_eq(kt_file_read(p, 9, &b, &e), KT_ETOOBIG);
     cr_assert_null(b.p);
     cr_assert(strstr(e.msg, "limit is 9 bytes") != NULL, "%s", e.msg);
@@ -344,11 +344,11 @@ Test(file, read_refuses_a_file_over_the_cap)
 
 Test(file, read_of_an_empty_file_is_empty)
 {
-    char *p = path_in(dir, "empty");
+    char *p = ts_path(dir, "empty");
     kt_buf b = {NULL, 0};
     kt_err e;
 
-    write_raw(p, "", 0);
+    ts_write(p, "", 0);
     cr_assert_eq(kt_file_read(p, 0, &b, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(b.len, 0);
     kt_buf_free(&b);
@@ -357,7 +357,7 @@ Test(file, read_of_an_empty_file_is_empty)
 
 Test(file, read_of_a_missing_file_is_enoent)
 {
-    char *p = path_in(dir, "missing");
+    char *p = ts_path(dir, "missing");
     kt_buf b = {NULL, 0};
     kt_err e;
 
@@ -368,12 +368,12 @@ Test(file, read_of_a_missing_file_is_enoent)
 
 Test(file, read_refuses_a_symlink)
 {
-    char *real = path_in(dir, "real");
-    char *link = path_in(dir, "link");
+    char *real = ts_path(dir, "real");
+    char *link = ts_path(dir, "link");
     kt_buf b = {NULL, 0};
     kt_err e;
 
-    write_raw(real, "data", 4);
+    ts_write(real, "data", 4);
     cr_assert_eq(symlink("real", link), 0);
     cr_assert_eq(kt_file_read(link, 100, &b, &e), KT_EIO);
     cr_assert(strstr(e.msg, "symbolic link") != NULL, "%s", e.msg);
@@ -384,7 +384,7 @@ Test(file, read_refuses_a_symlink)
 
 Test(file, read_refuses_a_fifo_without_blocking)
 {
-    char *p = path_in(dir, "fifo");
+    char *p = ts_path(dir, "fifo");
     kt_buf b = {NULL, 0};
     kt_err e;
 
@@ -407,11 +407,11 @@ Test(file, read_refuses_a_folder_and_a_device)
 
 Test(file, read_secret_gives_secure_memory_and_honours_the_cap)
 {
-    char *p = path_in(dir, "pins");
+    char *p = ts_path(dir, "pins");
     kt_secbuf s = {NULL, 0};
     kt_err e;
 
-    write_raw(p, "12345678\n", 9);
+    ts_write(p, "12345678\n", 9);
     cr_assert_eq(kt_file_read_secret(p, 9, &s, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(s.len, 9);
     cr_assert_eq(memcmp(s.p, "12345678\n", 9), 0);
@@ -425,11 +425,11 @@ Test(file, read_secret_gives_secure_memory_and_honours_the_cap)
 Test(file, read_of_a_larger_file_grows_correctly)
 {
     static uint8_t data[300000];
-    char *p = path_in(dir, "big");
+    char *p = ts_path(dir, "big");
 
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (uint8_t)(i * 7 + i / 251);
-    write_raw(p, data, sizeof data);
+    ts_write(p, data, sizeof data);
     assert_content(p, data, sizeof data);
     free(p);
 }
@@ -440,10 +440,10 @@ Test(file, read_of_a_larger_file_grows_correctly)
 
 Test(file, remove_deletes_a_file_and_reports_a_missing_one)
 {
-    char *p = path_in(dir, "gone");
+    char *p = ts_path(dir, "gone");
     kt_err e;
 
-    write_raw(p, "x", 1);
+    ts_write(p, "x", 1);
     cr_assert_eq(kt_file_remove(p, &e), KT_OK, "%s", e.msg);
     cr_assert_not(kt_path_exists(p));
     cr_assert_eq(kt_file_remove(p, &e), KT_ENOENT);
@@ -452,9 +452,9 @@ Test(file, remove_deletes_a_file_and_reports_a_missing_one)
 
 Test(file, dir_ensure_creates_missing_parents_0700)
 {
-    char *deep = path_in(dir, "a/b/c");
-    char *mid = path_in(dir, "a/b");
-    char *slashed = path_in(dir, "x//y/");
+    char *deep = ts_path(dir, "a/b/c");
+    char *mid = ts_path(dir, "a/b");
+    char *slashed = ts_path(dir, "x//y/");
     kt_err e;
 
     cr_assert_eq(kt_dir_ensure(deep, &e), KT_OK, "%s", e.msg);
@@ -470,11 +470,11 @@ Test(file, dir_ensure_creates_missing_parents_0700)
 
 Test(file, dir_ensure_refuses_a_file_on_the_way)
 {
-    char *file = path_in(dir, "file");
-    char *under = path_in(dir, "file/sub");
+    char *file = ts_path(dir, "file");
+    char *under = ts_path(dir, "file/sub");
     kt_err e;
 
-    write_raw(file, "x", 1);
+    ts_write(file, "x", 1);
     cr_assert_eq(kt_dir_ensure(file, &e), KT_EIO);
     cr_assert(strstr(e.msg, "not a folder") != NULL, "%s", e.msg);
     cr_assert_eq(kt_dir_ensure(under, &e), KT_EIO);
@@ -485,11 +485,11 @@ Test(file, dir_ensure_refuses_a_file_on_the_way)
 
 Test(file, path_exists_sees_files_and_links_not_followed)
 {
-    char *p = path_in(dir, "here");
-    char *dangling = path_in(dir, "dangling");
-    char *absent = path_in(dir, "absent");
+    char *p = ts_path(dir, "here");
+    char *dangling = ts_path(dir, "dangling");
+    char *absent = ts_path(dir, "absent");
 
-    write_raw(p, "x", 1);
+    ts_write(p, "x", 1);
     cr_assert_eq(symlink("nowhere", dangling), 0);
     cr_assert(kt_path_exists(p));
     cr_assert(kt_path_exists(dangling));
@@ -623,7 +623,7 @@ static void assert_leftover(const char *target, const uint8_t *new, unsigned fla
         cr_assert(strncmp(de->d_name, prefix, plen) == 0 && strlen(de->d_name) == plen + 16 &&
                       strspn(de->d_name + plen, "0123456789abcdef") == 16,
                   "trial %d: unexpected leftover '%s'", trial, de->d_name);
-        p = path_in(dir, de->d_name);
+        p = ts_path(dir, de->d_name);
         cr_assert_eq(lstat(p, &st), 0);
         cr_assert(S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600);
         cr_assert_eq(kt_file_read(p, CRASH_SIZE, &b, &e), KT_OK, "%s", e.msg);
@@ -644,7 +644,7 @@ static void crash_test(unsigned flags, bool fallback)
 {
     static uint8_t old[CRASH_SIZE], new[CRASH_SIZE];
     const char *name = "target";
-    char *path = path_in(dir, name);
+    char *path = ts_path(dir, name);
     unsigned outcome_old = 0, outcome_new = 0, leftovers = 0;
     uint64_t typical, spread;
     kt_buf b = {NULL, 0};
@@ -761,7 +761,7 @@ Test(file, fallback_writes_refuses_and_replaces_like_the_main_path, .fini = show
     kt_err e;
 
     hide_proc_or_skip();
-    p = path_in(dir, "world");
+    p = ts_path(dir, "world");
     cr_assert_eq(kt_file_write(p, "old", 3, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(mode_of(p) & 07777, 0600);
     assert_content(p, "old", 3);
@@ -772,9 +772,9 @@ Test(file, fallback_writes_refuses_and_replaces_like_the_main_path, .fini = show
     assert_content(p, "brand new", 9);
     cr_assert_eq(stray_entries(dir, "world"), 0);
 
-    victim = path_in(dir, "victim");
-    link = path_in(dir, "link");
-    write_raw(victim, "precious", 8);
+    victim = ts_path(dir, "victim");
+    link = ts_path(dir, "link");
+    ts_write(victim, "precious", 8);
     cr_assert_eq(symlink("victim", link), 0);
     cr_assert_eq(kt_file_write(link, "evil", 4, KT_WRITE_REPLACE, &e), KT_EIO);
     assert_content(victim, "precious", 8);

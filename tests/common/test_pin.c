@@ -25,12 +25,12 @@ static char *dir;
 
 static void setup(void)
 {
-    dir = scratch_dir();
+    dir = ts_scratch();
 }
 
 static void teardown(void)
 {
-    scratch_remove(dir);
+    ts_rmrf(dir);
     dir = NULL;
 }
 
@@ -39,10 +39,10 @@ TestSuite(pin, .init = setup, .fini = teardown);
 /* Opens a PIN file source over content. */
 static void open_file_source(kt_pin_source *s, const char *content, size_t n)
 {
-    char *p = path_in(dir, "pins");
+    char *p = ts_path(dir, "pins");
     kt_err e;
 
-    write_raw(p, content, n);
+    ts_write(p, content, n);
     cr_assert_eq(kt_pin_source_open(s, p, -1, &e), KT_OK, "%s", e.msg);
     free(p);
 }
@@ -170,17 +170,17 @@ Test(pin, a_too_long_pin_is_refused)
 Test(pin, a_pin_file_over_the_cap_or_a_symlink_is_refused)
 {
     static char big[KT_PIN_FILE_MAX + 1];
-    char *p = path_in(dir, "big");
-    char *link = path_in(dir, "link");
+    char *p = ts_path(dir, "big");
+    char *link = ts_path(dir, "link");
     kt_pin_source s;
     kt_err e;
 
     memset(big, 'x', sizeof big);
-    write_raw(p, big, sizeof big);
+    ts_write(p, big, sizeof big);
     cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_ETOOBIG);
     cr_assert_eq(symlink("big", link), 0);
     cr_assert_eq(kt_pin_source_open(&s, link, -1, &e), KT_EIO);
-    write_raw(p, big, sizeof big - 1);
+    ts_write(p, big, sizeof big - 1);
     cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_OK, "exactly the cap: %s", e.msg);
     kt_pin_source_close(&s);
     free(p);

@@ -21,57 +21,6 @@
 #include <openssl/pem.h>
 #include <sodium.h>
 
-char *ot_scratch(void)
-{
-    char *dir = strdup("/tmp/kt-online-XXXXXX");
-    cr_assert(sodium_init() >= 0);
-    cr_assert_not_null(dir);
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-    return dir;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-void ot_rmrf(char *dir)
-{
-    if (dir == NULL)
-        return;
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-}
-
-char *ot_path(const char *dir, const char *name)
-{
-    char *p;
-    cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
-    return p;
-}
-
-void ot_write(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(p, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
-}
-
-uint8_t *ot_read(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
-    uint8_t *buf = malloc(1024 * 1024);
-    cr_assert_not_null(buf);
-    *n = fread(buf, 1, 1024 * 1024, f);
-    fclose(f);
-    return buf;
-}
-
 EVP_PKEY *ot_key(const char *name)
 {
     char path[4096];
@@ -92,7 +41,7 @@ static void write_manifest(ot_package *p)
     char *text = NULL;
     kt_err e;
     cr_assert_eq(pkg_manifest_sign(&p->m, p->module_sk, &text, &e), KT_OK, "%s", e.msg);
-    ot_write(p->manifest_path, text, strlen(text));
+    ts_write(p->manifest_path, text, strlen(text));
     free(text);
 }
 
@@ -108,9 +57,9 @@ void ot_package_make(ot_package *p, const char *dir, const char *name, EVP_PKEY 
     cr_assert(sodium_init() >= 0);
     p->dir = strdup(dir);
     snprintf(file, sizeof file, "TransferPackage-%s.byok", name);
-    p->byok_path = ot_path(dir, file);
+    p->byok_path = ts_path(dir, file);
     snprintf(file, sizeof file, "TransferPackage-%s.manifest.json", name);
-    p->manifest_path = ot_path(dir, file);
+    p->manifest_path = ts_path(dir, file);
     crypto_sign_keypair(p->module_pk, p->module_sk);
     pkg_ed25519_fingerprint(p->module_pk, p->module_fp);
 
@@ -151,7 +100,7 @@ void ot_package_make(ot_package *p, const char *dir, const char *name, EVP_PKEY 
                  "%s", e.msg);
     cr_assert_eq(pkg_byok_write(OT_KID, blob.p, blob.len, "keytransfer test", &byok, &e), KT_OK,
                  "%s", e.msg);
-    ot_write(p->byok_path, byok, strlen(byok));
+    ts_write(p->byok_path, byok, strlen(byok));
 
     snprintf(m->kid, sizeof m->kid, "%s", OT_KID);
     cr_assert_eq(pkg_spki_sha256(kek, m->kek_sha256, &e), KT_OK);

@@ -8,6 +8,7 @@
 #ifndef KT_OTEST_H
 #define KT_OTEST_H
 
+#include "support/scratch.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,15 +18,6 @@
 #include "kt.h"
 #include "online.h"
 #include "pkg.h"
-
-/* A fresh private folder under /tmp; free with ot_rmrf. */
-char *ot_scratch(void);
-void ot_rmrf(char *dir);
-/* "<dir>/<name>", heap. */
-char *ot_path(const char *dir, const char *name);
-/* Plain stdio writes and reads for setup and inspection. */
-void ot_write(const char *path, const void *p, size_t n);
-uint8_t *ot_read(const char *path, size_t *n);
 
 /* A committed test key from tests/packages/data ("kek-2048.pem", "kek-2048-other.pem", ...). */
 EVP_PKEY *ot_key(const char *name);

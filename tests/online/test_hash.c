@@ -29,19 +29,19 @@ Test(hash, known_answers)
         {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
     };
-    char *dir = ot_scratch(), *path = ot_path(dir, "kat");
+    char *dir = ts_scratch(), *path = ts_path(dir, "kat");
     for (size_t i = 0; i < sizeof kat / sizeof kat[0]; i++) {
         uint8_t d[32];
         uint64_t size;
         char hex[65];
-        ot_write(path, kat[i].in, strlen(kat[i].in));
+        ts_write(path, kat[i].in, strlen(kat[i].in));
         hash_of(path, d, &size);
         kt_hex(hex, d, 32);
         cr_expect_str_eq(hex, kat[i].hex, "SHA-256(\"%s\")", kat[i].in);
         cr_expect_eq(size, strlen(kat[i].in));
     }
     free(path);
-    ot_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(hash, every_size_around_the_buffer)
@@ -53,14 +53,14 @@ Test(hash, every_size_around_the_buffer)
                                    2 * ONLINE_HASH_CHUNK,
                                    3 * ONLINE_HASH_CHUNK + 7,
                                    (1 << 20) + 3};
-    char *dir = ot_scratch(), *path = ot_path(dir, "data");
+    char *dir = ts_scratch(), *path = ts_path(dir, "data");
     uint8_t *buf = malloc((1 << 20) + 3);
     cr_assert_not_null(buf);
     kt_random(buf, (1 << 20) + 3);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         uint8_t want[32], have[32];
         uint64_t size;
-        ot_write(path, buf, sizes[i]);
+        ts_write(path, buf, sizes[i]);
         kt_sha256(want, buf, sizes[i]);
         hash_of(path, have, &size);
         cr_expect_arr_eq(have, want, 32, "%zu bytes", sizes[i]);
@@ -68,12 +68,12 @@ Test(hash, every_size_around_the_buffer)
     }
     free(buf);
     free(path);
-    ot_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(hash, refuses_what_is_not_a_regular_file)
 {
-    char *dir = ot_scratch(), *fifo = ot_path(dir, "fifo"), *missing = ot_path(dir, "missing");
+    char *dir = ts_scratch(), *fifo = ts_path(dir, "fifo"), *missing = ts_path(dir, "missing");
     uint8_t d[32];
     kt_err e;
     cr_assert_eq(mkfifo(fifo, 0600), 0);
@@ -86,21 +86,21 @@ Test(hash, refuses_what_is_not_a_regular_file)
     cr_expect_eq(online_hash_file("/dev/zero", d, NULL, NULL, NULL, &e), KT_EUSAGE);
     free(fifo);
     free(missing);
-    ot_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(hash, follows_a_symlink_to_a_file)
 {
-    char *dir = ot_scratch(), *file = ot_path(dir, "f"), *link = ot_path(dir, "l");
+    char *dir = ts_scratch(), *file = ts_path(dir, "f"), *link = ts_path(dir, "l");
     uint8_t a[32], b[32];
-    ot_write(file, "abc", 3);
+    ts_write(file, "abc", 3);
     cr_assert_eq(symlink(file, link), 0);
     hash_of(file, a, NULL);
     hash_of(link, b, NULL);
     cr_expect_arr_eq(a, b, 32);
     free(file);
     free(link);
-    ot_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(hash, expected_hashes_in_either_case)

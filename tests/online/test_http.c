@@ -29,11 +29,11 @@ TestSuite(http, .init = global_init, .fini = global_fini);
 
 static kt_rc token_from_file(const char *text, kt_secbuf *t, kt_err *e)
 {
-    char *dir = ot_scratch(), *path = ot_path(dir, "token");
-    ot_write(path, text, strlen(text));
+    char *dir = ts_scratch(), *path = ts_path(dir, "token");
+    ts_write(path, text, strlen(text));
     kt_rc rc = online_token_load(path, t, e);
     free(path);
-    ot_rmrf(dir);
+    ts_rmrf(dir);
     return rc;
 }
 

@@ -174,12 +174,12 @@ Test(ops, types_and_curves)
 
 static json_t *body_for(EVP_PKEY *target, unsigned ops, const char *target_cloud, kt_rc want)
 {
-    char *dir = ot_scratch(), *json = NULL;
+    char *dir = ts_scratch(), *json = NULL;
     ot_package p;
     kt_err e;
     size_t n;
     ot_package_make(&p, dir, "K", target);
-    uint8_t *file = ot_read(p.byok_path, &n);
+    uint8_t *file = ts_read(p.byok_path, &n);
     if (target_cloud != NULL)
         snprintf(p.m.target, sizeof p.m.target, "%s", target_cloud);
     kt_rc rc =
@@ -203,7 +203,7 @@ static json_t *body_for(EVP_PKEY *target, unsigned ops, const char *target_cloud
     free(json);
     free(file);
     ot_package_free(&p);
-    ot_rmrf(dir);
+    ts_rmrf(dir);
     return j;
 }
 

@@ -16,7 +16,7 @@ static char *dir;
 
 static void setup(void)
 {
-    dir = ot_scratch();
+    dir = ts_scratch();
     EVP_PKEY *target = ot_key("kek-3072.pem");
     ot_package_make(&pkg, dir, "ContosoFirstHSMkey", target);
     EVP_PKEY_free(target);
@@ -25,7 +25,7 @@ static void setup(void)
 static void teardown(void)
 {
     ot_package_free(&pkg);
-    ot_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 TestSuite(package, .init = setup, .fini = teardown);
@@ -43,7 +43,7 @@ Test(package, a_good_package_passes_and_names_its_module)
     cr_expect_str_eq(p.m.key_type, "RSA");
     cr_expect_eq(p.m.key_bits, 3072);
     size_t n;
-    uint8_t *file = ot_read(pkg.byok_path, &n);
+    uint8_t *file = ts_read(pkg.byok_path, &n);
     cr_expect_eq(p.package.len, n);
     cr_expect_arr_eq(p.package.p, file, n, "the bytes returned are the file's");
     free(file);
@@ -74,7 +74,7 @@ Test(package, another_module_is_refused_when_pinned)
 Test(package, every_changed_byte_of_the_byok_is_refused)
 {
     size_t n;
-    uint8_t *orig = ot_read(pkg.byok_path, &n);
+    uint8_t *orig = ts_read(pkg.byok_path, &n);
     /* Every byte would take long under ASan with 2 files per round; a stride that visits the
      * header, the kid, the RSA part and the KWP part (and the first and last byte) is enough to
      * show the hash covers the whole file. */
@@ -82,13 +82,13 @@ Test(package, every_changed_byte_of_the_byok_is_refused)
         online_package p;
         kt_err e;
         orig[i] ^= 0x01;
-        ot_write(pkg.byok_path, orig, n);
+        ts_write(pkg.byok_path, orig, n);
         orig[i] ^= 0x01;
         cr_assert_eq(online_package_check(pkg.manifest_path, NULL, NULL, &p, &e), KT_EDENIED,
                      "byte %zu changed and accepted", i);
         cr_assert(strstr(e.msg, "damaged or swapped") != NULL, "%s", e.msg);
     }
-    ot_write(pkg.byok_path, orig, n - 1); /* truncated */
+    ts_write(pkg.byok_path, orig, n - 1); /* truncated */
     online_package p;
     kt_err e;
     cr_expect_eq(online_package_check(pkg.manifest_path, NULL, NULL, &p, &e), KT_EDENIED);
@@ -98,7 +98,7 @@ Test(package, every_changed_byte_of_the_byok_is_refused)
 Test(package, an_altered_manifest_is_refused)
 {
     size_t n;
-    uint8_t *orig = ot_read(pkg.manifest_path, &n);
+    uint8_t *orig = ts_read(pkg.manifest_path, &n);
     online_package p;
     kt_err e;
     /* The payload is base64url: change one character in its middle. */
@@ -106,7 +106,7 @@ Test(package, an_altered_manifest_is_refused)
     cr_assert_not_null(payload);
     payload += 40;
     *payload = *payload == 'A' ? 'B' : 'A';
-    ot_write(pkg.manifest_path, orig, n);
+    ts_write(pkg.manifest_path, orig, n);
     kt_rc rc = online_package_check(pkg.manifest_path, NULL, NULL, &p, &e);
     cr_expect(rc == KT_EDENIED || rc == KT_EFORMAT, "rc %d: %s", rc, e.msg);
     cr_expect(strstr(e.msg, pkg.manifest_path) != NULL, "the message names the file: %s", e.msg);
@@ -126,7 +126,7 @@ Test(package, a_renamed_package_is_still_its_content)
 {
     online_package p;
     kt_err e;
-    char *renamed = ot_path(dir, "renamed.byok");
+    char *renamed = ts_path(dir, "renamed.byok");
     cr_assert_eq(rename(pkg.byok_path, renamed), 0);
     cr_expect_eq(online_package_check(pkg.manifest_path, renamed, NULL, &p, &e), KT_OK, "%s",
                  e.msg);
@@ -164,12 +164,12 @@ Test(package, manifest_names_beside_packages)
 
 Test(package, listing_is_sorted_and_skips_other_files)
 {
-    char *d = ot_scratch();
+    char *d = ts_scratch();
     const char *names[] = {"b.manifest.json", "a.manifest.json", ".hidden.manifest.json",
                            "manifest.json",   "c.byok",          "a.manifest.json.bak"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char *p = ot_path(d, names[i]);
-        ot_write(p, "{}", 2);
+        char *p = ts_path(d, names[i]);
+        ts_write(p, "{}", 2);
         free(p);
     }
     char **list;
@@ -180,17 +180,17 @@ Test(package, listing_is_sorted_and_skips_other_files)
     cr_expect_str_eq(list[0], "a.manifest.json");
     cr_expect_str_eq(list[1], "b.manifest.json");
     online_names_free(list, n);
-    ot_rmrf(d);
+    ts_rmrf(d);
 }
 
 Test(package, listing_is_capped)
 {
-    char *d = ot_scratch();
+    char *d = ts_scratch();
     for (int i = 0; i <= ONLINE_MANIFESTS_MAX; i++) {
         char name[64];
         snprintf(name, sizeof name, "%03d.manifest.json", i);
-        char *p = ot_path(d, name);
-        ot_write(p, "{}", 2);
+        char *p = ts_path(d, name);
+        ts_write(p, "{}", 2);
         free(p);
     }
     char **list;
@@ -198,8 +198,8 @@ Test(package, listing_is_capped)
     kt_err e;
     cr_expect_eq(online_list_manifests(d, &list, &n, &e), KT_ETOOBIG);
     cr_expect_null(list);
-    char *file = ot_path(d, "000.manifest.json");
+    char *file = ts_path(d, "000.manifest.json");
     cr_expect_eq(online_list_manifests(file, &list, &n, &e), KT_EUSAGE, "a file is not a folder");
     free(file);
-    ot_rmrf(d);
+    ts_rmrf(d);
 }

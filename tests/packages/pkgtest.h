@@ -7,6 +7,7 @@
 #ifndef KT_PKGTEST_H
 #define KT_PKGTEST_H
 
+#include "support/scratch.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,15 +22,6 @@
 /* Debian's interpreter, which has python3-cryptography (the one on PATH may be another). */
 #define PT_PYTHON "/usr/bin/python3"
 
-/* A fresh private folder under /tmp; free with pt_rmrf. */
-char *pt_scratch(void);
-/* Removes dir and everything in it, then frees the string. */
-void pt_rmrf(char *dir);
-/* "<dir>/<name>", heap. */
-char *pt_path(const char *dir, const char *name);
-/* Plain stdio writes and reads for test setup and inspection. */
-void pt_write(const char *path, const void *p, size_t n);
-uint8_t *pt_read(const char *path, size_t *n);
 /* Runs a shell command (logged), returns its exit status (-1 when it did not exit). */
 int pt_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs a shell command and captures its stdout (heap, NUL-terminated); *status its exit. */

@@ -283,7 +283,7 @@ static const char PY_BYOK[] =
 Test(byok, pyca_cryptography_opens_our_byok)
 {
     pt_need_pyca();
-    char *dir = pt_scratch(), *script = pt_path(dir, "byok.py"), *f = pt_path(dir, "t.byok");
+    char *dir = ts_scratch(), *script = ts_path(dir, "byok.py"), *f = ts_path(dir, "t.byok");
     EVP_PKEY *kek = pt_kek(2048), *target = pt_kek(3072);
     kt_secbuf der = {0};
     kt_buf blob = {0}, spki = {0};
@@ -291,11 +291,11 @@ Test(byok, pyca_cryptography_opens_our_byok)
     kt_err e;
     int st;
 
-    pt_write(script, PY_BYOK, strlen(PY_BYOK));
+    ts_write(script, PY_BYOK, strlen(PY_BYOK));
     cr_assert_eq(pkg_pkcs8_encode(target, &der, &e), KT_OK);
     cr_assert_eq(pkg_rsa_aes_wrap(kek, PKG_OAEP_SHA1, der.p, der.len, &blob, &e), KT_OK);
     cr_assert_eq(pkg_byok_write(KID, blob.p, blob.len, "keytransfer test", &s, &e), KT_OK);
-    pt_write(f, s, strlen(s));
+    ts_write(f, s, strlen(s));
     cr_assert_eq(pkg_spki_der(target, &spki, &e), KT_OK);
     kt_hex(hex, spki.p, spki.len);
     char *out = pt_capture(&st, "%s %s %s %s '%s'", PT_PYTHON, script, pt_kek_path(2048), f, KID);
@@ -315,5 +315,5 @@ Test(byok, pyca_cryptography_opens_our_byok)
     EVP_PKEY_free(target);
     free(script);
     free(f);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }

@@ -67,7 +67,7 @@ Test(hashes, golden_and_round_trip)
 Test(hashes, agrees_with_sha256sum)
 {
     pt_need("sha256sum");
-    char *dir = pt_scratch(), *f = pt_path(dir, "KeyTransfer-BYOK-Tools-NA.zip");
+    char *dir = ts_scratch(), *f = ts_path(dir, "KeyTransfer-BYOK-Tools-NA.zip");
     pkg_hash_row r;
     pkg_hash_table t;
     const pkg_hash_row *row;
@@ -75,7 +75,7 @@ Test(hashes, agrees_with_sha256sum)
     kt_err e;
     int st;
 
-    pt_write(f, "hello toolset\n", 14);
+    ts_write(f, "hello toolset\n", 14);
     memset(&r, 0, sizeof r);
     snprintf(r.region, sizeof r.region, "NA");
     snprintf(r.file, sizeof r.file, "KeyTransfer-BYOK-Tools-NA.zip");
@@ -91,7 +91,7 @@ Test(hashes, agrees_with_sha256sum)
     pkg_hashes_free(&t);
     free(s);
     free(f);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(hashes, comments_are_allowed)

@@ -143,14 +143,14 @@ static const char PY_JWS[] =
 Test(jws, pyca_cryptography_verifies_our_jws)
 {
     pt_need_pyca();
-    char *dir = pt_scratch(), *script = pt_path(dir, "v.py"), *f = pt_path(dir, "p.jws");
+    char *dir = ts_scratch(), *script = ts_path(dir, "v.py"), *f = ts_path(dir, "p.jws");
     pt_chain c;
     int st;
 
     pt_chain_make(&c);
     char *s = sign_chain(&c, PAYLOAD);
-    pt_write(script, PY_JWS, strlen(PY_JWS));
-    pt_write(f, s, strlen(s));
+    ts_write(script, PY_JWS, strlen(PY_JWS));
+    ts_write(f, s, strlen(s));
     char *out = pt_capture(&st, "%s %s %s", PT_PYTHON, script, f);
     cr_assert_eq(st, 0);
     cr_assert_str_eq(out, PAYLOAD);
@@ -158,7 +158,7 @@ Test(jws, pyca_cryptography_verifies_our_jws)
     /* Negative twin: one signature character changed and python refuses. */
     char *sig = strstr(s, "\"signature\":\"") + 13;
     sig[10] = sig[10] == 'A' ? 'B' : 'A';
-    pt_write(f, s, strlen(s));
+    ts_write(f, s, strlen(s));
     out = pt_capture(&st, "%s %s %s 2>/dev/null", PT_PYTHON, script, f);
     cr_assert_neq(st, 0);
     free(out);
@@ -166,7 +166,7 @@ Test(jws, pyca_cryptography_verifies_our_jws)
     pt_chain_free(&c);
     free(script);
     free(f);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -444,10 +444,10 @@ Test(pkcs8, round_trip_and_strictness)
 /* Writes the two parts of blob as dir/rsa.bin and dir/kwp.bin. */
 static void split_blob(const char *dir, const kt_buf *blob, size_t mod)
 {
-    char *rsa = pt_path(dir, "rsa.bin"), *kwp = pt_path(dir, "kwp.bin");
+    char *rsa = ts_path(dir, "rsa.bin"), *kwp = ts_path(dir, "kwp.bin");
 
-    pt_write(rsa, blob->p, mod);
-    pt_write(kwp, blob->p + mod, blob->len - mod);
+    ts_write(rsa, blob->p, mod);
+    ts_write(kwp, blob->p + mod, blob->len - mod);
     free(rsa);
     free(kwp);
 }
@@ -457,7 +457,7 @@ Test(interop, openssl_command_opens_our_blob)
     pt_need("openssl");
     for (size_t s = 0; s < 3; s++) {
         for (size_t h = 0; h < 2; h++) {
-            char *dir = pt_scratch();
+            char *dir = ts_scratch();
             EVP_PKEY *kek = pt_kek(SIZES[s]), *ec = pt_ec_key("P-256");
             const char *md = HASHES[h] == PKG_OAEP_SHA1 ? "sha1" : "sha256";
             kt_secbuf target = {0};
@@ -476,8 +476,8 @@ Test(interop, openssl_command_opens_our_blob)
                        "-K $(od -An -v -tx1 k.bin | tr -d ' \\n') -in kwp.bin -out target.der",
                        dir, pt_kek_path(SIZES[s]), md, md),
                 0);
-            char *p = pt_path(dir, "target.der");
-            uint8_t *got = pt_read(p, &n);
+            char *p = ts_path(dir, "target.der");
+            uint8_t *got = ts_read(p, &n);
             cr_assert_eq(n, target.len);
             cr_assert_arr_eq(got, target.p, n);
             /* And openssl reads it as the same EC key. */
@@ -488,7 +488,7 @@ Test(interop, openssl_command_opens_our_blob)
             kt_secbuf_free(&target);
             EVP_PKEY_free(ec);
             EVP_PKEY_free(kek);
-            pt_rmrf(dir);
+            ts_rmrf(dir);
         }
     }
 }
@@ -496,7 +496,7 @@ Test(interop, openssl_command_opens_our_blob)
 Test(interop, openssl_command_with_the_wrong_hash_fails)
 {
     pt_need("openssl");
-    char *dir = pt_scratch();
+    char *dir = ts_scratch();
     EVP_PKEY *kek = pt_kek(2048);
     uint8_t target[64] = {7};
     kt_buf blob = {0};
@@ -511,14 +511,14 @@ Test(interop, openssl_command_with_the_wrong_hash_fails)
                   0);
     kt_buf_free(&blob);
     EVP_PKEY_free(kek);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(interop, we_open_a_blob_the_openssl_command_made)
 {
     pt_need("openssl");
     for (size_t h = 0; h < 2; h++) {
-        char *dir = pt_scratch();
+        char *dir = ts_scratch();
         const char *md = HASHES[h] == PKG_OAEP_SHA1 ? "sha1" : "sha256";
         EVP_PKEY *kek = pt_kek(3072);
         kt_secbuf out = {0};
@@ -539,8 +539,8 @@ Test(interop, we_open_a_blob_the_openssl_command_made)
                    "cat rsa.bin kwp.bin > blob.bin",
                    dir, pt_kek_path(3072), md, md),
             0);
-        char *bp = pt_path(dir, "blob.bin"), *tp = pt_path(dir, "target.der");
-        uint8_t *blob = pt_read(bp, &n), *target = pt_read(tp, &tn);
+        char *bp = ts_path(dir, "blob.bin"), *tp = ts_path(dir, "target.der");
+        uint8_t *blob = ts_read(bp, &n), *target = ts_read(tp, &tn);
         cr_assert_eq(pkg_rsa_aes_unwrap(kek, HASHES[h], blob, n, &out, &e), KT_OK, "%s", e.msg);
         cr_assert_eq(out.len, tn);
         cr_assert_arr_eq(out.p, target, tn);
@@ -552,7 +552,7 @@ Test(interop, we_open_a_blob_the_openssl_command_made)
         free(bp);
         free(tp);
         EVP_PKEY_free(kek);
-        pt_rmrf(dir);
+        ts_rmrf(dir);
     }
 }
 
@@ -573,9 +573,9 @@ static const char PY_UNWRAP[] =
 Test(interop, pyca_cryptography_opens_our_blob)
 {
     pt_need_pyca();
-    char *dir = pt_scratch(), *script = pt_path(dir, "unwrap.py"), *bp = pt_path(dir, "b.bin");
+    char *dir = ts_scratch(), *script = ts_path(dir, "unwrap.py"), *bp = ts_path(dir, "b.bin");
 
-    pt_write(script, PY_UNWRAP, strlen(PY_UNWRAP));
+    ts_write(script, PY_UNWRAP, strlen(PY_UNWRAP));
     for (size_t s = 0; s < 3; s++) {
         for (size_t h = 0; h < 2; h++) {
             EVP_PKEY *kek = pt_kek(SIZES[s]);
@@ -588,7 +588,7 @@ Test(interop, pyca_cryptography_opens_our_blob)
             kt_random(target, sizeof target);
             kt_hex(hex, target, sizeof target);
             cr_assert_eq(pkg_rsa_aes_wrap(kek, HASHES[h], target, sizeof target, &blob, &e), KT_OK);
-            pt_write(bp, blob.p, blob.len);
+            ts_write(bp, blob.p, blob.len);
             char *out = pt_capture(&st, "%s %s %s %s %s", PT_PYTHON, script, pt_kek_path(SIZES[s]),
                                    HASHES[h] == PKG_OAEP_SHA1 ? "sha1" : "sha256", bp);
             cr_assert_eq(st, 0);
@@ -600,7 +600,7 @@ Test(interop, pyca_cryptography_opens_our_blob)
     }
     free(script);
     free(bp);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(wrap, refuses_a_kek_whose_exponent_would_expose_the_key)

@@ -18,7 +18,7 @@
 
 static void save(const char *dir, const char *name, X509 *x)
 {
-    char *p = pt_path(dir, name);
+    char *p = ts_path(dir, name);
     kt_err e;
 
     cr_assert_eq(pkg_x509_save_pem(p, x, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
@@ -103,7 +103,7 @@ Test(root, readme_first_line_warns)
 
     snprintf(path, sizeof path, "%.*s/README.md",
              (int)(strrchr(KT_DEMO_ROOT_CERT, '/') - KT_DEMO_ROOT_CERT), KT_DEMO_ROOT_CERT);
-    char *text = (char *)pt_read(path, &n);
+    char *text = (char *)ts_read(path, &n);
     char *nl = strchr(text, '\n');
     cr_assert_not_null(nl);
     *nl = '\0';
@@ -119,7 +119,7 @@ Test(root, readme_first_line_warns)
 Test(x509, openssl_verify_accepts_our_chain)
 {
     pt_need("openssl");
-    char *dir = pt_scratch();
+    char *dir = ts_scratch();
     pt_chain c;
 
     pt_chain_make(&c);
@@ -160,13 +160,13 @@ Test(x509, openssl_verify_accepts_our_chain)
         EVP_PKEY_free(k);
     }
     pt_chain_free(&c);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(x509, openssl_text_shows_the_extensions)
 {
     pt_need("openssl");
-    char *dir = pt_scratch();
+    char *dir = ts_scratch();
     pt_chain c;
     int st;
 
@@ -203,7 +203,7 @@ Test(x509, openssl_text_shows_the_extensions)
     free(w);
     free(l);
     pt_chain_free(&c);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(x509, serials_are_random_positive_16_bytes)
@@ -288,8 +288,8 @@ Test(x509, issue_refuses_unfit_requests)
 
 Test(x509, pem_and_der_round_trip_and_refusals)
 {
-    char *dir = pt_scratch(), *p = pt_path(dir, "c.pem"), *two = pt_path(dir, "two.pem");
-    char *none = pt_path(dir, "none.pem");
+    char *dir = ts_scratch(), *p = ts_path(dir, "c.pem"), *two = ts_path(dir, "two.pem");
+    char *none = ts_path(dir, "none.pem");
     X509 *back = NULL;
     kt_buf der = {0};
     pt_chain c;
@@ -308,10 +308,10 @@ Test(x509, pem_and_der_round_trip_and_refusals)
     cr_assert_eq(pkg_x509_to_pem(c.leaf, &a, &e), KT_OK);
     cr_assert_eq(pkg_x509_to_pem(c.root, &b, &e), KT_OK);
     cr_assert(asprintf(&both, "%s%s", a, b) > 0);
-    pt_write(two, both, strlen(both));
+    ts_write(two, both, strlen(both));
     cr_assert_eq(pkg_x509_load_pem(two, &back, &e), KT_EFORMAT);
     cr_assert(strstr(e.msg, "more than one") != NULL, "%s", e.msg);
-    pt_write(none, "hello\n", 6);
+    ts_write(none, "hello\n", 6);
     cr_assert_eq(pkg_x509_load_pem(none, &back, &e), KT_EFORMAT);
     cr_assert_null(back);
     /* Text before the PEM block (as `openssl x509 -text` writes it) is fine. */
@@ -344,14 +344,14 @@ Test(x509, pem_and_der_round_trip_and_refusals)
     free(p);
     free(two);
     free(none);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(x509, keys_round_trip_and_refusals)
 {
     pt_need("openssl");
-    char *dir = pt_scratch(), *kp = pt_path(dir, "k.pem"), *enc = pt_path(dir, "enc.pem");
-    char *pub = pt_path(dir, "pub.pem"), *pubder = pt_path(dir, "pub.der");
+    char *dir = ts_scratch(), *kp = ts_path(dir, "k.pem"), *enc = ts_path(dir, "enc.pem");
+    char *pub = ts_path(dir, "pub.pem"), *pubder = ts_path(dir, "pub.der");
     EVP_PKEY *k = pt_ec_key("P-384"), *back = NULL;
     struct stat st;
     kt_err e;
@@ -393,7 +393,7 @@ Test(x509, keys_round_trip_and_refusals)
     free(enc);
     free(pub);
     free(pubder);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(x509, spki_hashes_match_the_openssl_command)

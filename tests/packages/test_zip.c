@@ -27,7 +27,7 @@ Test(zip, deterministic_and_accepted_by_unzip)
 {
     pt_need("unzip");
     pt_need("sha256sum");
-    char *dir = pt_scratch(), *a = pt_path(dir, "a.zip"), *b = pt_path(dir, "b.zip");
+    char *dir = ts_scratch(), *a = ts_path(dir, "a.zip"), *b = ts_path(dir, "b.zip");
     kt_buf x = {0}, y = {0};
     kt_err e;
     int st;
@@ -58,7 +58,7 @@ Test(zip, deterministic_and_accepted_by_unzip)
     kt_buf_free(&y);
     free(a);
     free(b);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(zip, same_bytes_in_another_time_zone)
@@ -80,7 +80,7 @@ Test(zip, same_bytes_in_another_time_zone)
 
 Test(zip, python_zipfile_reads_our_zip)
 {
-    char *dir = pt_scratch(), *a = pt_path(dir, "a.zip");
+    char *dir = ts_scratch(), *a = ts_path(dir, "a.zip");
     kt_err e;
     int st;
 
@@ -99,12 +99,12 @@ Test(zip, python_zipfile_reads_our_zip)
                           "README.txt (2025, 1, 1, 0, 0, 0) 0\n");
     free(out);
     free(a);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(zip, extract_round_trip)
 {
-    char *dir = pt_scratch(), *a = pt_path(dir, "a.zip"), *out = pt_path(dir, "out");
+    char *dir = ts_scratch(), *a = ts_path(dir, "a.zip"), *out = ts_path(dir, "out");
     pkg_zip_contents names;
     struct stat st;
     kt_err e;
@@ -114,9 +114,9 @@ Test(zip, extract_round_trip)
     cr_assert_eq(names.n, 4);
     cr_assert_eq(names.total, 34);
     for (size_t i = 0; i < 4; i++) {
-        char *p = pt_path(out, FILES[i].name);
+        char *p = ts_path(out, FILES[i].name);
         size_t n;
-        uint8_t *got = pt_read(p, &n);
+        uint8_t *got = ts_read(p, &n);
 
         cr_assert_str_eq(names.files[i].name, FILES[i].name);
         cr_assert_null(names.files[i].data.p);
@@ -128,7 +128,7 @@ Test(zip, extract_round_trip)
         free(got);
         free(p);
     }
-    char *sub = pt_path(out, "verify");
+    char *sub = ts_path(out, "verify");
     cr_assert_eq(stat(sub, &st), 0);
     cr_assert(S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700);
     cr_assert_eq(stat(out, &st), 0);
@@ -139,7 +139,7 @@ Test(zip, extract_round_trip)
     cr_assert_eq(pkg_zip_extract(a, out, NULL, NULL, &e), KT_EEXIST);
     cr_assert(strstr(e.msg, "not empty") != NULL, "%s", e.msg);
     cr_assert_eq(pkg_zip_extract(a, a, NULL, NULL, &e), KT_EEXIST);
-    char *link = pt_path(dir, "link"), *empty = pt_path(dir, "empty");
+    char *link = ts_path(dir, "link"), *empty = ts_path(dir, "empty");
     cr_assert_eq(mkdir(empty, 0700), 0);
     cr_assert_eq(symlink(empty, link), 0);
     cr_assert_eq(pkg_zip_extract(a, link, NULL, NULL, &e), KT_EEXIST);
@@ -152,7 +152,7 @@ Test(zip, extract_round_trip)
     free(empty);
     free(a);
     free(out);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(zip, name_rules)
@@ -288,13 +288,13 @@ static void craft(crafted *c, const char *mode)
 {
     char *script;
 
-    c->dir = pt_scratch();
-    script = pt_path(c->dir, "craft.py");
-    pt_write(script, CRAFT, strlen(CRAFT));
+    c->dir = ts_scratch();
+    script = ts_path(c->dir, "craft.py");
+    ts_write(script, CRAFT, strlen(CRAFT));
     cr_assert(asprintf(&c->zip, "%s/%s.zip", c->dir, mode) > 0);
-    c->work = pt_path(c->dir, "work");
+    c->work = ts_path(c->dir, "work");
     cr_assert_eq(mkdir(c->work, 0700), 0);
-    c->dest = pt_path(c->work, "out");
+    c->dest = ts_path(c->work, "out");
     cr_assert_eq(pt_run("%s %s %s %s", PT_PYTHON, script, mode, c->zip), 0, "crafting %s", mode);
     free(script);
 }
@@ -304,7 +304,7 @@ static void crafted_free(crafted *c)
     free(c->zip);
     free(c->work);
     free(c->dest);
-    pt_rmrf(c->dir);
+    ts_rmrf(c->dir);
 }
 
 static void refused(const char *mode, kt_rc want, const char *why)
@@ -336,14 +336,14 @@ Test(zip_crafted, a_genuine_python_zip_extracts)
     cr_assert_eq(pkg_zip_extract(c.zip, c.dest, NULL, &names, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(names.n, 3);
     cr_assert(names.files[0].is_dir);
-    char *p = pt_path(c.dest, "sub/dir/a.bin");
-    uint8_t *got = pt_read(p, &n);
+    char *p = ts_path(c.dest, "sub/dir/a.bin");
+    uint8_t *got = ts_read(p, &n);
     cr_assert_eq(n, 2560);
     cr_assert_eq(got[257], 1);
     free(got);
     free(p);
-    p = pt_path(c.dest, "README.txt");
-    got = pt_read(p, &n);
+    p = ts_path(c.dest, "README.txt");
+    got = ts_read(p, &n);
     cr_assert_eq(n, 600, "the deflated entry");
     free(got);
     free(p);
@@ -397,22 +397,22 @@ Test(zip_crafted, damage_and_features_refused)
 
 Test(zip_crafted, not_a_zip)
 {
-    char *dir = pt_scratch(), *f = pt_path(dir, "f.zip"), *out = pt_path(dir, "out");
+    char *dir = ts_scratch(), *f = ts_path(dir, "f.zip"), *out = ts_path(dir, "out");
     kt_err e;
 
-    pt_write(f, "PK\x03\x04 not really", 16);
+    ts_write(f, "PK\x03\x04 not really", 16);
     cr_assert_eq(pkg_zip_extract(f, out, NULL, NULL, &e), KT_EFORMAT);
     cr_log_info("%s", e.msg);
     cr_assert_eq(pkg_zip_extract(out, out, NULL, NULL, &e), KT_ENOENT);
     cr_assert_eq(pt_count_entries(dir), 1);
     free(f);
     free(out);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(zip_crafted, caps_are_the_callers)
 {
-    char *dir = pt_scratch(), *a = pt_path(dir, "a.zip"), *out = pt_path(dir, "out");
+    char *dir = ts_scratch(), *a = ts_path(dir, "a.zip"), *out = ts_path(dir, "out");
     pkg_zip_caps caps = pkg_zip_caps_default();
     kt_err e;
 
@@ -436,12 +436,12 @@ Test(zip_crafted, caps_are_the_callers)
     cr_assert_eq(pkg_zip_extract(a, out, &caps, NULL, &e), KT_OK, "%s", e.msg);
     free(a);
     free(out);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(zip_crafted, a_write_failing_midway_is_rolled_back)
 {
-    char *dir = pt_scratch(), *a = pt_path(dir, "a.zip"), *deep = strdup(dir), *out;
+    char *dir = ts_scratch(), *a = ts_path(dir, "a.zip"), *deep = strdup(dir), *out;
     char component[251], name[700];
     kt_err e;
 
@@ -456,7 +456,7 @@ Test(zip_crafted, a_write_failing_midway_is_rolled_back)
         deep = next;
         cr_assert_eq(mkdir(deep, 0700), 0, "%s", strerror(errno));
     }
-    out = pt_path(deep, "out");
+    out = ts_path(deep, "out");
     snprintf(name, sizeof name, "z/%.200s/%.200s/%.200s", component, component, component);
     pkg_zip_entry v[2] = {{"a.txt", (const uint8_t *)"first", 5},
                           {name, (const uint8_t *)"second", 6}};
@@ -468,12 +468,12 @@ Test(zip_crafted, a_write_failing_midway_is_rolled_back)
     free(out);
     free(deep);
     free(a);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(zip, refuses_a_destination_others_can_write_to)
 {
-    char *dir = pt_scratch(), *a = pt_path(dir, "a.zip"), *open_dir = pt_path(dir, "open");
+    char *dir = ts_scratch(), *a = ts_path(dir, "a.zip"), *open_dir = ts_path(dir, "open");
     kt_err e;
 
     cr_assert_eq(pkg_zip_write(a, FILES, 4, KT_WRITE_NEW, &e), KT_OK);
@@ -486,5 +486,5 @@ Test(zip, refuses_a_destination_others_can_write_to)
     cr_assert_eq(pkg_zip_extract(a, open_dir, NULL, NULL, &e), KT_OK, "%s", e.msg);
     free(a);
     free(open_dir);
-    pt_rmrf(dir);
+    ts_rmrf(dir);
 }

@@ -142,14 +142,14 @@ Test(api, files_are_read_carefully)
     vt_cloud g;
     verify_result r;
     kt_err e;
-    char *dir = vt_scratch(), *kek_path = vt_path(dir, "kek"), *world_path = vt_path(dir, "world"),
-         *missing = vt_path(dir, "missing"), *link = vt_path(dir, "link"),
-         *big = vt_path(dir, "big");
+    char *dir = ts_scratch(), *kek_path = ts_path(dir, "kek"), *world_path = ts_path(dir, "world"),
+         *missing = ts_path(dir, "missing"), *link = ts_path(dir, "link"),
+         *big = ts_path(dir, "big");
 
     vt_cloud_make(&g, 2048);
     char *kek = vt_kek_package(&g), *world = vt_world_package(&g);
-    vt_write(kek_path, kek, strlen(kek));
-    vt_write(world_path, world, strlen(world));
+    ts_write(kek_path, kek, strlen(kek));
+    ts_write(world_path, world, strlen(world));
     cr_expect_eq(verify_package_files(kek_path, world_path, g.now, &r, &e), KT_OK, "%s", e.msg);
     verify_result_free(&r);
 
@@ -175,7 +175,7 @@ Test(api, files_are_read_carefully)
     cr_assert_not_null(pad);
     memset(pad, ' ', n);
     memcpy(pad, kek, strlen(kek));
-    vt_write(big, pad, n);
+    ts_write(big, pad, n);
     cr_expect_eq(verify_package_files(big, world_path, g.now, &r, &e), KT_ETOOBIG);
     cr_expect_eq(r.failed, VERIFY_FORMAT, "%s", e.msg);
     verify_result_free(&r);
@@ -184,7 +184,7 @@ Test(api, files_are_read_carefully)
     cr_expect(strstr(e.msg, "world package") != NULL, "%s", e.msg);
     verify_result_free(&r);
     /* Exactly at the cap (the package and JSON whitespace) is a package like any other. */
-    vt_write(big, pad, n - 1);
+    ts_write(big, pad, n - 1);
     cr_expect_eq(verify_package_files(big, world_path, g.now, &r, &e), KT_OK, "%s", e.msg);
     verify_result_free(&r);
 
@@ -197,7 +197,7 @@ Test(api, files_are_read_carefully)
     free(link);
     free(big);
     vt_cloud_free(&g);
-    vt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 Test(api, json_report)
@@ -253,7 +253,7 @@ Test(api, json_report)
 static void script_constant(const char *path, const char *name, uint8_t out[32])
 {
     size_t n;
-    char *text = (char *)vt_read(path, &n), pattern[128], hex[65];
+    char *text = (char *)ts_read(path, &n), pattern[128], hex[65];
     regex_t re;
     regmatch_t m[2];
     kt_err e;
@@ -298,13 +298,13 @@ Test(api, python_warns_about_the_demo_root)
 {
     vt_need_python();
     vt_cloud g;
-    char *dir = vt_scratch(), *kek_path = vt_path(dir, "kek"), *world_path = vt_path(dir, "world");
+    char *dir = ts_scratch(), *kek_path = ts_path(dir, "kek"), *world_path = ts_path(dir, "world");
     int st;
 
     vt_cloud_make(&g, 2048);
     char *kek = vt_kek_package(&g), *world = vt_world_package(&g);
-    vt_write(kek_path, kek, strlen(kek));
-    vt_write(world_path, world, strlen(world));
+    ts_write(kek_path, kek, strlen(kek));
+    ts_write(world_path, world, strlen(world));
     char *out =
         vt_capture(&st, "%s %s -k %s -w %s 2>&1", VT_PYTHON, vt_script(), kek_path, world_path);
     cr_expect_eq(st, 0, "%s", out);
@@ -325,5 +325,5 @@ Test(api, python_warns_about_the_demo_root)
     free(kek_path);
     free(world_path);
     vt_cloud_free(&g);
-    vt_rmrf(dir);
+    ts_rmrf(dir);
 }

@@ -1106,7 +1106,7 @@ static void expect_same_checks(const char *name, json_t *c, json_t *py)
 Test(cases, both_verifiers_give_every_crafted_case_the_same_verdict, .timeout = 300)
 {
     vt_need_python();
-    char *dir = vt_scratch(), *keks[N_CASES], *worlds[N_CASES];
+    char *dir = ts_scratch(), *keks[N_CASES], *worlds[N_CASES];
     json_t *c_reports[N_CASES], *py;
     vt_cloud g;
     int status;
@@ -1118,11 +1118,11 @@ Test(cases, both_verifiers_give_every_crafted_case_the_same_verdict, .timeout = 
         cases[i].make(&g, &kek, &world);
         c_reports[i] = c_verdict(&g, &cases[i], kek, world);
         snprintf(name, sizeof name, "case-%02zu-kek.jws", i);
-        keks[i] = vt_path(dir, name);
+        keks[i] = ts_path(dir, name);
         snprintf(name, sizeof name, "case-%02zu-world.jws", i);
-        worlds[i] = vt_path(dir, name);
-        vt_write(keks[i], kek, strlen(kek));
-        vt_write(worlds[i], world, strlen(world));
+        worlds[i] = ts_path(dir, name);
+        ts_write(keks[i], kek, strlen(kek));
+        ts_write(worlds[i], world, strlen(world));
         free(kek);
         free(world);
     }
@@ -1155,7 +1155,7 @@ Test(cases, both_verifiers_give_every_crafted_case_the_same_verdict, .timeout = 
     }
     json_decref(py);
     vt_cloud_free(&g);
-    vt_rmrf(dir);
+    ts_rmrf(dir);
 }
 
 /* Both accept genuine packages with each KEK size the vendor makes. */
@@ -1163,7 +1163,7 @@ Test(cases, both_accept_each_kek_size, .timeout = 120)
 {
     static const unsigned sizes[] = {2048, 3072, 4096};
     vt_need_python();
-    char *dir = vt_scratch(), *keks[3], *worlds[3];
+    char *dir = ts_scratch(), *keks[3], *worlds[3];
     vt_cloud g[3];
     int status;
 
@@ -1180,11 +1180,11 @@ Test(cases, both_accept_each_kek_size, .timeout = 120)
         cr_expect_eq(EVP_PKEY_get_bits(r.kek_key), (int)sizes[i]);
         verify_result_free(&r);
         snprintf(name, sizeof name, "kek-%u.jws", sizes[i]);
-        keks[i] = vt_path(dir, name);
+        keks[i] = ts_path(dir, name);
         snprintf(name, sizeof name, "world-%u.jws", sizes[i]);
-        worlds[i] = vt_path(dir, name);
-        vt_write(keks[i], kek, strlen(kek));
-        vt_write(worlds[i], world, strlen(world));
+        worlds[i] = ts_path(dir, name);
+        ts_write(keks[i], kek, strlen(kek));
+        ts_write(worlds[i], world, strlen(world));
         free(kek);
         free(world);
     }
@@ -1202,5 +1202,5 @@ Test(cases, both_accept_each_kek_size, .timeout = 120)
         vt_cloud_free(&g[i]);
     }
     json_decref(py);
-    vt_rmrf(dir);
+    ts_rmrf(dir);
 }

@@ -77,9 +77,9 @@ static void flip_package(const char *dir, const char *which, const char *s, cons
         f->in_value = in_value;
         f->in_protected = i >= hs && i < he;
         snprintf(name, sizeof name, "flip-%s-%05zu.jws", which, i);
-        path = vt_path(dir, name);
+        path = ts_path(dir, name);
         copy[i] ^= FLIP;
-        vt_write(path, copy, len);
+        ts_write(path, copy, len);
         copy[i] ^= FLIP;
         f->kek_path = strcmp(which, "KEK") == 0 ? path : strdup(other_path);
         f->world_path = strcmp(which, "KEK") == 0 ? strdup(other_path) : path;
@@ -123,9 +123,9 @@ static bool is_cert_parse_split(const char *which, const char *a, const char *b)
 Test(flips, every_flip_is_refused_by_both_with_the_same_check, .timeout = 900)
 {
     vt_need_python();
-    char *dir = vt_scratch();
-    char *kek = NULL, *world = NULL, *kek_path = vt_path(dir, "kek.jws"),
-         *world_path = vt_path(dir, "world.jws");
+    char *dir = ts_scratch();
+    char *kek = NULL, *world = NULL, *kek_path = ts_path(dir, "kek.jws"),
+         *world_path = ts_path(dir, "world.jws");
     flip *v = NULL;
     size_t n = 0, cap = 0, in_value = 0, split = 0, tally[VERIFY_CHECK_COUNT] = {0};
     vt_cloud g;
@@ -138,8 +138,8 @@ Test(flips, every_flip_is_refused_by_both_with_the_same_check, .timeout = 900)
     world = vt_world_package(&g);
     cr_assert_eq(vt_verify(&g, kek, world, &r, &e), KT_OK, "%s", e.msg);
     verify_result_free(&r);
-    vt_write(kek_path, kek, strlen(kek));
-    vt_write(world_path, world, strlen(world));
+    ts_write(kek_path, kek, strlen(kek));
+    ts_write(world_path, world, strlen(world));
     flip_package(dir, "KEK", kek, world_path, &v, &n, &cap);
     flip_package(dir, "world", world, kek_path, &v, &n, &cap);
 
@@ -206,5 +206,5 @@ Test(flips, every_flip_is_refused_by_both_with_the_same_check, .timeout = 900)
     free(kek_path);
     free(world_path);
     vt_cloud_free(&g);
-    vt_rmrf(dir);
+    ts_rmrf(dir);
 }

@@ -279,70 +279,6 @@ kt_rc vt_verify(const vt_cloud *c, const char *kek, const char *world, verify_re
 /* Files and processes                                                                        */
 /* ----------------------------------------------------------------------------------------- */
 
-char *vt_scratch(void)
-{
-    char *dir = strdup("/tmp/kt-verify-XXXXXX");
-
-    cr_assert_not_null(dir);
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-    return dir;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-void vt_rmrf(char *dir)
-{
-    if (dir == NULL)
-        return;
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-}
-
-char *vt_path(const char *dir, const char *name)
-{
-    char *p;
-
-    cr_assert(asprintf(&p, "%s/%s", dir, name) > 0);
-    return p;
-}
-
-void vt_write(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-
-    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(p, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
-}
-
-uint8_t *vt_read(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *p = NULL;
-    size_t cap = 0, len = 0, got;
-
-    cr_assert_not_null(f, "fopen %s: %s", path, strerror(errno));
-    do {
-        if (len == cap) {
-            cap = cap ? 2 * cap : 65536;
-            p = realloc(p, cap + 1);
-            cr_assert_not_null(p);
-        }
-        got = fread(p + len, 1, cap - len, f);
-        len += got;
-    } while (got > 0);
-    fclose(f);
-    p[len] = '\0';
-    *n = len;
-    return p;
-}
-
 char *vt_capture(int *status, const char *fmt, ...)
 {
     va_list ap;
@@ -391,7 +327,7 @@ void vt_need_python(void)
 vt_batch *vt_python_batch_start(const char *dir, char *const *kek, char *const *world, size_t n)
 {
     vt_batch *b = calloc(1, sizeof *b);
-    char *list = vt_path(dir, "batch.list"), *text = NULL, *cmd;
+    char *list = ts_path(dir, "batch.list"), *text = NULL, *cmd;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
 
@@ -399,11 +335,11 @@ vt_batch *vt_python_batch_start(const char *dir, char *const *kek, char *const *
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%s\t%s\n", kek[i], world[i]);
     cr_assert_eq(fclose(f), 0);
-    vt_write(list, text, len);
+    ts_write(list, text, len);
     free(text);
     b->n = n;
-    b->out = vt_path(dir, "batch.out");
-    b->err = vt_path(dir, "batch.err");
+    b->out = ts_path(dir, "batch.out");
+    b->err = ts_path(dir, "batch.err");
     /* Output to files, so the process never waits for a reader while the caller works. */
     cr_assert(asprintf(&cmd, "%s %s --batch %s >%s 2>%s", VT_PYTHON, vt_script(), list, b->out,
                        b->err) > 0);
@@ -419,7 +355,7 @@ json_t *vt_python_batch_finish(vt_batch *b, int *status)
 {
     size_t out_len = 0, err_len = 0;
     int st = pclose(b->proc);
-    char *out = (char *)vt_read(b->out, &out_len), *err = (char *)vt_read(b->err, &err_len);
+    char *out = (char *)ts_read(b->out, &out_len), *err = (char *)ts_read(b->err, &err_len);
     json_t *reports = json_array();
 
     *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;

@@ -8,6 +8,7 @@
 #ifndef KT_VTEST_H
 #define KT_VTEST_H
 
+#include "support/scratch.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,12 +85,6 @@ char *vt_world_package(const vt_cloud *c);
 /* verify_packages over two NUL-terminated texts at c->now. */
 kt_rc vt_verify(const vt_cloud *c, const char *kek, const char *world, verify_result *r, kt_err *e);
 
-/* Scratch folders and plain file access for setup. */
-char *vt_scratch(void);
-void vt_rmrf(char *dir);
-char *vt_path(const char *dir, const char *name);
-void vt_write(const char *path, const void *p, size_t n);
-uint8_t *vt_read(const char *path, size_t *n);
 char *vt_capture(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The built Python verifier (the build folder's copy, which carries this build's root). */
