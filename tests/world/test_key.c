@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "internal.h"
+#include "support/scratch.h"
 #include "world.h"
 
 static const world_kdf KDF_TEST = {1, 8192};
@@ -93,15 +94,6 @@ static void read_all(const char *path, kt_buf *b)
     cr_assert_eq(kt_file_read(path, 1 << 20, b, &e), KT_OK, "%s", e.msg);
 }
 
-/* Writes a file with plain stdio: test setup, not the code under test (and no fsync). */
-static void write_raw(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s", path);
-    cr_assert_eq(fwrite(p, 1, n, f), n);
-    cr_assert_eq(fclose(f), 0);
-}
-
 static kt_rc generate(fixture *f, world_key_type type, unsigned bits, const char *curve,
                       const char *ident, world_key_info *info, kt_err *e)
 {
@@ -122,7 +114,7 @@ static char *openssl_pubout_of_der(fixture *f, const kt_secbuf *der)
     kt_buf pem;
     snprintf(in, sizeof in, "%s/private.der", f->scratch);
     snprintf(out, sizeof out, "%s/public.pem", f->scratch);
-    write_raw(in, der->p, der->len);
+    ts_write(in, der->p, der->len);
     sh("openssl pkey -inform DER -in '%s' -pubout -out '%s'", in, out);
     read_all(out, &pem);
     char *s = strndup((const char *)pem.p, pem.len);
@@ -791,7 +783,7 @@ static void every_byte_flipped(world_key_type type, unsigned bits, const char *c
     for (size_t i = 0; i < orig.len; i++)
         for (size_t j = 0; j < sizeof flips; j++) {
             orig.p[i] ^= flips[j];
-            write_raw(path, orig.p, orig.len);
+            ts_write(path, orig.p, orig.len);
             kt_rc rc = world_key_load(&f.p, &f.m, NULL, "victim", &k, &e);
             cr_assert_neq(rc, KT_OK, "flip %02x at byte %zu of %zu accepted", flips[j], i,
                           orig.len);
@@ -799,17 +791,17 @@ static void every_byte_flipped(world_key_type type, unsigned bits, const char *c
             orig.p[i] ^= flips[j];
         }
     for (size_t n = 0; n < orig.len; n += 3) {
-        write_raw(path, orig.p, n);
+        ts_write(path, orig.p, n);
         cr_assert_neq(world_key_load(&f.p, &f.m, NULL, "victim", &k, &e), KT_OK,
                       "truncated to %zu accepted", n);
     }
     uint8_t *longer = malloc(orig.len + 1);
     memcpy(longer, orig.p, orig.len);
     longer[orig.len] = 0;
-    write_raw(path, longer, orig.len + 1);
+    ts_write(path, longer, orig.len + 1);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "victim", &k, &e), KT_EFORMAT);
     free(longer);
-    write_raw(path, orig.p, orig.len);
+    ts_write(path, orig.p, orig.len);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "victim", &k, &e), KT_OK, "%s", e.msg);
     world_key_free(&k);
     kt_buf_free(&orig);
@@ -861,7 +853,7 @@ Test(key_tamper, a_header_copied_onto_another_keys_seal_is_refused)
     uint8_t *mix = malloc(len);
     memcpy(mix, b.p, kb.aad_len);
     memcpy(mix + kb.aad_len, a.p + ka.aad_len, a.len - ka.aad_len);
-    write_raw(pb, mix, len);
+    ts_write(pb, mix, len);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "beta", &k, &e), KT_EDENIED);
     cr_assert(strstr(e.msg, "damaged or altered") != NULL, "%s", e.msg);
     free(mix);
@@ -869,7 +861,7 @@ Test(key_tamper, a_header_copied_onto_another_keys_seal_is_refused)
     /* Even a seal that opens (as if the AEAD were bypassed) must hold the stated key: a file
      * built from beta's header and alpha's private key is refused by the public-key check. */
     world_key alpha, beta;
-    write_raw(pb, b.p, b.len);
+    ts_write(pb, b.p, b.len);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "alpha", &alpha, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "beta", &beta, &e), KT_OK, "%s", e.msg);
     world_key forged = {0};
@@ -878,7 +870,7 @@ Test(key_tamper, a_header_copied_onto_another_keys_seal_is_refused)
     kt_wbuf w;
     kt_wbuf_init(&w, false);
     cr_assert_eq(key_file_build(&forged, &f.m, &w, &e), KT_OK, "%s", e.msg);
-    write_raw(pb, w.p, w.len);
+    ts_write(pb, w.p, w.len);
     kt_wbuf_free(&w);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "beta", &k, &e), KT_EDENIED);
     cr_assert(strstr(e.msg, "public half is not the public key") != NULL, "%s", e.msg);
@@ -911,7 +903,7 @@ Test(key_tamper, a_seal_that_opens_must_hold_the_aes_key_the_hash_names)
     world_key forged = {.info = b.info, .material = a.material};
     kt_wbuf_init(&w, false);
     cr_assert_eq(key_file_build(&forged, &f.m, &w, &e), KT_OK, "%s", e.msg);
-    write_raw(b.info.path, w.p, w.len);
+    ts_write(b.info.path, w.p, w.len);
     kt_wbuf_free(&w);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "aes-b", &k, &e), KT_EDENIED);
     cr_assert(strstr(e.msg, "does not match the key hash") != NULL, "%s", e.msg);
@@ -964,7 +956,7 @@ Test(key_tamper, a_key_file_of_another_world_is_refused_naming_both_worlds)
     kt_buf b;
     read_all(to, &b);
     memcpy(b.p + 8 + 2 + 6, two.m.info.hash, WORLD_HASH_LEN);
-    write_raw(to, b.p, b.len);
+    ts_write(to, b.p, b.len);
     cr_assert_eq(world_key_load(&two.p, &two.m, NULL, "traveller", &k, &e), KT_EDENIED);
     cr_assert(strstr(e.msg, "damaged or altered") != NULL, "%s", e.msg);
     kt_buf_free(&b);
@@ -985,7 +977,7 @@ Test(key_tamper, a_file_from_the_future_is_refused_as_an_unknown_version)
     key_path(&f, "simple", "v2", path, sizeof path);
     read_all(path, &b);
     b.p[9] = 2;
-    write_raw(path, b.p, b.len);
+    ts_write(path, b.p, b.len);
     cr_assert_eq(world_key_load(&f.p, &f.m, NULL, "v2", &k, &e), KT_EVERSION);
     cr_assert(strstr(e.msg, "version 2") != NULL, "%s", e.msg);
     kt_buf_free(&b);
@@ -1070,10 +1062,10 @@ Test(key, list_reports_refused_files_and_still_lists_the_good_ones)
     cr_assert_eq(generate(&f, WORLD_KEY_AES, 256, NULL, "bad", &info, &e), KT_OK, "%s", e.msg);
     read_all(info.path, &b);
     b.p[b.len - 1] ^= 1;
-    write_raw(info.path, b.p, b.len);
+    ts_write(info.path, b.p, b.len);
     kt_buf_free(&b);
     snprintf(path, sizeof path, "%s/key_Not_valid", f.p.local);
-    write_raw(path, "x", 1);
+    ts_write(path, "x", 1);
 
     cr_assert_eq(world_key_list(&f.p, &f.m, &list, &n, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(n, 3);
@@ -1140,7 +1132,7 @@ Test(key, a_signed_reduced_acl_is_kept_and_verified)
     kt_wbuf w;
     kt_wbuf_init(&w, false);
     cr_assert_eq(key_file_build(&k, &f.m, &w, &e), KT_OK, "%s", e.msg);
-    write_raw(path, w.p, w.len);
+    ts_write(path, w.p, w.len);
     kt_wbuf_free(&w);
     cr_assert_eq(world_key_load(&f.p, &f.m, "xferacld", "contosokey", &r, &e), KT_EDENIED);
     cr_assert(strstr(e.msg, "signature does not verify") != NULL, "%s", e.msg);
