@@ -4,7 +4,6 @@
  */
 #include "internal.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,15 +110,10 @@ kt_rc kek_state_pin(void *ctx, unsigned no, const char *card_path, bool is_new, 
 
 kt_rc kek_check_key_name(const char *name, kt_err *e)
 {
-    size_t n = strlen(name);
-    if (n < 1 || n > PKG_KEY_NAME_MAX)
-        return kt_fail(e, KT_EUSAGE, "a key name is 1 to %d characters", PKG_KEY_NAME_MAX);
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)name[i]) && name[i] != '-')
-            return kt_fail(e, KT_EUSAGE,
-                           "key name '%s': only letters, digits and '-' are allowed (as in Key "
-                           "Vault)",
-                           name);
+    if (!pkg_is_key_name(name, strlen(name)))
+        return kt_fail(e, KT_EUSAGE,
+                       "key name '%.130s': 1 to %d letters, digits and '-' (as in Key Vault)", name,
+                       PKG_KEY_NAME_MAX);
     return KT_OK;
 }
 

@@ -72,13 +72,7 @@ kt_rc transfer_check_hash(transfer_target t, pkg_oaep_hash h, kt_err *e)
 
 kt_rc transfer_check_name(const char *name, kt_err *e)
 {
-    size_t n = strlen(name);
-    bool ok = n >= 1 && n <= PKG_KEY_NAME_MAX;
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = name[i];
-        ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
-    }
-    if (!ok)
+    if (!pkg_is_key_name(name, strlen(name)))
         return kt_fail(e, KT_EUSAGE,
                        "package name '%s' is not a Key Vault key name: 1 to %d letters, digits "
                        "and '-'",

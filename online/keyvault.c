@@ -154,15 +154,10 @@ kt_rc online_vault_parse(const char *url, online_vault *v, kt_err *e)
 
 kt_rc online_check_key_name(const char *name, kt_err *e)
 {
-    size_t n = strlen(name);
-    if (n < 1 || n > PKG_KEY_NAME_MAX)
-        return kt_fail(e, KT_EUSAGE, "a Key Vault key name is 1 to %d characters",
+    if (!pkg_is_key_name(name, strlen(name)))
+        return kt_fail(e, KT_EUSAGE,
+                       "key name '%.130s': Key Vault allows 1 to %d letters, digits and '-'", name,
                        PKG_KEY_NAME_MAX);
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)name[i]) && name[i] != '-')
-            return kt_fail(e, KT_EUSAGE,
-                           "key name '%.130s': Key Vault allows only letters, digits and '-'",
-                           name);
     return KT_OK;
 }
 

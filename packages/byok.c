@@ -56,6 +56,19 @@ static kt_rc host_check(const char *host, size_t n, kt_err *e)
     return KT_OK;
 }
 
+bool pkg_is_key_name(const char *name, size_t n)
+{
+    if (n == 0 || n > PKG_KEY_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
 kt_rc pkg_kid_check(const char *kid, kt_err *e)
 {
     size_t len = strnlen(kid, PKG_KID_MAX + 1), n;
@@ -83,17 +96,9 @@ kt_rc pkg_kid_check(const char *kid, kt_err *e)
                        "kid has no key version: the KEK's full URL with its 32-digit version is "
                        "required (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
     n = (size_t)(slash - name);
-    if (n == 0 || n > PKG_KEY_NAME_MAX)
-        return kt_fail(e, KT_EFORMAT, "kid: the key name must be 1 to %d characters",
+    if (!pkg_is_key_name(name, n))
+        return kt_fail(e, KT_EFORMAT, "kid: the key name must be 1 to %d letters, digits and '-'",
                        PKG_KEY_NAME_MAX);
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-'))
-            return kt_fail(e, KT_EFORMAT,
-                           "kid: the key name may hold only letters, digits and '-'");
-    }
     version = slash + 1;
     if (strlen(version) != KID_VERSION)
         return kt_fail(e, KT_EFORMAT,

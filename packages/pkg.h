@@ -152,6 +152,10 @@ KT_MUST kt_rc pkg_pkcs8_decode(const uint8_t *der, size_t len, EVP_PKEY **key, k
  */
 KT_MUST kt_rc pkg_kid_check(const char *kid, kt_err *e);
 
+/* True when the n bytes at name are a Key Vault key name: 1..PKG_KEY_NAME_MAX of [0-9A-Za-z-].
+ * The one rule every program applies to key names (kid, --name, the REST path). */
+bool pkg_is_key_name(const char *name, size_t n);
+
 /*
  * Writes the .byok JSON (Azure Key Vault BYOK specification), compact, members in the order of
  * the specification, no trailing newline:

@@ -317,3 +317,18 @@ Test(byok, pyca_cryptography_opens_our_byok)
     free(f);
     ts_rmrf(dir);
 }
+
+Test(byok, key_names_follow_key_vaults_rule)
+{
+    char longest[PKG_KEY_NAME_MAX + 2];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    cr_assert(pkg_is_key_name("ContosoFirstHSMkey", 18));
+    cr_assert(pkg_is_key_name("a-1", 3));
+    cr_assert(pkg_is_key_name(longest, PKG_KEY_NAME_MAX));
+    cr_assert_not(pkg_is_key_name(longest, PKG_KEY_NAME_MAX + 1));
+    cr_assert_not(pkg_is_key_name("", 0));
+    const char *bad[] = {"a_b", "a.b", "a/b", "a b", "caf\xc3\xa9", "a\nb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(pkg_is_key_name(bad[i], strlen(bad[i])), "'%s' accepted", bad[i]);
+}
