@@ -89,3 +89,23 @@ int cli_print_json(json_t *v)
     free(s);
     return KT_EXIT_OK;
 }
+
+int cli_dispatch(const char *group, const cli_subcommand *table, size_t n, int argc, char **argv)
+{
+    int width = 0;
+    if (argc >= 2)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(argv[1], table[i].name) == 0)
+                return table[i].fn(argc - 1, argv + 1);
+    bool help = argc >= 2 && strcmp(argv[1], "--help") == 0;
+    FILE *f = help ? stdout : stderr;
+    if (!help && argc >= 2)
+        fprintf(stderr, "keytransfer %s: unknown subcommand '%s'\n", group, argv[1]);
+    fprintf(f, "Usage: keytransfer %s SUBCOMMAND [OPTIONS]\n\nSubcommands:\n", group);
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(table[i].name) > width)
+            width = (int)strlen(table[i].name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "  %-*s  %s\n", width, table[i].name, table[i].summary);
+    return help ? KT_EXIT_OK : KT_EXIT_USAGE;
+}

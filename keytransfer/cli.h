@@ -25,6 +25,18 @@ int cmd_package(int argc, char **argv);
  * KeyTransferRemote, or NULL. */
 cli_cmd_fn compat_lookup(const char *name);
 
+/* One subcommand of a command group such as `keytransfer world`. */
+typedef struct cli_subcommand {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *summary;
+} cli_subcommand;
+
+/* Runs the subcommand argv[1] names from table (n entries) with argv shifted by one; with
+ * --help, lists the table on stdout (exit 0); otherwise lists it on stderr (exit 2). group is
+ * the command's name for messages ("world"). */
+int cli_dispatch(const char *group, const cli_subcommand *table, size_t n, int argc, char **argv);
+
 /* Prints "keytransfer: <message>" on stderr and returns the exit status for e->rc. */
 int cli_report(const kt_err *e);
 

@@ -665,11 +665,7 @@ static int key_public(int argc, char **argv)
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    cli_cmd_fn fn;
-    const char *summary;
-} subcommands[] = {
+static const cli_subcommand subcommands[] = {
     {"generate", key_generate, "generate an RSA, EC or AES key protected by the module"},
     {"import", key_import, "bring an existing private key under the module's protection"},
     {"list", key_list, "list the keys of the world"},
@@ -679,17 +675,5 @@ static const struct {
 
 int cmd_key(int argc, char **argv)
 {
-    if (argc >= 2) {
-        for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-            if (strcmp(argv[1], subcommands[i].name) == 0)
-                return subcommands[i].fn(argc - 1, argv + 1);
-    }
-    bool help = argc >= 2 && strcmp(argv[1], "--help") == 0;
-    FILE *f = help ? stdout : stderr;
-    if (!help && argc >= 2)
-        fprintf(stderr, "keytransfer key: unknown subcommand '%s'\n", argv[1]);
-    fprintf(f, "Usage: keytransfer key SUBCOMMAND [OPTIONS]\n\nSubcommands:\n");
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(f, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
-    return help ? KT_EXIT_OK : KT_EXIT_USAGE;
+    return cli_dispatch("key", subcommands, sizeof subcommands / sizeof subcommands[0], argc, argv);
 }

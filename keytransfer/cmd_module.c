@@ -76,15 +76,12 @@ static int module_erase(int argc, char **argv)
     return KT_EXIT_OK;
 }
 
+static const cli_subcommand subcommands[] = {
+    {"erase", module_erase, "destroy the module file (keys stay recoverable with the quorum)"},
+};
+
 int cmd_module(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "erase") == 0)
-        return module_erase(argc - 1, argv + 1);
-    bool help = argc >= 2 && strcmp(argv[1], "--help") == 0;
-    FILE *f = help ? stdout : stderr;
-    if (!help && argc >= 2)
-        fprintf(stderr, "keytransfer module: unknown subcommand '%s'\n", argv[1]);
-    fprintf(f, "Usage: keytransfer module SUBCOMMAND [OPTIONS]\n\nSubcommands:\n"
-               "  erase   destroy the module file (keys stay recoverable with the quorum)\n");
-    return help ? KT_EXIT_OK : KT_EXIT_USAGE;
+    return cli_dispatch("module", subcommands, sizeof subcommands / sizeof subcommands[0], argc,
+                        argv);
 }

@@ -61,15 +61,12 @@ static int toolset_extract(int argc, char **argv)
     return KT_EXIT_OK;
 }
 
+static const cli_subcommand subcommands[] = {
+    {"extract", toolset_extract, "safely unpack the vendor's toolset zip"},
+};
+
 int cmd_toolset(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "extract") == 0)
-        return toolset_extract(argc - 1, argv + 1);
-    bool help = argc >= 2 && strcmp(argv[1], "--help") == 0;
-    FILE *f = help ? stdout : stderr;
-    if (!help && argc >= 2)
-        fprintf(stderr, "keytransfer toolset: unknown subcommand '%s'\n", argv[1]);
-    fprintf(f, "Usage: keytransfer toolset SUBCOMMAND [OPTIONS]\n\nSubcommands:\n"
-               "  extract   safely unpack the vendor's toolset zip\n");
-    return help ? KT_EXIT_OK : KT_EXIT_USAGE;
+    return cli_dispatch("toolset", subcommands, sizeof subcommands / sizeof subcommands[0], argc,
+                        argv);
 }

@@ -420,11 +420,7 @@ static int world_program_cmd(int argc, char **argv)
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    cli_cmd_fn fn;
-    const char *summary;
-} subcommands[] = {
+static const cli_subcommand subcommands[] = {
     {"new", world_new, "create a world and its administrator card set"},
     {"info", world_info_cmd, "show the world's identity, quorum, module and cards"},
     {"check-card", world_check_card_cmd, "check that a card and its PIN belong to this world"},
@@ -433,17 +429,6 @@ static const struct {
 
 int cmd_world(int argc, char **argv)
 {
-    if (argc >= 2) {
-        for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-            if (strcmp(argv[1], subcommands[i].name) == 0)
-                return subcommands[i].fn(argc - 1, argv + 1);
-    }
-    bool help = argc >= 2 && strcmp(argv[1], "--help") == 0;
-    FILE *f = help ? stdout : stderr;
-    if (!help && argc >= 2)
-        fprintf(stderr, "keytransfer world: unknown subcommand '%s'\n", argv[1]);
-    fprintf(f, "Usage: keytransfer world SUBCOMMAND [OPTIONS]\n\nSubcommands:\n");
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(f, "  %-11s %s\n", subcommands[i].name, subcommands[i].summary);
-    return help ? KT_EXIT_OK : KT_EXIT_USAGE;
+    return cli_dispatch("world", subcommands, sizeof subcommands / sizeof subcommands[0], argc,
+                        argv);
 }
