@@ -313,4 +313,11 @@ void kt_progress_stderr(void *ctx, const char *task, size_t done, size_t total);
  * (RLIMIT_CORE 0 and PR_SET_DUMPABLE 0). */
 KT_MUST kt_rc kt_process_harden(kt_err *e);
 
+/*
+ * Flushes and closes standard output: the last thing a program does before it exits, because a
+ * buffered stream only learns at its flush that the data did not get out (a full disk, /dev/full,
+ * a closed pipe with SIGPIPE ignored). KT_EIO naming the errno text when it failed, earlier or now.
+ */
+KT_MUST kt_rc kt_stdout_close(kt_err *e);
+
 #endif

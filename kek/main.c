@@ -62,12 +62,8 @@ static void usage(FILE *f)
     fprintf(f, "\nOptions:\n  --help     show this help\n  --version  show the version\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    kt_err e;
-    kt_err_clear(&e);
-    if (kt_process_harden(&e) != KT_OK)
-        return cloud_report(&e);
     if (argc < 2) {
         usage(stderr);
         return KT_EXIT_USAGE;
@@ -86,4 +82,20 @@ int main(int argc, char **argv)
     fprintf(stderr, "keytransfer-cloud: unknown command '%s'\nTry 'keytransfer-cloud --help'.\n",
             argv[1]);
     return KT_EXIT_USAGE;
+}
+
+/* The stdout check at exit: output that never left the process is an I/O failure (exit 4). */
+int main(int argc, char **argv)
+{
+    kt_err e;
+    kt_err_clear(&e);
+    if (kt_process_harden(&e) != KT_OK)
+        return cloud_report(&e);
+    int status = run(argc, argv);
+    if (kt_stdout_close(&e) != KT_OK) {
+        int io = cloud_report(&e);
+        if (status == KT_EXIT_OK)
+            status = io;
+    }
+    return status;
 }

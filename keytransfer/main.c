@@ -43,12 +43,8 @@ static void usage(FILE *f)
                "in keytransfer(1)).\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    kt_err e;
-    kt_err_clear(&e);
-    if (kt_process_harden(&e) != KT_OK)
-        return cli_report(&e);
     /* OpenSSL's secure heap (1 MiB, locked, guarded) for the private BIGNUMs of RSA and EC keys.
      * It returns 0 on failure, 1 on success, 2 when the heap works but could not be locked. */
     if (CRYPTO_secure_malloc_init(1 << 20, 16) == 0)
@@ -79,4 +75,20 @@ int main(int argc, char **argv)
         return front(argc - 1, argv + 1);
     fprintf(stderr, "keytransfer: unknown command '%s'\nTry 'keytransfer --help'.\n", argv[1]);
     return KT_EXIT_USAGE;
+}
+
+/* The stdout check at exit: output that never left the process is an I/O failure (exit 4). */
+int main(int argc, char **argv)
+{
+    kt_err e;
+    kt_err_clear(&e);
+    if (kt_process_harden(&e) != KT_OK)
+        return cli_report(&e);
+    int status = run(argc, argv);
+    if (kt_stdout_close(&e) != KT_OK) {
+        int io = cli_report(&e);
+        if (status == KT_EXIT_OK)
+            status = io;
+    }
+    return status;
 }

@@ -60,12 +60,8 @@ static void usage(FILE *f)
     fprintf(f, "\nOptions:\n  --help     show this help\n  --version  show the version\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
-    kt_err e;
-    kt_err_clear(&e);
-    if (kt_process_harden(&e) != KT_OK)
-        return online_report(&e);
     if (argc < 2) {
         usage(stderr);
         return KT_EXIT_USAGE;
@@ -81,12 +77,25 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
-        int status = commands[i].fn(argc - 1, argv + 1);
-        if (fflush(stdout) != 0 && status == KT_EXIT_OK)
-            status = KT_EXIT_IO;
-        return status;
+        return commands[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "keytransfer-online: unknown command '%s'\nTry 'keytransfer-online --help'.\n",
             argv[1]);
     return KT_EXIT_USAGE;
+}
+
+/* The stdout check at exit: output that never left the process is an I/O failure (exit 4). */
+int main(int argc, char **argv)
+{
+    kt_err e;
+    kt_err_clear(&e);
+    if (kt_process_harden(&e) != KT_OK)
+        return online_report(&e);
+    int status = run(argc, argv);
+    if (kt_stdout_close(&e) != KT_OK) {
+        int io = online_report(&e);
+        if (status == KT_EXIT_OK)
+            status = io;
+    }
+    return status;
 }
