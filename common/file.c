@@ -18,7 +18,7 @@
  * and a check that the opened file is the one examined), at most max bytes, including a file
  * that grows while being read.
  */
-#include "kt.h"
+#include "file_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +31,7 @@
 #include <sys/file.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,33 +81,18 @@ static kt_rc split_path(const char *path, struct target *t, kt_err *e)
 /* Opens and locks the folder of path; verb ("write", "remove") goes into messages. */
 static kt_rc open_dir(struct target *t, const char *path, const char *verb, kt_err *e)
 {
-    int err;
+    kt_rc rc = kt_folder_open(t->dir, 0, &t->dirfd, e);
 
-    t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (t->dirfd < 0) {
-        err = errno;
-        if (err == ENOENT)
-            return kt_fail(e, KT_ENOENT, "cannot %s '%s': the folder '%s' does not exist", verb,
-                           path, t->dir);
-        if (err == ELOOP || err == ENOTDIR) {
-            /* O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR or ELOOP: tell which. */
-            struct stat st;
+    if (rc != KT_OK) {
+        kt_err_prefix(e, "cannot %s '%s'", verb, path);
+        return rc;
+    }
+    char what[PATH_MAX + 16];
 
-            if (lstat(t->dir, &st) == 0 && S_ISLNK(st.st_mode))
-                return kt_fail(e, KT_EIO,
-                               "cannot %s '%s': the folder '%s' is a symbolic link; refusing", verb,
-                               path, t->dir);
-            return kt_fail(e, KT_EIO, "cannot %s '%s': '%s' is not a folder", verb, path, t->dir);
-        }
-        return kt_fail_errno(e, KT_EIO, err, "cannot %s '%s': cannot open the folder '%s'", verb,
-                             path, t->dir);
-    }
-    while (flock(t->dirfd, LOCK_EX) != 0) {
-        if (errno != EINTR)
-            return kt_fail_errno(e, KT_EIO, errno, "cannot %s '%s': cannot lock the folder '%s'",
-                                 verb, path, t->dir);
-    }
-    return KT_OK;
+    snprintf(what, sizeof what, "the folder '%s'", t->dir);
+    if ((rc = kt_flock_wait(t->dirfd, true, what, e)) != KT_OK)
+        kt_err_prefix(e, "cannot %s '%s'", verb, path);
+    return rc;
 }
 
 static bool is_hex_lower(const char *s, size_t n)
@@ -240,7 +226,7 @@ static kt_rc create_data_file(const struct target *t, const char *path, int *fd,
                          path, t->dir);
 }
 
-static kt_rc write_all(int fd, const uint8_t *p, size_t len, const char *path, kt_err *e)
+kt_rc kt_write_all(int fd, const uint8_t *p, size_t len, const char *path, kt_err *e)
 {
     while (len > 0) {
         size_t chunk = len < (size_t)SSIZE_MAX ? len : (size_t)SSIZE_MAX;
@@ -460,7 +446,7 @@ kt_rc kt_file_write(const char *path, const void *data, size_t len, unsigned fla
     rc = create_data_file(&t, path, &fd, tmpname, e);
     if (rc != KT_OK)
         goto done;
-    rc = write_all(fd, data, len, path, e);
+    rc = kt_write_all(fd, data, len, path, e);
     if (rc != KT_OK)
         goto done;
     if (fsync(fd) != 0) {
@@ -736,4 +722,245 @@ bool kt_path_exists(const char *path)
     struct stat st;
 
     return lstat(path, &st) == 0;
+}
+
+/* ---- Folders: opened component by component, never through a link they do not trust ---- */
+
+/* Why a folder is not private enough, or NULL: not ours, or writable by others. */
+static const char *folder_not_private(const struct stat *st)
+{
+    if (st->st_uid != geteuid())
+        return "is owned by another user";
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return "can be written by other users";
+    return NULL;
+}
+
+/* An ancestor folder an attacker could rename our folder out of: writable by others and not
+ * sticky (a sticky folder such as /tmp lets only the owner rename an entry). */
+static bool ancestor_unsafe(const struct stat *st)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return true;
+    return (st->st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st->st_mode & S_ISVTX) == 0;
+}
+
+kt_rc kt_folder_open(const char *dir, unsigned flags, int *out, kt_err *e)
+{
+    size_t len = strlen(dir);
+    char *copy, *save = NULL, *comp, *next;
+    int fd;
+    struct stat st;
+    kt_rc rc = KT_OK;
+
+    *out = -1;
+    if (len == 0)
+        return kt_fail(e, KT_EUSAGE, "no folder named");
+    if ((copy = strdup(dir)) == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    fd = open(dir[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = kt_fail_errno(e, KT_EIO, errno, "cannot open the folder '%s'", dir);
+        goto done;
+    }
+    /* "." and empty components change nothing; the last real one is the folder itself, so
+     * "link/." and "link/" name the link, which is refused like "link". */
+    comp = strtok_r(copy, "/", &save);
+    while (comp != NULL && strcmp(comp, ".") == 0)
+        comp = strtok_r(NULL, "/", &save);
+    for (; comp != NULL; comp = next) {
+        next = strtok_r(NULL, "/", &save);
+        while (next != NULL && strcmp(next, ".") == 0)
+            next = strtok_r(NULL, "/", &save);
+        bool last = next == NULL;
+        if ((flags & KT_FOLDER_PRIVATE) != 0) {
+            /* Every folder on the way: whoever can write to it could swap what follows. */
+            if (fstat(fd, &st) != 0) {
+                rc = kt_fail_errno(e, KT_EIO, errno, "cannot examine the folder '%s'", dir);
+                goto done;
+            }
+            if (ancestor_unsafe(&st)) {
+                rc = kt_fail(e, KT_EDENIED,
+                             "the folder '%s' lies in a folder that other users can change (mode "
+                             "%04o, owner %ju, before '%s'): they could swap it; use a folder "
+                             "whose parents only you or root can change",
+                             dir, (unsigned)(st.st_mode & 07777), (uintmax_t)st.st_uid, comp);
+                goto done;
+            }
+        }
+        int nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0) {
+            int err = errno;
+            struct stat lst;
+
+            if (err == ENOENT) {
+                rc = kt_fail(e, KT_ENOENT, "the folder '%s' does not exist", dir);
+                goto done;
+            }
+            if ((err == ELOOP || err == ENOTDIR) &&
+                fstatat(fd, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
+                /* A link on the way is followed only when root owns it (/var/run -> /run):
+                 * nobody else could have pointed it elsewhere. The folder itself never is. */
+                if (last) {
+                    rc = kt_fail(e, KT_EIO, "the folder '%s' is a symbolic link; refusing", dir);
+                    goto done;
+                }
+                if (lst.st_uid != 0) {
+                    rc = kt_fail(e, KT_EIO,
+                                 "'%s' in the path of the folder '%s' is a symbolic link owned "
+                                 "by user %ju; refusing to follow it",
+                                 comp, dir, (uintmax_t)lst.st_uid);
+                    goto done;
+                }
+                nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                err = errno;
+            }
+            if (nfd < 0) {
+                if (err == ENOTDIR)
+                    rc = kt_fail(e, KT_EIO, "'%s' is not a folder", dir);
+                else
+                    rc = kt_fail_errno(e, KT_EIO, err, "cannot open the folder '%s'", dir);
+                goto done;
+            }
+        }
+        close(fd);
+        fd = nfd;
+    }
+    int rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0) {
+        rc = kt_fail_errno(e, KT_EIO, errno, "cannot open the folder '%s'", dir);
+        goto done;
+    }
+    if ((flags & KT_FOLDER_PRIVATE) != 0) {
+        const char *why;
+
+        if (fstat(rfd, &st) != 0) {
+            rc = kt_fail_errno(e, KT_EIO, errno, "cannot examine the folder '%s'", dir);
+            close(rfd);
+            goto done;
+        }
+        if ((why = folder_not_private(&st)) != NULL) {
+            rc = kt_fail(e, KT_EDENIED,
+                         "the folder '%s' %s (mode %04o, owner %ju); keytransfer keeps its files "
+                         "only in folders that you own and nobody else can write to (chmod 700)",
+                         dir, why, (unsigned)(st.st_mode & 07777), (uintmax_t)st.st_uid);
+            close(rfd);
+            goto done;
+        }
+    }
+    *out = rfd;
+done:
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
+/* ---- Locks: bounded waits that name the holder --------------------------------------------- */
+
+#define LOCK_TIMEOUT_DEFAULT 10
+#define LOCK_TIMEOUT_MAX     3600
+#define LOCK_POLL_US         20000
+
+static unsigned lock_timeout(void)
+{
+    const char *s = getenv("KEYTRANSFER_LOCK_TIMEOUT");
+    char *end;
+    unsigned long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return LOCK_TIMEOUT_DEFAULT;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > LOCK_TIMEOUT_MAX)
+        return LOCK_TIMEOUT_DEFAULT;
+    return (unsigned)v;
+}
+
+/* The pid of another process holding an flock on the file fd refers to, from /proc/locks (lines
+ * "N: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<ino> 0 EOF"; waiters are marked "->"); 0 if none. */
+static pid_t lock_holder(int fd)
+{
+    struct stat st;
+    FILE *f;
+    char line[256];
+    pid_t found = 0;
+
+    if (fstat(fd, &st) != 0 || (f = fopen("/proc/locks", "re")) == NULL)
+        return 0;
+    while (found == 0 && fgets(line, sizeof line, f) != NULL) {
+        char kind[16], adv[16], mode[16];
+        unsigned maj, min;
+        unsigned long ino;
+        long pid;
+
+        if (strstr(line, "->") != NULL)
+            continue;
+        if (sscanf(line, "%*d: %15s %15s %15s %ld %x:%x:%lu", kind, adv, mode, &pid, &maj, &min,
+                   &ino) != 7)
+            continue;
+        if (strcmp(kind, "FLOCK") != 0 || ino != (unsigned long)st.st_ino ||
+            maj != major(st.st_dev) || min != minor(st.st_dev) || pid == (long)getpid())
+            continue;
+        found = (pid_t)pid;
+    }
+    fclose(f);
+    return found;
+}
+
+/* The command line of pid, NULs as spaces, cut to fit out. */
+static void command_of(pid_t pid, char *out, size_t outsz)
+{
+    char path[64];
+    int fd;
+    ssize_t n;
+
+    out[0] = '\0';
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return;
+    n = read(fd, out, outsz - 1);
+    close(fd);
+    if (n <= 0) {
+        out[0] = '\0';
+        return;
+    }
+    while (n > 0 && out[n - 1] == '\0')
+        n--;
+    out[n] = '\0';
+    for (ssize_t i = 0; i < n; i++)
+        if (out[i] == '\0' || (unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+            out[i] = out[i] == '\0' ? ' ' : '?';
+}
+
+kt_rc kt_flock_wait(int fd, bool exclusive, const char *what, kt_err *e)
+{
+    unsigned timeout = lock_timeout();
+    unsigned long waited_us = 0;
+    int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
+
+    for (;;) {
+        if (flock(fd, op) == 0)
+            return KT_OK;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK)
+            return kt_fail_errno(e, KT_EIO, errno, "cannot lock %s", what);
+        if (waited_us >= (unsigned long)timeout * 1000000ul)
+            break;
+        usleep(LOCK_POLL_US);
+        waited_us += LOCK_POLL_US;
+    }
+    pid_t pid = lock_holder(fd);
+    char cmd[200];
+    if (pid > 0) {
+        command_of(pid, cmd, sizeof cmd);
+        return kt_fail(e, KT_EIO,
+                       "%s is in use by another process (pid %ld: %s); waited %u s: try again "
+                       "when it has finished",
+                       what, (long)pid, cmd[0] ? cmd : "?", timeout);
+    }
+    return kt_fail(e, KT_EIO,
+                   "%s is in use by another process; waited %u s: try again when it has finished",
+                   what, timeout);
 }

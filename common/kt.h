@@ -151,6 +151,104 @@ KT_MUST kt_rc kt_dir_ensure(const char *dir, kt_err *e);
 /* True when path exists (as anything, links not followed). */
 bool kt_path_exists(const char *path);
 
+/*
+ * Takes an flock on fd (exclusive or shared), waiting at most KEYTRANSFER_LOCK_TIMEOUT seconds
+ * (default 10; 0 means do not wait). On time-out, KT_EIO saying that what ("the security world
+ * in /x") is in use and, when /proc tells, by which process and command.
+ */
+KT_MUST kt_rc kt_flock_wait(int fd, bool exclusive, const char *what, kt_err *e);
+
+/* kt_folder_open flags. */
+enum {
+    KT_FOLDER_PRIVATE = 1, /* the folder must be ours and writable by nobody else, and no folder
+                              on its path writable by others (unless sticky, as /tmp) */
+};
+
+/*
+ * Opens the folder dir (O_RDONLY | O_DIRECTORY) one component at a time without following
+ * symbolic links: the folder itself may never be a link (also when named "link/." or "link/"),
+ * a link on the way is followed only when root owns it (/var/run). With KT_FOLDER_PRIVATE, also
+ * refuses (KT_EDENIED, saying why and what to do) a folder that is not the user's or that others
+ * can write to, and a path through a folder others can change. *fd: close() it.
+ */
+KT_MUST kt_rc kt_folder_open(const char *dir, unsigned flags, int *fd, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The commit protocol: one change of several files and folders, all or nothing               */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Every multi-file writer (world new, package, toolset extract, keytransfer-cloud init) goes
+ * through this, so that a crash or a kill at any instant leaves the old state or the new one:
+ *
+ *   kt_txn_begin   locks the folders the change writes to (flock, in the order given) and
+ *                  writes the intent record .kt-txn.<id> into the first (the journal folder)
+ *   kt_txn_put*    stages each file or folder under ".<name>.kt-txn.<id>" beside its final
+ *                  name, written in full and fsync'd; nothing has a final name yet
+ *   kt_txn_commit  fsyncs the folders, then creates .kt-txn.<id>.commit, which lists every
+ *                  entry: THE COMMIT POINT; then renames each staged name to its final name in
+ *                  the order staged, makes the removals asked for, fsyncs, and drops the records
+ *
+ * Before the commit point a failure undoes the staging (kt_txn_free); a kill leaves only
+ * temporary names and the intent record, which kt_txn_recover removes. After it nothing is ever
+ * deleted: a failure is reported (the change stands, the commit record stays), and
+ * kt_txn_recover finishes the publishing. Every command that reads or writes such a folder calls
+ * kt_txn_recover on it first (under the same folder lock). docs/formats.md describes the records.
+ */
+typedef struct kt_txn kt_txn;
+
+/* How kt_txn_recover reports what it did: the change's label (what kt_txn_begin was given),
+ * whether it was completed (true) or undone (false), and a line for people. */
+typedef void (*kt_txn_report_fn)(void *ctx, const char *what, bool completed, const char *line);
+
+/* What kt_txn_put gives a staged entry once committed. */
+enum {
+    KT_TXN_NEW = 0,     /* the final name must not exist (checked when staged and published) */
+    KT_TXN_REPLACE = 1, /* replaces an existing regular file atomically */
+};
+
+/*
+ * Begins a change labelled what ("world new", "package ContosoKey") over the folders dirs[0..n)
+ * (dirs[0] holds the records; duplicates are merged). Every folder must exist; each is opened
+ * with kt_folder_open(private ? KT_FOLDER_PRIVATE : 0) and locked (exclusive flock, waited for).
+ * Leftovers of interrupted changes in dirs[0] are recovered first (report may be NULL).
+ */
+KT_MUST kt_rc kt_txn_begin(kt_txn **t, const char *what, const char *const *dirs, size_t ndirs,
+                           bool private, kt_txn_report_fn report, void *ctx, kt_err *e);
+
+/* Stages len bytes (mode 0600) for dirs[dir]/name (a plain file name). KT_EEXIST when the final
+ * name exists and how is KT_TXN_NEW; KT_EIO for a link or a non-file with KT_TXN_REPLACE. */
+KT_MUST kt_rc kt_txn_put(kt_txn *t, size_t dir, const char *name, const void *data, size_t len,
+                         unsigned how, kt_err *e);
+
+/* Stages a folder (mode 0700) for dirs[dir]/name, which must not exist or be an empty folder of
+ * the user's that nobody else can write to. staged (PATH_MAX bytes) receives its path, for the
+ * caller to fill before commit with the ordinary writers. */
+KT_MUST kt_rc kt_txn_put_dir(kt_txn *t, size_t dir, const char *name, char *staged, kt_err *e);
+
+/* Asks for dirs[dir]/name to be removed once committed; with wipe, its bytes are overwritten and
+ * synced after it is unlinked (a file that held a secret). A missing file is not an error. */
+KT_MUST kt_rc kt_txn_remove(kt_txn *t, size_t dir, const char *name, bool wipe, kt_err *e);
+
+/*
+ * The commit point and the publishing. KT_OK: every entry has its final name and is durable.
+ * On failure *committed says which side of the commit point it happened: false, nothing changed
+ * (the staging is undone by kt_txn_free); true, the change stands and e says what is not yet
+ * published or durable (the next kt_txn_recover of dirs[0] completes it).
+ */
+KT_MUST kt_rc kt_txn_commit(kt_txn *t, bool *committed, kt_err *e);
+
+/* Undoes an uncommitted change (its staged names and intent record), unlocks and frees. NULL is
+ * fine. After a failed commit past the commit point, only unlocks and frees. */
+void kt_txn_free(kt_txn *t);
+
+/*
+ * Finishes (committed) or undoes (not committed) every change left in the folder jdir by an
+ * interrupted run, under the folder's lock, telling report (may be NULL) about each. A folder
+ * that does not exist holds none. A record that cannot be read is KT_EFORMAT naming it.
+ */
+KT_MUST kt_rc kt_txn_recover(const char *jdir, kt_txn_report_fn report, void *ctx, kt_err *e);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Encodings                                                                                   */
 /* ------------------------------------------------------------------------------------------ */

@@ -58,6 +58,7 @@ static const char help[] =
 
 int cmd_init(int argc, char **argv)
 {
+    int status_after = KT_EXIT_OK;
     const char *vendor_cert = NULL, *vendor_key = NULL;
     char state_buf[4096];
     bool json = false;
@@ -128,10 +129,13 @@ int cmd_init(int argc, char **argv)
     /* 3. operation */
     o.vendor = &v;
     o.progress = kt_progress_stderr;
+    o.report = cloud_txn_report;
     kt_rc rc = kek_cloud_init(&o, &r, &e);
     kek_vendor_free(&v);
-    if (rc != KT_OK)
+    if (rc != KT_OK && !r.committed)
         return cloud_report(&e);
+    if (rc != KT_OK) /* the cloud stands; what follows its commit point is told, then exit 4 */
+        status_after = cloud_report(&e);
 
     /* 4. output */
     char world[65], fp[65], zip[65];
@@ -151,7 +155,7 @@ int cmd_init(int argc, char **argv)
             return cloud_report(&e);
         puts(s);
         free(s);
-        return KT_EXIT_OK;
+        return status_after;
     }
     printf("Cloud HSM for region %s created (state in %s)\n"
            "  KEK kid          %s\n"
@@ -165,5 +169,5 @@ int cmd_init(int argc, char **argv)
            "  hash table       %s\n",
            o.region, o.state, r.kid, r.kek_bits, fp, world, r.esn, r.kek_pkg, r.world_pkg, r.zip,
            zip, r.hashes);
-    return KT_EXIT_OK;
+    return status_after;
 }

@@ -32,6 +32,8 @@
 /* Everything init holds while it works; freed on every path. */
 typedef struct init_ctx {
     const kek_init_opts *o;
+    char state[PATH_MAX]; /* the staged state folder everything is built in (kt_txn) */
+    kt_txn *txn;
     char region_lower[PKG_REGION_MAX + 1];
     char vault[64];
     char kek_ident[WORLD_KEY_IDENT_MAX + 1];
@@ -130,15 +132,13 @@ static kt_rc plan(init_ctx *c, kek_init_result *r, kt_err *e)
 /* The cloud world: 1-of-1 card set whose PIN is a random secret in the state folder. */
 static kt_rc make_world(init_ctx *c, kt_err *e)
 {
-    const kek_init_opts *o = c->o;
     char pin_path[PATH_MAX], kmdata[PATH_MAX];
     uint8_t raw[24];
     kt_secbuf pin = {0};
     kt_rc rc;
 
-    if ((rc = kt_dir_ensure(o->state, e)) || (rc = kt_dir_ensure(o->out, e)) ||
-        (rc = kek_state_path(o->state, KEK_PIN_FILE, pin_path, sizeof pin_path, e)) ||
-        (rc = kek_state_path(o->state, "kmdata", kmdata, sizeof kmdata, e)) ||
+    if ((rc = kek_state_path(c->state, KEK_PIN_FILE, pin_path, sizeof pin_path, e)) ||
+        (rc = kek_state_path(c->state, "kmdata", kmdata, sizeof kmdata, e)) ||
         (rc = world_paths_init(&c->paths, kmdata, NULL, e)) ||
         (rc = kt_secbuf_alloc(&pin, 2 * sizeof raw + 1, e)))
         return rc;
@@ -154,7 +154,7 @@ static kt_rc make_world(init_ctx *c, kt_err *e)
                          .n = 1,
                          .kdf = WORLD_KDF_INTERACTIVE,
                          .pin = kek_state_pin,
-                         .pin_ctx = (void *)(uintptr_t)o->state};
+                         .pin_ctx = (void *)(uintptr_t)c->state};
     world_info info;
     if ((rc = world_create(&c->paths, &wo, &info, NULL, e)) != KT_OK)
         return rc;
@@ -240,7 +240,7 @@ static kt_rc make_certs(init_ctx *c, kt_err *e)
     if ((rc = pkg_x509_issue(&a, &c->attest_cert, e)) != KT_OK)
         return rc;
 
-    if ((rc = kek_state_path(c->o->state, "certs", dir, sizeof dir, e)) ||
+    if ((rc = kek_state_path(c->state, "certs", dir, sizeof dir, e)) ||
         (rc = kt_dir_ensure(dir, e)))
         return rc;
     const struct {
@@ -320,12 +320,13 @@ static kt_rc write_state(init_ctx *c, const kek_init_result *r, kt_err *e)
     kt_rc rc = j ? kt_json_dump(j, true, &text, e) : kt_fail(e, KT_ENOMEM, "out of memory");
     json_decref(j);
     if (rc == KT_OK &&
-        (rc = kek_state_path(c->o->state, KEK_STATE_FILE, path, sizeof path, e)) == KT_OK)
+        (rc = kek_state_path(c->state, KEK_STATE_FILE, path, sizeof path, e)) == KT_OK)
         rc = kt_file_write(path, text, strlen(text), KT_WRITE_NEW, e);
     free(text);
     return rc;
 }
 
+/* The downloads, staged into the output folder (entry 1 of the change). */
 static kt_rc publish(init_ctx *c, kek_init_result *r, kt_err *e)
 {
     kt_buf script = {0}, zip = {0};
@@ -333,12 +334,12 @@ static kt_rc publish(init_ctx *c, kek_init_result *r, kt_err *e)
     char *hashes = NULL;
     kt_rc rc;
 
-    if ((rc = kt_file_write(r->kek_pkg, c->kek_jws, strlen(c->kek_jws), KT_WRITE_NEW, e)) ||
-        (rc = kt_file_write(r->world_pkg, c->world_jws, strlen(c->world_jws), KT_WRITE_NEW, e)))
-        return rc;
     snprintf(kek_name, sizeof kek_name, "BYOK-KEK-pkg-%s-1", c->o->region);
     snprintf(world_name, sizeof world_name, "BYOK-SecurityWorld-pkg-%s-1", c->o->region);
     snprintf(zip_name, sizeof zip_name, "KeyTransfer-BYOK-Tools-%s.zip", c->o->region);
+    if ((rc = kt_txn_put(c->txn, 1, kek_name, c->kek_jws, strlen(c->kek_jws), KT_TXN_NEW, e)) ||
+        (rc = kt_txn_put(c->txn, 1, world_name, c->world_jws, strlen(c->world_jws), KT_TXN_NEW, e)))
+        return rc;
     snprintf(readme, sizeof readme, "%s", TOOLSET_README);
 
     pkg_zip_entry entries[4] = {
@@ -353,7 +354,7 @@ static kt_rc publish(init_ctx *c, kek_init_result *r, kt_err *e)
         entries[n++] = (pkg_zip_entry){"verifykeypackage.py", script.p, script.len};
     }
     if ((rc = pkg_zip_build(entries, n, &zip, e)) == KT_OK &&
-        (rc = kt_file_write(r->zip, zip.p, zip.len, KT_WRITE_NEW, e)) == KT_OK) {
+        (rc = kt_txn_put(c->txn, 1, zip_name, zip.p, zip.len, KT_TXN_NEW, e)) == KT_OK) {
         pkg_hash_row row;
         memset(&row, 0, sizeof row);
         snprintf(row.region, sizeof row.region, "%s", c->o->region);
@@ -361,7 +362,8 @@ static kt_rc publish(init_ctx *c, kek_init_result *r, kt_err *e)
         kt_sha256(row.sha256, zip.p, zip.len);
         memcpy(r->zip_sha256, row.sha256, 32);
         if ((rc = pkg_hashes_write(&row, 1, &hashes, e)) == KT_OK)
-            rc = kt_file_write(r->hashes, hashes, strlen(hashes), KT_WRITE_NEW, e);
+            rc = kt_txn_put(c->txn, 1, "published-hashes.txt", hashes, strlen(hashes), KT_TXN_NEW,
+                            e);
     }
     free(hashes);
     kt_buf_free(&zip);
@@ -369,9 +371,46 @@ static kt_rc publish(init_ctx *c, kek_init_result *r, kt_err *e)
     return rc;
 }
 
+/* The state folder's parent and last component. */
+static kt_rc split_state(const char *state, char *parent, char *name, kt_err *e)
+{
+    size_t len = strlen(state);
+    while (len > 1 && state[len - 1] == '/')
+        len--;
+    const char *end = state + len, *slash = NULL;
+    for (const char *q = state; q < end; q++)
+        if (*q == '/')
+            slash = q;
+    const char *base = slash != NULL ? slash + 1 : state;
+    size_t blen = (size_t)(end - base);
+    if (blen == 0 || blen > NAME_MAX || (blen == 1 && base[0] == '.') ||
+        (blen == 2 && base[0] == '.' && base[1] == '.'))
+        return kt_fail(e, KT_EUSAGE, "'%s' does not name a state folder", state);
+    memcpy(name, base, blen);
+    name[blen] = '\0';
+    if (slash == NULL)
+        snprintf(parent, PATH_MAX, ".");
+    else if (slash == state)
+        snprintf(parent, PATH_MAX, "/");
+    else if ((size_t)(slash - state) >= PATH_MAX)
+        return kt_fail(e, KT_EUSAGE, "path too long: %s", state);
+    else
+        snprintf(parent, PATH_MAX, "%.*s", (int)(slash - state), state);
+    return KT_OK;
+}
+
+static void report_note(void *ctx, const char *what, bool completed, const char *line)
+{
+    const init_ctx *c = ctx;
+    if (c->o->report != NULL)
+        c->o->report(c->o->report_ctx, what, completed, line);
+}
+
 kt_rc kek_cloud_init(const kek_init_opts *o, kek_init_result *r, kt_err *e)
 {
     init_ctx c;
+    char parent[PATH_MAX], name[NAME_MAX + 1];
+    bool committed = false;
     kt_rc rc;
 
     memset(&c, 0, sizeof c);
@@ -379,8 +418,19 @@ kt_rc kek_cloud_init(const kek_init_opts *o, kek_init_result *r, kt_err *e)
     c.o = o;
     if (o->vendor == NULL || o->out == NULL || o->state == NULL)
         return kt_fail(e, KT_EUSAGE, "init needs a vendor, an output folder and a state folder");
-    if ((rc = plan(&c, r, e)) != KT_OK)
+    /* One change of the commit protocol: the state is built in a staged folder beside the state
+     * folder, the downloads are staged in the output folder, and all of it appears at once. An
+     * interrupted earlier init of this state folder is finished or undone first. */
+    if ((rc = split_state(o->state, parent, name, e)) || (rc = kt_dir_ensure(parent, e)) ||
+        (rc = kt_dir_ensure(o->out, e)) ||
+        (rc = kt_txn_recover(parent, report_note, &c, e)) || (rc = plan(&c, r, e)))
         return rc;
+    const char *dirs[2] = {parent, o->out};
+    char what[64];
+    snprintf(what, sizeof what, "keytransfer-cloud init %.32s", name);
+    if ((rc = kt_txn_begin(&c.txn, what, dirs, 2, true, report_note, &c, e)) ||
+        (rc = kt_txn_put_dir(c.txn, 0, name, c.state, e)))
+        goto out;
     progress(&c, 0);
     if ((rc = make_world(&c, e)) == KT_OK) {
         progress(&c, 1);
@@ -394,16 +444,17 @@ kt_rc kek_cloud_init(const kek_init_opts *o, kek_init_result *r, kt_err *e)
         progress(&c, 5);
         rc = publish(&c, r, e);
     }
-    if (rc == KT_OK) {
+    if (rc == KT_OK)
+        rc = kt_txn_commit(c.txn, &committed, e);
+    if (committed) {
         memcpy(r->world_hash, c.module.info.hash, 32);
         memcpy(r->esn, c.module.info.esn, sizeof r->esn);
-        progress(&c, 6);
-    } else {
-        kt_err_prefix(e,
-                      "cloud init stopped (remove %s and what it wrote in %s before trying "
-                      "again)",
-                      o->state, o->out);
+        r->committed = true;
+        if (rc == KT_OK)
+            progress(&c, 6);
     }
+out:
+    kt_txn_free(c.txn); /* undoes the staging unless committed: nothing is left behind */
     init_ctx_free(&c);
     return rc;
 }

@@ -57,6 +57,8 @@ typedef struct kek_init_opts {
     const kek_vendor *vendor;
     kt_progress_fn progress;
     void *progress_ctx;
+    kt_txn_report_fn report; /* told what recovery did to an interrupted earlier init */
+    void *report_ctx;
 } kek_init_opts;
 
 /* The files and facts init produced. */
@@ -68,13 +70,17 @@ typedef struct kek_init_result {
     unsigned kek_bits;
     char kek_pkg[PATH_MAX], world_pkg[PATH_MAX], zip[PATH_MAX], hashes[PATH_MAX];
     uint8_t zip_sha256[32];
+    bool committed; /* the cloud stands (also when a failure after the commit point is reported) */
 } kek_init_result;
 
 /*
  * Creates a region's cloud: the cloud world and its module, the warrant, attestation and KEK
  * keys, their certificates, then writes into o->out BYOK-KEK-pkg-<R>-1,
  * BYOK-SecurityWorld-pkg-<R>-1, KeyTransfer-BYOK-Tools-<R>.zip and published-hashes.txt. Refuses
- * a state folder that already holds a cloud and output files that exist (KT_EEXIST).
+ * a state folder that already holds a cloud and output files that exist (KT_EEXIST). The whole
+ * of it is one change of the commit protocol (kt_txn): the state is built in a staged folder
+ * beside o->state, and state and downloads appear together or not at all; an interrupted earlier
+ * init there is finished or undone first (told to o->report).
  */
 KT_MUST kt_rc kek_cloud_init(const kek_init_opts *o, kek_init_result *r, kt_err *e);
 

@@ -25,6 +25,14 @@ int cloud_report(const kt_err *e)
     return kt_rc_exit(e->rc);
 }
 
+void cloud_txn_report(void *ctx, const char *what, bool completed, const char *line)
+{
+    (void)ctx;
+    (void)what;
+    (void)completed;
+    fprintf(stderr, "keytransfer-cloud: note: %s\n", line);
+}
+
 int cloud_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

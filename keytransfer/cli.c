@@ -76,6 +76,24 @@ kt_rc cli_pin_for_card(void *ctx, unsigned no, const char *card_path, bool is_ne
     return kt_pin_get(&c->src, prompt, is_new, pin, e);
 }
 
+void cli_txn_report(void *ctx, const char *what, bool completed, const char *line)
+{
+    (void)ctx;
+    (void)what;
+    (void)completed;
+    fprintf(stderr, "keytransfer: note: %s\n", line);
+}
+
+kt_rc cli_world_open(const char *kmdata, const char *cards, bool exclusive, bool create,
+                     world_paths *p, world_lock *l, kt_err *e)
+{
+    l->fd = -1;
+    kt_rc rc = world_paths_init(p, kmdata, cards, e);
+    if (rc == KT_OK)
+        rc = world_lock_acquire(p, exclusive, create, cli_txn_report, NULL, l, e);
+    return rc;
+}
+
 int cli_print_json(json_t *v)
 {
     kt_err e;

@@ -62,6 +62,19 @@ void cli_pins_close(cli_pins *c);
 kt_rc cli_pin_for_card(void *ctx, unsigned no, const char *card_path, bool is_new, kt_secbuf *pin,
                        kt_err *e);
 
+/* Tells the user on stderr what kt_txn_recover did to an interrupted change (a kt_txn_report_fn;
+ * ctx unused). */
+void cli_txn_report(void *ctx, const char *what, bool completed, const char *line);
+
+/*
+ * The world a command works on: resolves its paths (world_paths_init with kmdata and cards, either
+ * may be NULL) and takes the world lock, exclusive for commands that write the world and shared
+ * for those that read it; create makes the folders (world new). Interrupted changes found there
+ * are finished or undone and reported on stderr. Release l with world_lock_release.
+ */
+KT_MUST kt_rc cli_world_open(const char *kmdata, const char *cards, bool exclusive, bool create,
+                             world_paths *p, world_lock *l, kt_err *e);
+
 /* Writes v to stdout as indented JSON and a newline; returns an exit status. Consumes v. */
 int cli_print_json(json_t *v);
 

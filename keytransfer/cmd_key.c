@@ -112,12 +112,16 @@ static int key_id(const char *cmd, key_args *a)
     return -1;
 }
 
-/* Opens the kmdata paths and the module. */
-static kt_rc open_module(const key_args *a, world_paths *p, world_module *m, kt_err *e)
+/* Opens the kmdata paths, takes the world lock (exclusive to write a key) and opens the module;
+ * on failure the lock is released again. */
+static kt_rc open_module(const key_args *a, bool exclusive, world_paths *p, world_lock *l,
+                         world_module *m, kt_err *e)
 {
-    kt_rc rc = world_paths_init(p, a->kmdata, NULL, e);
+    kt_rc rc = cli_world_open(a->kmdata, NULL, exclusive, false, p, l, e);
     if (rc == KT_OK)
         rc = world_module_open(p, m, e);
+    if (rc != KT_OK)
+        world_lock_release(l);
     return rc;
 }
 
@@ -197,6 +201,7 @@ static const char generate_help[] =
 
 static int key_generate(int argc, char **argv)
 {
+    world_lock lock;
     const char *cmd = "key generate";
     key_args a;
     world_key_gen_opts o = {0};
@@ -237,12 +242,13 @@ static int key_generate(int argc, char **argv)
     o.progress = kt_progress_stderr;
 
     /* 2. inputs */
-    if (open_module(&a, &p, &m, &e) != KT_OK)
+    if (open_module(&a, true, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
 
     /* 3. operation */
     kt_rc rc = world_key_generate(&p, &m, &o, &info, &e);
     world_module_close(&m);
+    world_lock_release(&lock);
     if (rc != KT_OK)
         return cli_report(&e);
 
@@ -326,6 +332,7 @@ static kt_rc ask_pass(void *ctx, const char *source, kt_secbuf *pass, kt_err *e)
 
 static int key_import(int argc, char **argv)
 {
+    world_lock lock;
     const char *cmd = "key import";
     key_args a;
     world_key_import_opts o = {0};
@@ -357,12 +364,13 @@ static int key_import(int argc, char **argv)
     o.pass_ctx = &pc;
 
     /* 2. inputs */
-    if (open_module(&a, &p, &m, &e) != KT_OK)
+    if (open_module(&a, true, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
 
     /* 3. operation */
     kt_rc rc = world_key_import(&p, &m, &o, &info, &e);
     world_module_close(&m);
+    world_lock_release(&lock);
     if (pc.open)
         kt_pin_source_close(&pc.src);
     if (rc != KT_OK)
@@ -448,6 +456,7 @@ static json_t *key_json(const world_key_info *k, bool full)
 
 static int key_list(int argc, char **argv)
 {
+    world_lock lock;
     const char *cmd = "key list";
     key_args a;
     world_paths p;
@@ -463,12 +472,13 @@ static int key_list(int argc, char **argv)
         return fputs(list_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
 
     kt_err_clear(&e);
-    if (open_module(&a, &p, &m, &e) != KT_OK)
+    if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
     kt_rc rc = world_key_list(&p, &m, &keys, &n, &e);
     char world[65];
     kt_hex(world, m.info.hash, sizeof m.info.hash);
     world_module_close(&m);
+    world_lock_release(&lock);
     if (rc != KT_OK)
         return cli_report(&e);
 
@@ -543,6 +553,7 @@ static const char show_help[] =
 
 static int key_show(int argc, char **argv)
 {
+    world_lock lock;
     const char *cmd = "key show";
     key_args a;
     world_paths p;
@@ -560,10 +571,11 @@ static int key_show(int argc, char **argv)
         return status;
 
     kt_err_clear(&e);
-    if (open_module(&a, &p, &m, &e) != KT_OK)
+    if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
     kt_rc rc = world_key_inspect(&p, &m, app_of(&a), a.ident, &k, &e);
     world_module_close(&m);
+    world_lock_release(&lock);
     if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK))
         return cli_report(&e);
 
@@ -631,6 +643,7 @@ static const char public_help[] =
 
 static int key_public(int argc, char **argv)
 {
+    world_lock lock;
     const char *cmd = "key public";
     key_args a;
     world_paths p;
@@ -648,10 +661,11 @@ static int key_public(int argc, char **argv)
         return status;
 
     kt_err_clear(&e);
-    if (open_module(&a, &p, &m, &e) != KT_OK)
+    if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
     kt_rc rc = world_key_inspect(&p, &m, app_of(&a), a.ident, &k, &e);
     world_module_close(&m);
+    world_lock_release(&lock);
     if (rc != KT_OK || world_key_public_pem(&k, &pem, &e) != KT_OK)
         return cli_report(&e);
 

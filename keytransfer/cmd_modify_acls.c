@@ -193,6 +193,7 @@ int cmd_modify_acls(int argc, char **argv)
     transfer_kek kek;
     transfer_reduce_opts o = {0};
     world_paths p;
+    world_lock lock;
     world_module m;
     world_key_info info;
     cli_pins pins;
@@ -223,13 +224,18 @@ int cmd_modify_acls(int argc, char **argv)
     }
     if (!kek.attested)
         cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");
-    if (world_paths_init(&p, a.kmdata, NULL, &e) != KT_OK ||
-        world_module_open(&p, &m, &e) != KT_OK) {
+    if (cli_world_open(a.kmdata, NULL, true, false, &p, &lock, &e) != KT_OK) {
+        transfer_kek_free(&kek);
+        return cli_report(&e);
+    }
+    if (world_module_open(&p, &m, &e) != KT_OK) {
+        world_lock_release(&lock);
         transfer_kek_free(&kek);
         return cli_report(&e);
     }
     if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
         world_module_close(&m);
+        world_lock_release(&lock);
         transfer_kek_free(&kek);
         return cli_report(&e);
     }
@@ -244,6 +250,7 @@ int cmd_modify_acls(int argc, char **argv)
     kt_rc rc = transfer_reduce(&p, &m, &kek, &o, &info, &e);
     cli_pins_close(&pins);
     world_module_close(&m);
+    world_lock_release(&lock);
 
     /* 4. output */
     status = rc == KT_OK ? print_result(&a, &kek, &info) : cli_report(&e);

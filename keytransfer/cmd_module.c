@@ -34,6 +34,7 @@ static int module_erase(int argc, char **argv)
     const char *kmdata = NULL;
     bool yes = false;
     world_paths p;
+    world_lock lock;
     world_info info;
     kt_err e;
 
@@ -65,8 +66,13 @@ static int module_erase(int argc, char **argv)
 
     /* 2. inputs, 3. operation */
     kt_err_clear(&e);
-    if (world_paths_init(&p, kmdata, NULL, &e) != KT_OK ||
-        world_load_info(&p, &info, &e) != KT_OK || world_module_erase(&p, &e) != KT_OK)
+    if (cli_world_open(kmdata, NULL, true, false, &p, &lock, &e) != KT_OK)
+        return cli_report(&e);
+    kt_rc rc = world_load_info(&p, &info, &e);
+    if (rc == KT_OK)
+        rc = world_module_erase(&p, &e);
+    world_lock_release(&lock);
+    if (rc != KT_OK)
         return cli_report(&e);
 
     /* 4. output */

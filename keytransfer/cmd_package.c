@@ -255,6 +255,7 @@ int cmd_package(int argc, char **argv)
     transfer_package_result r;
     transfer_kek kek;
     world_paths p;
+    world_lock lock;
     world_module m;
     kt_err e;
     int status = parse_args(argc, argv, &a);
@@ -276,21 +277,36 @@ int cmd_package(int argc, char **argv)
     }
     if (!kek.attested)
         cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");
-    if (world_paths_init(&p, a.kmdata, NULL, &e) != KT_OK ||
-        world_module_open(&p, &m, &e) != KT_OK) {
+    if (cli_world_open(a.kmdata, NULL, false, false, &p, &lock, &e) != KT_OK) {
+        transfer_kek_free(&kek);
+        return cli_report(&e);
+    }
+    if (world_module_open(&p, &m, &e) != KT_OK) {
+        world_lock_release(&lock);
         transfer_kek_free(&kek);
         return cli_report(&e);
     }
 
     /* 3. operation */
+    o.report = cli_txn_report;
     kt_rc rc = transfer_package(&p, &m, &kek, &o, &r, &e);
     world_module_close(&m);
+    world_lock_release(&lock);
 
-    /* 4. output */
-    if (rc == KT_OK)
+    /* 4. output: a package past its commit point stands, and is shown, even if a failure after
+     * it is reported (exit 4) */
+    if (rc == KT_OK || r.committed) {
+        if (r.earlier)
+            fprintf(stderr,
+                    "keytransfer: note: %s and its manifest were written by an earlier "
+                    "run of this command; nothing new was written\n",
+                    r.package_path);
         status = print_result(&a, &kek, &o, &r);
-    else
+        if (rc != KT_OK)
+            status = cli_report(&e);
+    } else {
         status = e.rc == KT_EUSAGE ? cli_usage(CMD, "%s", e.msg) : cli_report(&e);
+    }
     transfer_kek_free(&kek);
     return status;
 }

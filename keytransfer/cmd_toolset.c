@@ -49,10 +49,16 @@ static int toolset_extract(int argc, char **argv)
     /* 2. inputs and 3. operation: validated as a whole, then written */
     kt_err_clear(&e);
     pkg_zip_caps caps = pkg_zip_caps_default();
-    if (pkg_zip_extract(zip, dest, &caps, &names, &e) != KT_OK)
+    bool earlier;
+    if (pkg_zip_extract(zip, dest, &caps, cli_txn_report, NULL, &names, &earlier, &e) != KT_OK)
         return cli_report(&e);
 
     /* 4. output */
+    if (earlier)
+        fprintf(stderr,
+                "keytransfer: note: %s holds this very toolset already (an earlier run "
+                "of this command); nothing new was written\n",
+                dest);
     printf("Extracted %zu file(s), %llu bytes, from %s into %s:\n", names.n,
            (unsigned long long)names.total, zip, dest);
     for (size_t i = 0; i < names.n; i++)

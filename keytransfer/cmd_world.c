@@ -90,11 +90,6 @@ static int parse_args(const char *cmd, int argc, char **argv, const struct optio
     return -1;
 }
 
-static kt_rc open_paths(const world_args *a, world_paths *p, kt_err *e)
-{
-    return world_paths_init(p, a->kmdata, a->cards_dir, e);
-}
-
 /* ---- world new ---------------------------------------------------------------------------- */
 
 static const struct option new_opts[] = {
@@ -129,6 +124,7 @@ static const char new_help[] =
 
 static int world_new(int argc, char **argv)
 {
+    world_lock lock;
     world_args a;
     world_paths p;
     world_new_opts o = {0};
@@ -177,11 +173,16 @@ static int world_new(int argc, char **argv)
 
     /* 2. inputs */
     kt_err_clear(&e);
-    if (open_paths(&a, &p, &e) != KT_OK || cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK)
+    if (cli_world_open(a.kmdata, a.cards_dir, true, true, &p, &lock, &e) != KT_OK)
         return cli_report(&e);
+    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
+        world_lock_release(&lock);
+        return cli_report(&e);
+    }
     paths = calloc(n, sizeof *paths);
     if (paths == NULL) {
         cli_pins_close(&pins);
+        world_lock_release(&lock);
         return cli_report(&(kt_err){KT_ENOMEM, "out of memory"});
     }
 
@@ -191,9 +192,11 @@ static int world_new(int argc, char **argv)
     o.progress = kt_progress_stderr;
     kt_rc rc = world_create(&p, &o, &info, paths, &e);
     cli_pins_close(&pins);
+    world_lock_release(&lock);
 
-    /* 4. output */
-    if (rc != KT_OK) {
+    /* 4. output: the world stands once info.n is set, even when something after its commit
+     * point failed; the card paths are printed then too (world info lists them again). */
+    if (info.n == 0) {
         free(paths);
         return cli_report(&e);
     }
@@ -211,7 +214,7 @@ static int world_new(int argc, char **argv)
            "can load this world into a module; fewer cannot.\n",
            info.k, info.n);
     free(paths);
-    return KT_EXIT_OK;
+    return rc == KT_OK ? KT_EXIT_OK : cli_report(&e);
 }
 
 /* ---- world info --------------------------------------------------------------------------- */
@@ -238,6 +241,7 @@ static const char info_help[] =
 
 static int world_info_cmd(int argc, char **argv)
 {
+    world_lock lock;
     world_args a;
     world_paths p;
     world_info info;
@@ -253,15 +257,20 @@ static int world_info_cmd(int argc, char **argv)
         return fputs(info_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
 
     kt_err_clear(&e);
-    if (open_paths(&a, &p, &e) != KT_OK || world_load_info(&p, &info, &e) != KT_OK ||
-        world_list_cards(&p, &info, &cards, &ncards, &e) != KT_OK)
+    if (cli_world_open(a.kmdata, a.cards_dir, false, false, &p, &lock, &e) != KT_OK)
         return cli_report(&e);
+    if (world_load_info(&p, &info, &e) != KT_OK ||
+        world_list_cards(&p, &info, &cards, &ncards, &e) != KT_OK) {
+        world_lock_release(&lock);
+        return cli_report(&e);
+    }
 
     kt_err module_err;
     kt_err_clear(&module_err);
     bool programmed = world_module_open(&p, &m, &module_err) == KT_OK;
     if (programmed)
         world_module_close(&m);
+    world_lock_release(&lock);
 
     char hash[65], hkm[65], hknso[65], modfp[65], created[32];
     uint8_t d[32];
@@ -334,6 +343,7 @@ static const char check_help[] =
 
 static int world_check_card_cmd(int argc, char **argv)
 {
+    world_lock lock;
     world_args a;
     world_paths p;
     world_card_info ci;
@@ -349,10 +359,15 @@ static int world_check_card_cmd(int argc, char **argv)
         return cli_usage("world check-card", "give exactly one --card");
 
     kt_err_clear(&e);
-    if (open_paths(&a, &p, &e) != KT_OK || cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK)
+    if (cli_world_open(a.kmdata, NULL, false, false, &p, &lock, &e) != KT_OK)
         return cli_report(&e);
+    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
+        world_lock_release(&lock);
+        return cli_report(&e);
+    }
     kt_rc rc = world_check_card(&p, a.cards[0], cli_pin_for_card, &pins, &ci, &e);
     cli_pins_close(&pins);
+    world_lock_release(&lock);
     if (rc != KT_OK)
         return cli_report(&e);
 
@@ -390,6 +405,7 @@ static const char program_help[] =
 
 static int world_program_cmd(int argc, char **argv)
 {
+    world_lock lock;
     world_args a;
     world_paths p;
     world_info info;
@@ -405,11 +421,18 @@ static int world_program_cmd(int argc, char **argv)
         return cli_usage("world program", "give the quorum's cards with --card PATH");
 
     kt_err_clear(&e);
-    if (open_paths(&a, &p, &e) != KT_OK || cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK)
+    if (cli_world_open(a.kmdata, NULL, true, false, &p, &lock, &e) != KT_OK)
         return cli_report(&e);
+    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
+        world_lock_release(&lock);
+        return cli_report(&e);
+    }
     kt_rc rc = world_program(&p, a.cards, a.ncards, cli_pin_for_card, &pins, a.force, &e);
     cli_pins_close(&pins);
-    if (rc != KT_OK || world_load_info(&p, &info, &e) != KT_OK)
+    if (rc == KT_OK)
+        rc = world_load_info(&p, &info, &e);
+    world_lock_release(&lock);
+    if (rc != KT_OK)
         return cli_report(&e);
 
     char hash[65];

@@ -428,25 +428,75 @@ static kt_rc output_paths(const char *dir, transfer_target t, const char *name,
     return KT_OK;
 }
 
-static kt_rc check_outputs(const char *dir, const transfer_package_result *r, kt_err *e)
+static const char *base_name(const char *path);
+
+/*
+ * What an earlier run of this very command left in the output folder, if anything: both files
+ * (an interrupted run completed by kt_txn_recover, or one killed after it wrote them and before
+ * it said so) whose manifest, signed by this module, states this key, KEK, target, hash, name
+ * and subscription, and whose package file is the one it hashes. Then the package is done:
+ * *done is set and r filled from the files. One file without the other cannot be left by the
+ * commit protocol, and any other pair is somebody else's: KT_EEXIST.
+ */
+static kt_rc earlier_package(const world_module *m, const transfer_kek *k, const world_key *key,
+                             transfer_target t, pkg_oaep_hash h, const transfer_package_opts *o,
+                             transfer_package_result *r, bool *done, kt_err *e)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return kt_fail_errno(e, errno == ENOENT ? KT_ENOENT : KT_EIO, errno, "output folder %s",
-                             dir);
-    if (!S_ISDIR(st.st_mode))
-        return kt_fail(e, KT_EUSAGE, "output folder %s is not a folder", dir);
     const char *const paths[] = {r->package_path, r->manifest_path};
-    for (size_t i = 0; i < 2; i++)
-        if (kt_path_exists(paths[i]))
-            return kt_fail(e, KT_EEXIST,
-                           "%s exists; keytransfer never replaces a package: choose another "
-                           "--name or --out folder",
-                           paths[i]);
-    return KT_OK;
+    bool have[2] = {kt_path_exists(paths[0]), kt_path_exists(paths[1])};
+    kt_buf raw = {0}, pkg = {0};
+    pkg_manifest man;
+    uint8_t signer[32], sha[32];
+    kt_err ignored;
+    bool same = false;
+
+    *done = false;
+    if (!have[0] && !have[1])
+        return KT_OK;
+    if (have[0] && have[1] && kt_file_read(paths[1], PKG_MANIFEST_MAX, &raw, &ignored) == KT_OK &&
+        pkg_manifest_parse(raw.p, raw.len, &man, signer, &ignored) == KT_OK) {
+        same = kt_ct_equal(signer, m->info.module_pub, 32) && strcmp(man.app, TRANSFER_APP) == 0 &&
+               strcmp(man.ident, o->ident) == 0 &&
+               kt_ct_equal(man.key_sha256, key->info.key_hash, 32) &&
+               kt_ct_equal(man.kek_sha256, k->fp, 32) && strcmp(man.kid, k->kid) == 0 &&
+               strcmp(man.target, transfer_target_name(t)) == 0 &&
+               strcmp(man.oaep_hash, pkg_oaep_hash_name(h)) == 0 &&
+               strcmp(man.friendly_name, o->name) == 0 &&
+               strcmp(man.subscription, o->subscription != NULL ? o->subscription : "") == 0 &&
+               strcmp(man.package_file, base_name(paths[0])) == 0 &&
+               kt_file_read(paths[0], PKG_BYOK_MAX, &pkg, &ignored) == KT_OK;
+        if (same) {
+            kt_sha256(sha, pkg.p, pkg.len);
+            same = kt_ct_equal(sha, man.package_sha256, 32);
+        }
+        if (same) {
+            memcpy(r->package_sha256, sha, 32);
+            r->package_len = pkg.len;
+            r->rsa_len = k->bits / 8;
+            r->blob_len = pkg.len;
+            if (t == TRANSFER_AZURE) {
+                pkg_byok b;
+                if (pkg_byok_parse(pkg.p, pkg.len, &b, &ignored) == KT_OK)
+                    r->blob_len = b.blob.len;
+                pkg_byok_free(&b);
+            }
+            r->hash = h;
+            r->key = key->info;
+            r->earlier = true;
+            *done = true;
+        }
+        pkg_manifest_free(&man);
+    }
+    kt_buf_free(&raw);
+    kt_buf_free(&pkg);
+    if (same)
+        return KT_OK;
+    return kt_fail(e, KT_EEXIST,
+                   "%s exists and is not this package; keytransfer never replaces a package: "
+                   "choose another --name or --out folder",
+                   have[0] ? paths[0] : paths[1]);
 }
 
-/* The last path component (the manifest names the package file, which sits beside it). */
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -508,6 +558,7 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
     const char *subscription = o->subscription != NULL ? o->subscription : "";
     world_key key = {0};
     kt_buf blob = {0};
+    kt_txn *txn = NULL;
     char *byok = NULL, *manifest = NULL, why[256];
     const uint8_t *data;
     size_t len;
@@ -541,17 +592,29 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
                        "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
                        "keys only; this KEK has %u bits",
                        k->bits);
-    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK ||
-        (rc = check_outputs(dir, r, e)) != KT_OK)
+    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK)
+        return rc;
+    /* An interrupted earlier package into this folder is finished (or undone) first. */
+    if ((rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
         return rc;
 
     /* 2. The reduced key, whose KNSO signature world_key_load has verified. */
     rc = world_key_load(p, m, TRANSFER_APP, o->ident, &key, e);
     if (rc == KT_ENOENT) {
-        rc = kt_fail(e, KT_ENOENT,
-                     "key %s has not been reduced for transfer (there is no key %s/%s): run "
-                     "`keytransfer modify-acls --ident %s` with the administrator cards first",
-                     o->ident, TRANSFER_APP, o->ident, o->ident);
+        char source[PATH_MAX];
+        kt_err ignored;
+        /* The key exists but was never reduced: the answer is no (exit 1), not a missing file. */
+        if (world_key_path(p, WORLD_KEY_APP_DEFAULT, o->ident, source, sizeof source, &ignored) ==
+                KT_OK &&
+            kt_path_exists(source))
+            rc = kt_fail(e, KT_EDENIED,
+                         "key %s has not been reduced for transfer (there is no key %s/%s): run "
+                         "`keytransfer modify-acls --ident %s` with the administrator cards "
+                         "first",
+                         o->ident, TRANSFER_APP, o->ident, o->ident);
+        else
+            rc =
+                kt_fail(e, KT_ENOENT, "there is no key %s in the world in %s", o->ident, p->kmdata);
         goto out;
     }
     if (rc != KT_OK)
@@ -568,6 +631,10 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
                      o->ident, why);
         goto out;
     }
+
+    bool done;
+    if ((rc = earlier_package(m, k, &key, t, h, o, r, &done, e)) != KT_OK || done)
+        goto out;
 
     /* 3. CKM_RSA_AES_KEY_WRAP of the material as it sits in secure memory: PKCS#8
      * PrivateKeyInfo DER (RSA, EC) or the raw key (AES), the target formats of DESIGN.md §4. */
@@ -598,23 +665,27 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
     if ((rc = sign_manifest(m, k, &key, o, t, h, r, &manifest, e)) != KT_OK)
         goto out;
 
-    /* 4. The package, then its manifest; a package is never left without its manifest. */
-    if ((rc = kt_file_write(r->package_path, data, len, KT_WRITE_NEW, e)) != KT_OK)
+    /* 4. The package and its manifest as one change of the commit protocol: both appear or
+     * neither; once committed they stand, even if what follows the commit point fails. */
+    const char *dirs[1] = {dir};
+    char what[96];
+    bool committed = false;
+    snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
+    if ((rc = kt_txn_begin(&txn, what, dirs, 1, true, o->report, o->report_ctx, e)) != KT_OK ||
+        (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
+        (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
+                         KT_TXN_NEW, e)) != KT_OK)
         goto out;
-    if ((rc = kt_file_write(r->manifest_path, manifest, strlen(manifest), KT_WRITE_NEW, e)) !=
-        KT_OK) {
-        kt_err removed;
-        if (kt_file_remove(r->package_path, &removed) != KT_OK)
-            kt_err_prefix(e, "%s is left without its manifest", r->package_path);
-        goto out;
-    }
+    rc = kt_txn_commit(txn, &committed, e);
     r->key = key.info;
+    r->committed = committed;
 out:
+    kt_txn_free(txn);
     world_key_free(&key);
     kt_buf_free(&blob);
     free(byok);
     free(manifest);
-    if (rc != KT_OK)
+    if (rc != KT_OK && !r->committed)
         memset(r, 0, sizeof *r);
     return rc;
 }

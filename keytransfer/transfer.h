@@ -168,6 +168,8 @@ typedef struct transfer_package_opts {
     const char *subscription; /* printable text under 128 bytes; "" or NULL for none */
     const char *out_dir;      /* NULL: the current folder */
     uint64_t now;             /* the manifest's creation time (UNIX seconds) */
+    kt_txn_report_fn report;  /* told what recovery did to an interrupted earlier package */
+    void *report_ctx;
 } transfer_package_opts;
 
 /* What transfer_package wrote. */
@@ -180,6 +182,9 @@ typedef struct transfer_package_result {
     size_t blob_len; /* bytes of the whole CKM_RSA_AES_KEY_WRAP blob */
     pkg_oaep_hash hash;
     world_key_info key; /* the packaged key's (authenticated) public facts */
+    bool earlier;       /* an earlier run of the same command had written this very package */
+    bool committed;     /* the files stand (also when a failure after the commit point is
+                           reported) */
 } transfer_package_result;
 
 /*
@@ -188,9 +193,14 @@ typedef struct transfer_package_result {
  * transfer_reduced_acl(k) (KT_EDENIED), refuses a GCP target with a KEK other than 3072 or 4096
  * bits, wraps the key material (PKCS#8 PrivateKeyInfo DER for RSA and EC, the raw bytes for AES)
  * with pkg_rsa_aes_wrap, and writes the package file and its manifest (signed with m's module key)
- * into out_dir with kt_file_write(KT_WRITE_NEW). Both file names are checked to be free before
- * anything is written; if the manifest cannot be written, the package file is removed again.
- * r (required) receives the paths and facts.
+ * into out_dir (a private folder: kt_folder_open) as one change of the commit protocol (kt_txn):
+ * both files appear, or neither. An interrupted earlier package into out_dir is completed or
+ * undone first (kt_txn_recover, told to o->report). When both files are there already and are
+ * this very package (same module, key, KEK, target, name, subscription; an earlier run of the
+ * same command), nothing is written and r->earlier is set; any other existing file is KT_EEXIST.
+ * A key with no reduced copy is KT_EDENIED when the key exists (run modify-acls) and KT_ENOENT
+ * when it does not. r (required) receives the paths and facts; on a failure after the commit
+ * point r->committed is set and r still describes the package.
  */
 KT_MUST kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
                                const transfer_package_opts *o, transfer_package_result *r,

@@ -498,15 +498,19 @@ void pkg_zip_contents_free(pkg_zip_contents *c);
 
 /*
  * Safe extraction of the zip at zip_path into dest: reads the file through kt_file_read (at most
- * caps->max_zip bytes), validates everything with pkg_zip_read, then writes each file with
- * kt_file_write(KT_WRITE_NEW) and creates its folders 0700. dest must not exist (it is created
- * 0700) or be an empty folder (not a symlink), so nothing is overwritten and no link placed
- * beforehand is followed. If a write fails midway, every file and folder written so far is
- * removed. When names is not NULL it receives what was extracted: each file's name and size
- * (data.p NULL, data.len the size); free with pkg_zip_contents_free.
+ * caps->max_zip bytes), validates everything with pkg_zip_read, then writes the files into a
+ * staged folder beside dest and publishes it as dest with the commit protocol (kt_txn: dest
+ * appears whole or not at all; an interrupted earlier extraction there is completed or undone
+ * first and told to report). dest must not exist or be an empty folder of the user's that nobody
+ * else can write to (not a link, not a mount point), so nothing is overwritten and no link placed
+ * beforehand is followed; when it already holds exactly this zip's files (an earlier run of the
+ * same command), nothing is written and *earlier is set. When names is not NULL it receives what
+ * was extracted: each file's name and size (data.p NULL, data.len the size); free with
+ * pkg_zip_contents_free.
  */
 KT_MUST kt_rc pkg_zip_extract(const char *zip_path, const char *dest, const pkg_zip_caps *caps,
-                              pkg_zip_contents *names, kt_err *e);
+                              kt_txn_report_fn report, void *ctx, pkg_zip_contents *names,
+                              bool *earlier, kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The published hash table (hashes.c)                                                         */

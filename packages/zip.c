@@ -597,115 +597,9 @@ done:
 /* ----------------------------------------------------------------------------------------- */
 
 /* What an extraction has made so far, to undo it. */
-typedef struct undo {
-    char **paths; /* files and folders, in the order made */
-    bool *is_dir;
-    size_t n, cap;
-} undo;
-
-static bool undo_add(undo *u, const char *path, bool is_dir)
-{
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? 2 * u->cap : 16;
-        char **p = realloc(u->paths, cap * sizeof *p);
-        bool *d;
-
-        if (p == NULL)
-            return false;
-        u->paths = p;
-        d = realloc(u->is_dir, cap * sizeof *d);
-        if (d == NULL)
-            return false;
-        u->is_dir = d;
-        u->cap = cap;
-    }
-    u->paths[u->n] = strdup(path);
-    if (u->paths[u->n] == NULL)
-        return false;
-    u->is_dir[u->n++] = is_dir;
-    return true;
-}
-
-/* Best effort while undoing: the error that made us undo is the one reported. */
-static void remove_quietly(const char *path)
-{
-    kt_err ignored;
-    kt_rc rc = kt_file_remove(path, &ignored);
-
-    (void)rc;
-}
-
-/* Removes everything recorded, newest first; with roll_back false only frees the record. */
-static void undo_finish(undo *u, bool roll_back)
-{
-    for (size_t i = u->n; i-- > 0;) {
-        if (roll_back) {
-            if (u->is_dir[i]) {
-                rmdir(u->paths[i]);
-            } else {
-                remove_quietly(u->paths[i]);
-            }
-        }
-        free(u->paths[i]);
-    }
-    free(u->paths);
-    free(u->is_dir);
-    memset(u, 0, sizeof *u);
-}
-
-/* dest must not exist (it is made, 0700) or be an empty real folder. */
-static kt_rc prepare_dest(const char *dest, undo *u, kt_err *e)
-{
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    bool empty = true;
-
-    if (lstat(dest, &st) != 0) {
-        if (errno != ENOENT)
-            return kt_fail_errno(e, KT_EIO, errno, "cannot examine '%s'", dest);
-        if (mkdir(dest, 0700) != 0)
-            return kt_fail_errno(e, errno == ENOENT ? KT_ENOENT : KT_EIO, errno,
-                                 "cannot create the folder '%s'", dest);
-        if (!undo_add(u, dest, true)) {
-            rmdir(dest);
-            return kt_fail(e, KT_ENOMEM, "out of memory");
-        }
-        return KT_OK;
-    }
-    if (S_ISLNK(st.st_mode))
-        return kt_fail(e, KT_EEXIST, "'%s' is a symbolic link; extract into a real folder", dest);
-    if (!S_ISDIR(st.st_mode))
-        return kt_fail(e, KT_EEXIST, "'%s' exists and is not a folder", dest);
-    /* Another user who can write into dest could plant links between the checks and the
-     * writes: only a folder of ours that nobody else can write to is used. */
-    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-        return kt_fail(e, KT_EEXIST,
-                       "'%s' is %s; extract into a new folder, or an empty one only you can "
-                       "write to",
-                       dest,
-                       st.st_uid != geteuid() ? "owned by another user" : "writable by others");
-    d = opendir(dest);
-    if (d == NULL)
-        return kt_fail_errno(e, KT_EIO, errno, "cannot read the folder '%s'", dest);
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-            empty = false;
-            break;
-        }
-    }
-    closedir(d);
-    if (!empty)
-        return kt_fail(e, KT_EEXIST,
-                       "'%s' is not empty; extract into a new or empty folder (nothing is ever "
-                       "overwritten)",
-                       dest);
-    return KT_OK;
-}
-
 /* Makes each folder of dest/rel[0..upto) that is missing; existing ones must be real folders
- * (they can only be ones this extraction made, dest having been empty). */
-static kt_rc make_folders(const char *dest, const char *rel, size_t upto, undo *u, kt_err *e)
+ * (they can only be ones this extraction made, dest being a fresh staged folder). */
+static kt_rc make_folders(const char *dest, const char *rel, size_t upto, kt_err *e)
 {
     char path[PATH_MAX];
     size_t base = strlen(dest);
@@ -735,13 +629,24 @@ static kt_rc make_folders(const char *dest, const char *rel, size_t upto, undo *
         }
         if ((rc = kt_dir_ensure(path, e)) != KT_OK)
             return rc;
-        if (!undo_add(u, path, true))
-            return kt_fail(e, KT_ENOMEM, "out of memory");
     }
     return KT_OK;
 }
 
-static kt_rc write_files(const char *dest, const pkg_zip_contents *c, undo *u, kt_err *e)
+/* dest/<entry> for one entry, refusing a path that does not fit. */
+static kt_rc entry_path(const char *dest, const struct pkg_zip_file *f, char path[PATH_MAX],
+                        kt_err *e)
+{
+    int len = snprintf(path, PATH_MAX, "%s/%s", dest, f->name);
+    if (len < 0 || len >= PATH_MAX)
+        return kt_fail(e, KT_EUSAGE,
+                       "zip entry \"%.*s\": too long a path (over %d characters) in the "
+                       "folder '%s'",
+                       PKG_QUOTE_MAX, f->name, PATH_MAX - 1, dest);
+    return KT_OK;
+}
+
+static kt_rc write_files(const char *dest, const pkg_zip_contents *c, kt_err *e)
 {
     char path[PATH_MAX];
 
@@ -751,40 +656,143 @@ static kt_rc write_files(const char *dest, const pkg_zip_contents *c, undo *u, k
         size_t parent = f->is_dir       ? stem_len(f->name)
                         : slash != NULL ? (size_t)(slash - f->name)
                                         : 0;
-        int len;
         kt_rc rc;
 
-        if ((rc = make_folders(dest, f->name, parent, u, e)) != KT_OK)
+        if ((rc = make_folders(dest, f->name, parent, e)) != KT_OK)
             return rc;
         if (f->is_dir)
             continue;
-        len = snprintf(path, sizeof path, "%s/%s", dest, f->name);
-        if (len < 0 || (size_t)len >= sizeof path)
-            return kt_fail(e, KT_EUSAGE,
-                           "zip entry \"%.*s\": too long a path (over %zu characters) in the "
-                           "folder '%s'",
-                           PKG_QUOTE_MAX, f->name, sizeof path - 1, dest);
-        if ((rc = kt_file_write(path, f->data.p, f->data.len, KT_WRITE_NEW, e)) != KT_OK)
+        if ((rc = entry_path(dest, f, path, e)) != KT_OK ||
+            (rc = kt_file_write(path, f->data.p, f->data.len, KT_WRITE_NEW, e)) != KT_OK)
             return rc;
-        if (!undo_add(u, path, false)) {
-            remove_quietly(path);
-            return kt_fail(e, KT_ENOMEM, "out of memory");
-        }
     }
     return KT_OK;
 }
 
+/* Counts what a folder tree holds (files and folders, links not followed). */
+static size_t count_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        n++;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path &&
+            lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            n += count_tree(path);
+    }
+    closedir(d);
+    return n;
+}
+
+/* True when dest holds exactly what the zip holds, byte for byte: an earlier run of the same
+ * extraction (one killed after its commit point, completed by kt_txn_recover, or killed before
+ * it could say so). */
+static bool same_tree(const char *dest, const pkg_zip_contents *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const struct pkg_zip_file *f = &c->files[i];
+        char path[PATH_MAX];
+        kt_buf have = {0};
+        kt_err ignored;
+        struct stat st;
+
+        if (entry_path(dest, f, path, &ignored) != KT_OK)
+            return false;
+        if (f->is_dir) {
+            if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+                return false;
+            continue;
+        }
+        bool same = kt_file_read(path, f->data.len, &have, &ignored) == KT_OK &&
+                    have.len == f->data.len &&
+                    (have.len == 0 || memcmp(have.p, f->data.p, have.len) == 0);
+        kt_buf_free(&have);
+        if (!same)
+            return false;
+    }
+    /* Nothing else is there: every file, and every folder on the way to one, counted once. */
+    char **seen = calloc(2 * c->n + 1, sizeof *seen);
+    size_t nseen = 0;
+    bool ok = seen != NULL;
+    for (size_t i = 0; ok && i < c->n; i++) {
+        const char *name = c->files[i].name;
+        size_t len = strlen(name);
+        for (size_t cut = 1; ok && cut <= len; cut++) {
+            if (cut < len && name[cut] != '/')
+                continue;
+            size_t n = name[cut - 1] == '/' ? cut - 1 : cut;
+            bool dup = false;
+            for (size_t j = 0; j < nseen && !dup; j++)
+                dup = strlen(seen[j]) == n && strncmp(seen[j], name, n) == 0;
+            if (dup || n == 0)
+                continue;
+            if (nseen == 2 * c->n || (seen[nseen] = strndup(name, n)) == NULL)
+                ok = false;
+            else
+                nseen++;
+        }
+    }
+    size_t expected = nseen;
+    for (size_t j = 0; j < nseen; j++)
+        free(seen[j]);
+    free(seen);
+    return ok && count_tree(dest) == expected;
+}
+
+/* dest split into its parent folder (a heap string) and its last component. */
+static kt_rc split_dest(const char *dest, char **parent, char name[NAME_MAX + 1], kt_err *e)
+{
+    size_t len = strlen(dest);
+    const char *slash;
+
+    *parent = NULL;
+    while (len > 1 && dest[len - 1] == '/')
+        len--;
+    char *copy = strndup(dest, len);
+    if (copy == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    slash = strrchr(copy, '/');
+    const char *base = slash != NULL ? slash + 1 : copy;
+    if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+        strlen(base) > NAME_MAX) {
+        free(copy);
+        return kt_fail(e, KT_EUSAGE, "'%s' does not name a folder to extract into", dest);
+    }
+    snprintf(name, NAME_MAX + 1, "%s", base);
+    if (slash == NULL)
+        *parent = strdup(".");
+    else if (slash == copy)
+        *parent = strdup("/");
+    else
+        *parent = strndup(copy, (size_t)(slash - copy));
+    free(copy);
+    return *parent != NULL ? KT_OK : kt_fail(e, KT_ENOMEM, "out of memory");
+}
+
 kt_rc pkg_zip_extract(const char *zip_path, const char *dest, const pkg_zip_caps *caps,
-                      pkg_zip_contents *names, kt_err *e)
+                      kt_txn_report_fn report, void *ctx, pkg_zip_contents *names, bool *earlier,
+                      kt_err *e)
 {
     pkg_zip_caps def = pkg_zip_caps_default();
     pkg_zip_contents c = {0};
     kt_buf f = {0};
-    undo u = {0};
+    kt_txn *t = NULL;
+    char *parent = NULL, name[NAME_MAX + 1], staged[PATH_MAX], what[64];
+    bool committed = false;
     kt_rc rc;
 
     if (names != NULL)
         memset(names, 0, sizeof *names);
+    *earlier = false;
     if (caps == NULL)
         caps = &def;
     if ((rc = kt_file_read(zip_path, caps->max_zip, &f, e)) != KT_OK)
@@ -795,11 +803,25 @@ kt_rc pkg_zip_extract(const char *zip_path, const char *dest, const pkg_zip_caps
         kt_err_prefix(e, "%s", zip_path);
         return rc;
     }
-    /* Everything is validated; only now is anything written. */
-    if ((rc = prepare_dest(dest, &u, e)) == KT_OK)
-        rc = write_files(dest, &c, &u, e);
-    undo_finish(&u, rc != KT_OK);
-    if (rc == KT_OK && names != NULL) {
+    /* Everything is validated; only now is anything written, as one change of the commit
+     * protocol: the files go into a staged folder beside dest, which becomes dest at once. */
+    if ((rc = split_dest(dest, &parent, name, e)) != KT_OK)
+        goto out;
+    const char *dirs[1] = {parent};
+    snprintf(what, sizeof what, "toolset extract %.40s", name);
+    if ((rc = kt_txn_begin(&t, what, dirs, 1, false, report, ctx, e)) != KT_OK)
+        goto out;
+    if ((rc = kt_txn_put_dir(t, 0, name, staged, e)) == KT_EEXIST && same_tree(dest, &c)) {
+        *earlier = true; /* this very zip is extracted there already */
+        kt_err_clear(e);
+        rc = KT_OK;
+        goto listing;
+    }
+    if (rc != KT_OK || (rc = write_files(staged, &c, e)) != KT_OK ||
+        (rc = kt_txn_commit(t, &committed, e)) != KT_OK)
+        goto out;
+listing:
+    if (names != NULL) {
         for (size_t i = 0; i < c.n; i++) {
             size_t n = c.files[i].data.len;
 
@@ -809,6 +831,9 @@ kt_rc pkg_zip_extract(const char *zip_path, const char *dest, const pkg_zip_caps
         *names = c;
         memset(&c, 0, sizeof c);
     }
+out:
+    kt_txn_free(t);
+    free(parent);
     pkg_zip_contents_free(&c);
     return rc;
 }

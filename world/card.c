@@ -20,12 +20,19 @@ void card_free(card *c)
 kt_rc card_path(const world_paths *p, const uint8_t *world_hash, unsigned no, char *out,
                 size_t outsz, kt_err *e)
 {
-    char hex[2 * WORLD_HASH_LEN + 1];
-    kt_hex(hex, world_hash, WORLD_HASH_LEN);
-    int n = snprintf(out, outsz, "%s/card_%.16s_%u", p->cards, hex, no);
+    char name[CARD_NAME_MAX];
+    card_name(world_hash, no, name);
+    int n = snprintf(out, outsz, "%s/%s", p->cards, name);
     if (n < 0 || (size_t)n >= outsz)
         return kt_fail(e, KT_EUSAGE, "card folder path too long: %s", p->cards);
     return KT_OK;
+}
+
+void card_name(const uint8_t *world_hash, unsigned no, char out[CARD_NAME_MAX])
+{
+    char hex[2 * WORLD_HASH_LEN + 1];
+    kt_hex(hex, world_hash, WORLD_HASH_LEN);
+    snprintf(out, CARD_NAME_MAX, "card_%.16s_%u", hex, no);
 }
 
 static kt_rc check_kdf(const world_kdf *k, kt_err *e)
@@ -136,8 +143,8 @@ kt_rc card_open(const card *c, const kt_secbuf *pin, uint8_t *share, kt_err *e)
     return KT_OK;
 }
 
-kt_rc card_write(const char *path, const world_card_info *ci, const kt_secbuf *pin,
-                 const uint8_t *share, kt_err *e)
+kt_rc card_build(const world_card_info *ci, const kt_secbuf *pin, const uint8_t *share,
+                 kt_wbuf *w_out, kt_err *e)
 {
     uint8_t set[3] = {(uint8_t)ci->no, (uint8_t)ci->k, (uint8_t)ci->n};
     uint8_t alg = crypto_pwhash_ALG_ARGON2ID13;
@@ -147,6 +154,7 @@ kt_rc card_write(const char *path, const world_card_info *ci, const kt_secbuf *p
     kt_wbuf w;
     kt_rc rc;
 
+    kt_wbuf_init(w_out, false);
     if (ci->x == 0)
         return kt_fail(e, KT_EUSAGE, "a share at x = 0 is never written");
     if ((rc = check_kdf(&ci->kdf, e)) != KT_OK)
@@ -174,9 +182,24 @@ kt_rc card_write(const char *path, const world_card_info *ci, const kt_secbuf *p
     kt_wbuf_field(&w, CARD_T_SEALED, sealed, sizeof sealed);
     if ((rc = kt_wbuf_finish(&w, e)) != KT_OK)
         goto out;
-    rc = kt_file_write(path, w.p, w.len, KT_WRITE_NEW, e);
 out:
     kt_secbuf_free(&key);
-    kt_wbuf_free(&w);
+    if (rc == KT_OK)
+        *w_out = w;
+    else
+        kt_wbuf_free(&w);
+    return rc;
+}
+
+kt_rc card_write(const char *path, const world_card_info *ci, const kt_secbuf *pin,
+                 const uint8_t *share, kt_err *e)
+{
+    kt_wbuf w;
+    kt_rc rc = card_build(ci, pin, share, &w, e);
+
+    if (rc == KT_OK) {
+        rc = kt_file_write(path, w.p, w.len, KT_WRITE_NEW, e);
+        kt_wbuf_free(&w);
+    }
     return rc;
 }

@@ -49,9 +49,15 @@ void card_free(card *c);
 KT_MUST kt_rc card_parse(card *c, kt_err *e);
 /* Opens the share with the PIN: KT_EPIN when the AEAD refuses. share is WORLD_TOKEN_LEN bytes. */
 KT_MUST kt_rc card_open(const card *c, const kt_secbuf *pin, uint8_t *share, kt_err *e);
-/* Seals share under Argon2id(PIN) and writes a new card file (never replacing one). */
+/* Seals share under Argon2id(PIN) into a card file's bytes (*w: kt_wbuf_free). */
+KT_MUST kt_rc card_build(const world_card_info *ci, const kt_secbuf *pin, const uint8_t *share,
+                         kt_wbuf *w, kt_err *e);
+/* As card_build, then writes a new card file (never replacing one). */
 KT_MUST kt_rc card_write(const char *path, const world_card_info *ci, const kt_secbuf *pin,
                          const uint8_t *share, kt_err *e);
+/* The file name a card of this world gets: card_<first 16 hex of world hash>_<no>. */
+#define CARD_NAME_MAX 32
+void card_name(const uint8_t *world_hash, unsigned no, char out[CARD_NAME_MAX]);
 /* The file name a card of this world gets: card_<first 16 hex of world hash>_<no>. */
 KT_MUST kt_rc card_path(const world_paths *p, const uint8_t *world_hash, unsigned no, char *out,
                         size_t outsz, kt_err *e);
@@ -105,6 +111,8 @@ enum {
  * the module key (secure memory, caller frees, also on failure). */
 KT_MUST kt_rc module_file_parse(const kt_secbuf *raw, const world_info *info, kt_secbuf *km,
                                 kt_err *e);
+/* The bytes of module_<ESN> holding KM for info's world (*w is secure: kt_wbuf_free). */
+KT_MUST kt_rc module_file_build(const world_info *info, const kt_secbuf *km, kt_wbuf *w, kt_err *e);
 /* Writes module_<ESN> holding KM for info's world. */
 KT_MUST kt_rc module_file_write(const world_paths *p, const world_info *info, const kt_secbuf *km,
                                 unsigned flags, kt_err *e);

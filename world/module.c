@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char MODULE_MAGIC[8] = {'K', 'T', 'X', 'M', 'O', 'D', 'U', 'L'};
@@ -61,28 +62,38 @@ static kt_rc module_mac(const kt_secbuf *km, const uint8_t *data, size_t len, ui
     return KT_OK;
 }
 
+kt_rc module_file_build(const world_info *info, const kt_secbuf *km, kt_wbuf *w, kt_err *e)
+{
+    uint8_t mac[32];
+    kt_rc rc;
+
+    kt_wbuf_init(w, true);
+    kt_wbuf_header(w, MODULE_MAGIC, WORLD_FORMAT_VERSION);
+    kt_wbuf_field(w, MODULE_T_ESN, info->esn, WORLD_ESN_LEN);
+    kt_wbuf_field(w, MODULE_T_WORLD, info->hash, WORLD_HASH_LEN);
+    kt_wbuf_field(w, MODULE_T_KM, km->p, WORLD_KM_LEN);
+    if ((rc = kt_wbuf_finish(w, e)) == KT_OK &&
+        (rc = module_mac(km, w->p, w->len, mac, e)) == KT_OK) {
+        kt_wbuf_field(w, MODULE_T_MAC, mac, sizeof mac);
+        rc = kt_wbuf_finish(w, e);
+    }
+    if (rc != KT_OK)
+        kt_wbuf_free(w);
+    return rc;
+}
+
 kt_rc module_file_write(const world_paths *p, const world_info *info, const kt_secbuf *km,
                         unsigned flags, kt_err *e)
 {
     char path[PATH_MAX];
-    uint8_t mac[32];
     kt_wbuf w;
     kt_rc rc = world_module_path(p, info->esn, path, sizeof path, e);
     if (rc != KT_OK)
         return rc;
-
-    kt_wbuf_init(&w, true);
-    kt_wbuf_header(&w, MODULE_MAGIC, WORLD_FORMAT_VERSION);
-    kt_wbuf_field(&w, MODULE_T_ESN, info->esn, WORLD_ESN_LEN);
-    kt_wbuf_field(&w, MODULE_T_WORLD, info->hash, WORLD_HASH_LEN);
-    kt_wbuf_field(&w, MODULE_T_KM, km->p, WORLD_KM_LEN);
-    if ((rc = kt_wbuf_finish(&w, e)) == KT_OK &&
-        (rc = module_mac(km, w.p, w.len, mac, e)) == KT_OK) {
-        kt_wbuf_field(&w, MODULE_T_MAC, mac, sizeof mac);
-        if ((rc = kt_wbuf_finish(&w, e)) == KT_OK)
-            rc = kt_file_write(path, w.p, w.len, flags, e);
+    if ((rc = module_file_build(info, km, &w, e)) == KT_OK) {
+        rc = kt_file_write(path, w.p, w.len, flags, e);
+        kt_wbuf_free(&w);
     }
-    kt_wbuf_free(&w);
     return rc;
 }
 
@@ -175,25 +186,36 @@ kt_rc world_module_erase(const world_paths *p, kt_err *e)
     if ((rc = world_module_path(p, info.esn, path, sizeof path, e)) != KT_OK)
         return rc;
 
-    /* Overwrite the key bytes in place first. On a journaling or copy-on-write file system this
-     * is best effort only (docs/threat-model.md); the unlink is what the module relies on. */
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* The name goes first, so no reader ever opens a half-wiped file: it finds the module
+     * either whole or gone. Then the bytes are overwritten through the descriptor kept open; on
+     * a journaling or copy-on-write file system that is best effort only
+     * (docs/threat-model.md); the unlink is what the module relies on. */
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return kt_fail(e, KT_ENOENT, "module %s is not programmed (%s is missing)", info.esn,
                            path);
         return kt_fail_errno(e, KT_EIO, errno, "cannot open %s", path);
     }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return kt_fail(e, KT_EIO, "%s is not a regular file; refusing to erase it", path);
+    }
+    if ((rc = kt_file_remove(path, e)) != KT_OK) {
+        close(fd);
+        return rc;
+    }
     uint8_t zero[MODULE_FILE_MAX] = {0};
-    off_t size = lseek(fd, 0, SEEK_END);
-    if (size > 0 && size <= (off_t)sizeof zero) {
-        if (pwrite(fd, zero, (size_t)size, 0) != (ssize_t)size || fsync(fd) != 0) {
+    if (st.st_size > 0 && st.st_size <= (off_t)sizeof zero) {
+        if (pwrite(fd, zero, (size_t)st.st_size, 0) != (ssize_t)st.st_size || fsync(fd) != 0) {
             int err = errno;
             close(fd);
-            return kt_fail_errno(e, KT_EIO, err, "cannot overwrite %s", path);
+            return kt_fail_errno(e, KT_EIO, err, "%s was removed, but overwriting its bytes failed",
+                                 path);
         }
     }
     if (close(fd) != 0)
-        return kt_fail_errno(e, KT_EIO, errno, "cannot close %s", path);
-    return kt_file_remove(path, e);
+        return kt_fail_errno(e, KT_EIO, errno, "%s was removed, but closing it failed", path);
+    return KT_OK;
 }

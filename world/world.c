@@ -188,14 +188,6 @@ static void random_esn(char out[WORLD_ESN_LEN + 1])
             *c = (char)(*c - 'a' + 'A');
 }
 
-/* Removes a file this call wrote, when undoing; a file already gone is fine. */
-static void remove_quietly(const char *path)
-{
-    kt_err ignored;
-    if (kt_file_remove(path, &ignored) != KT_OK)
-        return;
-}
-
 /* Counts key files (key_*) in the local folder, so --force never orphans keys. */
 static size_t count_key_files(const world_paths *p)
 {
@@ -275,21 +267,64 @@ static kt_rc collect_pins(const world_paths *p, const world_new_opts *o, const w
     return KT_OK;
 }
 
+/*
+ * Stages the new world as one change (kt_txn): the cards, the module file and the world file,
+ * and the removal of the replaced world's module file. The commit record is the commit point;
+ * the world file is published last, so a world file always has its cards and module.
+ */
+static kt_rc stage_world(const world_new_opts *o, const world_info *in, const genesis *g,
+                         const kt_wbuf *wf, uint8_t *const *share_ptrs, const uint8_t *xs,
+                         const world_info *old, kt_txn *t, kt_err *e)
+{
+    char name[NAME_MAX + 1];
+    kt_wbuf w;
+    kt_rc rc;
+
+    for (unsigned i = 0; i < o->n; i++) {
+        world_card_info ci = {.no = i + 1, .k = o->k, .n = o->n, .x = xs[i], .kdf = o->kdf};
+        memcpy(ci.world_hash, in->hash, WORLD_HASH_LEN);
+        if (o->progress)
+            o->progress(o->progress_ctx, "sealing administrator cards", i, o->n);
+        if ((rc = card_build(&ci, &g->pins[i], share_ptrs[i], &w, e)) != KT_OK)
+            return rc;
+        card_name(in->hash, i + 1, name);
+        rc = kt_txn_put(t, 1, name, w.p, w.len, KT_TXN_NEW, e);
+        kt_wbuf_free(&w);
+        if (rc != KT_OK)
+            return rc;
+    }
+    if (o->progress)
+        o->progress(o->progress_ctx, "sealing administrator cards", o->n, o->n);
+    if ((rc = module_file_build(in, &g->km, &w, e)) != KT_OK)
+        return rc;
+    snprintf(name, sizeof name, "module_%s", in->esn);
+    rc = kt_txn_put(t, 0, name, w.p, w.len, KT_TXN_NEW, e);
+    kt_wbuf_free(&w);
+    if (rc != KT_OK || (rc = kt_txn_put(t, 0, "world", wf->p, wf->len,
+                                        o->force ? KT_TXN_REPLACE : KT_TXN_NEW, e)) != KT_OK)
+        return rc;
+    /* The replaced world's module file holds its KM in the clear: gone, bytes overwritten. */
+    if (old != NULL && strcmp(old->esn, in->esn) != 0) {
+        snprintf(name, sizeof name, "module_%s", old->esn);
+        rc = kt_txn_remove(t, 0, name, true, e);
+    }
+    return rc;
+}
+
 kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *info,
                    char (*card_paths)[PATH_MAX], kt_err *e)
 {
     genesis g = {0};
     world_info in = {0};
     world_info old = {0};
-    bool have_old = false;
+    bool have_old = false, committed = false;
     kt_wbuf w;
-    char written[WORLD_MAX_CARDS][PATH_MAX];
-    unsigned nwritten = 0;
-    char module_path[PATH_MAX] = "";
-    bool module_written = false;
+    kt_txn *t = NULL;
     uint8_t xs[WORLD_MAX_CARDS];
+    uint8_t *share_ptrs[WORLD_MAX_CARDS];
     kt_rc rc;
 
+    memset(info, 0, sizeof *info);
     kt_wbuf_init(&w, false);
     if (o->k < 1 || o->n < o->k || o->n > WORLD_MAX_CARDS)
         return kt_fail(e, KT_EUSAGE, "quorum %u/%u is not possible: 1 <= K <= N <= %d", o->k, o->n,
@@ -337,7 +372,6 @@ kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *in
     if ((rc = build_world_file(&in, &g, &w, e)) != KT_OK)
         goto out;
 
-    uint8_t *share_ptrs[WORLD_MAX_CARDS];
     for (unsigned i = 0; i < o->n; i++)
         share_ptrs[i] = g.shares.p + (size_t)i * WORLD_TOKEN_LEN;
     if ((rc = shamir_split(g.token.p, WORLD_TOKEN_LEN, o->k, o->n, xs, share_ptrs, e)) != KT_OK)
@@ -348,48 +382,23 @@ kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *in
 
     if ((rc = kt_dir_ensure(p->local, e)) || (rc = kt_dir_ensure(p->cards, e)))
         goto out;
-
-    /* Cards first, then the module, then the world file: the world file is the commit point. */
-    for (unsigned i = 0; i < o->n; i++) {
-        world_card_info ci = {.no = i + 1, .k = o->k, .n = o->n, .x = xs[i], .kdf = o->kdf};
-        memcpy(ci.world_hash, in.hash, WORLD_HASH_LEN);
-        if (o->progress)
-            o->progress(o->progress_ctx, "sealing administrator cards", i, o->n);
-        if ((rc = card_path(p, in.hash, i + 1, written[nwritten], PATH_MAX, e)) != KT_OK)
-            goto out;
-        if ((rc = card_write(written[nwritten], &ci, &g.pins[i], share_ptrs[i], e)) != KT_OK)
-            goto out;
-        if (card_paths != NULL)
-            memcpy(card_paths[i], written[nwritten], PATH_MAX);
-        nwritten++;
-    }
-    if (o->progress)
-        o->progress(o->progress_ctx, "sealing administrator cards", o->n, o->n);
-
-    if ((rc = world_module_path(p, in.esn, module_path, sizeof module_path, e)) ||
-        (rc = module_file_write(p, &in, &g.km, KT_WRITE_NEW, e)))
+    const char *dirs[2] = {p->local, p->cards};
+    if ((rc = kt_txn_begin(&t, "world new", dirs, 2, true, NULL, NULL, e)) != KT_OK ||
+        (rc = stage_world(o, &in, &g, &w, share_ptrs, xs, have_old ? &old : NULL, t, e)) != KT_OK)
         goto out;
-    module_written = true;
-    if ((rc = kt_file_write(p->world, w.p, w.len, o->force ? KT_WRITE_REPLACE : KT_WRITE_NEW, e)))
-        goto out;
-
-    /* The new world is committed; the old world's module file has nothing left to serve. */
-    if (have_old && strcmp(old.esn, in.esn) != 0) {
-        char old_module[PATH_MAX];
+    rc = kt_txn_commit(t, &committed, e);
+    if (committed) {
+        /* From the commit point on the new world stands, whatever else failed. */
         kt_err ignored;
-        if (world_module_path(p, old.esn, old_module, sizeof old_module, &ignored) == KT_OK)
-            remove_quietly(old_module);
+        *info = in;
+        if (card_paths != NULL)
+            for (unsigned i = 0; i < o->n; i++)
+                if (card_path(p, in.hash, i + 1, card_paths[i], PATH_MAX, &ignored) != KT_OK)
+                    card_paths[i][0] = '\0';
     }
-    *info = in;
 
 out:
-    if (rc != KT_OK) {
-        /* Undo a half-made world: remove what this call wrote, keep the caller's message. */
-        for (unsigned i = 0; i < nwritten; i++)
-            remove_quietly(written[i]);
-        if (module_written)
-            remove_quietly(module_path);
-    }
+    kt_txn_free(t); /* undoes the staging unless committed */
     kt_wbuf_free(&w);
     genesis_free(&g);
     return rc;

@@ -82,6 +82,29 @@ KT_MUST kt_rc world_module_path(const world_paths *p, const char *esn, char *out
                                 kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
+/* The world lock                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A held world lock (flock on <kmdata>/local/lock); fd is -1 when there was no world to lock. */
+typedef struct world_lock {
+    int fd;
+} world_lock;
+
+/*
+ * Takes the world lock: shared for commands that only read the world, exclusive for those that
+ * write it; waits a bounded time (kt_flock_wait) and then fails naming the other holder. Before
+ * that, checks that kmdata, its local/ and cards/ folders are private (kt_folder_open with
+ * KT_FOLDER_PRIVATE); with create (world new), makes them first (0700). Without create, a kmdata
+ * with no local/ folder holds no world: l->fd is -1 and the command goes on to say so. Then
+ * finishes or undoes any change an interrupted run left there (kt_txn_recover), telling report.
+ */
+KT_MUST kt_rc world_lock_acquire(const world_paths *p, bool exclusive, bool create,
+                                 kt_txn_report_fn report, void *ctx, world_lock *l, kt_err *e);
+
+/* Releases the lock (safe on a lock never taken). */
+void world_lock_release(world_lock *l);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Card-PIN and KDF parameters                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -139,9 +162,14 @@ typedef struct world_new_opts {
 KT_MUST kt_rc world_check_suite(const char *suite, kt_err *e);
 
 /*
- * Creates a world: a fresh logical token split K-of-N onto N cards (written first, each sealed
- * under its PIN), the module file, then the world file (the commit point). Folders are created
- * 0700. card_paths (optional, n entries of PATH_MAX) receives the card paths.
+ * Creates a world: a fresh logical token split K-of-N onto N cards (each sealed under its PIN),
+ * the module file and the world file, written as one change with the commit protocol (kt_txn:
+ * all or nothing; with force the old world file is replaced and the old module file removed,
+ * its bytes overwritten, only once the new world is durable). Folders are created 0700 and must
+ * be private (kt_folder_open). The caller holds the world lock (world_lock_acquire, exclusive).
+ * On return info->n is non-zero exactly when the new world stands: also when a failure after the
+ * commit point is reported (the next command that takes the world lock completes it). card_paths
+ * (optional, n entries of PATH_MAX) then receives the card paths.
  */
 KT_MUST kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *info,
                            char (*card_paths)[PATH_MAX], kt_err *e);
@@ -161,7 +189,8 @@ typedef struct world_module {
 KT_MUST kt_rc world_module_open(const world_paths *p, world_module *m, kt_err *e);
 void world_module_close(world_module *m);
 
-/* Destroys the module file (its bytes are overwritten, synced, then it is removed). */
+/* Destroys the module file: its name goes first (nothing can open it after), then its bytes are
+ * overwritten and synced through the descriptor kept open. */
 KT_MUST kt_rc world_module_erase(const world_paths *p, kt_err *e);
 
 /* Facts a card states in the clear. */

@@ -75,8 +75,12 @@ have=$(sha256sum "$t/out/KeyTransfer-BYOK-Tools-NA.zip" | cut -d' ' -f1)
 expect 0 "toolset extract" "$KT" toolset extract "$t/out/KeyTransfer-BYOK-Tools-NA.zip" "$t/tools"
 cmp -s "$t/tools/BYOK-KEK-pkg-NA-1" "$t/out/BYOK-KEK-pkg-NA-1" && ok || fail "extracted KEK pkg"
 cmp -s "$t/tools/verifykeypackage.py" "$KT_SRC/run.sh" && ok || fail "extracted script"
+expect 0 "extract the same zip again: an earlier run, nothing written" "$KT" toolset extract \
+    "$t/out/KeyTransfer-BYOK-Tools-NA.zip" "$t/tools"
+echo extra >"$t/tools/extra"
 expect 4 "extract into a non-empty folder" "$KT" toolset extract \
     "$t/out/KeyTransfer-BYOK-Tools-NA.zip" "$t/tools"
+rm "$t/tools/extra"
 
 # --- crafted zips are refused, and nothing is written outside (or inside) DIR -------------------
 cat >"$t/craft.py" <<'EOF'

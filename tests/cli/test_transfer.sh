@@ -359,7 +359,9 @@ expect 0 "generate a key never reduced" "$KT" key generate --type EC --curve P-2
 mkdir -m 700 "$t/refused"
 pkgs_before=$(ls "$t/refused" | wc -l)
 
-expect 4 "package a key never reduced" "$KT" package --ident never "${att2048[@]}" \
+expect 1 "package a key never reduced" "$KT" package --ident never "${att2048[@]}" \
+    --subscription s --name never --out "$t/refused"
+expect 4 "package a key that does not exist" "$KT" package --ident no-such-key "${att2048[@]}" \
     --subscription s --name never --out "$t/refused"
 expect_err "modify-acls" "$KT" package --ident never "${att2048[@]}" --subscription s \
     --name never --out "$t/refused"

@@ -23,6 +23,14 @@ static const pkg_zip_entry FILES[] = {
     {"README.txt", (const uint8_t *)"", 0},
 };
 
+/* pkg_zip_extract without a recovery report; earlier is what it said last. */
+static bool earlier;
+static kt_rc extract(const char *zip, const char *dest, const pkg_zip_caps *caps,
+                     pkg_zip_contents *names, kt_err *e)
+{
+    return pkg_zip_extract(zip, dest, caps, NULL, NULL, names, &earlier, e);
+}
+
 Test(zip, deterministic_and_accepted_by_unzip)
 {
     pt_need("unzip");
@@ -110,7 +118,7 @@ Test(zip, extract_round_trip)
     kt_err e;
 
     cr_assert_eq(pkg_zip_write(a, FILES, 4, KT_WRITE_NEW, &e), KT_OK);
-    cr_assert_eq(pkg_zip_extract(a, out, NULL, &names, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(extract(a, out, NULL, &names, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(names.n, 4);
     cr_assert_eq(names.total, 34);
     for (size_t i = 0; i < 4; i++) {
@@ -135,18 +143,37 @@ Test(zip, extract_round_trip)
     cr_assert_eq(st.st_mode & 07777, 0700);
     free(sub);
     pkg_zip_contents_free(&names);
-    /* Never over something that exists: a non-empty folder, a file, a link. */
-    cr_assert_eq(pkg_zip_extract(a, out, NULL, NULL, &e), KT_EEXIST);
+    /* The same zip again: an earlier run of the same command, nothing written. */
+    cr_assert_eq(extract(a, out, NULL, NULL, &e), KT_OK, "%s", e.msg);
+    cr_assert(earlier);
+    /* Never over something else that exists: a folder with other contents (one byte changed,
+     * one file more), a file, a link. */
+    char *first = ts_path(out, FILES[0].name);
+    uint8_t changed[64];
+    memcpy(changed, FILES[0].data, FILES[0].len);
+    changed[0] ^= 1;
+    cr_assert_eq(unlink(first), 0);
+    ts_write(first, changed, FILES[0].len);
+    cr_assert_eq(extract(a, out, NULL, NULL, &e), KT_EEXIST);
     cr_assert(strstr(e.msg, "not empty") != NULL, "%s", e.msg);
-    cr_assert_eq(pkg_zip_extract(a, a, NULL, NULL, &e), KT_EEXIST);
+    cr_assert_eq(unlink(first), 0);
+    ts_write(first, FILES[0].data, FILES[0].len);
+    cr_assert_eq(extract(a, out, NULL, NULL, &e), KT_OK, "%s", e.msg);
+    char *extra = ts_path(out, "extra");
+    ts_write(extra, "x", 1);
+    cr_assert_eq(extract(a, out, NULL, NULL, &e), KT_EEXIST);
+    cr_assert(!earlier);
+    free(extra);
+    free(first);
+    cr_assert_eq(extract(a, a, NULL, NULL, &e), KT_EEXIST);
     char *link = ts_path(dir, "link"), *empty = ts_path(dir, "empty");
     cr_assert_eq(mkdir(empty, 0700), 0);
     cr_assert_eq(symlink(empty, link), 0);
-    cr_assert_eq(pkg_zip_extract(a, link, NULL, NULL, &e), KT_EEXIST);
+    cr_assert_eq(extract(a, link, NULL, NULL, &e), KT_EEXIST);
     cr_assert(strstr(e.msg, "symbolic link") != NULL, "%s", e.msg);
     cr_assert_eq(pt_count_entries(empty), 0);
     /* An empty existing folder is fine. */
-    cr_assert_eq(pkg_zip_extract(a, empty, NULL, NULL, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(extract(a, empty, NULL, NULL, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(pt_count_entries(empty), 4);
     free(link);
     free(empty);
@@ -314,7 +341,7 @@ static void refused(const char *mode, kt_rc want, const char *why)
     kt_rc rc;
 
     craft(&c, mode);
-    rc = pkg_zip_extract(c.zip, c.dest, NULL, NULL, &e);
+    rc = extract(c.zip, c.dest, NULL, NULL, &e);
     cr_assert_eq(rc, want, "%s: %s (%s)", mode, kt_rc_name(rc), rc == KT_OK ? "" : e.msg);
     cr_assert(strstr(e.msg, why) != NULL, "%s: \"%s\" lacks \"%s\"", mode, e.msg, why);
     cr_assert(strstr(e.msg, c.zip) != NULL, "%s: the message names no file: %s", mode, e.msg);
@@ -333,7 +360,7 @@ Test(zip_crafted, a_genuine_python_zip_extracts)
     size_t n;
 
     craft(&c, "good");
-    cr_assert_eq(pkg_zip_extract(c.zip, c.dest, NULL, &names, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(extract(c.zip, c.dest, NULL, &names, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(names.n, 3);
     cr_assert(names.files[0].is_dir);
     char *p = ts_path(c.dest, "sub/dir/a.bin");
@@ -401,9 +428,9 @@ Test(zip_crafted, not_a_zip)
     kt_err e;
 
     ts_write(f, "PK\x03\x04 not really", 16);
-    cr_assert_eq(pkg_zip_extract(f, out, NULL, NULL, &e), KT_EFORMAT);
+    cr_assert_eq(extract(f, out, NULL, NULL, &e), KT_EFORMAT);
     cr_log_info("%s", e.msg);
-    cr_assert_eq(pkg_zip_extract(out, out, NULL, NULL, &e), KT_ENOENT);
+    cr_assert_eq(extract(out, out, NULL, NULL, &e), KT_ENOENT);
     cr_assert_eq(pt_count_entries(dir), 1);
     free(f);
     free(out);
@@ -418,22 +445,22 @@ Test(zip_crafted, caps_are_the_callers)
 
     cr_assert_eq(pkg_zip_write(a, FILES, 4, KT_WRITE_NEW, &e), KT_OK);
     caps.max_entries = 3;
-    cr_assert_eq(pkg_zip_extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
+    cr_assert_eq(extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
     caps = pkg_zip_caps_default();
     caps.max_entry = 11;
-    cr_assert_eq(pkg_zip_extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
+    cr_assert_eq(extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
     cr_assert(strstr(e.msg, "BYOK-SecurityWorld-pkg-NA-1") != NULL, "%s", e.msg);
     caps = pkg_zip_caps_default();
     caps.max_total = 33;
-    cr_assert_eq(pkg_zip_extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
+    cr_assert_eq(extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
     caps = pkg_zip_caps_default();
     caps.max_zip = 100;
-    cr_assert_eq(pkg_zip_extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
+    cr_assert_eq(extract(a, out, &caps, NULL, &e), KT_ETOOBIG);
     cr_assert_eq(pt_count_entries(dir), 1);
     caps = pkg_zip_caps_default();
     caps.max_entry = 12;
     caps.max_total = 34;
-    cr_assert_eq(pkg_zip_extract(a, out, &caps, NULL, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(extract(a, out, &caps, NULL, &e), KT_OK, "%s", e.msg);
     free(a);
     free(out);
     ts_rmrf(dir);
@@ -461,7 +488,7 @@ Test(zip_crafted, a_write_failing_midway_is_rolled_back)
     pkg_zip_entry v[2] = {{"a.txt", (const uint8_t *)"first", 5},
                           {name, (const uint8_t *)"second", 6}};
     cr_assert_eq(pkg_zip_write(a, v, 2, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
-    cr_assert_neq(pkg_zip_extract(a, out, NULL, NULL, &e), KT_OK);
+    cr_assert_neq(extract(a, out, NULL, NULL, &e), KT_OK);
     cr_log_info("%s", e.msg);
     cr_assert(strstr(e.msg, "too long") != NULL, "%s", e.msg);
     cr_assert_eq(pt_count_entries(deep), 0, "the half-extracted files were not removed");
@@ -479,11 +506,11 @@ Test(zip, refuses_a_destination_others_can_write_to)
     cr_assert_eq(pkg_zip_write(a, FILES, 4, KT_WRITE_NEW, &e), KT_OK);
     cr_assert_eq(mkdir(open_dir, 0700), 0);
     cr_assert_eq(chmod(open_dir, 0777), 0);
-    cr_assert_eq(pkg_zip_extract(a, open_dir, NULL, NULL, &e), KT_EEXIST);
+    cr_assert_eq(extract(a, open_dir, NULL, NULL, &e), KT_EEXIST);
     cr_assert(strstr(e.msg, "writable by others") != NULL, "%s", e.msg);
     cr_assert_eq(pt_count_entries(open_dir), 0);
     cr_assert_eq(chmod(open_dir, 0700), 0);
-    cr_assert_eq(pkg_zip_extract(a, open_dir, NULL, NULL, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(extract(a, open_dir, NULL, NULL, &e), KT_OK, "%s", e.msg);
     free(a);
     free(open_dir);
     ts_rmrf(dir);
