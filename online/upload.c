@@ -73,10 +73,11 @@ static bool time_of_day(const char **p, struct tm *tm)
 }
 
 /* The three HTTP-date forms into a UTC time; false for anything else. */
-static bool http_date(const char *p, time_t now, time_t *out)
+static bool http_date(const char *value, time_t now, time_t *out)
 {
     struct tm tm;
     int wd, mon, year, mday;
+    const char *p = value;
     memset(&tm, 0, sizeof tm);
 
     if (name_of(&p, weekday, 7, &wd) && lit(&p, ", ")) {
@@ -93,13 +94,13 @@ static bool http_date(const char *p, time_t now, time_t *out)
         year = this_year / 100 * 100 + yy;
         if (year > this_year + 50)
             year -= 100;
-    } else if (name_of(&p, wkday, 7, &wd) && lit(&p, ", ")) {
+    } else if ((p = value, name_of(&p, wkday, 7, &wd)) && lit(&p, ", ")) {
         /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
         if (!digits(&p, 2, &mday) || !lit(&p, " ") || !name_of(&p, months, 12, &mon) ||
             !lit(&p, " ") || !digits(&p, 4, &year) || !lit(&p, " ") || !time_of_day(&p, &tm) ||
             !lit(&p, " GMT"))
             return false;
-    } else if (name_of(&p, wkday, 7, &wd) && lit(&p, " ")) {
+    } else if ((p = value, name_of(&p, wkday, 7, &wd)) && lit(&p, " ")) {
         /* asctime-date: Sun Nov  6 08:49:37 1994 (the day padded with a space) */
         if (!name_of(&p, months, 12, &mon) || !lit(&p, " "))
             return false;
@@ -226,6 +227,10 @@ static kt_rc wait_for(run *r, const online_http *resp, const char *method, unsig
     char why[160];
     bool from_header = false;
 
+    if (next_try > r->p->tries) {
+        snprintf(why, sizeof why, "giving up after %u tries of %s", r->p->tries, method);
+        return give_up(r, why, e);
+    }
     if (resp != NULL && resp->fate == ONLINE_ANSWERED && resp->retry_after[0] != '\0' &&
         online_retry_after_parse(resp->retry_after, r->t->wall(r->t->ctx), &ra)) {
         if (ra > ONLINE_RETRY_AFTER_MAX) {
