@@ -285,6 +285,8 @@ static kt_rc judge(run *r, const online_http *resp, bool found, kt_err *e)
     rc = online_check_answer(r->want, got, &r->out->compared, e);
     if (rc == KT_OK)
         r->out->already = found;
+    else if (found)
+        kt_err_prefix(e, "a key named '%s' is already in the vault", got->name);
     return rc;
 }
 
