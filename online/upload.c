@@ -224,7 +224,7 @@ static kt_rc wait_for(run *r, const online_http *resp, const char *method, unsig
                       kt_err *e)
 {
     uint64_t s = r->backoff, ra;
-    char why[160];
+    char why[256];
     bool from_header = false;
 
     if (next_try > r->p->tries) {
