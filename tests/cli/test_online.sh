@@ -3,8 +3,10 @@
 # 2 GiB file (same hash as sha256sum), the nine steps of DESIGN.md §1 with the offline steps done
 # by `keytransfer` (scripts/demo-offline.sh) and the upload over HTTP on loopback to
 # `keytransfer-cloud serve`, the imported key's fingerprint checked against what `openssl` and
-# python3-cryptography compute; upload refusals (a changed byte, before anything is sent; a wrong
-# token; an unreachable vault; TLS certificate and host checks against a python TLS server); the
+# python3-cryptography compute; a package whose key the emulator already holds (409), found by
+# the look-up and matching; check's and hash's exit statuses (1, 3, 4 as DESIGN.md §6 has them);
+# upload refusals (a changed byte or another --name, before anything is sent; a wrong token; an
+# unreachable vault; TLS certificate and host checks against a python TLS server); the
 # emulator answering 500 malformed requests with 4xx and importing correctly afterwards; serve's
 # own refusals and clean shutdown; help and man pages agreeing.
 set -uo pipefail
