@@ -25,8 +25,9 @@ static const char help[] =
     "\n"
     "Check every transfer manifest (*.manifest.json, at most 100) in DIR: its EdDSA signature,\n"
     "the module that signed it, and that the package it names is in DIR with the SHA-256 it\n"
-    "states. Prints each signing module's fingerprint and what is ready to upload; exit status\n"
-    "1 when anything failed.\n"
+    "states. Prints each signing module's fingerprint and what is ready to upload. Exit status\n"
+    "1 when a check said no (or there is no manifest), 3 for a malformed or oversized file, 4\n"
+    "for one that cannot be read; the highest of them when several manifests fail.\n"
     "\n"
     "  --expect-module FP   refuse manifests not signed by this module: the SHA-256 (64 hex\n"
     "                       digits) that `keytransfer world info` prints as \"module key\"\n"
@@ -225,8 +226,10 @@ int cmd_check(int argc, char **argv)
         return online_report(&(kt_err){KT_ENOMEM, "out of memory"});
     }
 
-    /* 3. operation: each manifest on its own, so one bad file does not hide the others */
+    /* 3. operation: each manifest on its own, so one bad file does not hide the others; the exit
+     * status is the highest of theirs (DESIGN.md §6: 1 said no, 3 malformed, 4 I/O) */
     bool ok = n > 0;
+    int worst = n > 0 ? KT_EXIT_OK : KT_EXIT_DENIED;
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX];
         v[i].name = names[i];
@@ -237,8 +240,11 @@ int cmd_check(int argc, char **argv)
         else
             v[i].rc = online_package_check(path, NULL, a.expect_module ? a.pin : NULL, &v[i].pkg,
                                            &v[i].err);
-        if (v[i].rc != KT_OK)
+        if (v[i].rc != KT_OK) {
             ok = false;
+            if (kt_rc_exit(v[i].rc) > worst)
+                worst = kt_rc_exit(v[i].rc);
+        }
     }
 
     /* 4. output */
@@ -253,5 +259,5 @@ int cmd_check(int argc, char **argv)
     online_names_free(names, n);
     if (status != KT_EXIT_OK)
         return status;
-    return ok ? KT_EXIT_OK : KT_EXIT_DENIED;
+    return ok ? KT_EXIT_OK : worst;
 }

@@ -73,7 +73,11 @@ kt_rc online_hash_file(const char *path, uint8_t out[32], uint64_t *size, kt_pro
         return kt_fail_errno(e, errno == ENOENT ? KT_ENOENT : KT_EIO, errno, "cannot read '%s'",
                              path);
     if (!S_ISREG(st.st_mode))
-        return kt_fail(e, KT_EUSAGE, "'%s' is not a regular file", path);
+        return kt_fail(e, KT_EIO, "'%s' is not a regular file (%s); give the downloaded file", path,
+                       S_ISDIR(st.st_mode)                          ? "a folder"
+                       : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                    : "not a file");
     /* O_NONBLOCK: should the path become a FIFO after the stat, open does not hang on it. */
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
         return kt_fail_errno(e, KT_EIO, errno, "cannot open '%s'", path);

@@ -1,8 +1,8 @@
 /*
- * http.c - the bearer token and the one request of an upload, through libcurl: HTTPS with the
+ * http.c - the bearer token and one request of an upload, through libcurl: HTTPS with the
  * peer's certificate and host name checked, plain HTTP only on loopback, no redirects, a capped
- * answer and timeouts. The token is kept in sodium_malloc memory and every copy this code makes
- * is wiped.
+ * answer and timeouts, and what became of a request that got no answer (online_fate). The token is
+ * kept in sodium_malloc memory and every copy this code makes is wiped.
  */
 #include "online.h"
 
@@ -121,9 +121,70 @@ static void free_headers(struct curl_slist *h)
         }                                                                                          \
     } while (0)
 
-kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *token,
-                      const char *body, const char *cacert, online_http *resp, kt_err *e)
+/* The answer's Retry-After, kept printable (online_retry_after_parse reads it). */
+static void retry_after(CURL *curl, char *out, size_t outsz)
 {
+    struct curl_header *h = NULL;
+    out[0] = '\0';
+    if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != NULL &&
+        h->value != NULL)
+        online_sanitize(h->value, strlen(h->value), out, outsz);
+}
+
+/* Whether a failed transfer may have reached the server: libcurl stamps the pre-transfer time
+ * once the connection (and TLS) is up, just before the request is written. */
+static bool went_out(CURL *curl)
+{
+    curl_off_t pre = 0;
+    return curl_easy_getinfo(curl, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK || pre > 0;
+}
+
+/* How a failed transfer ended (online_fate), and the error for it. */
+static kt_rc failed(CURL *curl, CURLcode cc, const char *url, const char *why, bool over,
+                    online_http *resp, kt_err *e)
+{
+    bool out = went_out(curl);
+    resp->fate = ONLINE_FAILED;
+    if (over || cc == CURLE_FILESIZE_EXCEEDED)
+        return kt_fail(e, KT_ETOOBIG, "%s: the answer is longer than %d bytes", url,
+                       ONLINE_RESPONSE_MAX);
+    if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        return kt_fail(e, KT_EDENIED,
+                       "%s: the server's TLS certificate does not verify (%s); nothing was sent "
+                       "(trusted are the system's CA certificates, or those of --cacert FILE; "
+                       "SSL_CERT_FILE, SSL_CERT_DIR and CURL_CA_BUNDLE are ignored)",
+                       url, why);
+    if (cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM)
+        return kt_fail(e, KT_EIO, "%s: cannot use the CA certificates (%s)", url, why);
+    if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
+        return kt_fail(e, KT_EIO, "cannot reach %s: %s (check the vault's name)", url, why);
+    switch (cc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        resp->fate = out ? ONLINE_LOST : ONLINE_NOT_SENT;
+        break;
+    default:
+        /* Anything else after the request went out may still have been acted on. */
+        resp->fate = out ? ONLINE_LOST : ONLINE_FAILED;
+        break;
+    }
+    if (cc == CURLE_OPERATION_TIMEDOUT)
+        return kt_fail(e, KT_EIO, "%s: no answer in time (%s)", url, why);
+    if (resp->fate == ONLINE_LOST)
+        return kt_fail(e, KT_EIO, "%s: the connection broke before the answer (%s)", url, why);
+    return kt_fail(e, KT_EIO, "cannot reach %s: %s", url, why);
+}
+
+kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
+{
+    const online_vault *v = req->vault;
+    const char *url = req->url;
+    bool put = strcmp(req->method, "PUT") == 0;
     CURL *curl = NULL;
     struct curl_slist *headers = NULL, *h;
     struct sink sink = {0};
@@ -133,12 +194,17 @@ kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *t
     CURLcode cc;
 
     memset(resp, 0, sizeof *resp);
+    resp->fate = ONLINE_FAILED;
+    if (!put && strcmp(req->method, "GET") != 0)
+        return kt_fail(e, KT_EUSAGE, "online_http_send: method %s", req->method);
+    if (put != (req->body != NULL))
+        return kt_fail(e, KT_EUSAGE, "online_http_send: a PUT has a body, a GET none");
     static const char prefix[] = "Authorization: Bearer ";
-    if ((rc = kt_secbuf_alloc(&auth, sizeof prefix + token->len, e)) != KT_OK)
+    if ((rc = kt_secbuf_alloc(&auth, sizeof prefix + req->token->len, e)) != KT_OK)
         return rc;
     memcpy(auth.p, prefix, sizeof prefix - 1);
-    memcpy(auth.p + sizeof prefix - 1, token->p, token->len);
-    auth.p[sizeof prefix - 1 + token->len] = '\0';
+    memcpy(auth.p + sizeof prefix - 1, req->token->p, req->token->len);
+    auth.p[sizeof prefix - 1 + req->token->len] = '\0';
 
     if ((curl = curl_easy_init()) == NULL) {
         rc = kt_fail(e, KT_ENOMEM, "libcurl could not start");
@@ -148,7 +214,7 @@ kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *t
                                         "Accept: application/json",
                                         "Expect:", /* no 100-continue round trip */
                                         NULL};
-    for (size_t i = 0; fixed[i] != NULL; i++) {
+    for (size_t i = put ? 0 : 1; fixed[i] != NULL; i++) {
         if ((h = curl_slist_append(headers, fixed[i])) == NULL) {
             rc = kt_fail(e, KT_ENOMEM, "out of memory");
             goto out;
@@ -161,20 +227,30 @@ kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *t
     }
     headers = h;
 
+    long timeout = req->timeout < 1 ? 1 : req->timeout;
     SET(CURLOPT_URL, url);
     SET(CURLOPT_ERRORBUFFER, errbuf);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_NOPROGRESS, 1L);
-    SET(CURLOPT_CUSTOMREQUEST, "PUT");
-    SET(CURLOPT_POSTFIELDS, body);
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    if (put) {
+        SET(CURLOPT_CUSTOMREQUEST, "PUT");
+        SET(CURLOPT_POSTFIELDS, req->body);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
+    } else {
+        SET(CURLOPT_HTTPGET, 1L);
+    }
     SET(CURLOPT_HTTPHEADER, headers);
+    /* The headers (the token) go to the vault only, never to a proxy's CONNECT. */
+    SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
     SET(CURLOPT_USERAGENT, "keytransfer-online/" KT_VERSION);
     SET(CURLOPT_WRITEFUNCTION, on_data);
     SET(CURLOPT_WRITEDATA, &sink);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ONLINE_RESPONSE_MAX);
-    SET(CURLOPT_CONNECTTIMEOUT, (long)ONLINE_CONNECT_TIMEOUT);
-    SET(CURLOPT_TIMEOUT, (long)ONLINE_TIMEOUT);
+    SET(CURLOPT_CONNECTTIMEOUT,
+        timeout < ONLINE_CONNECT_TIMEOUT ? timeout : (long)ONLINE_CONNECT_TIMEOUT);
+    SET(CURLOPT_TIMEOUT, timeout);
+    /* A fresh connection for every request: a retry never rides on a connection that failed. */
+    SET(CURLOPT_FORBID_REUSE, 1L);
     /* Only the scheme checked in online_vault_parse, and never a redirect. */
     SET(CURLOPT_PROTOCOLS_STR, v->https ? "https" : "http");
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -185,8 +261,8 @@ kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *t
         SET(CURLOPT_SSL_VERIFYPEER, 1L);
         SET(CURLOPT_SSL_VERIFYHOST, 2L);
         SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-        if (cacert != NULL)
-            SET(CURLOPT_CAINFO, cacert);
+        if (req->cacert != NULL)
+            SET(CURLOPT_CAINFO, req->cacert);
     } else {
         /* Plain HTTP is loopback only and never goes through a proxy: the token stays here. */
         SET(CURLOPT_PROXY, "");
@@ -194,29 +270,19 @@ kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *t
 
     cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
-        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-        if (sink.over || cc == CURLE_FILESIZE_EXCEEDED)
-            rc = kt_fail(e, KT_ETOOBIG, "%s: the answer is longer than %d bytes", url,
-                         ONLINE_RESPONSE_MAX);
-        else if (cc == CURLE_PEER_FAILED_VERIFICATION)
-            rc = kt_fail(e, KT_EDENIED,
-                         "%s: the server's TLS certificate does not verify (%s); nothing was sent",
-                         url, why);
-        else if (cc == CURLE_SSL_CACERT_BADFILE)
-            rc = kt_fail(e, KT_EIO, "%s: cannot use the CA certificates (%s)", url, why);
-        else if (cc == CURLE_OPERATION_TIMEDOUT)
-            rc = kt_fail(e, KT_EIO, "%s: no answer in time (%s)", url, why);
-        else
-            rc = kt_fail(e, KT_EIO, "cannot reach %s: %s", url, why);
+        rc = failed(curl, cc, url, errbuf[0] ? errbuf : curl_easy_strerror(cc), sink.over, resp, e);
         goto out;
     }
     long status = 0;
     if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status < 100 ||
         status > 599) {
+        resp->fate = ONLINE_LOST;
         rc = kt_fail(e, KT_EFORMAT, "%s: the server's answer has no HTTP status", url);
         goto out;
     }
+    resp->fate = ONLINE_ANSWERED;
     resp->status = status;
+    retry_after(curl, resp->retry_after, sizeof resp->retry_after);
     resp->body.p = sink.p;
     resp->body.len = sink.len;
     sink.p = NULL;

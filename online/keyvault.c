@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,22 +498,24 @@ void online_sanitize(const char *text, size_t len, char *out, size_t outsz)
         memcpy(out + outsz - 4, "...", 4);
 }
 
-/* The name in https://HOST/keys/NAME/VERSION (the shape pkg_kid_check has checked). */
-static void kid_name(const char *kid, char *out, size_t outsz)
+/* HOST and NAME of https://HOST/keys/NAME/VERSION (the shape pkg_kid_check has checked). */
+static void kid_parts(const char *kid, char *host, size_t hostsz, char *name, size_t namesz)
 {
-    const char *p = strstr(kid + 8, "/keys/");
+    const char *h = kid + strlen("https://");
+    const char *p = strstr(h, "/keys/");
     const char *end;
-    out[0] = '\0';
+    host[0] = name[0] = '\0';
     if (p == NULL)
         return;
+    if ((size_t)(p - h) < hostsz)
+        snprintf(host, hostsz, "%.*s", (int)(p - h), h);
     p += 6;
     end = strchr(p, '/');
-    if (end != NULL && (size_t)(end - p) < outsz)
-        snprintf(out, outsz, "%.*s", (int)(end - p), p);
+    if (end != NULL && (size_t)(end - p) < namesz)
+        snprintf(name, namesz, "%.*s", (int)(end - p), p);
 }
 
-/* "HTTP 409 Conflict: <message>" from Key Vault's error body, or the start of whatever came. */
-static void describe_error(long status, const uint8_t *body, size_t len, char *out, size_t outsz)
+void online_describe_error(long status, const uint8_t *body, size_t len, char *out, size_t outsz)
 {
     char code[80] = "", msg[400] = "";
     json_t *j = NULL;
@@ -536,17 +539,71 @@ static void describe_error(long status, const uint8_t *body, size_t len, char *o
              msg);
 }
 
-kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, const char *name,
-                          const char *kty, online_imported *out, kt_err *e)
+/* key_ops of an answer: a list of strings; the known ones as bits, all of them as text. */
+static kt_rc answer_ops(const json_t *key, online_imported *out, kt_err *e)
+{
+    json_t *ops, *op;
+    size_t i, used = 0;
+    kt_rc rc;
+    if ((rc = kt_json_get_array(key, "key_ops", "the service's answer", &ops, e)) != KT_OK)
+        return rc;
+    if (json_array_size(ops) > 32)
+        return kt_fail(e, KT_EFORMAT, "the service's answer lists %zu key_ops",
+                       json_array_size(ops));
+    json_array_foreach(ops, i, op)
+    {
+        const char *name = json_string_value(op);
+        char s[40];
+        unsigned bit = 0;
+        if (name == NULL)
+            return kt_fail(e, KT_EFORMAT, "the service's answer: key_ops[%zu] is not a string", i);
+        for (size_t k = 0; k < N_OPS; k++)
+            if (strcmp(name, op_names[k]) == 0)
+                bit = 1u << k;
+        if (bit == 0)
+            out->ops_unknown = true;
+        out->ops |= bit;
+        online_sanitize(name, strlen(name), s, sizeof s);
+        int n =
+            snprintf(out->ops_text + used, sizeof out->ops_text - used, "%s%s", used ? "," : "", s);
+        if (n > 0 && (size_t)n < sizeof out->ops_text - used)
+            used += (size_t)n;
+    }
+    if (used == 0)
+        snprintf(out->ops_text, sizeof out->ops_text, "(none)");
+    return KT_OK;
+}
+
+/* attributes.enabled (required) and attributes.exportable (when present). */
+static kt_rc answer_attributes(const json_t *root, online_imported *out, kt_err *e)
+{
+    json_t *attr, *exp;
+    kt_rc rc;
+    if ((rc = kt_json_get_object(root, "attributes", "the service's answer", &attr, e)) ||
+        (rc = kt_json_get_bool(attr, "enabled", "the service's answer: attributes", &out->enabled,
+                               e)))
+        return rc;
+    if ((exp = json_object_get(attr, "exportable")) != NULL) {
+        if (!json_is_boolean(exp))
+            return kt_fail(e, KT_EFORMAT,
+                           "the service's answer: attributes.exportable is not true or false");
+        out->exportable_stated = true;
+        out->exportable = json_is_true(exp);
+    }
+    return KT_OK;
+}
+
+kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, online_imported *out,
+                          kt_err *e)
 {
     char what[600];
     json_t *j = NULL, *key;
-    const char *kid, *got_kty;
+    const char *kid, *kty;
     kt_rc rc;
 
     memset(out, 0, sizeof *out);
     if (status != 200) {
-        describe_error(status, body, len, what, sizeof what);
+        online_describe_error(status, body, len, what, sizeof what);
         if (status == 401 || status == 403)
             return kt_fail(e, KT_EDENIED,
                            "authentication failed (%s): get a fresh token with `az account "
@@ -559,8 +616,8 @@ kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, const ch
                            "check the vault URL",
                            what);
         if (status >= 400 && status < 500)
-            return kt_fail(e, KT_EDENIED, "the service refused the import (%s)", what);
-        return kt_fail(e, KT_EIO, "the service failed (%s); nothing is known to be imported", what);
+            return kt_fail(e, KT_EDENIED, "the service refused the request (%s)", what);
+        return kt_fail(e, KT_EIO, "the service failed (%s)", what);
     }
 
     if ((rc = kt_json_parse(body, len, ONLINE_RESPONSE_MAX, &j, e)) != KT_OK) {
@@ -569,7 +626,7 @@ kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, const ch
     }
     if ((rc = kt_json_get_object(j, "key", "the service's answer", &key, e)) ||
         (rc = kt_json_get_string(key, "kid", "the service's answer", &kid, e)) ||
-        (rc = kt_json_get_string(key, "kty", "the service's answer", &got_kty, e)))
+        (rc = kt_json_get_string(key, "kty", "the service's answer", &kty, e)))
         goto out;
     if (strlen(kid) > PKG_KID_MAX || pkg_kid_check(kid, e) != KT_OK) {
         char s[120];
@@ -578,22 +635,16 @@ kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, const ch
         goto out;
     }
     snprintf(out->kid, sizeof out->kid, "%s", kid);
-    char got_name[PKG_KEY_NAME_MAX + 1];
-    kid_name(kid, got_name, sizeof got_name);
-    if (strcasecmp(got_name, name) != 0) { /* Key Vault key names ignore case */
-        rc = kt_fail(e, KT_EFORMAT, "the service's answer is about key '%s', not '%s'", got_name,
-                     name);
+    kid_parts(kid, out->host, sizeof out->host, out->name, sizeof out->name);
+    if (strlen(kty) >= sizeof out->kty) {
+        rc = kt_fail(e, KT_EFORMAT, "the service's answer: kty is not a key type");
         goto out;
     }
-    if (strcmp(got_kty, kty) != 0) {
-        char s[40];
-        online_sanitize(got_kty, strlen(got_kty), s, sizeof s);
-        rc = kt_fail(e, KT_EFORMAT, "the service's answer: the key is a '%s', not the %s sent", s,
-                     kty);
+    online_sanitize(kty, strlen(kty), out->kty, sizeof out->kty);
+    if ((rc = answer_ops(key, out, e)) != KT_OK || (rc = answer_attributes(j, out, e)) != KT_OK)
         goto out;
-    }
-    snprintf(out->kty, sizeof out->kty, "%s", kty);
-    if (strcmp(kty, "oct-HSM") != 0) {
+    if (strcmp(kty, "RSA") == 0 || strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC") == 0 ||
+        strcmp(kty, "EC-HSM") == 0) {
         if ((rc = online_jwk_sha256(key, out->key_sha256, e)) != KT_OK)
             goto out;
         out->has_public = true;
@@ -603,6 +654,60 @@ out:
     if (rc != KT_OK)
         memset(out, 0, sizeof *out);
     return rc;
+}
+
+/* Appends "; " and a formatted difference to list. */
+static void differ(char *list, size_t listsz, const char *fmt, ...) KT_PRINTF(3, 4);
+static void differ(char *list, size_t listsz, const char *fmt, ...)
+{
+    size_t used = strlen(list);
+    va_list ap;
+    if (used > 0 && used + 2 < listsz) {
+        memcpy(list + used, "; ", 3);
+        used += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(list + used, listsz - used, fmt, ap);
+    va_end(ap);
+}
+
+kt_rc online_check_answer(const online_expect *want, const online_imported *got, bool *compared,
+                          kt_err *e)
+{
+    const char *kty = online_kty_for(want->m->key_type);
+    char list[700] = "", asked[96];
+    kt_rc rc;
+
+    *compared = false;
+    if (strcasecmp(got->name, want->name) != 0) /* Key Vault key names ignore case */
+        return kt_fail(e, KT_EDENIED, "the service's answer is about key '%s', not '%s'", got->name,
+                       want->name);
+    if (kty == NULL || strcmp(got->kty, kty) != 0)
+        return kt_fail(e, KT_EDENIED,
+                       "the vault's key '%s' is a '%s', not the %s the manifest describes",
+                       got->name, got->kty, kty ? kty : want->m->key_type);
+    if ((rc = online_compare_key(want->m, got, compared, e)) != KT_OK)
+        return rc;
+
+    if (strcasecmp(got->host, want->host) != 0)
+        differ(list, sizeof list, "its kid %s is in the vault %s, not %s", got->kid, got->host,
+               want->host);
+    online_ops_format(want->ops, asked, sizeof asked);
+    if (got->ops != want->ops || got->ops_unknown)
+        differ(list, sizeof list, "key_ops are %s, not %s as asked", got->ops_text, asked);
+    if (got->enabled != want->enabled)
+        differ(list, sizeof list, "it is %s, not %s as asked",
+               got->enabled ? "enabled" : "disabled", want->enabled ? "enabled" : "disabled");
+    if (got->exportable)
+        differ(list, sizeof list,
+               "it is exportable (attributes.exportable true): the service may release the key "
+               "out of its HSM, which was not asked for");
+    if (list[0] != '\0')
+        return kt_fail(e, KT_EDENIED,
+                       "the vault holds the key %s, but not as asked: %s; check it in the vault "
+                       "before anything uses it",
+                       got->kid, list);
+    return KT_OK;
 }
 
 kt_rc online_compare_key(const pkg_manifest *m, const online_imported *got, bool *compared,

@@ -84,11 +84,30 @@ static int run(int argc, char **argv)
     return KT_EXIT_USAGE;
 }
 
+/* The environment that would log or divert TLS secrets goes before OpenSSL or libcurl runs. */
+static void scrub_environment(void)
+{
+    const char *names[ONLINE_ENV_IGNORED_MAX];
+    size_t n = online_env_scrub(names, ONLINE_ENV_IGNORED_MAX);
+    if (n == 0)
+        return;
+    fprintf(stderr, "keytransfer-online: warning: ignoring ");
+    for (size_t i = 0; i < n && i < ONLINE_ENV_IGNORED_MAX; i++)
+        fprintf(stderr, "%s%s", i ? ", " : "", names[i]);
+    if (n > ONLINE_ENV_IGNORED_MAX)
+        fprintf(stderr, " and %zu more", n - ONLINE_ENV_IGNORED_MAX);
+    fprintf(stderr,
+            " from the environment: %s would log TLS secrets or take trust or code from "
+            "elsewhere (keytransfer-online(1), ENVIRONMENT)\n",
+            n == 1 ? "it" : "they");
+}
+
 /* The stdout check at exit: output that never left the process is an I/O failure (exit 4). */
 int main(int argc, char **argv)
 {
     kt_err e;
     kt_err_clear(&e);
+    scrub_environment();
     if (kt_process_harden(&e) != KT_OK)
         return online_report(&e);
     int status = run(argc, argv);

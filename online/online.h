@@ -5,7 +5,9 @@
  *   package.c   the USB hand-over: transfer manifests, their signer, the package they name
  *   keyvault.c  the Key Vault REST shapes: vault URL, key names, key_ops, the import body, the
  *               JWK the service answers and its fingerprint, service errors
- *   http.c      the bearer token and the one HTTPS request (libcurl)
+ *   http.c      the bearer token and one HTTPS request (libcurl)
+ *   upload.c    the upload's requests: retries, Retry-After, and the look-up after a lost answer
+ *   env.c       the environment variables that would log or divert TLS secrets, removed
  *
  * online/ links packages/ and common/ only, never world/, kek/ or verify/: the online program
  * holds no key and cannot touch key custody by construction (DESIGN.md §2, checked by a test
@@ -22,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kt.h"
 #include "pkg.h"
@@ -36,7 +39,7 @@
  * SHA-256 of the file at path, read in ONLINE_HASH_CHUNK pieces into one fixed buffer (OpenSSL
  * EVP_Digest* incrementally), so memory does not grow with the file: files of many GiB hash in
  * the same few hundred KiB. path must be a regular file (symlinks are followed; FIFOs, devices
- * and folders are refused before anything is read). *size receives the bytes hashed (may be
+ * and folders are refused before anything is read, KT_EIO). *size receives the bytes hashed (may be
  * NULL). progress (may be NULL) is called with MiB done of MiB total.
  */
 KT_MUST kt_rc online_hash_file(const char *path, uint8_t out[32], uint64_t *size,
@@ -94,7 +97,8 @@ void online_package_free(online_package *p);
 /*
  * The names of the transfer manifests in dir: regular entries whose name ends in
  * ONLINE_MANIFEST_SUFFIX and does not start with '.', sorted (strcmp). More than
- * ONLINE_MANIFESTS_MAX is KT_ETOOBIG; none is an empty list. *names: online_names_free.
+ * ONLINE_MANIFESTS_MAX is KT_ETOOBIG; dir not a folder KT_EIO; none is an empty list. *names:
+ * online_names_free.
  */
 KT_MUST kt_rc online_list_manifests(const char *dir, char ***names, size_t *n, kt_err *e);
 
@@ -195,25 +199,40 @@ KT_MUST kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, 
  */
 KT_MUST kt_rc online_jwk_sha256(const json_t *jwk, uint8_t out[32], kt_err *e);
 
-/* What a successful import answer states. */
+/* What an answer with a key (Import Key or Get Key, status 200) states. */
 typedef struct online_imported {
-    char kid[PKG_KID_MAX + 1]; /* https://HOST/keys/NAME/VERSION */
-    char kty[16];
-    bool has_public;        /* RSA and EC: the JWK carries a public key */
-    uint8_t key_sha256[32]; /* its SPKI fingerprint when has_public */
+    char kid[PKG_KID_MAX + 1];       /* https://HOST/keys/NAME/VERSION */
+    char host[ONLINE_HOST_MAX + 1];  /* HOST of the kid */
+    char name[PKG_KEY_NAME_MAX + 1]; /* NAME of the kid */
+    char kty[16];                    /* as the answer states it (printable ASCII) */
+    bool has_public;                 /* RSA and EC: the JWK carries a public key */
+    uint8_t key_sha256[32];          /* its SPKI fingerprint when has_public */
+    unsigned ops;                    /* the key_ops this program knows (ONLINE_OP_*) */
+    bool ops_unknown;                /* key_ops lists an operation it does not know */
+    char ops_text[160];              /* key_ops as listed, for messages (sanitized) */
+    bool enabled;                    /* attributes.enabled */
+    bool exportable;                 /* attributes.exportable is true */
+    bool exportable_stated;          /* attributes.exportable is present */
 } online_imported;
 
 /*
- * Reads a service answer. status 200 with a JSON body whose "key" is a JWK: kid with the key
- * name (compared ignoring case, as Key Vault names are), kty as sent, and for RSA and EC the
- * public key, fingerprinted with online_jwk_sha256. Any other status is a refusal: the message
- * gives the HTTP status and, when the body is Key Vault's {"error":{"code","message"}}, the
- * code and message (control characters replaced, long messages cut). 401 and 403 are
- * KT_EDENIED "authentication failed"; other 4xx KT_EDENIED; 5xx and others KT_EIO. A 200 whose
- * body is not that shape is KT_EFORMAT. body may hold up to ONLINE_RESPONSE_MAX bytes.
+ * "HTTP 409 Conflict: <message>" from Key Vault's error body {"error":{"code","message"}}, or
+ * the start of whatever came, control characters replaced, into out.
  */
-KT_MUST kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, const char *name,
-                                  const char *kty, online_imported *out, kt_err *e);
+void online_describe_error(long status, const uint8_t *body, size_t len, char *out, size_t outsz);
+
+/*
+ * Reads a service answer. Status 200 with a JSON body {"key":JWK,"attributes":{...}}: the JWK's
+ * kid (pkg_kid_check shape), kty, key_ops (a list of strings) and, for kty RSA, RSA-HSM, EC and
+ * EC-HSM, the public key, fingerprinted with online_jwk_sha256; attributes.enabled (a boolean,
+ * required) and attributes.exportable (a boolean when present). Any other status is a refusal:
+ * the message gives the HTTP status and, when the body is Key Vault's error, the code and
+ * message (online_describe_error). 401 and 403 are KT_EDENIED "authentication failed"; other
+ * 4xx KT_EDENIED; 5xx and others KT_EIO. A 200 whose body is not that shape is KT_EFORMAT. body
+ * may hold up to ONLINE_RESPONSE_MAX bytes. Nothing is compared here: online_check_answer.
+ */
+KT_MUST kt_rc online_parse_answer(long status, const uint8_t *body, size_t len,
+                                  online_imported *out, kt_err *e);
 
 /*
  * The last check: the key the service holds is the key the manifest describes. For RSA and EC
@@ -223,6 +242,26 @@ KT_MUST kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, 
  */
 KT_MUST kt_rc online_compare_key(const pkg_manifest *m, const online_imported *got, bool *compared,
                                  kt_err *e);
+
+/* What the key in the vault must be after an upload. */
+typedef struct online_expect {
+    const pkg_manifest *m; /* the checked manifest: key type and fingerprint */
+    const char *name;      /* the key name asked for (compared ignoring case, as Key Vault does) */
+    const char *host;      /* the vault its kid must name */
+    unsigned ops;          /* the key_ops asked for */
+    bool enabled;          /* attributes.enabled asked for */
+} online_expect;
+
+/*
+ * The whole answer against what was asked, in this order: the kid names the key asked for
+ * (name ignoring case) in the vault asked for (host ignoring case); kty is the manifest type's
+ * (online_kty_for); the public key is the manifest's (online_compare_key, *compared as there);
+ * key_ops are exactly the ones asked for; enabled is as asked; exportable is false or absent
+ * (Key Vault's default; no upload asks for an exportable key). KT_EDENIED naming every
+ * difference found (for the key: both fingerprints).
+ */
+KT_MUST kt_rc online_check_answer(const online_expect *want, const online_imported *got,
+                                  bool *compared, kt_err *e);
 
 /* Copies text into out for a terminal: printable ASCII kept, anything else '?', at most
  * outsz-1 bytes, "..." marking a cut. */
@@ -248,25 +287,145 @@ void online_sanitize(const char *text, size_t len, char *out, size_t outsz);
  */
 KT_MUST kt_rc online_token_load(const char *token_file, kt_secbuf *token, kt_err *e);
 
+/* How a request ended. */
+typedef enum online_fate {
+    ONLINE_ANSWERED = 0, /* an HTTP answer came back: status, body, retry_after */
+    ONLINE_NOT_SENT,     /* no connection (refused, reset or timed out while connecting or in
+                          * the TLS handshake): the request never went out; sending it again is
+                          * safe */
+    ONLINE_LOST,         /* the request went out, or may have, and no answer came (reset,
+                          * time-out, an empty reply): the service may have acted on it */
+    ONLINE_FAILED,       /* what sending again would not mend: a certificate that does not
+                          * verify, an unusable CA file, a host name that does not resolve, an
+                          * answer over the cap */
+} online_fate;
+
 /* What came back from the service. */
 typedef struct online_http {
+    online_fate fate;
     long status;
-    kt_buf body; /* at most ONLINE_RESPONSE_MAX bytes */
+    kt_buf body;          /* at most ONLINE_RESPONSE_MAX bytes */
+    char retry_after[64]; /* the answer's Retry-After header, "" when none (printable ASCII) */
 } online_http;
 
+/* One request to the vault. */
+typedef struct online_request {
+    const online_vault *vault;
+    const char *method; /* "PUT", with body (application/json), or "GET", body NULL */
+    const char *url;
+    const char *body;
+    const kt_secbuf *token;
+    const char *cacert; /* CA certificates instead of the system's; NULL: the system's */
+    long timeout;       /* seconds for the whole request, 1.. (connecting: at most
+                         * ONLINE_CONNECT_TIMEOUT of them) */
+} online_request;
+
 /*
- * PUT body (application/json) to url with "Authorization: Bearer <token>", through libcurl:
- * HTTPS with peer and host verification (TLS 1.2 or newer; cacert, when not NULL, replaces the
- * system CA store), or plain HTTP only when v is loopback (then never through a proxy);
- * redirects are not followed; the answer is capped at ONLINE_RESPONSE_MAX bytes (KT_ETOOBIG);
- * timeouts ONLINE_CONNECT_TIMEOUT and ONLINE_TIMEOUT. A server that cannot be reached is KT_EIO
- * with the URL in the message; a certificate that does not verify is KT_EDENIED. The copy of the
- * header this code makes is wiped; libcurl's own request buffer is not (see
- * docs/threat-model.md). *resp: online_http_free.
+ * Sends req with "Authorization: Bearer <token>", through libcurl: HTTPS with peer and host
+ * verification (TLS 1.2 or newer; cacert, when not NULL, replaces the system CA store), or plain
+ * HTTP only when the vault is loopback (then never through a proxy); headers never go to a
+ * proxy (CURLHEADER_SEPARATE); redirects are not followed; the answer is capped at
+ * ONLINE_RESPONSE_MAX bytes (KT_ETOOBIG). KT_OK when an answer came (resp->fate
+ * ONLINE_ANSWERED, whatever its status); otherwise resp->fate says whether the request went out
+ * and e says why: a server that cannot be reached is KT_EIO with the URL in the message, a
+ * certificate that does not verify KT_EDENIED. The copy of the header this code makes is wiped;
+ * libcurl's own request buffer is not (see docs/threat-model.md). curl_global_init must have
+ * been called. *resp: online_http_free, on every path.
  */
-KT_MUST kt_rc online_http_put(const online_vault *v, const char *url, const kt_secbuf *token,
-                              const char *body, const char *cacert, online_http *resp, kt_err *e);
+KT_MUST kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e);
 
 void online_http_free(online_http *r);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The upload: retries and the lost answer (upload.c)                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ONLINE_TRIES_DEFAULT    4 /* attempts of each request (the import, the look-up) */
+#define ONLINE_TRIES_MAX        10
+#define ONLINE_MAX_TIME_DEFAULT 300 /* seconds for the whole upload, waits included */
+#define ONLINE_MAX_TIME_MAX     3600
+#define ONLINE_TIMEOUT_MAX      600 /* seconds, the largest --timeout */
+#define ONLINE_RETRY_AFTER_MAX  60  /* the longest Retry-After waited for, seconds */
+#define ONLINE_BACKOFF_FIRST    1   /* seconds before the first retry without Retry-After */
+#define ONLINE_BACKOFF_MAX      16  /* and the most it doubles to */
+
+/* The bounds of an upload (the options --tries, --timeout and --max-time). */
+typedef struct online_policy {
+    unsigned tries;    /* 1..ONLINE_TRIES_MAX attempts of each request */
+    unsigned timeout;  /* 1..ONLINE_TIMEOUT_MAX seconds per request */
+    unsigned max_time; /* 1..ONLINE_MAX_TIME_MAX seconds in all */
+} online_policy;
+
+/* ONLINE_TRIES_DEFAULT, ONLINE_TIMEOUT, ONLINE_MAX_TIME_DEFAULT. */
+void online_policy_default(online_policy *p);
+
+/*
+ * The value of an HTTP Retry-After header (RFC 9110 §10.2.3): delay-seconds (digits) or an
+ * HTTP-date in any of the three forms of §5.6.7 (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",
+ * rfc850 "Sunday, 06-Nov-94 08:49:37 GMT", asctime "Sun Nov  6 08:49:37 1994"), with optional
+ * spaces around it. *seconds: the wait from now (a date in the past is 0; at most UINT32_MAX).
+ * False for anything else.
+ */
+bool online_retry_after_parse(const char *value, time_t now, uint64_t *seconds);
+
+/* What the upload needs from the world outside: the network, the clocks and the user. */
+typedef struct online_transport {
+    /* Sends the one request of the upload with method "PUT" (the import) or "GET" (the key
+     * under the same URL), within timeout seconds, as online_http_send does. */
+    kt_rc (*send)(void *ctx, const char *method, long timeout, online_http *resp, kt_err *e);
+    void (*sleep)(void *ctx, unsigned seconds);
+    uint64_t (*now_ms)(void *ctx);             /* a monotonic clock */
+    time_t (*wall)(void *ctx);                 /* the time of day, for Retry-After dates */
+    void (*note)(void *ctx, const char *text); /* what happens, for the user; may be NULL */
+    void *ctx;
+} online_transport;
+
+/* How the upload ended, when it succeeded. */
+typedef struct online_upload_result {
+    bool already;        /* the key was found by a GET (an import whose answer was lost, a
+                          * 409 Conflict), not in the import's own answer */
+    bool compared;       /* the public key was compared (online_check_answer) */
+    online_imported got; /* the key the vault holds */
+    unsigned puts, gets; /* requests sent */
+} online_upload_result;
+
+/*
+ * The upload's requests, bounded by p:
+ *  - PUT (Import Key). 200: the answer is checked (online_check_answer) and that is the end.
+ *    429 and 503: sent again after Retry-After (seconds or a date) or, without one, 1, 2, 4 ...
+ *    up to ONLINE_BACKOFF_MAX seconds; a Retry-After over ONLINE_RETRY_AFTER_MAX stops the
+ *    upload. No connection (ONLINE_NOT_SENT): sent again after the same back-off. 409 Conflict,
+ *    another 5xx or a lost answer (ONLINE_LOST): the vault is asked (GET).
+ *  - GET (Get Key, the same URL). 200: the key is checked as an import answer would be
+ *    (online_check_answer); an AES key cannot be (no public part), which is KT_EDENIED. 404
+ *    after a 409: KT_EDENIED (a deleted key kept for recovery holds the name); 404 after a lost
+ *    answer: the import did not happen, PUT again. 429, 5xx, no connection, a lost answer: GET
+ *    again after the back-off.
+ *  - 401, 403, other 4xx, 3xx: stop with the service's refusal (online_parse_answer).
+ * Each request kind is sent at most p->tries times, each within p->timeout seconds (less when
+ * the time left is shorter), and no wait starts that would end after p->max_time seconds from
+ * the start. Giving up is KT_EIO saying what happened last and whether the key may be imported.
+ * out->puts and out->gets count the requests on every path.
+ */
+KT_MUST kt_rc online_upload_run(const online_policy *p, const online_transport *t,
+                                const online_expect *want, online_upload_result *out, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The environment (env.c)                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ONLINE_ENV_IGNORED_MAX 32
+
+/*
+ * Removes from the environment the variables through which libcurl or OpenSSL would log TLS
+ * secrets or take their trust and code from elsewhere (docs/threat-model.md, "The environment"):
+ * SSLKEYLOGFILE, GNUTLS_KEYLOGFILE, OPENSSL_CONF, OPENSSL_CONF_INCLUDE, OPENSSL_ENGINES,
+ * OPENSSL_MODULES, OPENSSL_TRACE and every CURL_* variable, which the caller should warn about;
+ * and, without a word, SSL_CERT_FILE, SSL_CERT_DIR and CURL_CA_BUNDLE (trust comes from the
+ * system store or --cacert only; images commonly set these to the system store itself). Must
+ * run before OpenSSL or libcurl is first used. The names to warn about (static strings that
+ * live until exit) go into names, at most max of them; returns how many there were in all.
+ */
+size_t online_env_scrub(const char **names, size_t max);
 
 #endif

@@ -179,7 +179,7 @@ kt_rc online_list_manifests(const char *dir, char ***names, size_t *n, kt_err *e
         return kt_fail_errno(e, errno == ENOENT ? KT_ENOENT : KT_EIO, errno, "cannot open '%s'",
                              dir);
     if (!S_ISDIR(st.st_mode))
-        return kt_fail(e, KT_EUSAGE, "'%s' is not a folder", dir);
+        return kt_fail(e, KT_EIO, "'%s' is not a folder", dir);
     if ((d = opendir(dir)) == NULL)
         return kt_fail_errno(e, KT_EIO, errno, "cannot open '%s'", dir);
     if ((v = calloc(ONLINE_MANIFESTS_MAX, sizeof *v)) == NULL) {

@@ -88,24 +88,8 @@ fi
 echo "emulator at $url (log: $work/serve.log)"
 
 # demo-offline.sh may have imported the key under its name already (through `keytransfer-cloud
-# import`); Key Vault would make a new version, the emulator refuses, so take another name then.
-exists=$("$PY" - "$url" "$name" "$work/token" <<'PYEOF'
-import sys, urllib.error, urllib.request
-url, name, token = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().strip()
-req = urllib.request.Request(url + "/keys/" + name + "?api-version=7.4",
-                             headers={"Authorization": "Bearer " + token})
-try:
-    urllib.request.urlopen(req, timeout=10)
-    print("yes")
-except urllib.error.HTTPError as e:
-    print("yes" if e.code != 404 else "no")
-PYEOF
-)
-if [ "$exists" = yes ]; then
-    echo "the cloud already holds a key named $name: uploading as $name-online"
-    name=$name-online
-fi
-
+# import`); the emulator then answers 409 and the upload looks the key up and compares it with the
+# manifest ("Already imported"), as it would after an upload whose answer was lost.
 set -x
 # Step 9: upload, then the key the vault holds is compared with the manifest.
 "$ONLINE" upload --vault "$url" --name "$name" --token-file "$work/token" "$byok" "${pin[@]}" |

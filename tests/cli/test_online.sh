@@ -3,8 +3,10 @@
 # 2 GiB file (same hash as sha256sum), the nine steps of DESIGN.md §1 with the offline steps done
 # by `keytransfer` (scripts/demo-offline.sh) and the upload over HTTP on loopback to
 # `keytransfer-cloud serve`, the imported key's fingerprint checked against what `openssl` and
-# python3-cryptography compute; upload refusals (a changed byte, before anything is sent; a wrong
-# token; an unreachable vault; TLS certificate and host checks against a python TLS server); the
+# python3-cryptography compute; a package whose key the emulator already holds (409), found by
+# the look-up and matching; check's and hash's exit statuses (1, 3, 4 as DESIGN.md §6 has them);
+# upload refusals (a changed byte or another --name, before anything is sent; a wrong token; an
+# unreachable vault; TLS certificate and host checks against a python TLS server); the
 # emulator answering 500 malformed requests with 4xx and importing correctly afterwards; serve's
 # own refusals and clean shutdown; help and man pages agreeing.
 set -uo pipefail
@@ -98,9 +100,11 @@ expect 2 "--expect not hex" "$ONLINE" hash "$t/abc.txt" --expect xyz
 expect 2 "--expect and --table" "$ONLINE" hash "$t/abc.txt" --expect "$abc" --table "$t/abc.txt"
 expect 2 "no file" "$ONLINE" hash
 expect 4 "a missing file" "$ONLINE" hash "$t/missing"
-expect 2 "a folder" "$ONLINE" hash "$t"
+expect 4 "a folder" "$ONLINE" hash "$t"
 mkfifo "$t/fifo"
-expect 2 "a FIFO is refused, not read" "$ONLINE" hash "$t/fifo"
+expect 4 "a FIFO is refused, not read" "$ONLINE" hash "$t/fifo"
+expect 4 "a device" "$ONLINE" hash /dev/null
+expect_err "is not a regular file (a FIFO)" "$ONLINE" hash "$t/fifo"
 for n in 0 1 65535 65536 65537 1000000; do
     head -c "$n" /dev/urandom >"$t/r$n"
     want=$(sha256sum "$t/r$n" | cut -d' ' -f1)
@@ -203,12 +207,48 @@ EOF
 mkdir "$t/empty"
 expect 1 "check: no manifest" "$ONLINE" check "$t/empty"
 expect 4 "check: no such folder" "$ONLINE" check "$t/missing"
+expect 4 "check: a file, not a folder" "$ONLINE" check "$t/abc.txt"
+# The exit status names the worst failure (DESIGN.md §6): 1 a check said no, 3 malformed or
+# oversized, 4 unreadable; the highest of them when several manifests fail.
+mkdir "$t/bad-manifests"
+cp "$usb"/* "$t/bad-manifests/"
+bm="$t/bad-manifests/TransferPackage-ContosoFirstHSMkey.manifest.json"
+printf '{"payload":' >"$t/bad-manifests/Malformed.manifest.json"
+expect 3 "check: a malformed manifest beside a good one" "$ONLINE" check "$t/bad-manifests"
+rm "$t/bad-manifests/Malformed.manifest.json"
+head -c 70000 /dev/zero | tr '\0' ' ' >"$t/bad-manifests/Big.manifest.json"
+expect 3 "check: an oversized manifest" "$ONLINE" check "$t/bad-manifests"
+rm "$t/bad-manifests/Big.manifest.json"
+$PY - "$bm" <<'PYEOF' || fail "cannot alter the manifest"
+import json, sys
+m = json.load(open(sys.argv[1]))
+s = m["signature"]
+m["signature"] = ("B" if s[0] == "A" else "A") + s[1:]
+open(sys.argv[1], "w").write(json.dumps(m))
+PYEOF
+expect 1 "check: a manifest whose signature does not verify" "$ONLINE" check "$t/bad-manifests"
+printf '{"payload":' >"$t/bad-manifests/Malformed.manifest.json"
+expect 3 "check: said no and malformed: the highest" "$ONLINE" check "$t/bad-manifests"
+rm "$t/bad-manifests/Malformed.manifest.json"
+ln -s /nonexistent/target "$t/bad-manifests/Dangling.manifest.json"
+expect 4 "check: an unreadable manifest" "$ONLINE" check "$t/bad-manifests"
+rm -rf "$t/bad-manifests"
 
 # Step 9: upload to the emulator over HTTP on loopback; the fingerprint is checked at the end.
+# scripts/demo-offline.sh already imported the key under its name with `keytransfer-cloud
+# import`, so a package of the same key under another name makes a fresh import.
+kek_pkg="$demo/toolset/BYOK-KEK-pkg-NA-1"
+world_pkg="$demo/toolset/BYOK-SecurityWorld-pkg-NA-1"
+mkdir -m 700 "$t/usb-rest"
+"$KT" package --ident contosokey -k "$kek_pkg" -w "$world_pkg" \
+    --subscription 00000000-0000-0000-0000-000000000000 --name ContosoFirstHSMkey-rest \
+    --out "$t/usb-rest" >"$t/rest.log" 2>&1 || fail "package under another name: $(cat "$t/rest.log")"
+rest="$t/usb-rest/TransferPackage-ContosoFirstHSMkey-rest.byok"
 start_server "$demo/cloud" "$t/token" serve1
 run_upload up1 --vault "$srv_url" --name ContosoFirstHSMkey-rest --token-file "$t/token" \
-    --expect-module "$module" "$byok"
+    --expect-module "$module" "$rest"
 if [ "$up_status" -eq 0 ] && grep -qx "Result: SUCCESS" "$t/up1.out" &&
+    grep -q "^Imported  https://" "$t/up1.out" &&
     grep -q "public key SHA-256 $source_fp, as the manifest states" "$t/up1.out"; then
     ok
 else
@@ -231,9 +271,16 @@ EOF
 )
 [ "$jwk_fp" = "$source_fp" ] && ok || fail "pyca reads $jwk_fp from the JWK, openssl $source_fp"
 
+# The demo's own package: the emulator holds its key already (409), the look-up finds it and it
+# matches the manifest, which is success, said plainly.
+run_upload up-demo --vault "$srv_url" --name ContosoFirstHSMkey --token-file "$t/token" \
+    --expect-module "$module" "$byok"
+[ "$up_status" -eq 0 ] && grep -q "HTTP 409 Conflict" "$t/up-demo.err" &&
+    grep -q "^Already imported: the vault already holds this key as ContosoFirstHSMkey" "$t/up-demo.out" &&
+    grep -q "public key SHA-256 $source_fp, as the manifest states" "$t/up-demo.out" && ok ||
+    fail "the demo package, imported before: exit $up_status: $(cat "$t/up-demo.out" "$t/up-demo.err")"
+
 # EC and AES keys through the same offline steps, then uploaded.
-kek_pkg="$demo/toolset/BYOK-KEK-pkg-NA-1"
-world_pkg="$demo/toolset/BYOK-SecurityWorld-pkg-NA-1"
 mkdir -m 700 "$t/usb2"
 offline_key() { # IDENT NAME GENERATE-ARGS...
     local ident=$1 name=$2
@@ -261,7 +308,16 @@ run_upload up-aes --vault "$srv_url" --name AesKey --token-file "$t/token" --ops
 [ "$up_status" -eq 0 ] && grep -qx "Result: SUCCESS" "$t/up-aes.out" &&
     grep -q "no public part" "$t/up-aes.out" && ok ||
     fail "AES upload: exit $up_status: $(cat "$t/up-aes.out" "$t/up-aes.err")"
-expect 2 "--ops a type cannot do" "$ONLINE" upload --vault "$srv_url" --name EcKey2 \
+# Again: the EC key is found and matches; an AES key found under its name cannot be compared.
+run_upload up-ec2 --vault "$srv_url" --name EcKey --token-file "$t/token" \
+    --expect-module "$module" "$t/usb2/TransferPackage-EcKey.byok"
+[ "$up_status" -eq 0 ] && grep -q "^Already imported" "$t/up-ec2.out" && ok ||
+    fail "EC upload again: exit $up_status: $(cat "$t/up-ec2.out" "$t/up-ec2.err")"
+run_upload up-aes2 --vault "$srv_url" --name AesKey --token-file "$t/token" --ops wrapKey,unwrapKey \
+    --expect-module "$module" "$t/usb2/TransferPackage-AesKey.byok"
+[ "$up_status" -eq 1 ] && grep -q "cannot be told" "$t/up-aes2.err" && ok ||
+    fail "AES upload again: exit $up_status: $(cat "$t/up-aes2.out" "$t/up-aes2.err")"
+expect 2 "--ops a type cannot do" "$ONLINE" upload --vault "$srv_url" --name EcKey \
     --token-file "$t/token" --ops encrypt "$t/usb2/TransferPackage-EcKey.byok"
 
 # --- upload refusals -----------------------------------------------------------------------------
@@ -290,32 +346,43 @@ run_upload pinned --vault "$srv_url" --name Pinned --token-file "$t/token" \
 [ "$up_status" -eq 1 ] && grep -q "not by the module you expect" "$t/pinned.err" && ok ||
     fail "another module: exit $up_status: $(cat "$t/pinned.err")"
 
-# A wrong token is an authentication failure.
-run_upload wrongtok --vault "$srv_url" --name WrongToken --token-file "$t/wrong-token" "$byok"
+# A name other than the manifest's: refused before anything is sent.
+requests_before=$(grep -c ' -> ' "$srv_log")
+run_upload renamed --vault "$srv_url" --name Renamed --token-file "$t/token" "$byok"
+[ "$up_status" -eq 1 ] && grep -q "is not the key name the manifest states" "$t/renamed.err" &&
+    [ "$(grep -c ' -> ' "$srv_log")" -eq "$requests_before" ] && ok ||
+    fail "another name: exit $up_status: $(cat "$t/renamed.err")"
+# A wrong token is an authentication failure, and is not tried again.
+requests_before=$(grep -c ' -> ' "$srv_log")
+run_upload wrongtok --vault "$srv_url" --name ContosoFirstHSMkey-rest --token-file "$t/wrong-token" "$rest"
 [ "$up_status" -eq 1 ] && grep -q "authentication failed (HTTP 401 Unauthorized" "$t/wrongtok.err" &&
+    [ "$(grep -c ' -> ' "$srv_log")" -eq $((requests_before + 1)) ] &&
     ok || fail "a wrong token: exit $up_status: $(cat "$t/wrongtok.err")"
-[ "$(kv_get "$srv_url" WrongToken "$t/token")" = 404 ] && ok || fail "imported with a wrong token"
 # The token from AZURE_ACCESS_TOKEN, as `az account get-access-token -o tsv` prints it.
-AZURE_ACCESS_TOKEN=$(cat "$t/token") "$ONLINE" upload --vault "$srv_url" --name FromEnv "$byok" \
-    >"$t/env.out" 2>&1 && ok || fail "token from the environment: $(cat "$t/env.out")"
+AZURE_ACCESS_TOKEN=$(cat "$t/token") "$ONLINE" upload --vault "$srv_url" --name ContosoFirstHSMkey \
+    "$byok" >"$t/env.out" 2>&1 && ok || fail "token from the environment: $(cat "$t/env.out")"
 expect 2 "no token at all" env -u AZURE_ACCESS_TOKEN "$ONLINE" upload --vault "$srv_url" \
-    --name NoToken "$byok"
-# The same name twice: the service's refusal, with its code.
-run_upload again --vault "$srv_url" --name ContosoFirstHSMkey-rest --token-file "$t/token" "$byok"
-[ "$up_status" -eq 1 ] && grep -q "HTTP 409 Conflict" "$t/again.err" && ok ||
-    fail "the same name twice: exit $up_status: $(cat "$t/again.err")"
+    --name ContosoFirstHSMkey "$byok"
+# The same upload twice: the emulator makes no new versions (409); the look-up finds the key.
+run_upload again --vault "$srv_url" --name ContosoFirstHSMkey-rest --token-file "$t/token" "$rest"
+[ "$up_status" -eq 0 ] && grep -q "HTTP 409 Conflict" "$t/again.err" &&
+    grep -q "^Already imported" "$t/again.out" && ok ||
+    fail "the same upload twice: exit $up_status: $(cat "$t/again.out" "$t/again.err")"
 
 # An unreachable vault (a closed loopback port) is an I/O error naming the URL.
 closed=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-run_upload closed --vault "http://127.0.0.1:$closed" --name Closed --token-file "$t/token" "$byok"
-[ "$up_status" -eq 4 ] && grep -q "http://127.0.0.1:$closed/keys/Closed" "$t/closed.err" && ok ||
+run_upload closed --vault "http://127.0.0.1:$closed" --name ContosoFirstHSMkey --tries 1 \
+    --token-file "$t/token" "$byok"
+[ "$up_status" -eq 4 ] && grep -q "http://127.0.0.1:$closed/keys/ContosoFirstHSMkey" "$t/closed.err" && ok ||
     fail "an unreachable vault: exit $up_status: $(cat "$t/closed.err")"
 expect 2 "plain http off loopback" "$ONLINE" upload --vault http://contoso.vault.azure.net \
     --name X --token-file "$t/token" "$byok"
 expect_err "plain http is allowed only to a loopback address" "$ONLINE" upload \
     --vault http://10.1.2.3 --name X --token-file "$t/token" "$byok"
 expect 1 "a package for another vault's KEK" "$ONLINE" upload --vault https://other.vault.azure.net \
-    --name X --token-file "$t/token" "$byok"
+    --name ContosoFirstHSMkey --token-file "$t/token" "$byok"
+expect_err "which lives in another vault than https://other.vault.azure.net" "$ONLINE" upload \
+    --vault https://other.vault.azure.net --name ContosoFirstHSMkey --token-file "$t/token" "$byok"
 expect 2 "a bad key name" "$ONLINE" upload --vault "$srv_url" --name 'a/b' --token-file "$t/token" "$byok"
 
 # TLS: certificate and host checks against a python TLS server whose certificate names localhost.
@@ -352,19 +419,19 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$t/tls.port" ] && break; sleep 0.05; done
 tls_port=$(cat "$t/tls.port" 2>/dev/null)
 touch "$t/tls.log"
-run_upload tls1 --vault "https://localhost:$tls_port" --name Tls --token-file "$t/token" "$byok"
+run_upload tls1 --vault "https://localhost:$tls_port" --name ContosoFirstHSMkey --token-file "$t/token" "$byok"
 [ "$up_status" -eq 1 ] && grep -q "certificate does not verify" "$t/tls1.err" &&
     [ ! -s "$t/tls.log" ] && ok ||
     fail "an unknown CA: exit $up_status: $(cat "$t/tls1.err") / $(cat "$t/tls.log")"
-run_upload tls2 --vault "https://127.0.0.1:$tls_port" --cacert "$t/tls.crt" --name Tls \
+run_upload tls2 --vault "https://127.0.0.1:$tls_port" --cacert "$t/tls.crt" --name ContosoFirstHSMkey \
     --token-file "$t/token" "$byok"
 [ "$up_status" -eq 1 ] && grep -q "certificate does not verify" "$t/tls2.err" &&
     [ ! -s "$t/tls.log" ] && ok ||
     fail "a certificate for another host: exit $up_status: $(cat "$t/tls2.err")"
-run_upload tls3 --vault "https://localhost:$tls_port" --cacert "$t/tls.crt" --name Tls \
+run_upload tls3 --vault "https://localhost:$tls_port" --cacert "$t/tls.crt" --name ContosoFirstHSMkey \
     --token-file "$t/token" "$byok"
 [ "$up_status" -eq 1 ] && grep -q "authentication failed (HTTP 401" "$t/tls3.err" &&
-    grep -q "PUT /keys/Tls?api-version=7.4 auth=True" "$t/tls.log" && ok ||
+    grep -q "PUT /keys/ContosoFirstHSMkey?api-version=7.4 auth=True" "$t/tls.log" && ok ||
     fail "the trusted TLS server: exit $up_status: $(cat "$t/tls3.err") / $(cat "$t/tls.log")"
 
 # --- the emulator under 500 malformed requests ----------------------------------------------------

@@ -78,12 +78,15 @@ Test(hash, refuses_what_is_not_a_regular_file)
     kt_err e;
     cr_assert_eq(mkfifo(fifo, 0600), 0);
     /* A FIFO would block the reader: refused before it is opened. */
-    cr_expect_eq(online_hash_file(fifo, d, NULL, NULL, NULL, &e), KT_EUSAGE);
-    cr_expect(strstr(e.msg, "not a regular file") != NULL, "%s", e.msg);
-    cr_expect_eq(online_hash_file(dir, d, NULL, NULL, NULL, &e), KT_EUSAGE);
+    cr_expect_eq(online_hash_file(fifo, d, NULL, NULL, NULL, &e), KT_EIO);
+    cr_expect(strstr(e.msg, "not a regular file (a FIFO)") != NULL, "%s", e.msg);
+    cr_expect_eq(online_hash_file(dir, d, NULL, NULL, NULL, &e), KT_EIO);
+    cr_expect(strstr(e.msg, "(a folder)") != NULL, "%s", e.msg);
     cr_expect_eq(online_hash_file(missing, d, NULL, NULL, NULL, &e), KT_ENOENT);
     cr_expect(strstr(e.msg, missing) != NULL, "%s", e.msg);
-    cr_expect_eq(online_hash_file("/dev/zero", d, NULL, NULL, NULL, &e), KT_EUSAGE);
+    cr_expect_eq(online_hash_file("/dev/zero", d, NULL, NULL, NULL, &e), KT_EIO);
+    cr_expect(strstr(e.msg, "(a device)") != NULL, "%s", e.msg);
+    cr_expect_eq(kt_rc_exit(e.rc), 4, "DESIGN.md §6: I/O");
     free(fifo);
     free(missing);
     ts_rmrf(dir);

@@ -368,17 +368,28 @@ Test(jwk, refuses_malformed_keys)
 
 /* ---- answers ---- */
 
-static char *answer_for(EVP_PKEY *k, const char *kid, const char *kty)
+/* An answer as Key Vault writes it, for key k (NULL: an oct key) with the given kid and kty. */
+static json_t *answer_json(EVP_PKEY *k, const char *kid, const char *kty)
 {
     json_t *jwk = k != NULL ? jwk_of(k, 32) : json_object();
     json_object_set_new(jwk, "kid", json_string(kid));
     json_object_set_new(jwk, "kty", json_string(kty));
-    json_object_set_new(jwk, "key_ops", json_pack("[s]", "sign"));
-    json_t *root = json_pack("{s:o, s:{s:b, s:i}}", "key", jwk, "attributes", "enabled", 1,
-                             "created", 1700000000);
+    json_object_set_new(jwk, "key_ops", json_pack("[s,s]", "sign", "verify"));
+    return json_pack("{s:o, s:{s:b, s:i, s:s, s:b}}", "key", jwk, "attributes", "enabled", 1,
+                     "created", 1700000000, "recoveryLevel", "Recoverable+Purgeable", "exportable",
+                     0);
+}
+
+static char *dump(json_t *root)
+{
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;
+}
+
+static char *answer_for(EVP_PKEY *k, const char *kid, const char *kty)
+{
+    return dump(answer_json(k, kid, kty));
 }
 
 #define KID "https://contoso.vault.azure.net/keys/MyKey/0123456789abcdef0123456789abcdef"
@@ -390,18 +401,37 @@ Test(answer, a_good_answer)
     online_imported got;
     uint8_t want[32];
     kt_err e;
-    cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), "mykey", "EC-HSM", &got, &e),
-                 KT_OK, "%s", e.msg);
+    cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_OK, "%s", e.msg);
     cr_expect_str_eq(got.kid, KID);
+    cr_expect_str_eq(got.host, "contoso.vault.azure.net");
+    cr_expect_str_eq(got.name, "MyKey");
+    cr_expect_str_eq(got.kty, "EC-HSM");
     cr_expect(got.has_public);
     cr_assert_eq(pkg_spki_sha256(k, want, &e), KT_OK);
     cr_expect_arr_eq(got.key_sha256, want, 32);
+    cr_expect_eq(got.ops, ONLINE_OP_SIGN | ONLINE_OP_VERIFY);
+    cr_expect_not(got.ops_unknown);
+    cr_expect_str_eq(got.ops_text, "sign,verify");
+    cr_expect(got.enabled);
+    cr_expect(got.exportable_stated);
+    cr_expect_not(got.exportable);
     free(a);
 
     a = answer_for(NULL, KID, "oct-HSM");
-    cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), "MyKey", "oct-HSM", &got, &e),
-                 KT_OK, "%s", e.msg);
+    cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_OK, "%s", e.msg);
     cr_expect_not(got.has_public);
+    free(a);
+
+    /* exportable absent (Key Vault's default, false); an operation this program does not know */
+    json_t *j = answer_json(k, KID, "EC-HSM");
+    json_object_del(json_object_get(j, "attributes"), "exportable");
+    json_object_set_new(json_object_get(j, "key"), "key_ops", json_pack("[s,s]", "sign", "export"));
+    a = dump(j);
+    cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_OK, "%s", e.msg);
+    cr_expect_not(got.exportable_stated);
+    cr_expect_eq(got.ops, ONLINE_OP_SIGN);
+    cr_expect(got.ops_unknown);
+    cr_expect_str_eq(got.ops_text, "sign,export");
     free(a);
     EVP_PKEY_free(k);
 }
@@ -411,22 +441,49 @@ Test(answer, answers_that_are_malformed)
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     online_imported got;
     kt_err e;
-    char *a = answer_for(k, KID, "EC-HSM");
-    cr_expect_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), "OtherKey", "EC-HSM", &got, &e),
-                 KT_EFORMAT, "another key's name");
-    cr_expect_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), "MyKey", "RSA-HSM", &got, &e),
-                 KT_EFORMAT, "another type");
-    free(a);
-    a = answer_for(k, "https://contoso.vault.azure.net/keys/MyKey", "EC-HSM");
-    cr_expect_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), "MyKey", "EC-HSM", &got, &e),
-                 KT_EFORMAT, "a kid without a version");
+    char *a = answer_for(k, "https://contoso.vault.azure.net/keys/MyKey", "EC-HSM");
+    cr_expect_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_EFORMAT,
+                 "a kid without a version");
     free(a);
     static const char *const bodies[] = {
         "", "not json", "[]", "{\"key\":5}", "{\"key\":{}}", "{\"a\":1,\"a\":2}"};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
-        cr_expect_eq(online_parse_answer(200, (const uint8_t *)bodies[i], strlen(bodies[i]),
-                                         "MyKey", "EC-HSM", &got, &e),
-                     KT_EFORMAT, "'%s'", bodies[i]);
+        cr_expect_eq(
+            online_parse_answer(200, (const uint8_t *)bodies[i], strlen(bodies[i]), &got, &e),
+            KT_EFORMAT, "'%s'", bodies[i]);
+    /* each member the check needs, missing or of another type */
+    static const struct {
+        const char *obj, *member;
+        int kind; /* 0 delete, 1 a number */
+    } cuts[] = {
+        {"key", "key_ops", 0},
+        {"key", "key_ops", 1},
+        {"", "attributes", 0},
+        {"", "attributes", 1},
+        {"attributes", "enabled", 0},
+        {"attributes", "enabled", 1},
+        {"attributes", "exportable", 1},
+        {"key", "kty", 1},
+        {"key", "x", 0},
+    };
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        json_t *j = answer_json(k, KID, "EC-HSM");
+        json_t *o = cuts[i].obj[0] ? json_object_get(j, cuts[i].obj) : j;
+        if (cuts[i].kind == 0)
+            json_object_del(o, cuts[i].member);
+        else
+            json_object_set_new(o, cuts[i].member, json_integer(5));
+        a = dump(j);
+        cr_expect_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_EFORMAT,
+                     "%s.%s %s", cuts[i].obj, cuts[i].member, cuts[i].kind ? "a number" : "cut");
+        free(a);
+    }
+    json_t *j = answer_json(k, KID, "EC-HSM");
+    json_object_set_new(json_object_get(j, "key"), "key_ops", json_pack("[s,i]", "sign", 3));
+    a = dump(j);
+    cr_expect_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_EFORMAT,
+                 "key_ops with a number");
+    free(a);
     EVP_PKEY_free(k);
 }
 
@@ -454,12 +511,99 @@ Test(answer, errors_carry_status_code_and_message)
         online_imported got;
         kt_err e;
         cr_expect_eq(online_parse_answer(cases[i].status, (const uint8_t *)cases[i].body,
-                                         strlen(cases[i].body), "k", "RSA-HSM", &got, &e),
+                                         strlen(cases[i].body), &got, &e),
                      cases[i].rc, "HTTP %ld", cases[i].status);
         cr_expect(strstr(e.msg, cases[i].want) != NULL, "'%s' lacks '%s'", e.msg, cases[i].want);
         for (const char *c = e.msg; *c; c++)
             cr_assert(*c >= 0x20 && *c < 0x7f, "a control character reached the message");
     }
+}
+
+/* The whole answer against what was asked: the good one passes, and each difference alone is
+ * refused naming what differed. */
+Test(answer, the_whole_answer_is_checked)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    pkg_manifest m = {0};
+    kt_err e;
+    snprintf(m.key_type, sizeof m.key_type, "EC");
+    snprintf(m.curve, sizeof m.curve, "P-256");
+    cr_assert_eq(pkg_spki_sha256(k, m.key_sha256, &e), KT_OK);
+    online_expect want = {.m = &m,
+                          .name = "mykey",
+                          .host = "Contoso.vault.azure.net",
+                          .ops = ONLINE_OP_SIGN | ONLINE_OP_VERIFY,
+                          .enabled = true};
+
+    static const struct {
+        const char *what, *needle;
+    } cases[] = {
+        {"good", NULL},
+        {"name", "about key 'MyKey', not 'OtherKey'"},
+        {"kty", "is a 'oct-HSM', not the EC-HSM"},
+        {"key", "this is not the key that was packaged"},
+        {"host", "is in the vault attacker.vault.azure.net, not Contoso.vault.azure.net"},
+        {"ops", "key_ops are sign, not sign,verify as asked"},
+        {"unknown op", "key_ops are sign,verify,export, not sign,verify as asked"},
+        {"disabled", "it is disabled, not enabled as asked"},
+        {"exportable", "it is exportable"},
+        {"exportable absent", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *w = cases[i].what;
+        const char *kid = strcmp(w, "host") == 0 ? "https://attacker.vault.azure.net/keys/MyKey/"
+                                                   "0123456789abcdef0123456789abcdef"
+                                                 : KID;
+        json_t *j = answer_json(strcmp(w, "key") == 0 ? other : k, kid, "EC-HSM");
+        json_t *key = json_object_get(j, "key"), *attr = json_object_get(j, "attributes");
+        if (strcmp(w, "ops") == 0)
+            json_object_set_new(key, "key_ops", json_pack("[s]", "sign"));
+        if (strcmp(w, "unknown op") == 0)
+            json_object_set_new(key, "key_ops", json_pack("[s,s,s]", "sign", "verify", "export"));
+        if (strcmp(w, "disabled") == 0)
+            json_object_set_new(attr, "enabled", json_false());
+        if (strcmp(w, "exportable") == 0)
+            json_object_set_new(attr, "exportable", json_true());
+        if (strcmp(w, "exportable absent") == 0)
+            json_object_del(attr, "exportable");
+        if (strcmp(w, "kty") == 0) {
+            json_t *oct = answer_json(NULL, KID, "oct-HSM");
+            json_decref(j);
+            j = oct;
+        }
+        char *a = dump(j);
+        online_imported got;
+        bool compared = true;
+        cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_OK, "%s: %s",
+                     w, e.msg);
+        want.name = strcmp(w, "name") == 0 ? "OtherKey" : "mykey";
+        kt_rc rc = online_check_answer(&want, &got, &compared, &e);
+        if (cases[i].needle == NULL) {
+            cr_expect_eq(rc, KT_OK, "%s: %s", w, e.msg);
+            cr_expect(compared, "%s", w);
+        } else {
+            cr_expect_eq(rc, KT_EDENIED, "%s accepted", w);
+            cr_expect(strstr(e.msg, cases[i].needle) != NULL, "%s: '%s' lacks '%s'", w, e.msg,
+                      cases[i].needle);
+        }
+        free(a);
+    }
+
+    /* several differences at once are all named */
+    json_t *j = answer_json(k, KID, "EC-HSM");
+    json_object_set_new(json_object_get(j, "attributes"), "enabled", json_false());
+    json_object_set_new(json_object_get(j, "attributes"), "exportable", json_true());
+    char *a = dump(j);
+    online_imported got;
+    bool compared;
+    cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_OK);
+    cr_expect_eq(online_check_answer(&want, &got, &compared, &e), KT_EDENIED);
+    cr_expect(strstr(e.msg, "disabled") != NULL && strstr(e.msg, "exportable") != NULL, "%s",
+              e.msg);
+    free(a);
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(other);
 }
 
 Test(answer, the_last_comparison)

@@ -199,7 +199,7 @@ Test(package, listing_is_capped)
     cr_expect_eq(online_list_manifests(d, &list, &n, &e), KT_ETOOBIG);
     cr_expect_null(list);
     char *file = ts_path(d, "000.manifest.json");
-    cr_expect_eq(online_list_manifests(file, &list, &n, &e), KT_EUSAGE, "a file is not a folder");
+    cr_expect_eq(online_list_manifests(file, &list, &n, &e), KT_EIO, "a file is not a folder");
     free(file);
     ts_rmrf(d);
 }
