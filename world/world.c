@@ -303,10 +303,16 @@ static kt_rc stage_world(const world_new_opts *o, const world_info *in, const ge
     if (rc != KT_OK || (rc = kt_txn_put(t, 0, "world", wf->p, wf->len,
                                         o->force ? KT_TXN_REPLACE : KT_TXN_NEW, e)) != KT_OK)
         return rc;
-    /* The replaced world's module file holds its KM in the clear: gone, bytes overwritten. */
+    /* The replaced world's module file holds its KM in the clear: gone, bytes overwritten. Its
+     * cards in the cards folder open nothing any more: gone too (copies elsewhere are the
+     * holders' to destroy). */
     if (old != NULL && strcmp(old->esn, in->esn) != 0) {
         snprintf(name, sizeof name, "module_%s", old->esn);
         rc = kt_txn_remove(t, 0, name, true, e);
+    }
+    for (unsigned i = 1; old != NULL && rc == KT_OK && i <= old->n; i++) {
+        card_name(old->hash, i, name);
+        rc = kt_txn_remove(t, 1, name, true, e);
     }
     return rc;
 }
