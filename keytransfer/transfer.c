@@ -390,7 +390,8 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
         rc = kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
         goto out;
     }
-    rc = world_acl_sign(&admin, key.info.key_hash, &acl, sig, e);
+    /* KNSO signs for this key under the name of its copy (key_xferacld_<ident>). */
+    rc = world_acl_sign(&admin, TRANSFER_APP, key.info.ident, key.info.key_hash, &acl, sig, e);
     world_admin_close(&admin);
     if (rc != KT_OK)
         goto out;

@@ -521,7 +521,9 @@ Test(transfer, reduce_writes_a_signed_copy_and_keeps_the_source)
     cr_assert(transfer_acl_is_for(&red.acl, &k, NULL, 0));
     cr_assert_eq(red.acl.ngroups, 1);
     cr_assert_eq(red.acl.groups[0].actions, WORLD_ACT_EXPORT_WRAPPED);
-    cr_assert_eq(world_acl_verify(&f.m.info, red.key_hash, &red.acl, red.acl_sig, &e), KT_OK);
+    cr_assert_eq(
+        world_acl_verify(&f.m.info, red.app, red.ident, red.key_hash, &red.acl, red.acl_sig, &e),
+        KT_OK);
     cr_assert_str_eq(red.plainname, src.plainname);
     cr_assert_eq(red.created, src.created);
     cr_assert(memcmp(red.key_hash, src.key_hash, 32) == 0);
@@ -850,7 +852,9 @@ Test(transfer, package_refuses_what_was_not_reduced_for_this_kek)
 /*
  * Someone who holds KM (the module file) but not the quorum can seal any key file, but cannot
  * sign an ACL. world_key_save refuses to write a bad signature; a file built through the
- * internal builder with a valid seal is refused on load, so package refuses it.
+ * internal builder with a valid seal is refused on load, so package refuses it. KNSO's
+ * signature names the key (app and ident), so a genuine reduced ACL copied under another name
+ * is refused too.
  */
 Test(transfer, package_refuses_an_acl_knso_did_not_sign)
 {
@@ -869,10 +873,11 @@ Test(transfer, package_refuses_an_acl_knso_did_not_sign)
 
     static const struct {
         const char *ident, *what;
-    } cases[3] = {{"flipped-sig", "a flipped signature byte"},
+    } cases[4] = {{"flipped-sig", "a flipped signature byte"},
                   {"rebound", "the ACL rebound to the attacker's KEK"},
-                  {"zero-sig", "an all-zero signature"}};
-    for (size_t i = 0; i < 3; i++) {
+                  {"zero-sig", "an all-zero signature"},
+                  {"renamed", "the genuine signature under another ident"}};
+    for (size_t i = 0; i < 4; i++) {
         world_key forged = key;
         snprintf(forged.info.ident, sizeof forged.info.ident, "%s", cases[i].ident);
         if (i == 0)
@@ -904,19 +909,20 @@ Test(transfer, package_refuses_an_acl_knso_did_not_sign)
                      KT_EDENIED, "%s: %s", cases[i].what, e.msg);
         cr_assert_not_null(strstr(e.msg, "signature"), "%s: %s", cases[i].what, e.msg);
     }
-    /* The control: the same path with the genuine signature loads and packages. */
+    /* The control: the same path with the genuine signature, under the name KNSO signed for,
+     * loads and packages. */
     {
         world_key copy = key;
-        snprintf(copy.info.ident, sizeof copy.info.ident, "genuine");
         char path[PATH_MAX];
         kt_wbuf w;
-        cr_assert_eq(world_key_path(&f.p, TRANSFER_APP, "genuine", path, sizeof path, &e), KT_OK);
+        cr_assert_eq(world_key_path(&f.p, TRANSFER_APP, "victim", path, sizeof path, &e), KT_OK);
+        cr_assert_eq(unlink(path), 0);
         kt_wbuf_init(&w, false);
         cr_assert_eq(key_file_build(&copy, &f.m, &w, &e), KT_OK, "%s", e.msg);
         cr_assert_eq(kt_file_write(path, w.p, w.len, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
         kt_wbuf_free(&w);
     }
-    cr_assert_eq(package(&f, &k, "genuine", TRANSFER_AZURE, 0, "genuine", &r, &e), KT_OK, "%s",
+    cr_assert_eq(package(&f, &k, "victim", TRANSFER_AZURE, 0, "genuine", &r, &e), KT_OK, "%s",
                  e.msg);
     {
         kt_buf file;
