@@ -22,6 +22,7 @@ enum {
     OPT_MANIFEST,
     OPT_EXPECT_MODULE,
     OPT_CACERT,
+    OPT_DEMO,
     OPT_HELP
 };
 
@@ -33,6 +34,7 @@ static const struct option opts[] = {
     {"manifest", required_argument, NULL, OPT_MANIFEST},     /* default: beside FILE.byok */
     {"expect-module", required_argument, NULL, OPT_EXPECT_MODULE}, /* pin the signer */
     {"cacert", required_argument, NULL, OPT_CACERT}, /* CA certificates instead of the system's */
+    {"demo", no_argument, NULL, OPT_DEMO},           /* take a KEK the DEMO root vouched for */
     {"help", no_argument, NULL, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -59,12 +61,15 @@ static const char help[] =
     "  --expect-module FP    refuse a manifest not signed by this module: the SHA-256 that\n"
     "                        `keytransfer world info` prints as \"module key\"\n"
     "  --cacert FILE         trust the CA certificates in FILE (PEM) instead of the system's\n"
+    "  --demo                take a package whose KEK the DEMO vendor root vouched for (its\n"
+    "                        private key is public: demos only; refused by a real-root build)\n"
     "  --help                show this help\n";
 
 typedef struct upload_args {
     const char *vault_url, *name, *ops, *token_file, *manifest, *expect_module, *cacert, *file;
     online_vault vault;
     uint8_t pin[32];
+    bool demo;
 } upload_args;
 
 /* 1. options */
@@ -101,6 +106,9 @@ static int parse(int argc, char **argv, upload_args *a)
             break;
         case OPT_CACERT:
             a->cacert = optarg;
+            break;
+        case OPT_DEMO:
+            a->demo = true;
             break;
         case OPT_HELP:
             return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
@@ -160,7 +168,8 @@ static kt_rc prepare(const upload_args *a, upload_plan *p, kt_err *e)
     else if ((rc = online_manifest_for(a->file, manifest, sizeof manifest, e)) != KT_OK)
         return rc;
     if ((rc = online_package_check(manifest, a->file, a->expect_module ? a->pin : NULL, &p->pkg,
-                                   e)) != KT_OK)
+                                   e)) != KT_OK ||
+        (rc = online_package_trust(&p->pkg, manifest, a->demo, e)) != KT_OK)
         return rc;
     const pkg_manifest *m = &p->pkg.m;
     if (a->ops != NULL) {
