@@ -107,14 +107,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (gk != NULL) {
             /* The same KEK under another name: one byte changed, one byte more. */
-            size_t n = strlen(gk);
-            memcpy(kid, gk, n + 1);
-            kid[n - 1] = kid[n - 1] == '!' ? '"' : '!';
+            size_t klen = strlen(gk);
+            memcpy(kid, gk, klen + 1);
+            kid[klen - 1] = kid[klen - 1] == '!' ? '"' : '!';
             check_reduction(&acl, gx != NULL ? gx : x, gw, kid);
-            if (n < WORLD_ACL_KID_MAX) {
-                memcpy(kid, gk, n);
-                kid[n] = 'x';
-                kid[n + 1] = '\0';
+            if (klen < WORLD_ACL_KID_MAX) {
+                memcpy(kid, gk, klen);
+                kid[klen] = 'x';
+                kid[klen + 1] = '\0';
                 check_reduction(&acl, gx != NULL ? gx : x, gw, kid);
             }
         }
