@@ -183,7 +183,7 @@ static kt_rc read_package(const char *what, const char *path, kt_buf *out, kt_er
 {
     kt_rc rc = kt_file_read(path, PKG_JWS_MAX, out, e);
     if (rc != KT_OK)
-        kt_err_prefix(e, "%s %s", what, path);
+        kt_err_prefix(e, "%s", what); /* the message names the path */
     return rc;
 }
 
