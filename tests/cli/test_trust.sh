@@ -26,6 +26,7 @@ PY=/usr/bin/python3
 
 command -v openssl >/dev/null || { echo "SKIP: no openssl command"; exit 77; }
 command -v setsid >/dev/null || { echo "SKIP: no setsid (util-linux)"; exit 77; }
+[ -c /dev/ptmx ] || { echo "SKIP: no pseudo-terminals (/dev/ptmx)"; exit 77; }
 $PY -c 'import cryptography, pty' 2>/dev/null || { echo "SKIP: no python3-cryptography"; exit 77; }
 t=$(mktemp -d /tmp/kt-cli-trust.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$t"' EXIT
