@@ -45,8 +45,8 @@ W="$t/demo/toolset/BYOK-SecurityWorld-pkg-NA-1"
 n=0
 package() {
     n=$((n + 1))
-    "$KT_BIN" package --ident contosokey -k "$K" -w "$W" --subscription 0 --name "bench$n-$RANDOM" \
-        --out "$t/demo/usb"
+    "$KT_BIN" package --ident contosokey -k "$K" -w "$W" --demo --subscription 0 \
+        --name "bench$n-$RANDOM" --out "$t/demo/usb"
 }
 /usr/bin/python3 - "$K" "$t/kek.pem" <<'PY'
 import base64, json, sys

@@ -446,9 +446,10 @@ static json_t *key_json(const world_key_info *k, bool full)
         kt_hex(kek, g->kek_fp, sizeof g->kek_fp);
         kt_hex(tw, g->world_hash, sizeof g->world_hash);
         json_array_append_new(groups,
-                              json_pack("{s:o, s:o, s:o}", "actions", acts, "kek_fingerprint",
+                              json_pack("{s:o, s:o, s:o, s:o}", "actions", acts, "kek_fingerprint",
                                         g->has_kek ? json_string(kek) : json_null(), "world_hash",
-                                        g->has_world ? json_string(tw) : json_null()));
+                                        g->has_world ? json_string(tw) : json_null(), "kid",
+                                        g->has_kid ? json_string(g->kid) : json_null()));
     }
     json_object_set_new(v, "acl", groups);
     return v;
@@ -606,7 +607,7 @@ static int key_show(int argc, char **argv)
                k.acl_signed ? "signed by the administrator quorum (KNSO)"
                             : "not signed (the default ACL, never reduced)");
         for (unsigned i = 0; i < k.acl.ngroups; i++) {
-            char g[256];
+            char g[1024];
             world_acl_format_group(&k.acl.groups[i], g, sizeof g);
             printf("    group %u: %s\n", i + 1, g);
         }

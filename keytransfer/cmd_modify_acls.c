@@ -2,16 +2,23 @@
  * cmd_modify_acls.c - `keytransfer modify-acls`: with a quorum of administrator cards, make
  * key_xferacld_<ident>, a copy of the key whose ACL allows nothing but ExportWrapped to one KEK
  * (and, for an attested KEK, one target world), signed with KNSO (nShield's KeyTransferRemote
- * -ModifyAcls). The logic is transfer_reduce (transfer.c); this file parses, calls and prints.
+ * -ModifyAcls). The logic is transfer_reduce (transfer.c); this file parses, calls and prints,
+ * and asks the card holders at the terminal whether they approve what transfer_reduce shows them
+ * before the first PIN (or takes --yes from a script that has shown it).
  */
 #include "cli.h"
 #include "transfer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CMD "modify-acls"
 
@@ -25,6 +32,8 @@ enum {
     OPT_PIN_FILE,
     OPT_PIN_FD,
     OPT_KMDATA,
+    OPT_DEMO,
+    OPT_YES,
     OPT_JSON,
     OPT_HELP
 };
@@ -41,6 +50,8 @@ static const struct option opts[] = {
     {"pin-file", required_argument, NULL, OPT_PIN_FILE},            /* PINs in --card order */
     {"pin-fd", required_argument, NULL, OPT_PIN_FD},                /* the same from a descriptor */
     {"kmdata", required_argument, NULL, OPT_KMDATA},
+    {"demo", no_argument, NULL, OPT_DEMO}, /* take a KEK the DEMO root vouches for */
+    {"yes", no_argument, NULL, OPT_YES},   /* approved: no question at the terminal */
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {0, 0, 0, 0},
@@ -52,10 +63,12 @@ static const char help[] =
     "                               --card PATH --card PATH ...\n"
     "\n"
     "With a quorum of administrator cards, write key_xferacld_ID: the same key, whose ACL now\n"
-    "allows one thing only - ExportWrapped to this KEK (and, for an attested KEK, into this\n"
-    "target world) - signed by the quorum (KNSO). The key key_APP_ID is left untouched as the\n"
-    "backup. The KEK and world packages are verified first, and every check that could refuse\n"
-    "runs before any PIN is asked.\n"
+    "allows one thing only - ExportWrapped to this KEK, named by its kid (and, for an attested\n"
+    "KEK, into this target world) - signed by the quorum (KNSO). The key key_APP_ID is left\n"
+    "untouched as the backup. The KEK and world packages are verified first, and every check\n"
+    "that could refuse runs before any PIN is asked. Then what the cards approve (the key, the\n"
+    "KEK's kid, fingerprint and attestation, the target world) is shown at the terminal, and\n"
+    "only 'yes' goes on to the cards; without a terminal, --yes is required.\n"
     "\n"
     "  --ident ID                    the key identifier (required)\n"
     "  --app APP                     the key's application (default: simple)\n"
@@ -63,7 +76,8 @@ static const char help[] =
     "  -w, --world-package FILE      the cloud's security world package (with -k)\n"
     "  --kek-pem FILE                an unattested KEK: its RSA public key (PEM or DER\n"
     "                                SubjectPublicKeyInfo), instead of -k and -w\n"
-    "  --kid URL                     the unattested KEK's key URL, shown for checking\n"
+    "  --kid URL                     the unattested KEK's key URL, bound into the ACL (give\n"
+    "                                it for an Azure package: package needs the same)\n"
     "  --accept-unattested-kek FP    go on with the unattested KEK whose SHA-256 fingerprint\n"
     "                                is FP (64 hex digits), after comparing it out of band;\n"
     "                                without it the fingerprint is printed and nothing is done\n"
@@ -71,18 +85,24 @@ static const char help[] =
     "  --pin-file FILE               the cards' PINs, one a line, in --card order\n"
     "  --pin-fd N                    the same from file descriptor N\n"
     "  --kmdata DIR                  kmdata folder\n"
+    "  --demo                        take KEK packages attested by the DEMO vendor root, whose\n"
+    "                                private key is public (demos and tests only; refused by\n"
+    "                                a build with a real root)\n"
+    "  --yes                         approve without the question at the terminal (the request\n"
+    "                                is still printed on stderr): for scripts\n"
     "  --json                        print the result as JSON\n"
     "  --help                        show this help\n"
     "\n"
-    "Exit status: 0 reduced, 1 refused (verification, ACL, quorum, PIN, unaccepted KEK),\n"
-    "2 usage, 3 malformed input, 4 missing or existing file, 5 crypto failure.\n";
+    "Exit status: 0 reduced, 1 refused (verification, DEMO root without --demo, ACL, not\n"
+    "approved at the terminal, quorum, PIN, unaccepted KEK), 2 usage (no terminal to ask and no\n"
+    "--yes), 3 malformed input, 4 missing or existing file, 5 crypto failure.\n";
 
 typedef struct args {
     const char *ident, *app, *kmdata, *pin_file, *pin_fd;
     transfer_kek_source kek;
     const char *cards[WORLD_MAX_CARDS];
     size_t ncards;
-    bool json, help;
+    bool json, help, yes;
 } args;
 
 /* 1. Options. Returns -1 to go on, or the exit status. */
@@ -128,6 +148,12 @@ static int parse_args(int argc, char **argv, args *a)
         case OPT_KMDATA:
             a->kmdata = optarg;
             break;
+        case OPT_DEMO:
+            a->kek.demo = true;
+            break;
+        case OPT_YES:
+            a->yes = true;
+            break;
         case OPT_JSON:
             a->json = true;
             break;
@@ -149,25 +175,108 @@ static int parse_args(int argc, char **argv, args *a)
     return -1;
 }
 
+/* Writes all of s to fd; false on an error. */
+static bool write_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/*
+ * 3. The card holders' approval (transfer_approve_fn; ctx is the args): with --yes the request
+ * goes to stderr for the log and is approved; otherwise it is shown at the terminal (/dev/tty,
+ * where the PINs will be asked) and only "yes" approves. Type-ahead is dropped first, so that
+ * nothing typed before the request was shown can answer it. No terminal and no --yes: refused.
+ */
+static kt_rc approve(void *ctx, const transfer_approval *ap, kt_err *e)
+{
+    const args *a = ctx;
+    char text[TRANSFER_APPROVAL_TEXT_MAX], answer[16];
+    size_t n = 0;
+    bool over = false;
+
+    transfer_approval_format(ap, text, sizeof text);
+    if (a->yes) {
+        fprintf(stderr, "%s  approved with --yes\n", text);
+        return KT_OK;
+    }
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        fputs(text, stderr);
+        return kt_fail(e, KT_EUSAGE,
+                       "there is no terminal to ask the card holders whether they approve the "
+                       "request above; nothing was signed. A script that has shown it to them "
+                       "gives --yes");
+    }
+    (void)tcflush(fd, TCIFLUSH);
+    if (!write_all(fd, text) ||
+        !write_all(fd, "Type yes to approve and go on to the administrator cards, anything else "
+                       "to cancel: ")) {
+        close(fd);
+        return kt_fail_errno(e, KT_EIO, errno, "cannot write to the terminal");
+    }
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || c == '\n')
+            break;
+        if (n < sizeof answer - 1)
+            answer[n++] = c;
+        else
+            over = true;
+    }
+    answer[n] = '\0';
+    while (n > 0 && (answer[n - 1] == '\r' || answer[n - 1] == ' '))
+        answer[--n] = '\0';
+    close(fd);
+    if (!over && strcasecmp(answer, "yes") == 0)
+        return KT_OK;
+    return kt_fail(e, KT_EDENIED,
+                   "not approved at the terminal (the answer was not 'yes'): no card was read, "
+                   "nothing was signed or written");
+}
+
 /* 4. Output. */
 static int print_result(const args *a, const transfer_kek *k, const world_key_info *info)
 {
-    char fp[65], world[65], key_world[65], hash[65], acl[512];
+    char fp[65], world[65], key_world[65], hash[65], root[65], acl[2 * WORLD_ACL_KID_MAX + 256];
     kt_hex(fp, k->fp, 32);
     kt_hex(world, k->world_hash, 32);
     kt_hex(key_world, info->world_hash, 32);
     kt_hex(hash, info->key_hash, 32);
+    kt_hex(root, k->root_sha256, 32);
     world_acl_format(&info->acl, acl, sizeof acl);
     const char *src_app = a->app != NULL ? a->app : WORLD_KEY_APP_DEFAULT;
+    char attested[PKG_ROOT_NAME_MAX + 64];
+    if (!k->attested)
+        snprintf(attested, sizeof attested, "UNATTESTED, accepted by fingerprint");
+    else if (k->root_is_demo)
+        snprintf(attested, sizeof attested, "attested by the DEMO root: a demonstration only");
+    else
+        snprintf(attested, sizeof attested, "attested by vendor root \"%s\"", k->root_name);
 
     if (a->json) {
         json_t *v = json_pack(
             "{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s}, s:s, s:{s:s, "
-            "s:s, s:b, s:i}, s:o, s:s}",
+            "s:s, s:b, s:o, s:i}, s:o, s:s}",
             "format", "keytransfer-modify-acls/1", "result", "SUCCESS", "key", "app", info->app,
             "ident", info->ident, "file", info->path, "key_hash", hash, "source", "app", src_app,
             "ident", info->ident, "acl", acl, "kek", "kid", k->kid, "sha256", fp, "attested",
-            k->attested, "bits", (int)k->bits, "target_world_hash",
+            k->attested, "attestation",
+            k->attested ? json_pack("{s:s, s:s}", "root", k->root_name, "root_sha256", root)
+                        : json_null(),
+            "bits", (int)k->bits, "target_world_hash",
             k->attested ? json_string(world) : json_null(), "world_hash", key_world);
         return cli_print_json(v);
     }
@@ -181,8 +290,7 @@ static int print_result(const args *a, const transfer_kek *k, const world_key_in
            "  key hash     %s\n"
            "\nResult: SUCCESS\n",
            info->app, info->ident, info->path, src_app, info->ident, acl,
-           k->kid[0] ? k->kid : "(no kid given)", fp,
-           k->attested ? "attested by its vendor package" : "UNATTESTED, accepted by fingerprint",
+           k->kid[0] ? k->kid : "(no kid given)", fp, attested,
            k->attested ? world : "none (an unattested KEK has no world to bind)", hash);
     return fflush(stdout) == 0 ? KT_EXIT_OK : KT_EXIT_IO;
 }
@@ -224,6 +332,9 @@ int cmd_modify_acls(int argc, char **argv)
     }
     if (!kek.attested)
         cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");
+    else if (kek.root_is_demo)
+        cli_warn("--demo: the KEK is vouched for by the DEMO root, whose private key is public; "
+                 "this is a demonstration, not a transfer");
     if (cli_world_open(a.kmdata, NULL, true, false, &p, &lock, &e) != KT_OK) {
         transfer_kek_free(&kek);
         return cli_report(&e);
@@ -247,6 +358,8 @@ int cmd_modify_acls(int argc, char **argv)
     o.ncards = a.ncards;
     o.pin = cli_pin_for_card;
     o.pin_ctx = &pins;
+    o.approve = approve;
+    o.approve_ctx = &a;
     kt_rc rc = transfer_reduce(&p, &m, &kek, &o, &info, &e);
     cli_pins_close(&pins);
     world_module_close(&m);

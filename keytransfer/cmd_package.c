@@ -26,6 +26,7 @@ enum {
     OPT_NAME,
     OPT_OUT,
     OPT_KMDATA,
+    OPT_DEMO,
     OPT_JSON,
     OPT_HELP
 };
@@ -43,6 +44,7 @@ static const struct option opts[] = {
     {"name", required_argument, NULL, OPT_NAME},                    /* Key Vault key name */
     {"out", required_argument, NULL, OPT_OUT},                      /* output folder */
     {"kmdata", required_argument, NULL, OPT_KMDATA},
+    {"demo", no_argument, NULL, OPT_DEMO}, /* take a KEK the DEMO root vouches for */
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {0, 0, 0, 0},
@@ -55,7 +57,8 @@ static const char help[] =
     "                           [--kid URL] [--target azure|aws|gcp] --name NAME [OPTIONS]\n"
     "\n"
     "Wrap the reduced key key_xferacld_ID (made by `keytransfer modify-acls`) for the one KEK its\n"
-    "signed ACL names, and write the transfer package and its manifest, signed by the module:\n"
+    "signed ACL names (fingerprint, kid and world), and write the transfer package and its\n"
+    "manifest, signed by the module, which records the root that vouched for the KEK:\n"
     "  azure  TransferPackage-NAME.byok      Azure Key Vault BYOK (RSA-OAEP SHA-1 + AES-KWP)\n"
     "         TransferPackage-NAME.manifest.json\n"
     "  aws    TransferPackage-NAME.aws.bin   AWS KMS RSA_AES_KEY_WRAP_SHA_256 (or _SHA_1)\n"
@@ -84,12 +87,15 @@ static const char help[] =
     "  --out DIR                     an existing folder to write into (default: the current\n"
     "                                folder)\n"
     "  --kmdata DIR                  kmdata folder\n"
+    "  --demo                        take KEK packages attested by the DEMO vendor root, whose\n"
+    "                                private key is public (demos and tests only; refused by\n"
+    "                                a build with a real root)\n"
     "  --json                        print the result as JSON\n"
     "  --help                        show this help\n"
     "\n"
-    "Exit status: 0 written, 1 refused (verification, ACL not reduced or for another KEK,\n"
-    "unaccepted KEK, KEK size), 2 usage, 3 malformed input, 4 missing or existing file,\n"
-    "5 crypto failure.\n";
+    "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL not\n"
+    "reduced or for another KEK or kid, unaccepted KEK, KEK size), 2 usage, 3 malformed input,\n"
+    "4 missing or existing file, 5 crypto failure.\n";
 
 typedef struct args {
     const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata;
@@ -140,6 +146,9 @@ static int parse_args(int argc, char **argv, args *a)
             break;
         case OPT_KMDATA:
             a->kmdata = optarg;
+            break;
+        case OPT_DEMO:
+            a->kek.demo = true;
             break;
         case OPT_JSON:
             a->json = true;
@@ -202,8 +211,15 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
 {
     const world_key_info *key = &r->key;
     const char *scheme = transfer_scheme_name(o->target, r->hash, k->bits);
-    char fp[65], world[65], hash[65], pkg[65], type[48];
+    char fp[65], world[65], hash[65], pkg[65], type[48], root[65], attested[PKG_ROOT_NAME_MAX + 64];
 
+    kt_hex(root, k->root_sha256, 32);
+    if (!k->attested)
+        snprintf(attested, sizeof attested, "UNATTESTED, accepted by fingerprint");
+    else if (k->root_is_demo)
+        snprintf(attested, sizeof attested, "attested by the DEMO root: a demonstration only");
+    else
+        snprintf(attested, sizeof attested, "attested by vendor root \"%s\"", k->root_name);
     kt_hex(fp, k->fp, 32);
     kt_hex(world, k->world_hash, 32);
     kt_hex(hash, key->key_hash, 32);
@@ -216,16 +232,19 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
     if (a->json) {
         json_t *v = json_pack(
             "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:i, s:o, s:s}, "
-            "s:{s:s, s:s, s:b, s:i}, s:o, s:i, s:i}",
+            "s:{s:s, s:s, s:b, s:o, s:i}, s:o, s:i, s:i}",
             "format", "keytransfer-package/1", "result", "SUCCESS", "target",
             transfer_target_name(o->target), "scheme", scheme, "oaep_hash",
             pkg_oaep_hash_name(r->hash), "package_file", r->package_path, "manifest_file",
             r->manifest_path, "package_sha256", pkg, "key", "app", key->app, "ident", key->ident,
             "type", world_key_type_name(key->type), "size", (int)key->bits, "curve",
             key->type == WORLD_KEY_EC ? json_string(key->curve) : json_null(), "sha256", hash,
-            "kek", "kid", k->kid, "sha256", fp, "attested", k->attested, "bits", (int)k->bits,
-            "target_world_hash", k->attested ? json_string(world) : json_null(), "rsa_part_bytes",
-            (int)r->rsa_len, "ciphertext_bytes", (int)r->blob_len);
+            "kek", "kid", k->kid, "sha256", fp, "attested", k->attested, "attestation",
+            k->attested ? json_pack("{s:s, s:s}", "root", k->root_name, "root_sha256", root)
+                        : json_null(),
+            "bits", (int)k->bits, "target_world_hash",
+            k->attested ? json_string(world) : json_null(), "rsa_part_bytes", (int)r->rsa_len,
+            "ciphertext_bytes", (int)r->blob_len);
         return cli_print_json(v);
     }
     printf("Transfer package written for %s\n"
@@ -240,8 +259,7 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
            "  package hash  SHA-256 %s\n"
            "\nResult: SUCCESS\n",
            scheme, r->package_path, r->manifest_path, key->app, key->ident, type, hash,
-           k->kid[0] ? k->kid : "(no kid given)", fp,
-           k->attested ? "attested" : "UNATTESTED, accepted by fingerprint", k->bits,
+           k->kid[0] ? k->kid : "(no kid given)", fp, attested, k->bits,
            k->attested ? world : "none (an unattested KEK has no world to bind)", r->blob_len,
            pkg_oaep_hash_name(r->hash), pkg_oaep_hash_name(r->hash), r->rsa_len,
            r->blob_len - r->rsa_len, pkg);
@@ -277,6 +295,9 @@ int cmd_package(int argc, char **argv)
     }
     if (!kek.attested)
         cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");
+    else if (kek.root_is_demo)
+        cli_warn("--demo: the KEK is vouched for by the DEMO root, whose private key is public; "
+                 "this package is a demonstration, not a transfer");
     if (cli_world_open(a.kmdata, NULL, false, false, &p, &lock, &e) != KT_OK) {
         transfer_kek_free(&kek);
         return cli_report(&e);

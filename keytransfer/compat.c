@@ -10,9 +10,9 @@
  *   KeyTransferRemote -Package -KeyIdentifier contosokey -ExchangeKeyPackage F
  *       -NewSecurityWorldPackage F -SubscriptionId ID -KeyFriendlyName NAME -> package
  *
- * keytransfer's own long options (--kmdata, --pin-file, --card, ...) pass through unchanged, so
- * what the seed tools asked for interactively (cards, PINs) can be given. Anything the mapping
- * does not know is refused by name rather than ignored.
+ * keytransfer's own long options (--kmdata, --pin-file, --card, --demo, --yes, ...) pass through
+ * unchanged, so what the seed tools asked for interactively (cards, PINs, the approval) can be
+ * given. Anything the mapping does not know is refused by name rather than ignored.
  */
 #include "cli.h"
 
@@ -61,7 +61,7 @@ static int too_many(const char *cmd)
  * as its value unless it is written --option=value. */
 static bool is_flag(const char *s)
 {
-    static const char *const flags[] = {"--force", "--json", "--help", "--yes", NULL};
+    static const char *const flags[] = {"--force", "--json", "--help", "--yes", "--demo", NULL};
     for (size_t i = 0; flags[i] != NULL; i++)
         if (strcmp(s, flags[i]) == 0)
             return true;

@@ -5,12 +5,15 @@
  * a .byok or an AWS/GCP blob with a manifest signed by the module.
  *
  * The rule this file exists to enforce: a key leaves the world only wrapped to the one KEK its
- * KNSO-signed ACL names. Every check that can refuse runs before anything is written; the
- * private key never leaves the world_key's sodium buffer except as the KWP ciphertext.
+ * KNSO-signed ACL names (fingerprint, kid and world). Every check that can refuse runs before
+ * anything is written; the card holders see what they approve before the first PIN; the private
+ * key never leaves the world_key's sodium buffer except as the KWP ciphertext. Trust fails
+ * closed: a KEK vouched for by the DEMO root is taken only when the caller says it is a demo.
  */
 #include "transfer.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,8 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "verify.h"
 
@@ -120,38 +125,132 @@ void transfer_kek_free(transfer_kek *k)
     memset(k, 0, sizeof *k);
 }
 
+/* The refusal of --demo by a build that trusts another root than the DEMO one. */
+static kt_rc refuse_demo_flag(kt_err *e)
+{
+    uint8_t root[32];
+    char groups[80];
+    pkg_root_sha256(root);
+    kt_hex_groups(groups, sizeof groups, root, 32);
+    return kt_fail(e, KT_EDENIED,
+                   "--demo: this keytransfer trusts only the vendor root %s "
+                   "(KEYTRANSFER_ROOT_SHA256); a build with a real root never takes a KEK "
+                   "vouched for by the DEMO root, whose private key is public. Leave --demo out",
+                   groups);
+}
+
+/*
+ * The name of the root certificate (the last of the KEK package's x5c, which verify/ has held to
+ * the compiled-in hash and its own signature): its organizationName, else its commonName, as
+ * printable ASCII ('?' for anything else), at most PKG_ROOT_NAME_MAX bytes. A vendor root may not
+ * take the DEMO root's name.
+ */
+static void vendor_root_name(const uint8_t *kek_pkg, size_t len, char *out, size_t outsz)
+{
+    pkg_jws jws;
+    kt_err ignored;
+    unsigned char *utf8 = NULL;
+    int n = -1;
+
+    snprintf(out, outsz, "vendor root");
+    if (pkg_jws_parse(kek_pkg, len, &jws, &ignored) != KT_OK)
+        return;
+    X509 *root = sk_X509_value(jws.chain, sk_X509_num(jws.chain) - 1);
+    X509_NAME *name = root != NULL ? X509_get_subject_name(root) : NULL;
+    static const int nids[] = {NID_organizationName, NID_commonName};
+    for (size_t i = 0; name != NULL && n < 0 && i < 2; i++) {
+        int at = X509_NAME_get_index_by_NID(name, nids[i], -1);
+        if (at >= 0)
+            n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at)));
+    }
+    if (n > 0) {
+        size_t m = (size_t)n < outsz - 1 ? (size_t)n : outsz - 1;
+        for (size_t i = 0; i < m; i++)
+            out[i] = utf8[i] >= 0x20 && utf8[i] <= 0x7e ? (char)utf8[i] : '?';
+        out[m] = '\0';
+        while (m > 0 && out[m - 1] == ' ')
+            out[--m] = '\0';
+        if (m == 0 || strcmp(out, PKG_ROOT_NAME_DEMO) == 0)
+            snprintf(out, outsz, "vendor root");
+    }
+    OPENSSL_free(utf8);
+    ERR_clear_error();
+    pkg_jws_free(&jws);
+}
+
+/* Reads a package file once; the bytes read are the bytes verified and named. */
+static kt_rc read_package(const char *what, const char *path, kt_buf *out, kt_err *e)
+{
+    kt_rc rc = kt_file_read(path, PKG_JWS_MAX, out, e);
+    if (rc != KT_OK)
+        kt_err_prefix(e, "%s", what); /* the message names the path */
+    return rc;
+}
+
 kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uint64_t now,
-                                 transfer_kek *k, kt_err *e)
+                                 bool demo, transfer_kek *k, kt_err *e)
 {
     verify_result r;
+    kt_buf kek_bytes = {0}, world_bytes = {0};
+    uint8_t demo_root[32];
     kt_rc rc;
 
     memset(k, 0, sizeof *k);
-    rc = verify_package_files(kek_pkg, world_pkg, now, &r, e);
+    memset(&r, 0, sizeof r);
+    if (demo && !pkg_root_is_demo())
+        return refuse_demo_flag(e);
+    if ((rc = read_package("the KEK package", kek_pkg, &kek_bytes, e)) != KT_OK ||
+        (rc = read_package("the world package", world_pkg, &world_bytes, e)) != KT_OK)
+        goto out;
+    rc = verify_packages(kek_bytes.p, kek_bytes.len, world_bytes.p, world_bytes.len, now, &r, e);
     if (rc != KT_OK) {
-        if (r.failed != VERIFY_CHECK_COUNT) /* a verdict, not an unreadable file */
-            kt_err_prefix(e,
-                          "the KEK package %s and world package %s do not verify (`keytransfer "
-                          "verify` prints every check)",
-                          kek_pkg, world_pkg);
-        verify_result_free(&r);
-        return rc;
+        kt_err_prefix(e,
+                      "the KEK package %s and world package %s do not verify (`keytransfer "
+                      "verify` prints every check)",
+                      kek_pkg, world_pkg);
+        goto out;
     }
-    /* verify/ said yes: the KEK, its kid and the target world are the vendor-attested ones. */
+
+    /* verify/ said yes against the compiled-in root. Whether that root vouches for anything: the
+     * DEMO root's private key is in the repository, so its yes proves nothing. */
+    pkg_demo_root_sha256(demo_root);
+    k->root_is_demo = kt_ct_equal(r.root_sha256, demo_root, 32);
+    if (k->root_is_demo && (!demo || !pkg_root_is_demo())) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the KEK package %s is attested by the DEMO vendor root, whose private key "
+                     "is public (packages/demo-vendor/): anyone can make such a package for a "
+                     "KEK of their own and read every key wrapped to it. It is refused unless "
+                     "you give --demo, for demonstrations and tests with keytransfer-cloud only. "
+                     "A real transfer needs keytransfer built with your HSM vendor's root hash "
+                     "(cmake -DKEYTRANSFER_ROOT_SHA256=...)",
+                     kek_pkg);
+        goto out;
+    }
+    memcpy(k->root_sha256, r.root_sha256, 32);
+    if (k->root_is_demo)
+        snprintf(k->root_name, sizeof k->root_name, "%s", PKG_ROOT_NAME_DEMO);
+    else
+        vendor_root_name(kek_bytes.p, kek_bytes.len, k->root_name, sizeof k->root_name);
+
+    /* The KEK, its kid and the target world are the vendor-attested ones. */
     if (r.kek_key == NULL || EVP_PKEY_up_ref(r.kek_key) != 1) {
-        verify_result_free(&r);
-        return kt_fail(e, KT_ECRYPTO, "the verified KEK's public key is not available");
+        rc = kt_fail(e, KT_ECRYPTO, "the verified KEK's public key is not available");
+        goto out;
     }
     k->key = r.kek_key;
     k->bits = (unsigned)EVP_PKEY_get_bits(k->key);
     k->attested = true;
     snprintf(k->kid, sizeof k->kid, "%s", r.kek.kid);
+    snprintf(k->region, sizeof k->region, "%s", r.world.region);
     memcpy(k->world_hash, r.world.world_hash, WORLD_HASH_LEN);
     rc = pkg_spki_sha256(k->key, k->fp, e);
     /* Our own hash of the key we will wrap to must be the fingerprint the vendor attested. */
     if (rc == KT_OK && !kt_ct_equal(k->fp, r.kek.public_key_sha256, 32))
         rc = kt_fail(e, KT_EDENIED, "the KEK's fingerprint is not the one its package states");
+out:
     verify_result_free(&r);
+    kt_buf_free(&kek_bytes);
+    kt_buf_free(&world_bytes);
     if (rc != KT_OK)
         transfer_kek_free(k);
     return rc;
@@ -241,6 +340,8 @@ kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek
     bool packages = s->kek_package != NULL || s->world_package != NULL;
 
     memset(k, 0, sizeof *k);
+    if (s->demo && !pkg_root_is_demo())
+        return refuse_demo_flag(e);
     if (packages && s->kek_pem != NULL)
         return kt_fail(e, KT_EUSAGE,
                        "give the attested KEK (-k KEKPKG -w WORLDPKG) or an unattested one "
@@ -253,7 +354,7 @@ kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek
             return kt_fail(e, KT_EUSAGE,
                            "--kid and --accept-unattested-kek go with --kek-pem; a KEK package "
                            "states its own kid and is verified, not accepted");
-        return transfer_kek_from_packages(s->kek_package, s->world_package, now, k, e);
+        return transfer_kek_from_packages(s->kek_package, s->world_package, now, s->demo, k, e);
     }
     if (s->kek_pem == NULL)
         return kt_fail(e, KT_EUSAGE,
@@ -276,6 +377,10 @@ void transfer_reduced_acl(const transfer_kek *k, world_acl *acl)
     if (k->attested) {
         acl->groups[0].has_world = true;
         memcpy(acl->groups[0].world_hash, k->world_hash, WORLD_HASH_LEN);
+    }
+    if (k->kid[0] != '\0') {
+        acl->groups[0].has_kid = true;
+        snprintf(acl->groups[0].kid, sizeof acl->groups[0].kid, "%s", k->kid);
     }
 }
 
@@ -302,6 +407,8 @@ bool transfer_acl_is_for(const world_acl *acl, const transfer_kek *k, char *why,
                                "package it with the same -k and -w";
     else if (k->attested && !kt_ct_equal(g->world_hash, k->world_hash, WORLD_HASH_LEN))
         reason = NULL;
+    else if (g->has_kid != (k->kid[0] != '\0') || (g->has_kid && strcmp(g->kid, k->kid) != 0))
+        reason = NULL; /* said below, with both kids */
     else
         return true;
 
@@ -309,6 +416,25 @@ bool transfer_acl_is_for(const world_acl *acl, const transfer_kek *k, char *why,
         return false;
     if (reason != NULL) {
         snprintf(why, whysz, "%s", reason);
+    } else if (kt_ct_equal(g->kek_fp, k->fp, 32) &&
+               (!k->attested || kt_ct_equal(g->world_hash, k->world_hash, WORLD_HASH_LEN))) {
+        /* The same KEK under another name: the card holders approved the name too. */
+        if (!g->has_kid)
+            snprintf(why, whysz,
+                     "it was reduced for this KEK without a kid, so it may not be packaged for "
+                     "the kid %s (an unattested KEK is bound to the --kid given to modify-acls: "
+                     "give the same here, or none)",
+                     k->kid);
+        else if (k->kid[0] == '\0')
+            snprintf(why, whysz,
+                     "it may be exported only to the KEK named %s, and this KEK is given "
+                     "without a kid: give --kid %s",
+                     g->kid, g->kid);
+        else
+            snprintf(why, whysz,
+                     "it may be exported only to the KEK named %s, not to %s (the same key under "
+                     "another name is another destination)",
+                     g->kid, k->kid);
     } else if (!kt_ct_equal(g->kek_fp, k->fp, 32)) {
         kt_hex(a, g->kek_fp, 32);
         kt_hex(b, k->fp, 32);
@@ -322,6 +448,84 @@ bool transfer_acl_is_for(const world_acl *acl, const transfer_kek *k, char *why,
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* What the card holders approve                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Appends a formatted line to out[0..outsz), keeping it terminated; cuts what does not fit. */
+KT_PRINTF(4, 5)
+static void line(char *out, size_t outsz, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    if (*used + 1 >= outsz)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *used, outsz - *used, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        out[*used] = '\0';
+    else
+        *used = (size_t)n < outsz - *used ? *used + (size_t)n : outsz - 1;
+}
+
+void transfer_approval_format(const transfer_approval *a, char *out, size_t outsz)
+{
+    const world_key_info *key = a->key;
+    const transfer_kek *k = a->kek;
+    char hex[65], groups[80], acl[WORLD_ACL_KID_MAX + 256], size[48];
+    size_t used = 0;
+
+    if (outsz == 0)
+        return;
+    out[0] = '\0';
+    if (key->type == WORLD_KEY_EC)
+        snprintf(size, sizeof size, "EC %s", key->curve);
+    else
+        snprintf(size, sizeof size, "%s-%u", world_key_type_name(key->type), key->bits);
+    line(out, outsz, &used,
+         "The administrator cards are asked to approve this transfer, and nothing else:\n");
+    line(out, outsz, &used, "  key           %s/%s \"%s\", %s\n", key->app, key->ident,
+         key->plainname, size);
+    kt_hex(hex, key->key_hash, 32);
+    line(out, outsz, &used, "  %s %s\n",
+         key->type == WORLD_KEY_AES ? "key hash     " : "key SHA-256  ", hex);
+    kt_hex(hex, key->world_hash, 32);
+    line(out, outsz, &used, "  from world    %s\n", hex);
+    line(out, outsz, &used, "may leave it only wrapped to the KEK\n");
+    if (k->kid[0] != '\0')
+        line(out, outsz, &used, "  kid           %s\n", k->kid);
+    else
+        line(out, outsz, &used,
+             "  kid           none given: the KEK is bound by its fingerprint alone\n");
+    kt_hex(hex, k->fp, 32);
+    line(out, outsz, &used, "  KEK SHA-256   %s (RSA-%u)\n", hex, k->bits);
+    if (!k->attested) {
+        line(out, outsz, &used,
+             "  attested by   UNATTESTED: no HSM vendor vouches that this KEK lives in the "
+             "cloud's HSM;\n"
+             "                you accepted it by its fingerprint\n");
+        line(out, outsz, &used, "  into world    none (an unattested KEK has no world)\n");
+    } else {
+        kt_hex_groups(groups, sizeof groups, k->root_sha256, 32);
+        if (k->root_is_demo)
+            line(out, outsz, &used,
+                 "  attested by   the DEMO root %s\n"
+                 "                WARNING: its private key is public; this is a demonstration, "
+                 "not a transfer\n",
+                 groups);
+        else
+            line(out, outsz, &used, "  attested by   vendor root \"%s\" %s\n", k->root_name,
+                 groups);
+        kt_hex(hex, k->world_hash, 32);
+        line(out, outsz, &used, "  into world    %s, region %s\n", hex, k->region);
+    }
+    world_acl_format(a->acl, acl, sizeof acl);
+    line(out, outsz, &used, "  new ACL       %s\n", acl);
+    line(out, outsz, &used,
+         "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
+         TRANSFER_APP, key->ident, key->app, key->ident);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* modify-acls                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -329,8 +533,10 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
                       const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
 {
     const char *app = o->app != NULL ? o->app : WORLD_KEY_APP_DEFAULT;
-    const uint8_t *world = k->attested ? k->world_hash : NULL;
-    char xfer_path[PATH_MAX], acl_text[512], fp[65];
+    const world_acl_target to = {.kek_fp = k->fp,
+                                 .world_hash = k->attested ? k->world_hash : NULL,
+                                 .kid = k->kid[0] != '\0' ? k->kid : NULL};
+    char xfer_path[PATH_MAX], acl_text[2 * WORLD_ACL_KID_MAX + 512], fp[65];
     uint8_t sig[WORLD_ACL_SIG_LEN];
     world_key key = {0};
     world_admin admin = {0};
@@ -343,6 +549,10 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
         return kt_fail(e, KT_EUSAGE, "no KEK given");
     if (o->ident == NULL)
         return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
+    if (o->approve == NULL)
+        return kt_fail(e, KT_EUSAGE,
+                       "nobody approves blind: transfer_reduce needs an approve callback that "
+                       "shows the request to the card holders");
     if (strcmp(app, TRANSFER_APP) == 0)
         return kt_fail(e, KT_EUSAGE,
                        "key %s/%s is already a reduced copy; reduce the source key (--app, "
@@ -361,13 +571,13 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
         return rc;
     kt_hex(fp, k->fp, 32);
     world_acl_format(&key.info.acl, acl_text, sizeof acl_text);
-    if (!world_acl_allows(&key.info.acl, WORLD_ACT_REDUCE_ACL, k->fp, world)) {
+    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_REDUCE_ACL, &to)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the ACL of key %s/%s does not allow ReduceACL for KEK %s%s (it allows: %s)",
                      app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
         goto out;
     }
-    if (!world_acl_allows(&key.info.acl, WORLD_ACT_EXPORT_WRAPPED, k->fp, world)) {
+    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_EXPORT_WRAPPED, &to)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the ACL of key %s/%s does not allow ExportWrapped to KEK %s%s (it allows: "
                      "%s)",
@@ -383,6 +593,11 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
         goto out;
     }
 
+    /* The card holders see what they approve before anyone types a PIN. */
+    const transfer_approval approval = {.key = &key.info, .kek = k, .acl = &acl};
+    if ((rc = o->approve(o->approve_ctx, &approval, e)) != KT_OK)
+        goto out;
+
     /* The quorum: K cards and their PINs give KNSO, which signs the narrowed ACL. */
     if ((rc = world_admin_open(p, o->cards, o->ncards, o->pin, o->pin_ctx, &admin, e)) != KT_OK)
         goto out;
@@ -390,7 +605,8 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
         rc = kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
         goto out;
     }
-    rc = world_acl_sign(&admin, key.info.key_hash, &acl, sig, e);
+    /* KNSO signs for this key under the name of its copy (key_xferacld_<ident>). */
+    rc = world_acl_sign(&admin, TRANSFER_APP, key.info.ident, key.info.key_hash, &acl, sig, e);
     world_admin_close(&admin);
     if (rc != KT_OK)
         goto out;
@@ -528,6 +744,10 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
     snprintf(man.kid, sizeof man.kid, "%s", k->kid);
     memcpy(man.kek_sha256, k->fp, 32);
     man.attested = k->attested;
+    if (k->attested) {
+        snprintf(man.root_name, sizeof man.root_name, "%s", k->root_name);
+        memcpy(man.root_sha256, k->root_sha256, 32);
+    }
     man.has_world = k->attested;
     if (k->attested)
         memcpy(man.target_world_hash, k->world_hash, 32);
@@ -559,7 +779,7 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
     world_key key = {0};
     kt_buf blob = {0};
     kt_txn *txn = NULL;
-    char *byok = NULL, *manifest = NULL, why[256];
+    char *byok = NULL, *manifest = NULL, why[2 * WORLD_ACL_KID_MAX + 256];
     const uint8_t *data;
     size_t len;
     kt_rc rc;

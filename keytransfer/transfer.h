@@ -8,16 +8,25 @@
  *   key_simple_<ident>     the key as generated or imported: its default ACL allows ReduceACL and
  *                          ExportWrapped, unbound. Never changed by the transfer step: the backup.
  *   key_xferacld_<ident>   the same key (same material, names, creation time) whose ACL is
- *                          exactly one group {ExportWrapped, kek = F, world = W} (an attested
- *                          KEK) or {ExportWrapped, kek = F} (a KEK the custodian accepted by its
- *                          fingerprint), signed by KNSO. Only this copy is ever packaged.
+ *                          exactly one group {ExportWrapped, kek = F, world = W, kid = K} (an
+ *                          attested KEK) or {ExportWrapped, kek = F[, kid = K]} (a KEK the
+ *                          custodian accepted by its fingerprint), signed by KNSO for
+ *                          xferacld/<ident>. Only this copy is ever packaged, and only for a KEK
+ *                          with fingerprint F named K (in world W).
  *
  * Where the KEK comes from (transfer_kek):
  *   attested    -k/-w: both vendor packages pass every check of verify/; F is the SHA-256 of the
- *               KEK's SubjectPublicKeyInfo DER and W the target world hash they state.
+ *               KEK's SubjectPublicKeyInfo DER, K its kid and W the target world hash they state.
+ *               Packages that chain to the DEMO root (whose private key is public, so anyone can
+ *               forge them for a KEK of their own) are refused unless the caller says demo; a
+ *               build with another root never takes them, nor the demo flag.
  *   unattested  --kek-pem: a bare public key (what the clouds hand out today). Nothing vouches for
  *               it, so the custodian must confirm its fingerprint F out of band and repeat it on
- *               the command line; there is no world to bind.
+ *               the command line; there is no world to bind; K is --kid, when given.
+ *
+ * The administrator quorum approves an informed request: transfer_reduce runs every check, then
+ * hands everything the cards will sign for (transfer_approval) to the caller's approve callback,
+ * which shows it and asks, and only then reads the first card.
  *
  * Conventions as everywhere (DESIGN.md §6): every fallible function returns a kt_rc and fills
  * the caller's kt_err once; nothing prints or exits. Private key material stays in the world_key's
@@ -73,25 +82,36 @@ const char *transfer_scheme_name(transfer_target t, pkg_oaep_hash h, unsigned ke
  */
 KT_MUST kt_rc transfer_check_name(const char *name, kt_err *e);
 
+_Static_assert(PKG_KID_MAX <= WORLD_ACL_KID_MAX, "an ACL must be able to bind any kid");
+
 /* The KEK a transfer is for, and how much is known about it. */
 typedef struct transfer_kek {
-    EVP_PKEY *key;                      /* the KEK's RSA public key (owned; transfer_kek_free) */
-    unsigned bits;                      /* 2048, 3072 or 4096 */
-    uint8_t fp[32];                     /* SHA-256 of its SubjectPublicKeyInfo DER */
-    char kid[PKG_KID_MAX + 1];          /* its key identifier; may be "" for an unattested KEK */
-    bool attested;                      /* it came in packages that verify/ accepted */
-    uint8_t world_hash[WORLD_HASH_LEN]; /* the target world (attested only; zero otherwise) */
+    EVP_PKEY *key;                         /* the KEK's RSA public key (owned; transfer_kek_free) */
+    unsigned bits;                         /* 2048, 3072 or 4096 */
+    uint8_t fp[32];                        /* SHA-256 of its SubjectPublicKeyInfo DER */
+    char kid[PKG_KID_MAX + 1];             /* its key identifier; may be "" for an unattested KEK */
+    bool attested;                         /* it came in packages that verify/ accepted */
+    bool root_is_demo;                     /* attested by the DEMO root (accepted with demo only) */
+    char root_name[PKG_ROOT_NAME_MAX + 1]; /* attested: PKG_ROOT_NAME_DEMO, or the vendor root's
+                                              organizationName (else commonName), printable */
+    uint8_t root_sha256[32];               /* attested: SHA-256 of the root's SPKI DER */
+    char region[PKG_REGION_MAX + 1];       /* attested: the region the packages state */
+    uint8_t world_hash[WORLD_HASH_LEN];    /* the target world (attested only; zero otherwise) */
 } transfer_kek;
 
 /*
- * The attested path: verifies the KEK package and the world package (verify_package_files at
- * time now) and takes the KEK, its kid, fingerprint and target world from them. A file that cannot
- * be read keeps its own code (KT_ENOENT, KT_EIO); a failed check is its code (KT_EDENIED, or
- * KT_EFORMAT and kin for a malformed package) with "the KEK and world packages do not verify:
- * <check>: <why>". k is cleared first; free it with transfer_kek_free on every path.
+ * The attested path: reads the KEK package and the world package once, verifies those bytes
+ * (verify_packages at time now) and takes the KEK, its kid, fingerprint, region, target world and
+ * the root that vouched from them. A file that cannot be read keeps its own code (KT_ENOENT,
+ * KT_EIO, KT_ETOOBIG); a failed check is its code (KT_EDENIED, or KT_EFORMAT and kin for a
+ * malformed package) with "the KEK and world packages do not verify: <check>: <why>".
+ * Fail closed on the DEMO root: packages that verify against it are KT_EDENIED unless demo is
+ * true, saying why; and demo in a build whose root is not the DEMO root is KT_EDENIED before
+ * anything is read (such a build takes no DEMO package at all). k is cleared first; free it with
+ * transfer_kek_free on every path.
  */
 KT_MUST kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uint64_t now,
-                                         transfer_kek *k, kt_err *e);
+                                         bool demo, transfer_kek *k, kt_err *e);
 
 /*
  * The unattested path: loads an RSA public key (PEM or DER SubjectPublicKeyInfo) of 2048, 3072 or
@@ -109,12 +129,14 @@ KT_MUST kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const
 typedef struct transfer_kek_source {
     const char *kek_package, *world_package; /* -k, -w */
     const char *kek_pem, *kid, *accept;      /* --kek-pem, --kid, --accept-unattested-kek */
+    bool demo; /* --demo: packages attested by the DEMO root are taken (demos and tests only) */
 } transfer_kek_source;
 
 /*
  * Picks the path from s and runs it: transfer_kek_from_packages when -k and -w are given,
  * transfer_kek_from_pem when --kek-pem is. Both, neither, -k without -w, or --kid and
- * --accept-unattested-kek with the packages are KT_EUSAGE saying what to give.
+ * --accept-unattested-kek with the packages are KT_EUSAGE saying what to give; demo in a build
+ * whose root is not the DEMO root is KT_EDENIED whatever the path.
  */
 KT_MUST kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek *k,
                                 kt_err *e);
@@ -123,17 +145,44 @@ KT_MUST kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, tran
 void transfer_kek_free(transfer_kek *k);
 
 /*
- * The ACL a key gets for a transfer to k: exactly one group, ExportWrapped, bound to k->fp and,
- * for an attested KEK, to k->world_hash.
+ * The ACL a key gets for a transfer to k: exactly one group, ExportWrapped, bound to k->fp, for
+ * an attested KEK to k->world_hash, and to k->kid when there is one.
  */
 void transfer_reduced_acl(const transfer_kek *k, world_acl *acl);
 
 /*
  * True when acl is exactly transfer_reduced_acl(k): one group, actions exactly ExportWrapped,
  * the KEK binding equal to k->fp, the world binding present and equal to k->world_hash exactly
- * when k is attested. When false and why is not NULL, why (at least 256 bytes) says what differs.
+ * when k is attested, the kid binding present and equal to k->kid exactly when k has a kid. When
+ * false and why is not NULL, why (at least 1200 bytes, to name two kids) says what differs.
  */
 bool transfer_acl_is_for(const world_acl *acl, const transfer_kek *k, char *why, size_t whysz);
+
+/* What the administrator quorum is asked to approve, all of it checked already. */
+typedef struct transfer_approval {
+    const world_key_info *key; /* the source key, authenticated by its seal */
+    const transfer_kek *kek;   /* where the key may go */
+    const world_acl *acl;      /* the ACL KNSO will sign for key_xferacld_<ident> */
+} transfer_approval;
+
+/*
+ * Asked once by transfer_reduce, after every check and before the first card is read. KT_OK
+ * approves; any other code (e filled) stops transfer_reduce with it, before any PIN is asked and
+ * with nothing written.
+ */
+typedef kt_rc (*transfer_approve_fn)(void *ctx, const transfer_approval *a, kt_err *e);
+
+/* Room for transfer_approval_format, whatever the kid and names. */
+#define TRANSFER_APPROVAL_TEXT_MAX 4096
+
+/*
+ * The approval for people, one fact a line, every line ending in '\n': the key (app/ident, plain
+ * name, type and size or curve, public key SHA-256 or AES key hash, its world), the KEK (kid,
+ * fingerprint and size, attested by which root - "the DEMO root" with a warning, a vendor root by
+ * name and hash - or UNATTESTED), the target world and region, the new ACL and the file it goes
+ * to. out: TRANSFER_APPROVAL_TEXT_MAX bytes.
+ */
+void transfer_approval_format(const transfer_approval *a, char *out, size_t outsz);
 
 /* What transfer_reduce works on. */
 typedef struct transfer_reduce_opts {
@@ -143,18 +192,22 @@ typedef struct transfer_reduce_opts {
     size_t ncards;
     world_pin_fn pin; /* asked once per card, in the order given */
     void *pin_ctx;
+    transfer_approve_fn approve; /* required: shows the request and asks (NULL is refused) */
+    void *approve_ctx;
 } transfer_reduce_opts;
 
 /*
  * modify-acls: loads key_<app>_<ident> with m (the opened module of p's world), checks that its
- * ACL allows ReduceACL and ExportWrapped to k (world_acl_allows with k's fingerprint and, when
- * attested, world), that the reduced ACL is a subset of it (world_acl_is_subset) and that
+ * ACL allows ReduceACL and ExportWrapped to k (world_acl_allows_to with k's fingerprint, kid and,
+ * when attested, world), that the reduced ACL is a subset of it (world_acl_is_subset) and that
  * key_xferacld_<ident> does not exist yet - all before any card is read, so nobody types a PIN
- * for a request that will be refused. Then opens the quorum (world_admin_open: fewer than K cards
- * is KT_EQUORUM, a wrong PIN KT_EPIN), checks that it is m's world, signs the reduced ACL with
- * KNSO and writes key_xferacld_<ident> (world_key_save: same material, plainname and creation
- * time). Nothing is written unless every step succeeded; the source key file is never touched.
- * out (optional) receives the new key's info. KNSO and KM are wiped before returning.
+ * for a request that will be refused. Then asks o->approve with everything the cards approve
+ * (no approve callback is KT_EUSAGE: nobody approves blind). Then opens the quorum
+ * (world_admin_open: fewer than K cards is KT_EQUORUM, a wrong PIN KT_EPIN), checks that it is
+ * m's world, signs the reduced ACL with KNSO for xferacld/<ident> and writes key_xferacld_<ident>
+ * (world_key_save: same material, plainname and creation time). Nothing is written unless every
+ * step succeeded; the source key file is never touched. out (optional) receives the new key's
+ * info. KNSO and KM are wiped before returning.
  */
 KT_MUST kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
                               const transfer_reduce_opts *o, world_key_info *out, kt_err *e);
@@ -190,17 +243,17 @@ typedef struct transfer_package_result {
 /*
  * package: loads key_xferacld_<ident> with m (world_key_load verifies KNSO's signature on its
  * ACL), refuses a key whose ACL is not signed ("has not been reduced") or not exactly
- * transfer_reduced_acl(k) (KT_EDENIED), refuses a GCP target with a KEK other than 3072 or 4096
- * bits, wraps the key material (PKCS#8 PrivateKeyInfo DER for RSA and EC, the raw bytes for AES)
- * with pkg_rsa_aes_wrap, and writes the package file and its manifest (signed with m's module key)
- * into out_dir (a private folder: kt_folder_open) as one change of the commit protocol (kt_txn):
- * both files appear, or neither. An interrupted earlier package into out_dir is completed or
- * undone first (kt_txn_recover, told to o->report). When both files are there already and are
- * this very package (same module, key, KEK, target, name, subscription; an earlier run of the
- * same command), nothing is written and r->earlier is set; any other existing file is KT_EEXIST.
- * A key with no reduced copy is KT_EDENIED when the key exists (run modify-acls) and KT_ENOENT
- * when it does not. r (required) receives the paths and facts; on a failure after the commit
- * point r->committed is set and r still describes the package.
+ * transfer_reduced_acl(k) (KT_EDENIED; another kid is named beside the bound one), refuses a GCP
+ * target with a KEK other than 3072 or 4096 bits, wraps the key material (PKCS#8 PrivateKeyInfo DER
+ * for RSA and EC, the raw bytes for AES) with pkg_rsa_aes_wrap, and writes the package file and its
+ * manifest (signed with m's module key) into out_dir (a private folder: kt_folder_open) as one
+ * change of the commit protocol (kt_txn): both files appear, or neither. An interrupted earlier
+ * package into out_dir is completed or undone first (kt_txn_recover, told to o->report). When both
+ * files are there already and are this very package (same module, key, KEK, target, name,
+ * subscription; an earlier run of the same command), nothing is written and r->earlier is set; any
+ * other existing file is KT_EEXIST. A key with no reduced copy is KT_EDENIED when the key exists
+ * (run modify-acls) and KT_ENOENT when it does not. r (required) receives the paths and facts; on a
+ * failure after the commit point r->committed is set and r still describes the package.
  */
 KT_MUST kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
                                const transfer_package_opts *o, transfer_package_result *r,

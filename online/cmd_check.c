@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_EXPECT_MODULE = 1000, OPT_JSON, OPT_HELP };
+enum { OPT_EXPECT_MODULE = 1000, OPT_DEMO, OPT_JSON, OPT_HELP };
 
 static const struct option opts[] = {
     {"expect-module", required_argument, NULL, OPT_EXPECT_MODULE}, /* pin the signing module */
-    {"json", no_argument, NULL, OPT_JSON},                         /* machine-readable output */
+    {"demo", no_argument, NULL, OPT_DEMO}, /* take KEKs the DEMO root vouched for */
+    {"json", no_argument, NULL, OPT_JSON}, /* machine-readable output */
     {"help", no_argument, NULL, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -31,12 +32,14 @@ static const char help[] =
     "\n"
     "  --expect-module FP   refuse manifests not signed by this module: the SHA-256 (64 hex\n"
     "                       digits) that `keytransfer world info` prints as \"module key\"\n"
+    "  --demo               take packages whose KEK the DEMO vendor root vouched for (its\n"
+    "                       private key is public: demos only; refused by a real-root build)\n"
     "  --json               print the result as JSON\n"
     "  --help               show this help\n";
 
 typedef struct check_args {
     const char *dir, *expect_module;
-    bool json;
+    bool json, demo;
     uint8_t pin[32];
 } check_args;
 
@@ -64,6 +67,9 @@ static int parse(int argc, char **argv, check_args *a)
             break;
         case OPT_EXPECT_MODULE:
             a->expect_module = optarg;
+            break;
+        case OPT_DEMO:
+            a->demo = true;
             break;
         case OPT_JSON:
             a->json = true;
@@ -111,6 +117,13 @@ static void print_text(const check_args *a, const verdict *v, size_t n, bool ok)
         printf(" '%s' (app %s), %s %s\n", m->ident, m->app,
                strcmp(m->key_type, "AES") == 0 ? "key hash" : "public key SHA-256", hex);
         printf("      for      %s, KEK %s\n", m->target, m->kid[0] ? m->kid : "(none stated)");
+        if (!m->attested)
+            printf("      KEK      UNATTESTED: accepted offline by its fingerprint\n");
+        else
+            printf("      KEK      attested by %s%s%s\n",
+                   strcmp(m->root_name, PKG_ROOT_NAME_DEMO) == 0 ? "the " : "vendor root ",
+                   m->root_name,
+                   strcmp(m->root_name, PKG_ROOT_NAME_DEMO) == 0 ? " root (a demonstration)" : "");
         printf("      name     %s, subscription %s\n", m->friendly_name,
                m->subscription[0] ? m->subscription : "(none stated)");
         kt_hex(hex, v[i].pkg.module_sha256, 32);
@@ -189,6 +202,10 @@ static int print_json(const check_args *a, const verdict *v, size_t n, bool ok)
                           "kid", m->kid, "friendly_name", m->friendly_name, "subscription",
                           m->subscription, "module_sha256", hex_json(v[i].pkg.module_sha256),
                           "module_pinned", v[i].pkg.pinned);
+            json_object_set_new(o, "attestation",
+                                m->attested ? json_pack("{s:s, s:o}", "root", m->root_name,
+                                                        "root_sha256", hex_json(m->root_sha256))
+                                            : json_null());
         }
         json_array_append_new(list, o);
     }
@@ -240,6 +257,9 @@ int cmd_check(int argc, char **argv)
         else
             v[i].rc = online_package_check(path, NULL, a.expect_module ? a.pin : NULL, &v[i].pkg,
                                            &v[i].err);
+        if (v[i].rc == KT_OK &&
+            (v[i].rc = online_package_trust(&v[i].pkg, path, a.demo, &v[i].err)) != KT_OK)
+            online_package_free(&v[i].pkg);
         if (v[i].rc != KT_OK) {
             ok = false;
             if (kt_rc_exit(v[i].rc) > worst)

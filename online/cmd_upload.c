@@ -29,6 +29,7 @@ enum {
     OPT_TRIES,
     OPT_TIMEOUT,
     OPT_MAX_TIME,
+    OPT_DEMO,
 };
 
 static const struct option opts[] = {
@@ -42,6 +43,7 @@ static const struct option opts[] = {
     {"tries", required_argument, NULL, OPT_TRIES},     /* attempts of each request */
     {"timeout", required_argument, NULL, OPT_TIMEOUT}, /* seconds per request */
     {"max-time", required_argument, NULL, OPT_MAX_TIME}, /* seconds for the whole upload */
+    {"demo", no_argument, NULL, OPT_DEMO},               /* take a KEK the DEMO root vouched for */
     {"help", no_argument, NULL, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -77,6 +79,8 @@ static const char help[] =
     "  --timeout SECONDS     give each request at most SECONDS, 1 to 600 (default 120)\n"
     "  --max-time SECONDS    give up after SECONDS in all, waits included, 1 to 3600\n"
     "                        (default 300)\n"
+    "  --demo                take a package whose KEK the DEMO vendor root vouched for (its\n"
+    "                        private key is public: demos only; refused by a real-root build)\n"
     "  --help                show this help\n";
 
 typedef struct upload_args {
@@ -84,6 +88,7 @@ typedef struct upload_args {
     online_vault vault;
     uint8_t pin[32];
     online_policy policy;
+    bool demo;
 } upload_args;
 
 /* A whole number lo..hi for option opt; false (with the usage error printed) otherwise. */
@@ -152,6 +157,9 @@ static int parse(int argc, char **argv, upload_args *a)
         case OPT_MAX_TIME:
             if (!number("--max-time", optarg, 1, ONLINE_MAX_TIME_MAX, &a->policy.max_time, &status))
                 return status;
+            break;
+        case OPT_DEMO:
+            a->demo = true;
             break;
         case OPT_HELP:
             return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
@@ -222,7 +230,8 @@ static kt_rc prepare(const upload_args *a, upload_plan *p, kt_err *e)
     else if ((rc = online_manifest_for(a->file, manifest, sizeof manifest, e)) != KT_OK)
         return rc;
     if ((rc = online_package_check(manifest, a->file, a->expect_module ? a->pin : NULL, &p->pkg,
-                                   e)) != KT_OK)
+                                   e)) != KT_OK ||
+        (rc = online_package_trust(&p->pkg, manifest, a->demo, e)) != KT_OK)
         return rc;
     const pkg_manifest *m = &p->pkg.m;
     /* The name is part of what the offline workstation signed: a key is not renamed on the way.

@@ -92,6 +92,17 @@ typedef struct online_package {
 KT_MUST kt_rc online_package_check(const char *manifest_path, const char *package_path,
                                    const uint8_t *expect_module, online_package *out, kt_err *e);
 
+/*
+ * Whether the root that vouched for the KEK (as the checked manifest p states it) may be trusted
+ * for an upload. An unattested KEK is the offline custodian's decision and passes (callers say
+ * it is unattested). A KEK attested by the DEMO root, whose private key is public, passes only
+ * when demo is true and this build's root is the DEMO root (pkg_root_is_demo); demo in a build
+ * with a real root is refused whatever the manifest says. KT_EDENIED otherwise, naming the
+ * manifest and saying why.
+ */
+KT_MUST kt_rc online_package_trust(const online_package *p, const char *manifest_path, bool demo,
+                                   kt_err *e);
+
 void online_package_free(online_package *p);
 
 /*

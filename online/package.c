@@ -1,7 +1,8 @@
 /*
  * package.c - the USB hand-over: what arrives on the stick is checked before anything is sent.
  * A transfer manifest's EdDSA signature must verify, its signer may be pinned by fingerprint, and
- * the package it names must have the SHA-256 it states (DESIGN.md §4, "Transfer manifest").
+ * the package it names must have the SHA-256 it states (DESIGN.md §4, "Transfer manifest"), and
+ * a KEK the DEMO root vouched for is taken only for a demo.
  */
 #include "online.h"
 
@@ -143,6 +144,34 @@ kt_rc online_package_check(const char *manifest_path, const char *package_path,
 fail:
     online_package_free(out);
     return rc;
+}
+
+kt_rc online_package_trust(const online_package *p, const char *manifest_path, bool demo, kt_err *e)
+{
+    uint8_t demo_root[32], root[32];
+    char groups[80];
+
+    pkg_root_sha256(root);
+    if (demo && !pkg_root_is_demo()) {
+        kt_hex_groups(groups, sizeof groups, root, 32);
+        return kt_fail(e, KT_EDENIED,
+                       "--demo: this keytransfer-online trusts only the vendor root %s "
+                       "(KEYTRANSFER_ROOT_SHA256); a build with a real root never uploads a "
+                       "package whose KEK the DEMO root vouched for. Leave --demo out",
+                       groups);
+    }
+    if (!p->m.attested)
+        return KT_OK;
+    pkg_demo_root_sha256(demo_root);
+    if (!kt_ct_equal(p->m.root_sha256, demo_root, 32))
+        return KT_OK;
+    if (!demo)
+        return kt_fail(e, KT_EDENIED,
+                       "%s: the KEK was attested by the DEMO vendor root, whose private key is "
+                       "public: anyone could have made its KEK package and can read the key. Do "
+                       "not upload it; for a demonstration against keytransfer-cloud, give --demo",
+                       manifest_path);
+    return KT_OK;
 }
 
 void online_names_free(char **names, size_t n)

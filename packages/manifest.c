@@ -4,7 +4,8 @@
  * module's Ed25519 key. The envelope is a JWS in flattened JSON serialization (RFC 7515 §7.2.2)
  * with alg EdDSA (RFC 8037 §3.1) and the signer's public key as a JWK in the protected header;
  * the online side checks the signature, pins the signer by the SHA-256 of its SubjectPublicKeyInfo
- * and checks the package's hash before it uploads anything.
+ * and checks the package's hash before it uploads anything. Version 2 says which root vouched for
+ * the KEK ("DEMO" or the vendor's name, and the root's SPKI hash), or that nothing did.
  */
 #include "internal.h"
 
@@ -72,6 +73,22 @@ static kt_rc check(const pkg_manifest *m, kt_err *e)
         if (rc != KT_OK)
             return rc;
     }
+    if (m->has_world != m->attested)
+        return kt_fail(e, KT_EFORMAT,
+                       WHAT ": an attested KEK has a target world and an unattested one has none");
+    if (!m->attested && m->root_name[0] != '\0')
+        return kt_fail(e, KT_EFORMAT, WHAT ": an unattested KEK names no root");
+    if (m->attested) {
+        uint8_t demo[32];
+        pkg_demo_root_sha256(demo);
+        bool is_demo = memcmp(m->root_sha256, demo, 32) == 0;
+        if (!m->root_name[0] || !pkg_is_printable(m->root_name, strlen(m->root_name)))
+            return kt_fail(e, KT_EFORMAT, WHAT ": the root's name must be printable text");
+        if (is_demo != (strcmp(m->root_name, PKG_ROOT_NAME_DEMO) == 0))
+            return kt_fail(e, KT_EFORMAT,
+                           WHAT ": the root is named " PKG_ROOT_NAME_DEMO
+                                " exactly when it is the DEMO root");
+    }
     if (!pkg_is_printable(m->subscription, strlen(m->subscription)) ||
         !pkg_is_printable(m->friendly_name, strlen(m->friendly_name)) || !m->friendly_name[0])
         return kt_fail(e, KT_EFORMAT, WHAT ": subscription and name must be printable text");
@@ -101,8 +118,11 @@ static kt_rc build_payload(const pkg_manifest *m, char **out, kt_err *e)
                             m->ident, "plainname", m->plainname, "type", m->key_type, "size",
                             (int)m->key_bits, "curve", m->curve, "public_key", spki ? spki : "",
                             "sha256", hex_string(m->key_sha256, 32));
-    json_t *kek = json_pack("{s:s, s:o, s:b}", "kid", m->kid, "sha256",
-                            hex_string(m->kek_sha256, 32), "attested", m->attested);
+    json_t *attestation = m->attested ? json_pack("{s:s, s:o}", "root", m->root_name, "root_sha256",
+                                                  hex_string(m->root_sha256, 32))
+                                      : json_null();
+    json_t *kek = json_pack("{s:s, s:o, s:o}", "kid", m->kid, "sha256",
+                            hex_string(m->kek_sha256, 32), "attestation", attestation);
     json_t *root = json_pack(
         "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "schema",
         PKG_MANIFEST_SCHEMA, "tool_version", m->tool_version, "key", key, "kek", kek,
@@ -197,9 +217,10 @@ static kt_rc parse_payload(const kt_buf *raw, pkg_manifest *m, kt_err *e)
                                       NULL};
     static const char *const key_members[] = {"app",   "ident",      "plainname", "type", "size",
                                               "curve", "public_key", "sha256",    NULL};
-    static const char *const kek_members[] = {"kid", "sha256", "attested", NULL};
+    static const char *const kek_members[] = {"kid", "sha256", "attestation", NULL};
+    static const char *const attestation_members[] = {"root", "root_sha256", NULL};
     char schema[64], created[32], spki[PKG_SPKI_MAX * 2];
-    json_t *j = NULL, *key, *kek;
+    json_t *j = NULL, *key, *kek, *att;
     int64_t bits;
     kt_rc rc = kt_json_parse(raw->p, raw->len, PKG_MANIFEST_MAX, &j, e);
     if (rc != KT_OK)
@@ -228,7 +249,6 @@ static kt_rc parse_payload(const kt_buf *raw, pkg_manifest *m, kt_err *e)
         (rc = kt_json_only_keys(kek, kek_members, WHAT " kek", e)) ||
         (rc = get_text(kek, "kid", m->kid, sizeof m->kid, e)) ||
         (rc = get_hex32(kek, "sha256", m->kek_sha256, e)) ||
-        (rc = kt_json_get_bool(kek, "attested", WHAT, &m->attested, e)) ||
         (rc = get_text(j, "target", m->target, sizeof m->target, e)) ||
         (rc = get_text(j, "oaep_hash", m->oaep_hash, sizeof m->oaep_hash, e)) ||
         (rc = get_text(j, "subscription", m->subscription, sizeof m->subscription, e)) ||
@@ -239,6 +259,18 @@ static kt_rc parse_payload(const kt_buf *raw, pkg_manifest *m, kt_err *e)
         (rc = pkg_time_parse(created, WHAT " created", &m->created, e)))
         goto out;
     m->key_bits = (unsigned)bits;
+    /* kek.attestation: the root that vouched for the KEK, or null for an unattested KEK. */
+    att = json_object_get(kek, "attestation");
+    if (att == NULL || (!json_is_null(att) && !json_is_object(att))) {
+        rc = kt_fail(e, KT_EFORMAT, WHAT ": kek.attestation must be an object or null");
+        goto out;
+    }
+    m->attested = json_is_object(att);
+    if (m->attested &&
+        ((rc = kt_json_only_keys(att, attestation_members, WHAT " attestation", e)) ||
+         (rc = get_text(att, "root", m->root_name, sizeof m->root_name, e)) ||
+         (rc = get_hex32(att, "root_sha256", m->root_sha256, e))))
+        goto out;
     json_t *world = json_object_get(j, "target_world_hash");
     if (world == NULL || (!json_is_null(world) && !json_is_string(world))) {
         rc = kt_fail(e, KT_EFORMAT, WHAT ": target_world_hash must be a hash or null");

@@ -9,8 +9,10 @@
 #       scripts/demo-offline.sh /tmp/kt-demo
 #
 # The folder must not exist or be empty. Each command is echoed before it runs; the first failure
-# stops the script. The PINs sit in a file so the demo needs no typing: never do that with a real
-# world.
+# stops the script. The PINs sit in a file and the card holders' approval is given with --yes so
+# the demo needs no typing: never do that with a real world. The demo cloud's packages chain to
+# the DEMO root, whose private key is public, so modify-acls and package take them only with
+# --demo (and a keytransfer built with a real vendor root refuses them even then).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,12 +45,13 @@ set -x
 "$KT" modify-acls --ident contosokey -k "$dir/toolset/BYOK-KEK-pkg-NA-1" \
     -w "$dir/toolset/BYOK-SecurityWorld-pkg-NA-1" \
     --card "$dir"/kmdata/cards/card_*_1 --card "$dir"/kmdata/cards/card_*_3 \
-    --pin-file "$dir/quorum-pins.txt"
+    --pin-file "$dir/quorum-pins.txt" --demo --yes
 "$KT" key show contosokey --app xferacld
 mkdir -m 700 "$dir/usb"
 "$KT" package --ident contosokey -k "$dir/toolset/BYOK-KEK-pkg-NA-1" \
     -w "$dir/toolset/BYOK-SecurityWorld-pkg-NA-1" \
-    --subscription 00000000-0000-0000-0000-000000000000 --name ContosoFirstHSMkey --out "$dir/usb"
+    --subscription 00000000-0000-0000-0000-000000000000 --name ContosoFirstHSMkey --out "$dir/usb" \
+    --demo
 # The cloud side again: the emulated HSM opens the .byok with its KEK.
 "$CLOUD" import "$dir/usb/TransferPackage-ContosoFirstHSMkey.byok" --state "$dir/cloud" \
     --name ContosoFirstHSMkey --json | tee "$dir/imported.json"

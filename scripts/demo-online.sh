@@ -12,7 +12,8 @@
 # With KT_BIN, the module fingerprint is read from the offline world (`keytransfer world info`,
 # as the custodian would note it before carrying the stick over) and pinned with
 # --expect-module. The emulator is stopped on exit, whatever happens; its request log is left in
-# the folder. Each command is echoed before it runs; the first failure stops the script.
+# the folder. Each command is echoed before it runs; the first failure stops the script. The demo
+# cloud's KEK is vouched for by the DEMO root, so check and upload say --demo.
 set -euo pipefail
 
 dir=${1:?usage: $0 FOLDER-OF-demo-offline.sh}
@@ -64,7 +65,7 @@ set -x
 # Step 1: the download, against the hash the cloud publishes.
 "$ONLINE" hash "$zip" --table "$dir/download/published-hashes.txt"
 # The USB stick from the offline workstation.
-"$ONLINE" check "$dir/usb" "${pin[@]}"
+"$ONLINE" check "$dir/usb" --demo "${pin[@]}"
 # The region's cloud as a Key Vault REST endpoint on a free loopback port.
 "$CLOUD" serve --state "$dir/cloud" --listen 127.0.0.1:0 --token-file "$work/token" \
     >"$work/serve.out" 2>"$work/serve.log" &
@@ -92,7 +93,7 @@ echo "emulator at $url (log: $work/serve.log)"
 # manifest ("Already imported"), as it would after an upload whose answer was lost.
 set -x
 # Step 9: upload, then the key the vault holds is compared with the manifest.
-"$ONLINE" upload --vault "$url" --name "$name" --token-file "$work/token" "$byok" "${pin[@]}" |
+"$ONLINE" upload --vault "$url" --name "$name" --token-file "$work/token" --demo "$byok" "${pin[@]}" |
     tee "$work/upload.out"
 { set +x; } 2>/dev/null
 stop_server

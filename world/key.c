@@ -717,8 +717,8 @@ kt_rc key_file_open(const key_file *k, const world_module *m, world_key *out, kt
         kt_err_prefix(e, "key file %s", path);
         goto out;
     }
-    if (in->acl_signed &&
-        (rc = world_acl_verify(&m->info, in->key_hash, &in->acl, in->acl_sig, e)) != KT_OK) {
+    if (in->acl_signed && (rc = world_acl_verify(&m->info, in->app, in->ident, in->key_hash,
+                                                 &in->acl, in->acl_sig, e)) != KT_OK) {
         kt_err_prefix(e, "key file %s", path);
         goto out;
     }
@@ -762,8 +762,8 @@ kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, 
     if ((rc = material_matches(in, &k->material, &check, e)) != KT_OK)
         return rc;
     EVP_PKEY_free(check);
-    if (in->acl_signed &&
-        (rc = world_acl_verify(&m->info, in->key_hash, &in->acl, in->acl_sig, e)) != KT_OK)
+    if (in->acl_signed && (rc = world_acl_verify(&m->info, in->app, in->ident, in->key_hash,
+                                                 &in->acl, in->acl_sig, e)) != KT_OK)
         return rc;
     if ((rc = refuse_existing(path, in->app, in->ident, e)) != KT_OK ||
         (rc = kt_dir_ensure(p->local, e)) != KT_OK)

@@ -279,9 +279,13 @@ enum {
 };
 
 #define WORLD_ACL_MAX_GROUPS 16
-/* Longest encoding: a count, then per group actions (4), flags (1) and two 32-byte bindings. */
-#define WORLD_ACL_ENCODED_MAX (1 + WORLD_ACL_MAX_GROUPS * (4 + 1 + 2 * WORLD_HASH_LEN))
-#define WORLD_ACL_SIG_LEN     64 /* Ed25519 */
+/* Longest KEK key identifier a group can be bound to (a Key Vault kid is at most 511 bytes). */
+#define WORLD_ACL_KID_MAX 511
+/* Longest encoding: a count, then per group actions (4), flags (1), two 32-byte bindings and a
+ * kid binding (a u16 length and the kid). */
+#define WORLD_ACL_ENCODED_MAX                                                                      \
+    (1 + WORLD_ACL_MAX_GROUPS * (4 + 1 + 2 * WORLD_HASH_LEN + 2 + WORLD_ACL_KID_MAX))
+#define WORLD_ACL_SIG_LEN 64 /* Ed25519 */
 
 /* A permission group: the actions it allows, and the values they are bound to, if any. */
 typedef struct world_acl_group {
@@ -290,6 +294,8 @@ typedef struct world_acl_group {
     uint8_t kek_fp[WORLD_HASH_LEN];
     bool has_world; /* the actions need this target world */
     uint8_t world_hash[WORLD_HASH_LEN];
+    bool has_kid;                    /* the actions need the KEK to be named by exactly this kid */
+    char kid[WORLD_ACL_KID_MAX + 1]; /* 1..WORLD_ACL_KID_MAX bytes of 0x21..0x7e, NUL-ended */
 } world_acl_group;
 
 /* An ACL: 1..WORLD_ACL_MAX_GROUPS groups; an action is allowed when any group allows it. */
@@ -308,22 +314,34 @@ const char *world_acl_action_name(uint32_t action);
 
 /*
  * Encodes acl (u8 group count, then per group a big-endian u32 actions mask, a u8 flags byte and
- * the bindings the flags announce; docs/formats.md) into out (WORLD_ACL_ENCODED_MAX bytes);
- * *outlen receives the length. An ACL that could not be decoded back (no groups, too many,
- * unknown action bits) is refused (KT_EUSAGE). The encoding is canonical: decode then encode
- * gives the same bytes.
+ * the bindings the flags announce: KEK fingerprint, world hash, kid as a u16 length and its bytes;
+ * docs/formats.md) into out (WORLD_ACL_ENCODED_MAX bytes); *outlen receives the length. An ACL
+ * that could not be decoded back (no groups, too many, unknown action bits, a kid binding that is
+ * empty, too long or not printable without spaces) is refused (KT_EUSAGE). The encoding is
+ * canonical: decode then encode gives the same bytes.
  */
 KT_MUST kt_rc world_acl_encode(const world_acl *acl, uint8_t *out, size_t *outlen, kt_err *e);
 
 /* Strict decoding of len bytes: a group count outside 1..16, unknown action or flag bits, a
+ * kid binding of length 0 or over WORLD_ACL_KID_MAX or with a byte outside 0x21..0x7e, a
  * truncated group or trailing bytes are KT_EFORMAT. */
 KT_MUST kt_rc world_acl_decode(const uint8_t *in, size_t len, world_acl *acl, kt_err *e);
 
+/* What an action is about: each member NULL when the caller has none, which no group bound to
+ * that kind of value accepts. */
+typedef struct world_acl_target {
+    const uint8_t *kek_fp;     /* 32 bytes: the KEK's fingerprint */
+    const uint8_t *world_hash; /* 32 bytes: the target world */
+    const char *kid;           /* the KEK's key identifier */
+} world_acl_target;
+
 /*
- * True when some group allows action (one WORLD_ACT_* bit): the bit is set, and each binding
- * the group has equals the value given (kek_fp, world_hash: 32 bytes, or NULL when the caller
- * has none, which no bound group accepts).
+ * True when some group allows action (one WORLD_ACT_* bit) for t: the bit is set, and each
+ * binding the group has equals the value t gives (the kid byte for byte).
  */
+bool world_acl_allows_to(const world_acl *acl, uint32_t action, const world_acl_target *t);
+
+/* world_acl_allows_to with no kid: a group bound to a kid allows nothing here. */
 bool world_acl_allows(const world_acl *acl, uint32_t action, const uint8_t *kek_fp,
                       const uint8_t *world_hash);
 
@@ -334,24 +352,28 @@ bool world_acl_allows(const world_acl *acl, uint32_t action, const uint8_t *kek_
  */
 bool world_acl_is_subset(const world_acl *new_acl, const world_acl *old_acl);
 
-/* One group for people: "Sign,Verify,ExportWrapped(kek=ab12cd34…, world=3f9a0c1d…)"; a group
- * without actions is "(nothing)". out: at least 160 bytes; longer output is cut. */
+/* One group for people: "Sign,Verify,ExportWrapped(kek=ab12cd34…, world=3f9a0c1d…,
+ * kid=https://…)", the kid in full; a group without actions is "(nothing)". out: at least 160
+ * bytes (700 hold any group whole); longer output is cut. */
 void world_acl_format_group(const world_acl_group *g, char *out, size_t outsz);
 
 /* The whole ACL: its groups formatted as above, separated by "; ". */
 void world_acl_format(const world_acl *acl, char *out, size_t outsz);
 
 /*
- * KNSO's signature over a reduced ACL: Ed25519 over "keytransfer acl v1" || world hash ||
- * key hash || the ACL's encoding. world_acl_sign needs the opened quorum (a->knso_sk);
- * world_acl_verify checks sig against the world's KNSO public key (KT_EDENIED when it does
- * not verify).
+ * KNSO's signature over a reduced ACL: Ed25519 over "keytransfer acl v2" || world hash ||
+ * key hash || u8 length || app || u8 length || ident || the ACL's encoding, so the approval
+ * holds for this key under this name only. app and ident must pass world_key_check_app and
+ * world_key_check_ident (KT_EUSAGE otherwise). world_acl_sign needs the opened quorum
+ * (a->knso_sk); world_acl_verify checks sig against the world's KNSO public key (KT_EDENIED when
+ * it does not verify).
  */
-KT_MUST kt_rc world_acl_sign(const world_admin *a, const uint8_t key_hash[WORLD_HASH_LEN],
-                             const world_acl *acl, uint8_t sig[WORLD_ACL_SIG_LEN], kt_err *e);
-KT_MUST kt_rc world_acl_verify(const world_info *info, const uint8_t key_hash[WORLD_HASH_LEN],
-                               const world_acl *acl, const uint8_t sig[WORLD_ACL_SIG_LEN],
-                               kt_err *e);
+KT_MUST kt_rc world_acl_sign(const world_admin *a, const char *app, const char *ident,
+                             const uint8_t key_hash[WORLD_HASH_LEN], const world_acl *acl,
+                             uint8_t sig[WORLD_ACL_SIG_LEN], kt_err *e);
+KT_MUST kt_rc world_acl_verify(const world_info *info, const char *app, const char *ident,
+                               const uint8_t key_hash[WORLD_HASH_LEN], const world_acl *acl,
+                               const uint8_t sig[WORLD_ACL_SIG_LEN], kt_err *e);
 
 /* ---- Key names and types ---- */
 

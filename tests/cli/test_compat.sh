@@ -2,7 +2,8 @@
 # test_compat.sh - the seed toolset's command lines (DESIGN.md §1), through keytransfer's
 # compatible front, run the whole offline path: new-world, generatekey, KeyTransferRemote
 # -ModifyAcls and -Package; the cloud imports the result with the source key's fingerprint.
-# What the front cannot honour is refused by name.
+# What the front cannot honour is refused by name. The emulated cloud is DEMO-rooted: the front
+# passes --demo (and --yes for the approval) through, and without --demo both verbs refuse.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLOUD=${KT_CLOUD:?KT_CLOUD must name keytransfer-cloud}
@@ -35,15 +36,29 @@ expect 0 "generatekey (the seed line)" "$KT" generatekey --generate simple type=
 expect_out "contosokey" "$KT" key list
 
 cards=("$t"/kmdata/cards/card_*_1 "$t"/kmdata/cards/card_*_3)
+expect 1 "KeyTransferRemote -ModifyAcls, DEMO packages without --demo" "$KT" KeyTransferRemote \
+    -ModifyAcls -KeyAppName simple -KeyIdentifier contosokey -ExchangeKeyPackage "$K" \
+    -NewSecurityWorldPackage "$W" --card "${cards[0]}" --card "${cards[1]}" --pin-file "$t/quorum" \
+    --yes
+[ ! -e "$t/kmdata/local/key_xferacld_contosokey" ] && ok || fail "reduced without --demo"
 expect 0 "KeyTransferRemote -ModifyAcls" "$KT" KeyTransferRemote -ModifyAcls -KeyAppName simple \
     -KeyIdentifier contosokey -ExchangeKeyPackage "$K" -NewSecurityWorldPackage "$W" \
-    --card "${cards[0]}" --card "${cards[1]}" --pin-file "$t/quorum"
+    --card "${cards[0]}" --card "${cards[1]}" --pin-file "$t/quorum" --demo --yes
 [ -f "$t/kmdata/local/key_xferacld_contosokey" ] && ok || fail "no key_xferacld_contosokey"
 mkdir -m 700 "$t/usb"
-expect 0 "KeyTransferRemote -Package" "$KT" KeyTransferRemote -Package -KeyIdentifier contosokey \
+expect 1 "KeyTransferRemote -Package without --demo" "$KT" KeyTransferRemote -Package \
+    -KeyIdentifier contosokey -ExchangeKeyPackage "$K" -NewSecurityWorldPackage "$W" \
+    -SubscriptionId 11111111-2222-3333-4444-555555555555 -KeyFriendlyName ContosoFirstHSMkey \
+    --out "$t/usb"
+expect_err "DEMO vendor root" "$KT" KeyTransferRemote -Package -KeyIdentifier contosokey \
     -ExchangeKeyPackage "$K" -NewSecurityWorldPackage "$W" \
     -SubscriptionId 11111111-2222-3333-4444-555555555555 -KeyFriendlyName ContosoFirstHSMkey \
     --out "$t/usb"
+[ -z "$(ls "$t/usb")" ] && ok || fail "packaged without --demo: $(ls "$t/usb")"
+expect 0 "KeyTransferRemote -Package" "$KT" KeyTransferRemote -Package -KeyIdentifier contosokey \
+    -ExchangeKeyPackage "$K" -NewSecurityWorldPackage "$W" \
+    -SubscriptionId 11111111-2222-3333-4444-555555555555 -KeyFriendlyName ContosoFirstHSMkey \
+    --out "$t/usb" --demo
 expect 2 "KeyTransferRemote with neither verb" "$KT" KeyTransferRemote -KeyIdentifier contosokey
 expect 2 "KeyTransferRemote with an unknown parameter" "$KT" KeyTransferRemote -Package \
     -KeyIdentifier contosokey -Frobnicate yes

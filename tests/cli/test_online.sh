@@ -68,7 +68,7 @@ EOF
 run_upload() {
     local tag=$1
     shift
-    "$ONLINE" upload "$@" >"$t/$tag.out" 2>"$t/$tag.err" </dev/null
+    "$ONLINE" upload --demo "$@" >"$t/$tag.out" 2>"$t/$tag.err" </dev/null
     up_status=$?
 }
 
@@ -184,16 +184,16 @@ source_fp=$(openssl pkey -pubin -in "$demo/contosokey.pub" -outform DER | sha256
 # The USB stick.
 usb="$demo/usb"
 byok="$usb/TransferPackage-ContosoFirstHSMkey.byok"
-expect 0 "check the stick" "$ONLINE" check "$usb"
-expect 0 "check the stick, module pinned" "$ONLINE" check "$usb" --expect-module "$module"
-expect_out "module +$module \(as expected\)" "$ONLINE" check "$usb" --expect-module "$module"
+expect 0 "check the stick" "$ONLINE" check --demo "$usb"
+expect 0 "check the stick, module pinned" "$ONLINE" check --demo "$usb" --expect-module "$module"
+expect_out "module +$module \(as expected\)" "$ONLINE" check --demo "$usb" --expect-module "$module"
 other=$(printf '%s' "$module" | tr '0-9a-f' '1-9a-f0')
-expect 1 "check: another module pinned" "$ONLINE" check "$usb" --expect-module "$other"
-out=$("$ONLINE" check "$usb" --expect-module "$other" 2>&1)
+expect 1 "check: another module pinned" "$ONLINE" check --demo "$usb" --expect-module "$other"
+out=$("$ONLINE" check --demo "$usb" --expect-module "$other" 2>&1)
 grep -q "^FAIL " <<<"$out" && grep -qx "Result: FAILURE" <<<"$out" && ok ||
     fail "check with another module pinned: $out"
-expect 2 "check: a bad fingerprint" "$ONLINE" check "$usb" --expect-module 1234
-"$ONLINE" check "$usb" --json >"$t/check.json" || fail "check --json"
+expect 2 "check: a bad fingerprint" "$ONLINE" check --demo "$usb" --expect-module 1234
+"$ONLINE" check --demo "$usb" --json >"$t/check.json" || fail "check --json"
 $PY - "$t/check.json" "$module" "$source_fp" <<'EOF' && ok || fail "check --json: $(cat "$t/check.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -240,7 +240,7 @@ rm -rf "$t/bad-manifests"
 kek_pkg="$demo/toolset/BYOK-KEK-pkg-NA-1"
 world_pkg="$demo/toolset/BYOK-SecurityWorld-pkg-NA-1"
 mkdir -m 700 "$t/usb-rest"
-"$KT" package --ident contosokey -k "$kek_pkg" -w "$world_pkg" \
+"$KT" package --demo --ident contosokey -k "$kek_pkg" -w "$world_pkg" \
     --subscription 00000000-0000-0000-0000-000000000000 --name ContosoFirstHSMkey-rest \
     --out "$t/usb-rest" >"$t/rest.log" 2>&1 || fail "package under another name: $(cat "$t/rest.log")"
 rest="$t/usb-rest/TransferPackage-ContosoFirstHSMkey-rest.byok"
@@ -286,16 +286,16 @@ offline_key() { # IDENT NAME GENERATE-ARGS...
     local ident=$1 name=$2
     shift 2
     "$KT" key generate --ident "$ident" "$@" >/dev/null &&
-        "$KT" modify-acls --ident "$ident" -k "$kek_pkg" -w "$world_pkg" \
+        "$KT" modify-acls --ident "$ident" -k "$kek_pkg" -w "$world_pkg" --demo --yes \
             --card "$demo"/kmdata/cards/card_*_1 --card "$demo"/kmdata/cards/card_*_3 \
             --pin-file "$demo/quorum-pins.txt" >/dev/null &&
-        "$KT" package --ident "$ident" -k "$kek_pkg" -w "$world_pkg" \
+        "$KT" package --ident "$ident" -k "$kek_pkg" -w "$world_pkg" --demo \
             --subscription 00000000-0000-0000-0000-000000000000 --name "$name" \
             --out "$t/usb2" >/dev/null
 }
 offline_key eckey EcKey --type EC --curve P-384 >"$t/ec.log" 2>&1 || fail "offline EC key: $(cat "$t/ec.log")"
 offline_key aeskey AesKey --type AES --size 256 >"$t/aes.log" 2>&1 || fail "offline AES key: $(cat "$t/aes.log")"
-expect 0 "check: three kinds of package" "$ONLINE" check "$t/usb2" --expect-module "$module"
+expect 0 "check: three kinds of package" "$ONLINE" check --demo "$t/usb2" --expect-module "$module"
 "$KT" key public eckey --out "$t/eckey.pub" >/dev/null 2>&1 || fail "key public eckey"
 ec_fp=$(openssl pkey -pubin -in "$t/eckey.pub" -outform DER | sha256sum | cut -d' ' -f1)
 run_upload up-ec --vault "$srv_url" --name EcKey --token-file "$t/token" \
@@ -317,7 +317,7 @@ run_upload up-aes2 --vault "$srv_url" --name AesKey --token-file "$t/token" --op
     --expect-module "$module" "$t/usb2/TransferPackage-AesKey.byok"
 [ "$up_status" -eq 1 ] && grep -q "cannot be told" "$t/up-aes2.err" && ok ||
     fail "AES upload again: exit $up_status: $(cat "$t/up-aes2.out" "$t/up-aes2.err")"
-expect 2 "--ops a type cannot do" "$ONLINE" upload --vault "$srv_url" --name EcKey \
+expect 2 "--ops a type cannot do" "$ONLINE" upload --demo --vault "$srv_url" --name EcKey \
     --token-file "$t/token" --ops encrypt "$t/usb2/TransferPackage-EcKey.byok"
 
 # --- upload refusals -----------------------------------------------------------------------------
@@ -359,9 +359,9 @@ run_upload wrongtok --vault "$srv_url" --name ContosoFirstHSMkey-rest --token-fi
     [ "$(grep -c ' -> ' "$srv_log")" -eq $((requests_before + 1)) ] &&
     ok || fail "a wrong token: exit $up_status: $(cat "$t/wrongtok.err")"
 # The token from AZURE_ACCESS_TOKEN, as `az account get-access-token -o tsv` prints it.
-AZURE_ACCESS_TOKEN=$(cat "$t/token") "$ONLINE" upload --vault "$srv_url" --name ContosoFirstHSMkey \
+AZURE_ACCESS_TOKEN=$(cat "$t/token") "$ONLINE" upload --demo --vault "$srv_url" --name ContosoFirstHSMkey \
     "$byok" >"$t/env.out" 2>&1 && ok || fail "token from the environment: $(cat "$t/env.out")"
-expect 2 "no token at all" env -u AZURE_ACCESS_TOKEN "$ONLINE" upload --vault "$srv_url" \
+expect 2 "no token at all" env -u AZURE_ACCESS_TOKEN "$ONLINE" upload --demo --vault "$srv_url" \
     --name ContosoFirstHSMkey "$byok"
 # The same upload twice: the emulator makes no new versions (409); the look-up finds the key.
 run_upload again --vault "$srv_url" --name ContosoFirstHSMkey-rest --token-file "$t/token" "$rest"
@@ -379,9 +379,9 @@ expect 2 "plain http off loopback" "$ONLINE" upload --vault http://contoso.vault
     --name X --token-file "$t/token" "$byok"
 expect_err "plain http is allowed only to a loopback address" "$ONLINE" upload \
     --vault http://10.1.2.3 --name X --token-file "$t/token" "$byok"
-expect 1 "a package for another vault's KEK" "$ONLINE" upload --vault https://other.vault.azure.net \
+expect 1 "a package for another vault's KEK" "$ONLINE" upload --demo --vault https://other.vault.azure.net \
     --name ContosoFirstHSMkey --token-file "$t/token" "$byok"
-expect_err "which lives in another vault than https://other.vault.azure.net" "$ONLINE" upload \
+expect_err "which lives in another vault than https://other.vault.azure.net" "$ONLINE" upload --demo \
     --vault https://other.vault.azure.net --name ContosoFirstHSMkey --token-file "$t/token" "$byok"
 expect 2 "a bad key name" "$ONLINE" upload --vault "$srv_url" --name 'a/b' --token-file "$t/token" "$byok"
 

@@ -74,11 +74,11 @@ full "upload --help" "$ONLINE" upload --help
 full "hash" "$ONLINE" hash "$zip"
 full "hash --table" "$ONLINE" hash "$zip" --table "$table"
 full "hash --expect" "$ONLINE" hash "$zip" --expect "$(sha256sum "$zip" | cut -d' ' -f1)"
-full "check" "$ONLINE" check "$usb"
-full "check --json" "$ONLINE" check "$usb" --json
+full "check" "$ONLINE" check --demo "$usb"
+full "check --json" "$ONLINE" check --demo "$usb" --json
 
 # upload: the working run imports once; the run on a full stdout sends nothing.
-full "upload" "$ONLINE" upload --vault "$vault" --name ContosoFirstHSMkey --token-file "$t/token" "$byok"
+full "upload" "$ONLINE" upload --demo --vault "$vault" --name ContosoFirstHSMkey --token-file "$t/token" "$byok"
 n=$(grep -c '^PUT ' "$t/requests")
 [ "$n" -eq 1 ] && ok || fail "upload with stdout on /dev/full sent a request ($n PUT in all)"
 grep -q "nothing was sent" "$t/upload.err" && ok || fail "upload: $(cat "$t/upload.err")"

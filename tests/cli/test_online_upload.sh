@@ -79,7 +79,7 @@ scenario() {
     shift 2
     # shellcheck disable=SC2086
     start_server "$tag" $server_args
-    "$ONLINE" upload --vault "http://127.0.0.1:$srv_port" --name "$name" --token-file "$t/token" \
+    "$ONLINE" upload --demo --vault "http://127.0.0.1:$srv_port" --name "$name" --token-file "$t/token" \
         "$@" "$byok" >"$t/$tag.out" 2>"$t/$tag.err" </dev/null
     st=$?
     stop_server
@@ -156,7 +156,7 @@ check 409-none 1 1 1 "soft-delete" "Result: FAILURE"
 
 # --- nothing listens ------------------------------------------------------------------------------
 closed=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-"$ONLINE" upload --vault "http://127.0.0.1:$closed" --name "$name" --token-file "$t/token" --tries 3 \
+"$ONLINE" upload --demo --vault "http://127.0.0.1:$closed" --name "$name" --token-file "$t/token" --tries 3 \
     "$byok" >"$t/closed.out" 2>"$t/closed.err" </dev/null
 st=$?
 tries=$(grep -c "PUT again in" "$t/closed.err")
@@ -200,7 +200,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
     -addext subjectAltName=DNS:localhost -keyout "$t/tls.key" -out "$t/tls.crt" >/dev/null 2>&1 ||
     fail "openssl cannot make a TLS certificate"
 start_server tls --put ok --tls "$t/tls.crt" "$t/tls.key"
-SSLKEYLOGFILE="$t/online-keys.log" "$ONLINE" upload --vault "https://localhost:$srv_port" \
+SSLKEYLOGFILE="$t/online-keys.log" "$ONLINE" upload --demo --vault "https://localhost:$srv_port" \
     --cacert "$t/tls.crt" --name "$name" --token-file "$t/token" "$byok" >"$t/tls.out" 2>"$t/tls.err"
 st=$?
 [ "$st" -eq 0 ] && grep -qx "Result: SUCCESS" "$t/tls.out" && [ ! -e "$t/online-keys.log" ] &&

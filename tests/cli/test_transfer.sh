@@ -17,6 +17,8 @@
 #   - the manifests parse and name the package file and its SHA-256;
 #   - refusals with their exit statuses, nothing written after a refusal, no plaintext key in any
 #     file written, and every --option of --help in the man page.
+# The emulated clouds' packages chain to the DEMO root, so every attested command says --demo; the
+# approval is given with --yes (tests/cli/test_trust.sh asks it at a terminal, and refuses both).
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLOUD=${KT_CLOUD:?KT_CLOUD must name keytransfer-cloud}
@@ -49,7 +51,7 @@ expect 0 "world new 2/3" "$KT" world new --acs-quorum 2/3 --kdf interactive --pi
 c1=$(echo "$t"/kmdata/cards/card_*_1)
 c3=$(echo "$t"/kmdata/cards/card_*_3)
 [ -f "$c1" ] && [ -f "$c3" ] && ok || fail "cards not found: $c1 $c3"
-cards=(--card "$c1" --card "$c3" --pin-file "$t/quorum")
+cards=(--card "$c1" --card "$c3" --pin-file "$t/quorum" --yes)
 
 # --- three clouds, one per KEK size; three KEKs of our own ---------------------------------------
 declare -A region=([2048]=NA [3072]=EU [4096]=AP)
@@ -102,9 +104,9 @@ echo "setup: $((SECONDS - start)) s"
 for kind in $kinds; do
     for bits in 2048 3072 4096; do
         k=kekpkg$bits w=worldpkg$bits f=kekfp$bits
-        "$KT" modify-acls --ident "$kind-a$bits" -k "${!k}" -w "${!w}" "${cards[@]}" \
+        "$KT" modify-acls --ident "$kind-a$bits" -k "${!k}" -w "${!w}" --demo "${cards[@]}" \
             >"$t/out.txt" 2>"$t/err" || fail "modify-acls $kind-a$bits: $(cat "$t/err")"
-        "$KT" modify-acls --ident "$kind-u$bits" --kek-pem "$t/kek$bits.pub" \
+        "$KT" modify-acls --ident "$kind-u$bits" --kek-pem "$t/kek$bits.pub" --kid "$kid" \
             --accept-unattested-kek "${!f}" "${cards[@]}" >/dev/null 2>"$t/err" ||
             fail "modify-acls $kind-u$bits: $(cat "$t/err")"
     done
@@ -120,7 +122,11 @@ grep -q "Result: SUCCESS" "$t/out.txt" && ok || fail "modify-acls does not say R
 [ "$(json "$t/show.json" 'd["acl"][0]["world_hash"]')" = "$(json <("$KT" verify -k "$kekpkg2048" \
     -w "$worldpkg2048" --json 2>/dev/null) 'd["world"]["world_hash"]')" ] && ok ||
     fail "the reduced ACL is not bound to the cloud's world"
+[ "$(json "$t/show.json" 'd["acl"][0]["kid"]')" = "$(cat "$t/cloudkid")" ] && ok ||
+    fail "the reduced ACL is not bound to the cloud KEK's kid"
 "$KT" key show --app xferacld p256-u2048 --json >"$t/show-u.json" || fail "key show xferacld u"
+[ "$(json "$t/show-u.json" 'd["acl"][0]["kid"]')" = "$kid" ] && ok ||
+    fail "the unattested reduction is not bound to its --kid"
 [ "$(json "$t/show-u.json" 'd["acl"][0]["world_hash"]')" = None ] && ok ||
     fail "an unattested reduction is bound to a world"
 [ "$(json "$t/show-u.json" 'd["acl"][0]["kek_fingerprint"]')" = "$kekfp2048" ] && ok ||
@@ -136,7 +142,7 @@ mkdir -m 700 "$t/pkg"
 for kind in $kinds; do
     for bits in 2048 3072 4096; do
         k=kekpkg$bits w=worldpkg$bits
-        "$KT" package --ident "$kind-a$bits" -k "${!k}" -w "${!w}" --subscription sub-0001 \
+        "$KT" package --ident "$kind-a$bits" -k "${!k}" -w "${!w}" --demo --subscription sub-0001 \
             --name "$kind-a$bits" --out "$t/pkg" >"$t/out.txt" 2>"$t/err" ||
             fail "package $kind-a$bits: $(cat "$t/err")"
         want=$(json <("$KT" key show "$kind-a$bits" --json) 'd["key_hash"]')
@@ -156,8 +162,8 @@ echo "attested packages: $((SECONDS - start)) s"
 for kind in $kinds; do
     for bits in 2048 3072 4096; do
         f=kekfp$bits id=$kind-u$bits
-        un=(--kek-pem "$t/kek$bits.pub" --accept-unattested-kek "${!f}" --out "$t/pkg")
-        "$KT" package --ident "$id" "${un[@]}" --kid "$kid" --subscription sub-0001 \
+        un=(--kek-pem "$t/kek$bits.pub" --accept-unattested-kek "${!f}" --kid "$kid" --out "$t/pkg")
+        "$KT" package --ident "$id" "${un[@]}" --subscription sub-0001 \
             --name "$id" >/dev/null 2>"$t/err" || fail "package $id azure: $(cat "$t/err")"
         echo "$t/pkg/TransferPackage-$id.byok azure sha1 $bits $kind $id" >>"$t/cases"
         "$KT" package --ident "$id" "${un[@]}" --target aws --name "$id" >/dev/null 2>"$t/err" ||
@@ -178,7 +184,7 @@ for kind in $kinds; do
 done
 # One extra: AWS with SHA-1 (RSA_AES_KEY_WRAP_SHA_1).
 "$KT" package --ident p384-u3072 --kek-pem "$t/kek3072.pub" --accept-unattested-kek "$kekfp3072" \
-    --target aws --oaep-hash sha1 --name p384-sha1 --out "$t/pkg" >/dev/null 2>"$t/err" ||
+    --kid "$kid" --target aws --oaep-hash sha1 --name p384-sha1 --out "$t/pkg" >/dev/null 2>"$t/err" ||
     fail "package aws sha1: $(cat "$t/err")"
 echo "$t/pkg/TransferPackage-p384-sha1.aws.bin aws sha1 3072 p384 p384-u3072" >>"$t/cases"
 echo "unattested packages: $((SECONDS - start)) s"
@@ -242,6 +248,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding
 
 t, kid, cases = sys.argv[1], sys.argv[2], sys.argv[3]
+DEMO_ROOT = "151c67afec1b75af01c18dfbbf379286cb890cf9b58999a6cc546ebf8991585a"
 bad = 0
 def fail(msg):
     global bad
@@ -311,7 +318,7 @@ for line in open(cases):
         fail(mpath + ": does not name its package")
     if m["target"] != target or m["oaep_hash"] != {"sha1": "SHA-1", "sha256": "SHA-256"}[h]:
         fail(mpath + ": target or hash")
-    if m["kek"]["attested"] or m["target_world_hash"] is not None:
+    if m["kek"]["attestation"] is not None or m["target_world_hash"] is not None:
         fail(mpath + ": an unattested KEK stated as attested")
     n += 1
 
@@ -328,7 +335,9 @@ for bits, region in ((2048, "NA"), (3072, "EU"), (4096, "AP")):
             fail("%s: %d bytes, expected %d" % (path, len(blob), want))
         mpath = path[:-5] + ".manifest.json"
         m = json.loads(b64url(json.load(open(mpath))["payload"]))
-        if not m["kek"]["attested"] or m["kek"]["sha256"] != p["public_key_sha256"] or \
+        if m["kek"]["attestation"] != {"root": "DEMO", "root_sha256": DEMO_ROOT} or \
+           m["schema"] != "keytransfer-manifest/2" or m["kek"]["kid"] != p["kid"] or \
+           m["kek"]["sha256"] != p["public_key_sha256"] or \
            m["target_world_hash"] != p["world_hash"] or m["subscription"] != "sub-0001":
             fail(mpath + ": KEK, world or subscription")
         n += 1
@@ -342,7 +351,7 @@ echo "pyca: $((SECONDS - start)) s"
 
 # --- --json ------------------------------------------------------------------------------------
 "$KT" package --ident rsa2048-u2048 --kek-pem "$t/kek2048.pub" --accept-unattested-kek \
-    "$kekfp2048" --target aws --name json-test --out "$t/pkg" --json >"$t/pkg.json" ||
+    "$kekfp2048" --kid "$kid" --target aws --name json-test --out "$t/pkg" --json >"$t/pkg.json" ||
     fail "package --json"
 [ "$(json "$t/pkg.json" 'd["result"], d["format"], d["target"], d["oaep_hash"]')" = \
     "SUCCESS keytransfer-package/1 aws SHA-256" ] && ok || fail "package --json"
@@ -352,8 +361,8 @@ echo "pyca: $((SECONDS - start)) s"
     fail "--json package_sha256"
 
 # --- refusals ------------------------------------------------------------------------------------
-att2048=(-k "$kekpkg2048" -w "$worldpkg2048")
-att3072=(-k "$kekpkg3072" -w "$worldpkg3072")
+att2048=(-k "$kekpkg2048" -w "$worldpkg2048" --demo)
+att3072=(-k "$kekpkg3072" -w "$worldpkg3072" --demo)
 acc2048=(--kek-pem "$t/kek2048.pub" --accept-unattested-kek "$kekfp2048")
 expect 0 "generate a key never reduced" "$KT" key generate --type EC --curve P-256 --ident never
 mkdir -m 700 "$t/refused"
@@ -393,9 +402,9 @@ expect_err "reduced for an unattested KEK" "$KT" package --ident never "${att204
     --subscription s --name swap --out "$t/refused"
 # Packages that fail verification.
 expect 1 "mismatched KEK and world packages" "$KT" package --ident p256-a2048 \
-    -k "$kekpkg2048" -w "$worldpkg3072" --subscription s --name bad --out "$t/refused"
+    -k "$kekpkg2048" -w "$worldpkg3072" --demo --subscription s --name bad --out "$t/refused"
 expect_err "do not verify" "$KT" package --ident p256-a2048 -k "$kekpkg2048" \
-    -w "$worldpkg3072" --subscription s --name bad --out "$t/refused"
+    -w "$worldpkg3072" --demo --subscription s --name bad --out "$t/refused"
 cp "$kekpkg2048" "$t/kekpkg-flipped"
 $PY - "$t/kekpkg-flipped" <<'EOF'
 import json, sys
@@ -405,9 +414,9 @@ d["signature"] = s[:10] + ("A" if s[10] != "A" else "B") + s[11:]
 json.dump(d, open(sys.argv[1], "w"))
 EOF
 expect 1 "a KEK package with a damaged signature" "$KT" package --ident p256-a2048 \
-    -k "$t/kekpkg-flipped" -w "$worldpkg2048" --subscription s --name bad --out "$t/refused"
+    -k "$t/kekpkg-flipped" -w "$worldpkg2048" --demo --subscription s --name bad --out "$t/refused"
 expect 4 "a missing KEK package" "$KT" package --ident p256-a2048 -k "$t/none" \
-    -w "$worldpkg2048" --subscription s --name bad --out "$t/refused"
+    -w "$worldpkg2048" --demo --subscription s --name bad --out "$t/refused"
 # An unattested KEK without its fingerprint, or with another.
 expect 1 "unattested KEK without --accept-unattested-kek" "$KT" package --ident p256-u2048 \
     --kek-pem "$t/kek2048.pub" --kid "$kid" --subscription s --name un --out "$t/refused"
@@ -418,7 +427,8 @@ expect 1 "unattested KEK with another fingerprint" "$KT" package --ident p256-u2
     --subscription s --name un --out "$t/refused"
 upper=$(tr 'a-f' 'A-F' <<<"$kekfp2048")
 expect 0 "the fingerprint in upper case" "$KT" package --ident p256-u2048 --kek-pem \
-    "$t/kek2048.pub" --accept-unattested-kek "$upper" --target aws --name upper --out "$t/pkg"
+    "$t/kek2048.pub" --accept-unattested-kek "$upper" --kid "$kid" --target aws --name upper \
+    --out "$t/pkg"
 # GCP has no 2048-bit import method.
 expect 1 "gcp with a 2048-bit KEK" "$KT" package --ident p256-u2048 "${acc2048[@]}" \
     --target gcp --name gcp2048 --out "$t/refused"
@@ -478,15 +488,15 @@ expect 4 "an existing package" "$KT" package --ident p256-a2048 "${att2048[@]}" 
 # for an unaccepted KEK - and writes nothing.
 expect 0 "generate a key to reduce" "$KT" key generate --type AES --size 256 --ident todo
 expect 1 "modify-acls with one card" "$KT" modify-acls --ident todo "${att2048[@]}" \
-    --card "$c1" --pin-file "$t/quorum"
+    --card "$c1" --pin-file "$t/quorum" --yes
 expect_err "quorum not met" "$KT" modify-acls --ident todo "${att2048[@]}" --card "$c1" \
-    --pin-file "$t/quorum"
+    --pin-file "$t/quorum" --yes
 expect 1 "modify-acls with a wrong PIN" "$KT" modify-acls --ident todo "${att2048[@]}" \
-    --card "$c1" --card "$c3" --pin-file "$t/wrong"
+    --card "$c1" --card "$c3" --pin-file "$t/wrong" --yes
 expect 1 "modify-acls with the same card twice" "$KT" modify-acls --ident todo "${att2048[@]}" \
-    --card "$c1" --card "$c1" --pin-file "$t/quorum"
+    --card "$c1" --card "$c1" --pin-file "$t/quorum" --yes
 expect 1 "modify-acls with mismatched packages" "$KT" modify-acls --ident todo \
-    -k "$kekpkg2048" -w "$worldpkg3072" "${cards[@]}"
+    -k "$kekpkg2048" -w "$worldpkg3072" --demo "${cards[@]}"
 expect 1 "modify-acls, unattested, not accepted" "$KT" modify-acls --ident todo \
     --kek-pem "$t/kek2048.pub" "${cards[@]}"
 expect_err "$kekfp2048" "$KT" modify-acls --ident todo --kek-pem "$t/kek2048.pub" "${cards[@]}"

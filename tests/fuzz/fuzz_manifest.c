@@ -6,8 +6,9 @@
  *         first, so that the payload parser behind the signature check gets arbitrary bytes too
  *         (a mutated payload would otherwise never get past the signature).
  * A refusal must leave nothing behind and say why. An accepted manifest must obey every rule the
- * builder enforces: signing it again with the fixed key must succeed, and parsing that must give
- * back the same fields and that key as the signer.
+ * builder enforces (an attested KEK names its root and world, "DEMO" only for the DEMO root):
+ * signing it again with the fixed key must succeed, and parsing that must give back the same fields
+ * and that key as the signer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,8 @@ static void same(const pkg_manifest *a, const pkg_manifest *b)
         (a->public_key.len && memcmp(a->public_key.p, b->public_key.p, a->public_key.len)) ||
         memcmp(a->key_sha256, b->key_sha256, 32) || strcmp(a->kid, b->kid) ||
         memcmp(a->kek_sha256, b->kek_sha256, 32) || a->attested != b->attested ||
+        strcmp(a->root_name, b->root_name) ||
+        (a->attested && memcmp(a->root_sha256, b->root_sha256, 32)) ||
         a->has_world != b->has_world ||
         (a->has_world && memcmp(a->target_world_hash, b->target_world_hash, 32)) ||
         strcmp(a->target, b->target) || strcmp(a->oaep_hash, b->oaep_hash) ||
@@ -104,6 +107,13 @@ static void fuzz_one(const uint8_t *data, size_t size)
     if ((strcmp(m.key_type, "AES") == 0) != (m.public_key.len == 0))
         abort();
     if (strcmp(m.target, "azure") && strcmp(m.target, "aws") && strcmp(m.target, "gcp"))
+        abort();
+    /* An attested KEK names its root and has a world; "DEMO" is the DEMO root and only it. */
+    uint8_t demo[32];
+    pkg_demo_root_sha256(demo);
+    if (m.attested != m.has_world || m.attested != (m.root_name[0] != '\0') ||
+        (m.attested &&
+         (memcmp(m.root_sha256, demo, 32) == 0) != (strcmp(m.root_name, PKG_ROOT_NAME_DEMO) == 0)))
         abort();
     /* What parses, builds; what builds, parses to the same. */
     if (pkg_manifest_sign(&m, sk, &text, &e) != KT_OK)

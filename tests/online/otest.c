@@ -105,6 +105,10 @@ void ot_package_make(ot_package *p, const char *dir, const char *name, EVP_PKEY 
     snprintf(m->kid, sizeof m->kid, "%s", OT_KID);
     cr_assert_eq(pkg_spki_sha256(kek, m->kek_sha256, &e), KT_OK);
     m->attested = true;
+    snprintf(m->root_name, sizeof m->root_name, "%s", PKG_ROOT_NAME_DEMO);
+    pkg_demo_root_sha256(m->root_sha256);
+    m->has_world = true;
+    memset(m->target_world_hash, 0xa7, 32);
     snprintf(m->target, sizeof m->target, "azure");
     snprintf(m->oaep_hash, sizeof m->oaep_hash, "SHA-1");
     snprintf(m->subscription, sizeof m->subscription, "00000000-0000-0000-0000-000000000000");

@@ -5,7 +5,11 @@
  * swapped, a forged ACL signature behind a valid seal, GCP with a 2048-bit KEK, existing files),
  * round trips unwrapped with the KEK's private key for every target, the manifest verified and
  * checked field by field, no plaintext key under kmdata or the output folder, and the attested
- * path against a real emulated cloud (kek/) whose import gives back the same key.
+ * path against a real emulated cloud (kek/) whose import gives back the same key. Trust and
+ * approval: the card holders' approval is asked after every check and before the first PIN and
+ * shows what they approve; a refusal stops everything; the kid is bound, so the same KEK under
+ * another kid is refused naming both; the emulated cloud's packages chain to the DEMO root and
+ * are refused unless demo is said, and the manifest records the root that vouched.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -28,16 +32,34 @@
 #include "world.h"
 
 static const world_kdf KDF_TEST = {1, 8192};
-static const char KID[] =
-    "https://contoso.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef";
+#define KID_TEXT "https://contoso.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef"
+static const char KID[] = KID_TEXT;
+/* The same KEK under another vault's name (attestation proves where a KEK lives, not whose). */
+static const char ATTACKER_KID[] =
+    "https://attacker.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef";
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
-/* How the PIN callback behaves and how often it was asked. */
+/* How the PIN and approval callbacks behave and how often they were asked. */
 typedef struct pins {
     unsigned calls;
     bool wrong;
+    unsigned approvals;  /* the approval was asked */
+    unsigned pins_first; /* PINs asked before the approval (must stay 0) */
+    bool refuse;         /* the card holders say no */
+    char shown[TRANSFER_APPROVAL_TEXT_MAX];
 } pins;
+
+static kt_rc test_approve(void *ctx, const transfer_approval *a, kt_err *e)
+{
+    pins *c = ctx;
+    c->approvals++;
+    c->pins_first += c->calls;
+    transfer_approval_format(a, c->shown, sizeof c->shown);
+    if (c->refuse)
+        return kt_fail(e, KT_EDENIED, "not approved (test)");
+    return KT_OK;
+}
 
 static kt_rc test_pin(void *ctx, unsigned no, const char *card_path, bool is_new, kt_secbuf *pin,
                       kt_err *e)
@@ -174,8 +196,8 @@ static void kek_unattested(fixture *f, EVP_PKEY *kek, transfer_kek *k)
                  "%s", e.msg);
 }
 
-/* An attested KEK as verify/ would hand it over, bound to world (the packages are exercised by
- * the cloud tests below). */
+/* An attested KEK as verify/ would hand it over, bound to world and vouched for by a vendor
+ * root (the packages are exercised by the cloud tests below). */
 static void kek_attested(EVP_PKEY *kek, const uint8_t world[32], transfer_kek *k)
 {
     kt_err e;
@@ -186,6 +208,9 @@ static void kek_attested(EVP_PKEY *kek, const uint8_t world[32], transfer_kek *k
     cr_assert_eq(pkg_spki_sha256(kek, k->fp, &e), KT_OK, "%s", e.msg);
     snprintf(k->kid, sizeof k->kid, "%s", KID);
     k->attested = true;
+    snprintf(k->root_name, sizeof k->root_name, "Test HSM Vendor");
+    memset(k->root_sha256, 0x5c, 32);
+    snprintf(k->region, sizeof k->region, "NA");
     memcpy(k->world_hash, world, 32);
 }
 
@@ -196,8 +221,13 @@ static kt_rc reduce_with(fixture *f, const transfer_kek *k, const char *ident, c
     const char *cards[3];
     for (size_t i = 0; i < n; i++)
         cards[i] = f->cards[which[i]];
-    transfer_reduce_opts o = {
-        .ident = ident, .cards = cards, .ncards = n, .pin = test_pin, .pin_ctx = pc};
+    transfer_reduce_opts o = {.ident = ident,
+                              .cards = cards,
+                              .ncards = n,
+                              .pin = test_pin,
+                              .pin_ctx = pc,
+                              .approve = test_approve,
+                              .approve_ctx = pc};
     return transfer_reduce(&f->p, &f->m, k, &o, NULL, e);
 }
 
@@ -208,6 +238,8 @@ static void reduce(fixture *f, const transfer_kek *k, const char *ident)
     kt_err e;
     cr_assert_eq(reduce_with(f, k, ident, two, 2, &pc, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(pc.calls, 2);
+    cr_assert_eq(pc.approvals, 1);
+    cr_assert_eq(pc.pins_first, 0, "a PIN was asked before the approval");
 }
 
 static kt_rc package(fixture *f, const transfer_kek *k, const char *ident, transfer_target t,
@@ -292,6 +324,8 @@ static void check_package(fixture *f, const transfer_package_result *r, EVP_PKEY
     cr_assert(kt_ct_equal(man.kek_sha256, k->fp, 32));
     cr_assert_str_eq(man.kid, k->kid);
     cr_assert_eq(man.attested, k->attested);
+    cr_assert_str_eq(man.root_name, k->attested ? k->root_name : "");
+    cr_assert(!k->attested || kt_ct_equal(man.root_sha256, k->root_sha256, 32));
     cr_assert_eq(man.has_world, k->attested);
     cr_assert(!k->attested || kt_ct_equal(man.target_world_hash, k->world_hash, 32));
     cr_assert_eq(man.created, 1767225600);
@@ -330,7 +364,8 @@ Test(transfer, reduced_acl_is_one_group_export_only)
     transfer_reduced_acl(&att, &acl);
     cr_assert_eq(acl.ngroups, 1);
     cr_assert_eq(acl.groups[0].actions, WORLD_ACT_EXPORT_WRAPPED);
-    cr_assert(acl.groups[0].has_kek && acl.groups[0].has_world);
+    cr_assert(acl.groups[0].has_kek && acl.groups[0].has_world && acl.groups[0].has_kid);
+    cr_assert_str_eq(acl.groups[0].kid, KID);
     cr_assert(memcmp(acl.groups[0].kek_fp, att.fp, 32) == 0);
     cr_assert(memcmp(acl.groups[0].world_hash, world, 32) == 0);
     cr_assert(transfer_acl_is_for(&acl, &att, NULL, 0));
@@ -350,9 +385,11 @@ Test(transfer, reduced_acl_is_one_group_export_only)
         {"an extra action", "more, or other, than ExportWrapped"},
         {"two groups", "more than one permission group"},
         {"no KEK binding", "not bound to a KEK"},
+        {"another kid", "only to the KEK named https://attacker"},
+        {"no kid binding", "without a kid"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char why[256];
+        char why[2 * WORLD_ACL_KID_MAX + 256];
         transfer_reduced_acl(&att, &acl);
         switch (i) {
         case 0:
@@ -371,8 +408,16 @@ Test(transfer, reduced_acl_is_one_group_export_only)
         case 4:
             acl.groups[0].has_kek = false;
             break;
+        case 5:
+            snprintf(acl.groups[0].kid, sizeof acl.groups[0].kid, "%s", ATTACKER_KID);
+            break;
+        case 6:
+            acl.groups[0].has_kid = false;
+            break;
         }
         cr_assert_not(transfer_acl_is_for(&acl, &att, why, sizeof why), "%s", cases[i].what);
+        if (i == 5) /* both kids named */
+            cr_assert_not_null(strstr(why, KID), "%s", why);
         cr_assert_not_null(strstr(why, cases[i].why), "%s: %s", cases[i].what, why);
     }
     transfer_kek_free(&att);
@@ -521,7 +566,9 @@ Test(transfer, reduce_writes_a_signed_copy_and_keeps_the_source)
     cr_assert(transfer_acl_is_for(&red.acl, &k, NULL, 0));
     cr_assert_eq(red.acl.ngroups, 1);
     cr_assert_eq(red.acl.groups[0].actions, WORLD_ACT_EXPORT_WRAPPED);
-    cr_assert_eq(world_acl_verify(&f.m.info, red.key_hash, &red.acl, red.acl_sig, &e), KT_OK);
+    cr_assert_eq(
+        world_acl_verify(&f.m.info, red.app, red.ident, red.key_hash, &red.acl, red.acl_sig, &e),
+        KT_OK);
     cr_assert_str_eq(red.plainname, src.plainname);
     cr_assert_eq(red.created, src.created);
     cr_assert(memcmp(red.key_hash, src.key_hash, 32) == 0);
@@ -541,8 +588,10 @@ Test(transfer, reduce_writes_a_signed_copy_and_keeps_the_source)
     cr_assert_eq(reduce_with(&f, &k, "contosokey", two, 2, &pc, &e), KT_EEXIST);
     cr_assert_not_null(strstr(e.msg, "already been reduced"), "%s", e.msg);
     cr_assert_eq(pc.calls, 0);
+    cr_assert_eq(pc.approvals, 0, "a refused request was shown for approval");
     /* The reduced copy is not a source. */
-    transfer_reduce_opts o = {.app = TRANSFER_APP, .ident = "contosokey"};
+    transfer_reduce_opts o = {
+        .app = TRANSFER_APP, .ident = "contosokey", .approve = test_approve, .approve_ctx = &pc};
     cr_assert_eq(transfer_reduce(&f.p, &f.m, &k, &o, NULL, &e), KT_EUSAGE);
 
     kt_buf_free(&before);
@@ -610,6 +659,10 @@ Test(transfer, reduce_refusals_write_nothing)
         cr_assert_eq(rc, cases[i].rc, "case %zu: %s (%s)", i, kt_rc_name(rc), e.msg);
         cr_assert_not_null(strstr(e.msg, cases[i].msg), "case %zu: %s", i, e.msg);
         cr_assert_eq(pc.calls > 0, cases[i].pins_asked, "case %zu: %u PINs asked", i, pc.calls);
+        cr_assert_eq(pc.pins_first, 0, "case %zu: a PIN before the approval", i);
+        /* An ACL refusal is said before anyone is asked to approve. */
+        if (cases[i].rc == KT_EDENIED && strstr(cases[i].msg, "does not allow") != NULL)
+            cr_assert_eq(pc.approvals, 0, "case %zu: approval asked for a refused request", i);
         char *now = listing(f.p.local);
         cr_assert_str_eq(now, local_before, "case %zu wrote something", i);
         free(now);
@@ -636,8 +689,13 @@ Test(transfer, reduce_refuses_cards_of_another_world)
     kek_unattested(&f, kek, &k);
     generate(&f, WORLD_KEY_AES, 128, NULL, "aes");
     const char *cards[] = {g.cards[0], g.cards[1]};
-    transfer_reduce_opts o = {
-        .ident = "aes", .cards = cards, .ncards = 2, .pin = test_pin, .pin_ctx = &pc};
+    transfer_reduce_opts o = {.ident = "aes",
+                              .cards = cards,
+                              .ncards = 2,
+                              .pin = test_pin,
+                              .pin_ctx = &pc,
+                              .approve = test_approve,
+                              .approve_ctx = &pc};
     cr_assert_eq(transfer_reduce(&f.p, &f.m, &k, &o, NULL, &e), KT_EDENIED, "%s", e.msg);
     cr_assert_eq(pc.calls, 0);
     char path[PATH_MAX];
@@ -646,6 +704,158 @@ Test(transfer, reduce_refuses_cards_of_another_world)
     transfer_kek_free(&k);
     EVP_PKEY_free(kek);
     teardown(&g);
+    teardown(&f);
+}
+
+/* ---- what the card holders approve ---------------------------------------------------------- */
+
+Test(transfer, the_approval_comes_after_the_checks_and_before_the_cards)
+{
+    fixture f;
+    transfer_kek att, un, demo;
+    EVP_PKEY *kek = rsa_key(2048);
+    uint8_t world[32];
+    char hex[65], path[PATH_MAX];
+    kt_err e;
+    static const int two[] = {0, 1};
+    setup(&f);
+    memset(world, 0x3c, sizeof world);
+    kek_attested(kek, world, &att);
+    kek_unattested(&f, kek, &un);
+    generate(&f, WORLD_KEY_RSA, 2048, NULL, "contosokey");
+    generate(&f, WORLD_KEY_AES, 256, NULL, "aeskey");
+    char *before = listing(f.p.local);
+
+    /* The card holders say no: no PIN, nothing written, their answer is the verdict. */
+    pins no = {.refuse = true};
+    cr_assert_eq(reduce_with(&f, &att, "contosokey", two, 2, &no, &e), KT_EDENIED);
+    cr_assert_str_eq(e.msg, "not approved (test)");
+    cr_assert_eq(no.approvals, 1);
+    cr_assert_eq(no.calls, 0, "a card was read after a refusal");
+    char *now = listing(f.p.local);
+    cr_assert_str_eq(now, before, "a refused approval wrote something");
+    free(now);
+
+    /* What they were shown: everything they sign for. */
+    world_key_info info;
+    cr_assert_eq(world_key_inspect(&f.p, &f.m, NULL, "contosokey", &info, &e), KT_OK);
+    const char *shown = no.shown;
+    cr_assert_not_null(strstr(shown, "simple/contosokey \"contosokey\", RSA-2048"), "%s", shown);
+    kt_hex(hex, info.key_hash, 32);
+    cr_assert_not_null(strstr(shown, hex), "the key's fingerprint: %s", shown);
+    cr_assert_not_null(strstr(shown, KID), "the kid: %s", shown);
+    kt_hex(hex, att.fp, 32);
+    cr_assert_not_null(strstr(shown, hex), "the KEK's fingerprint: %s", shown);
+    cr_assert_not_null(strstr(shown, "(RSA-2048)"), "%s", shown);
+    cr_assert_not_null(strstr(shown, "vendor root \"Test HSM Vendor\" 5C5C5C5C"), "%s", shown);
+    kt_hex(hex, world, 32);
+    cr_assert_not_null(strstr(shown, hex), "the target world: %s", shown);
+    cr_assert_not_null(strstr(shown, "region NA"), "%s", shown);
+    cr_assert_not_null(strstr(shown, "key_xferacld_contosokey"), "%s", shown);
+    cr_assert_null(strstr(shown, "UNATTESTED"), "%s", shown);
+
+    /* Unattested: said so, no world; an AES key shows its key hash. */
+    pins no2 = {.refuse = true};
+    cr_assert_eq(reduce_with(&f, &un, "aeskey", two, 2, &no2, &e), KT_EDENIED);
+    cr_assert_not_null(strstr(no2.shown, "UNATTESTED"), "%s", no2.shown);
+    cr_assert_not_null(strstr(no2.shown, "into world    none"), "%s", no2.shown);
+    cr_assert_not_null(strstr(no2.shown, "key hash"), "%s", no2.shown);
+    cr_assert_not_null(strstr(no2.shown, "AES-256"), "%s", no2.shown);
+
+    /* The DEMO root is named as what it is. */
+    demo = att;
+    demo.key = NULL; /* a copy for the text only; att keeps the key */
+    demo.root_is_demo = true;
+    snprintf(demo.root_name, sizeof demo.root_name, "%s", PKG_ROOT_NAME_DEMO);
+    world_acl acl;
+    transfer_reduced_acl(&demo, &acl);
+    const transfer_approval ap = {.key = &info, .kek = &demo, .acl = &acl};
+    char text[TRANSFER_APPROVAL_TEXT_MAX];
+    transfer_approval_format(&ap, text, sizeof text);
+    cr_assert_not_null(strstr(text, "the DEMO root"), "%s", text);
+    cr_assert_not_null(strstr(text, "WARNING"), "%s", text);
+
+    /* Nobody approves blind: a caller without an approve callback is refused. */
+    transfer_reduce_opts o = {.ident = "contosokey", .cards = NULL, .ncards = 0};
+    cr_assert_eq(transfer_reduce(&f.p, &f.m, &att, &o, NULL, &e), KT_EUSAGE);
+    cr_assert_not_null(strstr(e.msg, "approve"), "%s", e.msg);
+
+    /* The positive twin: approved, the cards are read, the copy is written. */
+    reduce(&f, &att, "contosokey");
+    cr_assert_eq(world_key_path(&f.p, TRANSFER_APP, "contosokey", path, sizeof path, &e), KT_OK);
+    cr_assert(kt_path_exists(path));
+    free(before);
+    transfer_kek_free(&att);
+    transfer_kek_free(&un);
+    EVP_PKEY_free(kek);
+    teardown(&f);
+}
+
+/* ---- the kid is bound ---------------------------------------------------------------------- */
+
+Test(transfer, package_refuses_the_same_kek_under_another_kid)
+{
+    fixture f;
+    EVP_PKEY *kek = rsa_key(2048);
+    transfer_kek att, att_other, un, un_other, un_nokid;
+    transfer_package_result r;
+    uint8_t world[32];
+    char hex[65];
+    kt_err e;
+    setup(&f);
+    memset(world, 0x6d, sizeof world);
+    fp_hex(kek, hex);
+    kek_attested(kek, world, &att);
+    kek_attested(kek, world, &att_other);
+    snprintf(att_other.kid, sizeof att_other.kid, "%s", ATTACKER_KID);
+    kek_unattested(&f, kek, &un);
+    const char *pem = write_pubkey(&f, kek, "same.pem");
+    cr_assert_eq(transfer_kek_from_pem(pem, ATTACKER_KID, hex, &un_other, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(transfer_kek_from_pem(pem, NULL, hex, &un_nokid, &e), KT_OK, "%s", e.msg);
+
+    generate(&f, WORLD_KEY_EC, 0, "P-256", "att");
+    generate(&f, WORLD_KEY_EC, 0, "P-256", "un");
+    generate(&f, WORLD_KEY_EC, 0, "P-256", "nokid");
+    reduce(&f, &att, "att");
+    reduce(&f, &un, "un");
+    reduce(&f, &un_nokid, "nokid");
+
+    char *before = listing(f.out);
+    struct {
+        const char *ident;
+        const transfer_kek *k;
+        transfer_target t;
+        const char *says, *also;
+    } cases[] = {
+        {"att", &att_other, TRANSFER_AZURE, "only to the KEK named " KID_TEXT, ATTACKER_KID},
+        {"un", &un_other, TRANSFER_AZURE, "only to the KEK named " KID_TEXT, ATTACKER_KID},
+        {"un", &un_nokid, TRANSFER_AWS, "give --kid " KID_TEXT, NULL},
+        {"nokid", &un_other, TRANSFER_AZURE, "without a kid", ATTACKER_KID},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kt_rc rc = package(&f, cases[i].k, cases[i].ident, cases[i].t, 0, "stolen", &r, &e);
+        cr_assert_eq(rc, KT_EDENIED, "case %zu: %s (%s)", i, kt_rc_name(rc), e.msg);
+        cr_assert_not_null(strstr(e.msg, cases[i].says), "case %zu: %s", i, e.msg);
+        cr_assert(cases[i].also == NULL || strstr(e.msg, cases[i].also) != NULL, "case %zu: %s", i,
+                  e.msg);
+    }
+    char *now = listing(f.out);
+    cr_assert_str_eq(now, before, "a refused package wrote something");
+    free(now);
+
+    /* The positive twins: the kid the cards approved. */
+    cr_assert_eq(package(&f, &att, "att", TRANSFER_AZURE, 0, "att", &r, &e), KT_OK, "%s", e.msg);
+    check_package(&f, &r, kek, &att, TRANSFER_AZURE, PKG_OAEP_SHA1, "att", "att");
+    cr_assert_eq(package(&f, &un, "un", TRANSFER_AWS, 0, "un", &r, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(package(&f, &un_nokid, "nokid", TRANSFER_AWS, 0, "nokid", &r, &e), KT_OK, "%s",
+                 e.msg);
+    free(before);
+    transfer_kek_free(&att);
+    transfer_kek_free(&att_other);
+    transfer_kek_free(&un);
+    transfer_kek_free(&un_other);
+    transfer_kek_free(&un_nokid);
+    EVP_PKEY_free(kek);
     teardown(&f);
 }
 
@@ -851,7 +1061,9 @@ Test(transfer, package_refuses_what_was_not_reduced_for_this_kek)
 /*
  * Someone who holds KM (the module file) but not the quorum can seal any key file, but cannot
  * sign an ACL. world_key_save refuses to write a bad signature; a file built through the
- * internal builder with a valid seal is refused on load, so package refuses it.
+ * internal builder with a valid seal is refused on load, so package refuses it. KNSO's
+ * signature names the key (app and ident), so a genuine reduced ACL copied under another name
+ * is refused too.
  */
 Test(transfer, package_refuses_an_acl_knso_did_not_sign)
 {
@@ -870,10 +1082,11 @@ Test(transfer, package_refuses_an_acl_knso_did_not_sign)
 
     static const struct {
         const char *ident, *what;
-    } cases[3] = {{"flipped-sig", "a flipped signature byte"},
+    } cases[4] = {{"flipped-sig", "a flipped signature byte"},
                   {"rebound", "the ACL rebound to the attacker's KEK"},
-                  {"zero-sig", "an all-zero signature"}};
-    for (size_t i = 0; i < 3; i++) {
+                  {"zero-sig", "an all-zero signature"},
+                  {"renamed", "the genuine signature under another ident"}};
+    for (size_t i = 0; i < 4; i++) {
         world_key forged = key;
         snprintf(forged.info.ident, sizeof forged.info.ident, "%s", cases[i].ident);
         if (i == 0)
@@ -905,19 +1118,20 @@ Test(transfer, package_refuses_an_acl_knso_did_not_sign)
                      KT_EDENIED, "%s: %s", cases[i].what, e.msg);
         cr_assert_not_null(strstr(e.msg, "signature"), "%s: %s", cases[i].what, e.msg);
     }
-    /* The control: the same path with the genuine signature loads and packages. */
+    /* The control: the same path with the genuine signature, under the name KNSO signed for,
+     * loads and packages. */
     {
         world_key copy = key;
-        snprintf(copy.info.ident, sizeof copy.info.ident, "genuine");
         char path[PATH_MAX];
         kt_wbuf w;
-        cr_assert_eq(world_key_path(&f.p, TRANSFER_APP, "genuine", path, sizeof path, &e), KT_OK);
+        cr_assert_eq(world_key_path(&f.p, TRANSFER_APP, "victim", path, sizeof path, &e), KT_OK);
+        cr_assert_eq(unlink(path), 0);
         kt_wbuf_init(&w, false);
         cr_assert_eq(key_file_build(&copy, &f.m, &w, &e), KT_OK, "%s", e.msg);
         cr_assert_eq(kt_file_write(path, w.p, w.len, KT_WRITE_NEW, &e), KT_OK, "%s", e.msg);
         kt_wbuf_free(&w);
     }
-    cr_assert_eq(package(&f, &k, "genuine", TRANSFER_AZURE, 0, "genuine", &r, &e), KT_OK, "%s",
+    cr_assert_eq(package(&f, &k, "victim", TRANSFER_AZURE, 0, "genuine", &r, &e), KT_OK, "%s",
                  e.msg);
     {
         kt_buf file;
@@ -1057,20 +1271,40 @@ Test(transfer, attested_path_into_the_emulated_cloud, .timeout = 240)
     make_cloud(&f, "EU", &eu);
 
     /* Packages that do not verify: another cloud's world, a damaged signature. */
-    cr_assert_eq(
-        transfer_kek_from_packages(na.r.kek_pkg, eu.r.world_pkg, (uint64_t)time(NULL), &k, &e),
-        KT_EDENIED);
+    cr_assert_eq(transfer_kek_from_packages(na.r.kek_pkg, eu.r.world_pkg, (uint64_t)time(NULL),
+                                            true, &k, &e),
+                 KT_EDENIED);
     cr_assert_not_null(strstr(e.msg, "do not verify"), "%s", e.msg);
     cr_assert_null(k.key);
     char missing[PATH_MAX];
     snprintf(missing, sizeof missing, "%s/none", f.scratch);
-    cr_assert_eq(transfer_kek_from_packages(missing, na.r.world_pkg, 0, &k, &e), KT_ENOENT);
+    cr_assert_eq(transfer_kek_from_packages(missing, na.r.world_pkg, 0, true, &k, &e), KT_ENOENT);
 
-    /* The genuine pair: the KEK, kid, fingerprint and world the cloud made. */
-    cr_assert_eq(
-        transfer_kek_from_packages(na.r.kek_pkg, na.r.world_pkg, (uint64_t)time(NULL), &k, &e),
-        KT_OK, "%s", e.msg);
+    /* The emulated cloud's vendor is the DEMO root (kek_vendor_load(NULL, NULL)): its packages
+     * verify, but whoever has the committed DEMO key can make them for a KEK of their own, so
+     * they are refused unless this is said to be a demo. */
+    cr_assert_eq(transfer_kek_from_packages(na.r.kek_pkg, na.r.world_pkg, (uint64_t)time(NULL),
+                                            false, &k, &e),
+                 KT_EDENIED);
+    cr_assert_not_null(strstr(e.msg, "DEMO vendor root"), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, "--demo"), "%s", e.msg);
+    cr_assert_null(k.key);
+    const transfer_kek_source nodemo = {.kek_package = na.r.kek_pkg,
+                                        .world_package = na.r.world_pkg};
+    cr_assert_eq(transfer_kek_open(&nodemo, (uint64_t)time(NULL), &k, &e), KT_EDENIED);
+
+    /* The genuine pair, as a demo: the KEK, kid, fingerprint and world the cloud made, and the
+     * root that vouched. */
+    cr_assert_eq(transfer_kek_from_packages(na.r.kek_pkg, na.r.world_pkg, (uint64_t)time(NULL),
+                                            true, &k, &e),
+                 KT_OK, "%s", e.msg);
     cr_assert(k.attested);
+    cr_assert(k.root_is_demo);
+    cr_assert_str_eq(k.root_name, PKG_ROOT_NAME_DEMO);
+    uint8_t demo_root[32];
+    pkg_demo_root_sha256(demo_root);
+    cr_assert(memcmp(k.root_sha256, demo_root, 32) == 0);
+    cr_assert_str_eq(k.region, "NA");
     cr_assert_str_eq(k.kid, na.r.kid);
     cr_assert(memcmp(k.fp, na.r.kek_fp, 32) == 0);
     cr_assert(memcmp(k.world_hash, na.r.world_hash, 32) == 0);
@@ -1104,18 +1338,18 @@ Test(transfer, attested_path_into_the_emulated_cloud, .timeout = 240)
 
     /* A key reduced for NA cannot be packaged for EU's KEK. */
     transfer_kek keu;
-    cr_assert_eq(
-        transfer_kek_from_packages(eu.r.kek_pkg, eu.r.world_pkg, (uint64_t)time(NULL), &keu, &e),
-        KT_OK, "%s", e.msg);
+    cr_assert_eq(transfer_kek_from_packages(eu.r.kek_pkg, eu.r.world_pkg, (uint64_t)time(NULL),
+                                            true, &keu, &e),
+                 KT_OK, "%s", e.msg);
     cr_assert_eq(package(&f, &keu, "rsa", TRANSFER_AZURE, 0, "rsa-eu", &r, &e), KT_EDENIED);
     transfer_kek_free(&keu);
 
     /* A KEK package altered after the fact does not verify, so nothing is packaged. */
     transfer_kek_free(&k);
     flip_byte(na.r.kek_pkg, 10);
-    cr_assert_neq(
-        transfer_kek_from_packages(na.r.kek_pkg, na.r.world_pkg, (uint64_t)time(NULL), &k, &e),
-        KT_OK);
+    cr_assert_neq(transfer_kek_from_packages(na.r.kek_pkg, na.r.world_pkg, (uint64_t)time(NULL),
+                                             true, &k, &e),
+                  KT_OK);
     cr_assert_null(k.key);
     teardown(&f);
 }

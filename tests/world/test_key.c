@@ -1116,7 +1116,9 @@ Test(key, a_signed_reduced_acl_is_kept_and_verified)
     cr_assert_eq(world_key_save(&f.p, &f.m, &k, &e), KT_EDENIED);
     cr_assert(strstr(e.msg, "does not verify") != NULL, "%s", e.msg);
 
-    cr_assert_eq(world_acl_sign(&a, k.info.key_hash, &k.info.acl, k.info.acl_sig, &e), KT_OK);
+    cr_assert_eq(world_acl_sign(&a, k.info.app, k.info.ident, k.info.key_hash, &k.info.acl,
+                                k.info.acl_sig, &e),
+                 KT_OK);
     cr_assert_eq(world_key_save(&f.p, &f.m, &k, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(world_key_load(&f.p, &f.m, "xferacld", "contosokey", &r, &e), KT_OK, "%s", e.msg);
     cr_assert(r.info.acl_signed);
