@@ -41,6 +41,8 @@ authorityKeyIdentifier = keyid:always
 [leaf]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
+# The attestation purpose (docs/formats.md, "Certificate profile").
+extendedKeyUsage = 2.25.77941870831353878035700664750549655760
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 EOF
