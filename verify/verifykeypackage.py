@@ -738,7 +738,8 @@ class Package:
             raise Refused("%s: %s" % (self.what, exc))
         return (
             '%s: %d certificates (leaf, warrant, root), each signed by the next and valid now;'
-            ' signer "%s", for vendor attestation' % (self.what, len(self.chain), self.chain[0].label)
+            ' signer "%s", for vendor attestation'
+            % (self.what, len(self.chain), self.chain[0].label)
         )
 
     def check_signature(self):

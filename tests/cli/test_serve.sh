@@ -24,7 +24,8 @@ cleanup() {
 trap cleanup EXIT
 
 # A cloud and a .byok made for it: the offline steps of the demo.
-if ! KT_BIN=$KT KT_CLOUD=$CLOUD bash "$KT_SRC/scripts/demo-offline.sh" "$t/demo" >"$t/offline.log" 2>&1; then
+if ! KT_BIN=$KT KT_CLOUD=$CLOUD bash "$KT_SRC/scripts/demo-offline.sh" "$t/demo" \
+    >"$t/offline.log" 2>&1; then
     fail "scripts/demo-offline.sh: $(tail -n 30 "$t/offline.log")"
     finish
     exit 1
