@@ -271,25 +271,75 @@ kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err
 /* DER and PEM                                                                                */
 /* ----------------------------------------------------------------------------------------- */
 
+/* name encoded afresh from its entries, RDN by RDN: OpenSSL keeps a decoded name's bytes and
+ * writes them back as they came, so only a new name shows whether they were DER. */
+static X509_NAME *fresh_name(const X509_NAME *name)
+{
+    X509_NAME *out = X509_NAME_new();
+    int prev = -1;
+
+    for (int i = 0; out != NULL && i < X509_NAME_entry_count(name); i++) {
+        const X509_NAME_ENTRY *ne = X509_NAME_get_entry(name, i);
+        int set = X509_NAME_ENTRY_set(ne);
+
+        /* loc -1 appends; set -1 joins the last RDN (a multi-valued one), 0 starts one. */
+        if (X509_NAME_add_entry(out, ne, -1, i > 0 && set == prev ? -1 : 0) != 1) {
+            X509_NAME_free(out);
+            out = NULL;
+        }
+        prev = set;
+    }
+    return out;
+}
+
 /* Whether the certificate decoded from der[0..len) is its own DER encoding: a copy whose
- * TBSCertificate is re-encoded from what was decoded (not from the bytes OpenSSL keeps to verify
- * the signature) gives back der. OpenSSL's decoder takes some BER (an encoded DEFAULT FALSE, a
- * non-0xFF TRUE); a strict DER reader such as python3-cryptography's refuses it. */
+ * TBSCertificate and names are encoded afresh from what was decoded (not from the bytes OpenSSL
+ * keeps to verify the signature) gives back der. OpenSSL's decoder takes some BER (an encoded
+ * DEFAULT FALSE, a length in a longer form than needed); a strict DER reader such as
+ * python3-cryptography's refuses it. */
 static bool is_distinguished(const X509 *x, const uint8_t *der, size_t len)
 {
     X509 *copy = X509_dup(x);
+    X509_NAME *subject = fresh_name(X509_get_subject_name(x)),
+              *issuer = fresh_name(X509_get_issuer_name(x));
     unsigned char *tbs = NULL, *again = NULL;
     int n = -1;
     bool same;
 
-    if (copy != NULL && i2d_re_X509_tbs(copy, &tbs) > 0)
+    if (copy != NULL && subject != NULL && issuer != NULL &&
+        X509_set_subject_name(copy, subject) == 1 && X509_set_issuer_name(copy, issuer) == 1 &&
+        i2d_re_X509_tbs(copy, &tbs) > 0)
         n = i2d_X509(copy, &again);
     same = n > 0 && (size_t)n == len && memcmp(again, der, len) == 0;
     OPENSSL_free(tbs);
     OPENSSL_free(again);
+    X509_NAME_free(subject);
+    X509_NAME_free(issuer);
     X509_free(copy);
     ERR_clear_error();
     return same;
+}
+
+/* RFC 5280 §4.1.2.5 with X.690 §11.7-8: UTCTime YYMMDDHHMMSSZ for the years through 2049,
+ * GeneralizedTime YYYYMMDDHHMMSSZ (no fraction) from 2050, a date and time that exist. OpenSSL
+ * reads more (no seconds, an offset, a fraction) and keeps the text as it came. */
+static bool is_der_time(const ASN1_TIME *t)
+{
+    int type = ASN1_STRING_type(t), len = ASN1_STRING_length(t);
+    int digits = type == V_ASN1_UTCTIME ? 12 : type == V_ASN1_GENERALIZEDTIME ? 14 : -1;
+    const unsigned char *d = ASN1_STRING_get0_data(t);
+    struct tm tm;
+
+    if (digits < 0 || len != digits + 1 || d[digits] != 'Z')
+        return false;
+    for (int i = 0; i < digits; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+    if (ASN1_TIME_to_tm(t, &tm) != 1) {
+        ERR_clear_error();
+        return false;
+    }
+    return type == V_ASN1_UTCTIME || tm.tm_year + 1900 >= 2050;
 }
 
 /* The length of the header of the DER element at d[0..n) into *hl and of its contents into *cl
@@ -354,12 +404,14 @@ kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e)
         return kt_fail(e, KT_EFORMAT, "trailing data (%zu bytes) after the DER certificate",
                        len - (size_t)(p - der));
     }
-    if (!is_distinguished(x, der, len) || !has_der_critical_flags(x)) {
+    if (!is_distinguished(x, der, len) || !has_der_critical_flags(x) ||
+        !is_der_time(X509_get0_notBefore(x)) || !is_der_time(X509_get0_notAfter(x))) {
         X509_free(x);
         return kt_fail(e, KT_EFORMAT,
-                       "the certificate is BER, not DER (X.690 §10): re-encoded, it is not the "
-                       "same bytes (an encoded DEFAULT value, a TRUE that is not 0xFF, a "
-                       "non-minimal or constructed form)");
+                       "the certificate is BER, not DER (X.690 §10; RFC 5280 §4.1.2.5): it has "
+                       "a value in another form than its one DER form (an encoded DEFAULT, a "
+                       "TRUE that is not 0xFF, a longer length, a time without seconds or with "
+                       "an offset, a GeneralizedTime before 2050)");
     }
     *out = x;
     return KT_OK;

@@ -314,6 +314,13 @@ class Cert:
             self.issuer = tbs[first + 2][1]
             self.subject = tbs[first + 4][1]
             self.spki = tbs[first + 5][1]
+            # RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 (pyca reads a
+            # GeneralizedTime for any year).
+            validity = der_parts(tbs[first + 3][1])
+            years = (self.x509.not_valid_before.year, self.x509.not_valid_after.year)
+            for (tag, _), year in zip(validity, years):
+                if tag == 0x18 and year < 2050:
+                    raise ValueError("a GeneralizedTime before 2050, where DER has a UTCTime")
             # [3] EXPLICIT Extensions, the last member of the TBSCertificate when present.
             self.extensions_der = tbs[-1][1] if tbs[-1][0] == 0xA3 else None
         except Exception as exc:  # noqa: BLE001 - pyca raises more than ValueError on bad DER

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rsa.h>
 
@@ -1257,6 +1258,119 @@ static void root_private_ext(const vt_cloud *g, char **kek, char **world)
     with_ext(g, 2, false, OID_PEN, VT_NOT_CRITICAL, "\x05\x00", 2, kek, world);
 }
 
+/* The leaf's subject Name with its outer length in the long form where the short one does
+ * (X.690 §10.1: DER lengths are minimal): the same name to a BER reader. */
+static void subject_length_not_minimal(const vt_cloud *g, char **kek, char **world)
+{
+    unsigned char *d = NULL;
+    int n = i2d_X509_NAME(X509_get_subject_name(g->leaf), &d);
+    kt_buf name = {malloc((size_t)n + 1), (size_t)n + 1}, chain[3];
+
+    cr_assert(n > 2 && n < 0x80 + 2 && d[0] == 0x30 && d[1] < 0x80 && name.p != NULL);
+    name.p[0] = 0x30;
+    name.p[1] = 0x81;
+    memcpy(name.p + 2, d + 1, (size_t)n - 1);
+    chain[0] = vt_reissue_field(g->leaf, VT_TBS_SUBJECT, &name, g->warrant_key);
+    chain[1] = vt_der(g->warrant);
+    chain[2] = vt_der(g->root);
+    *kek = kek_with_x5c(g, chain, 3);
+    *world = vt_world_package(g);
+    kt_buf_free(&name);
+    OPENSSL_free(d);
+}
+
+/* How a time is written: DER's UTCTime YYMMDDHHMMSSZ, or a way it must not be. */
+typedef enum time_form {
+    UTC_DER,         /* 0x17 YYMMDDHHMMSSZ (RFC 5280 §4.1.2.5.1) */
+    UTC_NO_SECONDS,  /* 0x17 YYMMDDHHMMZ: BER allows it */
+    UTC_OFFSET,      /* 0x17 YYMMDDHHMMSS+0000 */
+    UTC_MONTH_13,    /* 0x17 with month 13 */
+    UTC_FEB_30,      /* 0x17 on the 30th of February */
+    GEN_BEFORE_2050, /* 0x18 YYYYMMDDHHMMSSZ for a year UTCTime must carry */
+    GEN_FRACTION,    /* 0x18 YYYYMMDDHHMMSS.5Z */
+} time_form;
+
+/* The DER element (tag, length, text) of UNIX time t in form f, at out; returns its length. */
+static size_t time_element(uint8_t *out, size_t cap, time_form f, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char text[40];
+    int n, y = 0, mo = 0;
+
+    cr_assert_not_null(gmtime_r(&tt, &tm));
+    y = tm.tm_year + 1900, mo = f == UTC_MONTH_13 ? 13 : f == UTC_FEB_30 ? 2 : tm.tm_mon + 1;
+    if (f == UTC_FEB_30)
+        tm.tm_mday = 30;
+    if (f == GEN_BEFORE_2050 || f == GEN_FRACTION)
+        n = snprintf(text, sizeof text, "%04d%02d%02d%02d%02d%02d%s", y, mo, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, f == GEN_FRACTION ? ".5Z" : "Z");
+    else if (f == UTC_NO_SECONDS)
+        n = snprintf(text, sizeof text, "%02d%02d%02d%02d%02dZ", y % 100, mo, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min);
+    else
+        n = snprintf(text, sizeof text, "%02d%02d%02d%02d%02d%02d%s", y % 100, mo, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, f == UTC_OFFSET ? "+0000" : "Z");
+    cr_assert(n > 0 && (size_t)n + 2 <= cap);
+    out[0] = f == GEN_BEFORE_2050 || f == GEN_FRACTION ? 0x18 : 0x17;
+    out[1] = (uint8_t)n;
+    memcpy(out + 2, text, (size_t)n);
+    return (size_t)n + 2;
+}
+
+/* The leaf re-issued with its validity, a day back to a day ahead, written in these forms. */
+static void leaf_times(const vt_cloud *g, time_form nb, time_form na, char **kek, char **world)
+{
+    uint8_t v[96];
+    size_t n = 2;
+    kt_buf validity, chain[3];
+
+    n += time_element(v + n, sizeof v - n, nb, (int64_t)g->now - VT_DAY);
+    n += time_element(v + n, sizeof v - n, na, (int64_t)g->now + VT_DAY);
+    v[0] = 0x30, v[1] = (uint8_t)(n - 2);
+    validity = (kt_buf){v, n};
+    chain[0] = vt_reissue_field(g->leaf, VT_TBS_VALIDITY, &validity, g->warrant_key);
+    chain[1] = vt_der(g->warrant);
+    chain[2] = vt_der(g->root);
+    *kek = kek_with_x5c(g, chain, 3);
+    *world = vt_world_package(g);
+}
+
+static void times_der(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, UTC_DER, kek, world);
+}
+
+static void time_without_seconds(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, UTC_NO_SECONDS, kek, world);
+}
+
+static void time_with_offset(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_OFFSET, UTC_DER, kek, world);
+}
+
+static void time_month_13(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_MONTH_13, UTC_DER, kek, world);
+}
+
+static void time_february_30(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_FEB_30, UTC_DER, kek, world);
+}
+
+static void time_fraction(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, GEN_FRACTION, kek, world);
+}
+
+static void time_generalized_before_2050(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, GEN_BEFORE_2050, kek, world);
+}
+
 /* A CA under issuer (any path length), for chains longer than the profile's. */
 static X509 *intermediate(const vt_cloud *g, X509 *issuer, EVP_PKEY *issuer_key, EVP_PKEY *key,
                           const char *cn)
@@ -1476,6 +1590,15 @@ static const vt_case cases[] = {
     {"four certificates (an issuing CA above the warrant)", four_certificates, "chain", 1},
     {"five certificates", five_certificates, "chain", 1},
     {"warrant not right above the leaf", warrant_not_above_leaf, "chain", 1},
+    {"leaf subject with a length not in its shortest form", subject_length_not_minimal, "format",
+     3},
+    {"leaf validity re-encoded as DER", times_der, NULL, 0},
+    {"UTCTime on the 30th of February", time_february_30, "format", 3},
+    {"UTCTime without seconds", time_without_seconds, "format", 3},
+    {"UTCTime with a +0000 offset", time_with_offset, "format", 3},
+    {"UTCTime in month 13", time_month_13, "format", 3},
+    {"GeneralizedTime with a fraction of a second", time_fraction, "format", 3},
+    {"GeneralizedTime before 2050", time_generalized_before_2050, "format", 3},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 

@@ -355,7 +355,21 @@ kt_buf vt_der(X509 *x)
     return out;
 }
 
+static kt_buf reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, int field,
+                      const kt_buf *with, EVP_PKEY *issuer_key);
+
 kt_buf vt_reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, EVP_PKEY *issuer_key)
+{
+    return reissue(base, drop, add, n, -1, NULL, issuer_key);
+}
+
+kt_buf vt_reissue_field(X509 *base, int field, const kt_buf *with, EVP_PKEY *issuer_key)
+{
+    return reissue(base, NULL, NULL, 0, field, with, issuer_key);
+}
+
+static kt_buf reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, int field,
+                      const kt_buf *with, EVP_PKEY *issuer_key)
 {
     static const uint8_t ecdsa_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
                                            0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
@@ -367,12 +381,15 @@ kt_buf vt_reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, EVP
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
     cr_assert_gt(tbs_len, 0);
-    /* TBSCertificate: every member but [3] extensions, kept as they are. */
+    /* TBSCertificate: every member but [3] extensions kept as it is, member number field
+     * replaced when asked. */
     at = tlv_header(tbs, (size_t)tbs_len, &body_len);
-    while (at < (size_t)tbs_len) {
+    for (int i = 0; at < (size_t)tbs_len; i++) {
         size_t len, hl = tlv_header(tbs + at, (size_t)tbs_len - at, &len);
 
-        if (tbs[at] != 0xa3)
+        if (i == field)
+            append(&fields, with->p, with->len);
+        else if (tbs[at] != 0xa3)
             append(&fields, tbs + at, hl + len);
         at += hl + len;
     }

@@ -91,6 +91,11 @@ kt_buf vt_ext(const char *oid, int critical, const void *value, size_t len);
  * comma-separated; "*" all of them; NULL none), then add[0..n) at the end (no extensions field
  * when there are none). Signed ECDSA-SHA384 by issuer_key over the TBS as built. */
 kt_buf vt_reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, EVP_PKEY *issuer_key);
+/* base re-issued with member number field of its TBSCertificate (VT_TBS_VALIDITY,
+ * VT_TBS_SUBJECT) replaced by the bytes given, which need not be DER. */
+#define VT_TBS_VALIDITY 4
+#define VT_TBS_SUBJECT  5
+kt_buf vt_reissue_field(X509 *base, int field, const kt_buf *with, EVP_PKEY *issuer_key);
 /* The DER of a certificate. */
 kt_buf vt_der(X509 *x);
 /* As vt_header, with x5c given as DER certificates (which OpenSSL need not be able to read). */
