@@ -149,6 +149,7 @@ print(json.dumps({
 }))
 EOF
 [ $? -eq 0 ] || fail "the attack client failed: $(cat "$t/attack.err")"
+echo "attack: $(cat "$t/attack.json")"
 get() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$t/attack.json"; }
 answers=$(get '["answers"]')
 [ "$answers" = "[200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]" ] && ok ||
