@@ -14,18 +14,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_STATE = 1000, OPT_LISTEN, OPT_TOKEN_FILE, OPT_HELP };
+enum {
+    OPT_STATE = 1000,
+    OPT_LISTEN,
+    OPT_TOKEN_FILE,
+    OPT_MAX_CONNECTIONS,
+    OPT_HEADER_TIMEOUT,
+    OPT_BODY_TIMEOUT,
+    OPT_HELP
+};
 
 static const struct option opts[] = {
     {"state", required_argument, NULL, OPT_STATE},           /* the cloud's state folder */
     {"listen", required_argument, NULL, OPT_LISTEN},         /* loopback ADDRESS:PORT */
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE}, /* the bearer token to accept */
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS}, /* the connection cap */
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},   /* seconds for headers */
+    {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},       /* seconds for the rest */
     {"help", no_argument, NULL, OPT_HELP},
     {0, 0, 0, 0},
 };
 
 static const char help[] =
     "Usage: keytransfer-cloud serve [--state DIR] [--listen ADDRESS:PORT] [--token-file FILE]\n"
+    "                               [--max-connections N] [--header-timeout SECONDS]\n"
+    "                               [--body-timeout SECONDS]\n"
     "\n"
     "Serve the emulated cloud HSM as a Key Vault-shaped REST endpoint "
     "(api-version " KEK_SERVE_API_VERSION ")\n"
@@ -43,6 +56,13 @@ static const char help[] =
     "                        one (default: 127.0.0.1:0)\n"
     "  --token-file FILE     accept the token in FILE (16 to 4096 visible characters, one\n"
     "                        trailing newline ignored) instead of a fresh random one\n"
+    "  --max-connections N   serve at most N connections at once (1 to 256, default 32); one\n"
+    "                        more pushes out the oldest still sending its request headers\n"
+    "  --header-timeout S    a request's headers must be in within S seconds of the connection\n"
+    "                        or of the previous answer (1 to 3600, default 5), however they\n"
+    "                        trickle in\n"
+    "  --body-timeout S      and the rest of it within S seconds of its headers (1 to 3600,\n"
+    "                        default 30)\n"
     "  --help                show this help\n";
 
 static void log_stderr(void *ctx, const char *line)
@@ -50,6 +70,17 @@ static void log_stderr(void *ctx, const char *line)
     (void)ctx;
     fprintf(stderr, "keytransfer-cloud serve: %s\n", line);
     fflush(stderr);
+}
+
+/* A decimal count of at most 9 digits (the range is kek_serve_limits_check's). */
+static bool parse_count(const char *s, unsigned *out)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 9 || strspn(s, "0123456789") != n)
+        return false;
+    *out = (unsigned)strtoul(s, NULL, 10);
+    return true;
 }
 
 /* The token: from the file, or 32 random bytes as unpadded base64url. NUL-terminated. */
@@ -99,6 +130,7 @@ static kt_rc load_token(const char *file, kt_secbuf *token, kt_err *e)
 int cmd_serve(int argc, char **argv)
 {
     const char *state = NULL, *listen = "127.0.0.1:0", *token_file = NULL;
+    kek_serve_limits limits = KEK_SERVE_LIMITS_DEFAULT;
     char state_buf[4096];
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -123,6 +155,20 @@ int cmd_serve(int argc, char **argv)
         case OPT_TOKEN_FILE:
             token_file = optarg;
             break;
+        case OPT_MAX_CONNECTIONS:
+        case OPT_HEADER_TIMEOUT:
+        case OPT_BODY_TIMEOUT: {
+            unsigned *v = c == OPT_MAX_CONNECTIONS  ? &limits.max_connections
+                          : c == OPT_HEADER_TIMEOUT ? &limits.header_seconds
+                                                    : &limits.body_seconds;
+            if (!parse_count(optarg, v))
+                return cloud_usage("serve", "--%s takes a whole number, not '%s'",
+                                   c == OPT_MAX_CONNECTIONS  ? "max-connections"
+                                   : c == OPT_HEADER_TIMEOUT ? "header-timeout"
+                                                             : "body-timeout",
+                                   optarg);
+            break;
+        }
         case OPT_HELP:
             return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
         case ':':
@@ -134,7 +180,8 @@ int cmd_serve(int argc, char **argv)
     if (optind < argc)
         return cloud_usage("serve", "unexpected argument '%s'", argv[optind]);
     kt_err_clear(&e);
-    if (kek_listen_parse(listen, &ss, &sslen, &e) != KT_OK)
+    if (kek_listen_parse(listen, &ss, &sslen, &e) != KT_OK ||
+        kek_serve_limits_check(&limits, &e) != KT_OK)
         return cloud_usage("serve", "%s", e.msg);
     if (state == NULL && (state = cloud_default_state(state_buf, sizeof state_buf)) == NULL)
         return cloud_usage("serve", "give --state DIR (no HOME to default to)");
@@ -157,8 +204,8 @@ int cmd_serve(int argc, char **argv)
     rest.cloud = &cloud;
     rest.token = &token;
     pthread_mutex_init(&rest.lock, NULL);
-    kt_rc rc =
-        kek_serve_start(&rest, (const struct sockaddr *)&ss, sslen, log_stderr, NULL, &server, &e);
+    kt_rc rc = kek_serve_start(&rest, (const struct sockaddr *)&ss, sslen, &limits, log_stderr,
+                               NULL, &server, &e);
     if (rc != KT_OK) {
         kt_err_prefix(&e, "%s", listen);
         goto out;

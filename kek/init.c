@@ -236,7 +236,8 @@ static kt_rc make_certs(init_ctx *c, kt_err *e)
                        .not_after = now + CERT_YEARS * 365ull * 86400,
                        .is_ca = false,
                        .path_len = -1,
-                       .key_usage = PKG_KU_DIGITAL_SIGNATURE};
+                       .key_usage = PKG_KU_DIGITAL_SIGNATURE,
+                       .ext_key_usage = PKG_EKU_ATTESTATION_OID};
     if ((rc = pkg_x509_issue(&a, &c->attest_cert, e)) != KT_OK)
         return rc;
 

@@ -12,10 +12,13 @@
 #include <ctype.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <openssl/core_names.h>
@@ -715,13 +718,204 @@ void kek_rest_handle(kek_rest *s, const kek_rest_request *rq, kek_rest_response 
 
 /* ---- the libmicrohttpd server ------------------------------------------------------------ */
 
+/*
+ * Slow clients (issue 11 item 9). libmicrohttpd's own time-out is an idle one, which every byte
+ * resets, so a client sending one header byte a second held its connection for ever; and its
+ * per-address limit is no defence on loopback, where every client is 127.0.0.1 (eight trickling
+ * connections locked everyone out). So the server keeps its own account of each connection:
+ * an absolute deadline for the headers of each request (KEK_SERVE_HEADER_SECONDS from the
+ * accept, or from the end of the previous request), then for its body (KEK_SERVE_BODY_SECONDS
+ * from the end of the headers), and a cap of KEK_SERVE_CONN_MAX connections beyond which a new
+ * connection pushes out the oldest one still waiting for its headers. A connection past its
+ * deadline or pushed out is shut down; libmicrohttpd then sees it end and closes it.
+ *
+ * All of it runs in the server's one thread: it calls MHD_run_wait in a loop and looks at the
+ * deadlines between calls, and libmicrohttpd calls back (connections, requests) from inside
+ * MHD_run_wait, in the same thread. Nothing here is shared with another thread but the stop flag.
+ */
+
+#define POLL_MS 100 /* the longest a deadline is overrun, and a stop waits */
+
+/* One connection as the server accounts for it (libmicrohttpd's socket context). */
+struct conn {
+    struct conn *prev, *next; /* oldest first */
+    int fd;
+    int64_t deadline_ms; /* CLOCK_MONOTONIC */
+    bool in_headers;     /* waiting for (the rest of) a request's headers */
+    bool closing;        /* shut down here; libmicrohttpd has not closed it yet */
+};
+
 struct kek_server {
     struct MHD_Daemon *daemon;
     kek_rest *rest;
     kek_log_fn log;
     void *log_ctx;
     unsigned port;
+    kek_serve_limits limits;
+    pthread_t thread;
+    atomic_bool stop;
+    struct conn *oldest, *newest;
+    size_t open; /* connections not shut down here */
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_line(kek_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(kek_server *s, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+
+    if (s->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->log(s->log_ctx, line);
+}
+
+/* libmicrohttpd's own messages ("Server reached connection limit"), into the same log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    kek_server *s = cls;
+    char line[256];
+    size_t n;
+
+    if (s->log == NULL)
+        return;
+    vsnprintf(line, sizeof line, fmt, ap);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    s->log(s->log_ctx, line);
+}
+
+/* Ends a connection from the server's side: shutdown, not close, so the descriptor stays
+ * libmicrohttpd's until it has seen the end and closed it itself. */
+static void cut(kek_server *s, struct conn *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
+    c->closing = true;
+    s->open--;
+}
+
+/* The connection now waits for a request's headers (in_headers) or for the rest of a request
+ * whose headers are in, until the deadline of that phase. */
+static void set_phase(const kek_server *s, struct conn *c, bool in_headers)
+{
+    unsigned seconds = in_headers ? s->limits.header_seconds : s->limits.body_seconds;
+
+    c->in_headers = in_headers;
+    c->deadline_ms = now_ms() + 1000 * (int64_t)seconds;
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return i != NULL ? i->socket_context : NULL;
+}
+
+/* The cap: over it, the oldest connection still waiting for headers goes (the newcomer itself
+ * when every other one is busy with a request). */
+static void enforce_cap(kek_server *s)
+{
+    while (s->open > s->limits.max_connections) {
+        struct conn *victim = NULL;
+
+        for (struct conn *c = s->oldest; c != NULL && victim == NULL; c = c->next)
+            if (!c->closing && c->in_headers)
+                victim = c;
+        if (victim == NULL)
+            victim = s->newest;
+        cut(s, victim);
+        log_line(s,
+                 "connection closed: over %u connections, the oldest one still sending its "
+                 "headers goes",
+                 s->limits.max_connections);
+    }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    kek_server *s = cls;
+    struct conn *c = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        if (i == NULL || (c = calloc(1, sizeof *c)) == NULL)
+            return; /* not accounted for: the idle time-out still ends it */
+        c->fd = i->connect_fd;
+        set_phase(s, c, true);
+        c->prev = s->newest;
+        if (s->newest != NULL)
+            s->newest->next = c;
+        else
+            s->oldest = c;
+        s->newest = c;
+        s->open++;
+        *socket_context = c;
+        enforce_cap(s);
+        return;
+    }
+    if (c == NULL)
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->oldest = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        s->newest = c->prev;
+    if (!c->closing)
+        s->open--;
+    free(c);
+    *socket_context = NULL;
+}
+
+/* Every connection past its deadline is shut down. */
+static void reap(kek_server *s)
+{
+    int64_t now = now_ms();
+
+    for (struct conn *c = s->oldest; c != NULL; c = c->next) {
+        if (c->closing || now < c->deadline_ms)
+            continue;
+        cut(s, c);
+        if (c->in_headers)
+            log_line(s, "connection closed: the request headers did not arrive within %u s",
+                     s->limits.header_seconds);
+        else
+            log_line(s,
+                     "connection closed: the request did not complete within %u s of its "
+                     "headers",
+                     s->limits.body_seconds);
+    }
+}
+
+static void *serve_loop(void *arg)
+{
+    kek_server *s = arg;
+
+    while (!atomic_load(&s->stop)) {
+        reap(s);
+        if (MHD_run_wait(s->daemon, POLL_MS) != MHD_YES)
+            log_line(s, "the server loop failed once; going on");
+    }
+    return NULL;
+}
 
 /* A request in progress: its body so far, or how much was thrown away over the cap. */
 struct pending {
@@ -734,15 +928,18 @@ struct pending {
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
+    kek_server *s = cls;
     (void)toe;
     struct pending *p = *req_cls;
+    struct conn *c = conn_of(conn);
     if (p != NULL) {
         free(p->body);
         free(p);
     }
     *req_cls = NULL;
+    /* The next request on this connection has its own header deadline. */
+    if (c != NULL && !c->closing)
+        set_phase(s, c, true);
 }
 
 static enum MHD_Result respond(kek_server *s, struct MHD_Connection *conn, const char *method,
@@ -807,6 +1004,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     if (p == NULL) {
         /* Headers only: answer now when they decide it, before any body is read. */
+        struct conn *c = conn_of(conn);
+
+        if (c != NULL && !c->closing)
+            set_phase(s, c, false); /* the headers are in: now the body's deadline */
         if ((p = calloc(1, sizeof *p)) == NULL)
             return MHD_NO;
         *req_cls = p;
@@ -855,25 +1056,50 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return respond(s, conn, method, url, &rs);
 }
 
-kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen, kek_log_fn log,
-                      void *log_ctx, kek_server **out, kt_err *e)
+kt_rc kek_serve_limits_check(const kek_serve_limits *l, kt_err *e)
 {
+    if (l->max_connections < 1 || l->max_connections > KEK_SERVE_CONN_LIMIT)
+        return kt_fail(e, KT_EUSAGE, "the connection cap is 1 to %d, not %u", KEK_SERVE_CONN_LIMIT,
+                       l->max_connections);
+    if (l->header_seconds < 1 || l->header_seconds > KEK_SERVE_SECONDS_LIMIT ||
+        l->body_seconds < 1 || l->body_seconds > KEK_SERVE_SECONDS_LIMIT)
+        return kt_fail(e, KT_EUSAGE, "a request time limit is 1 to %d seconds",
+                       KEK_SERVE_SECONDS_LIMIT);
+    return KT_OK;
+}
+
+kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen,
+                      const kek_serve_limits *limits, kek_log_fn log, void *log_ctx,
+                      kek_server **out, kt_err *e)
+{
+    static const kek_serve_limits defaults = KEK_SERVE_LIMITS_DEFAULT;
     kek_server *s;
+    kt_rc rc;
     (void)salen;
     *out = NULL;
+    if (limits == NULL)
+        limits = &defaults;
+    if ((rc = kek_serve_limits_check(limits, e)) != KT_OK)
+        return rc;
     if ((s = calloc(1, sizeof *s)) == NULL)
         return kt_fail(e, KT_ENOMEM, "out of memory");
+    s->limits = *limits;
     s->rest = rest;
     s->log = log;
     s->log_ctx = log_ctx;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    /* No internal thread: serve_loop polls, so that the deadlines are looked at in the thread
+     * that owns the connections (see the top of this section). */
+    unsigned flags = MHD_USE_ERROR_LOG;
     if (sa->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)16, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)8,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(32 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        /* accepted ones, those being shut down included: a backstop */
+        2 * s->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)KEK_SERVE_IDLE_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)KEK_SERVE_HEADERS_MAX, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_END);
     if (s->daemon == NULL) {
         free(s);
         return kt_fail(e, KT_EIO,
@@ -882,6 +1108,15 @@ kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : 0;
+    atomic_init(&s->stop, false);
+    int err = pthread_create(&s->thread, NULL, serve_loop, s);
+    if (err != 0) {
+        rc = kt_fail_errno(e, KT_EIO, err, "cannot start the server's thread");
+
+        MHD_stop_daemon(s->daemon);
+        free(s);
+        return rc;
+    }
     *out = s;
     return KT_OK;
 }
@@ -895,6 +1130,9 @@ void kek_serve_stop(kek_server *s)
 {
     if (s == NULL)
         return;
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    /* The loop has ended: this thread is now the only one to touch the daemon. */
     MHD_stop_daemon(s->daemon);
     free(s);
 }

@@ -31,6 +31,31 @@
 #define KEK_SERVE_TOKEN_MIN   16
 #define KEK_SERVE_TOKEN_MAX   4096
 
+/* What clients may hold (issue 11 item 9: a slow-header attack from loopback); the defaults of
+ * kek_serve_limits. */
+#define KEK_SERVE_CONN_MAX       32 /* connections at once */
+#define KEK_SERVE_HEADER_SECONDS 5  /* a request's headers, from the accept or the last answer */
+#define KEK_SERVE_BODY_SECONDS   30 /* its body and answer, from the end of its headers */
+#define KEK_SERVE_IDLE_SECONDS   10 /* silence at any point (not configurable) */
+#define KEK_SERVE_HEADERS_MAX    (32 * 1024) /* bytes of request line and headers */
+#define KEK_SERVE_CONN_LIMIT     256         /* the largest connection cap accepted */
+#define KEK_SERVE_SECONDS_LIMIT  3600        /* the longest time limit accepted */
+
+/* How long a request may take and how many connections are served at once. */
+typedef struct kek_serve_limits {
+    unsigned max_connections; /* 1..KEK_SERVE_CONN_LIMIT: over it, a new connection pushes out
+                                 the oldest one still sending its headers */
+    unsigned header_seconds;  /* 1..KEK_SERVE_SECONDS_LIMIT, absolute, not reset by a byte */
+    unsigned body_seconds;    /* 1..KEK_SERVE_SECONDS_LIMIT, absolute, not reset by a byte */
+} kek_serve_limits;
+#define KEK_SERVE_LIMITS_DEFAULT                                                                   \
+    {                                                                                              \
+        KEK_SERVE_CONN_MAX, KEK_SERVE_HEADER_SECONDS, KEK_SERVE_BODY_SECONDS                       \
+    }
+
+/* KT_EUSAGE, with the range, when a limit is out of range. */
+KT_MUST kt_rc kek_serve_limits_check(const kek_serve_limits *l, kt_err *e);
+
 /* Key operations (JsonWebKeyOperation) an imported key may be given. */
 enum {
     KEK_OP_ENCRYPT = 1u << 0,
@@ -124,13 +149,19 @@ typedef struct kek_server kek_server;
 typedef void (*kek_log_fn)(void *ctx, const char *line);
 
 /*
- * Starts a libmicrohttpd server on the loopback address sa (from kek_listen_parse) with one
- * internal polling thread, so requests reach the HSM one at a time (and s->lock serializes them
- * too). Caps: KEK_SERVE_BODY_MAX per body, 16 connections (8 per address), 10 s idle timeout,
- * 32 KiB of headers. *out: kek_serve_stop.
+ * Starts a libmicrohttpd server on the loopback address sa (from kek_listen_parse) served by one
+ * thread of its own, so requests reach the HSM one at a time (and s->lock serializes them too).
+ * Caps: KEK_SERVE_BODY_MAX per body, KEK_SERVE_HEADERS_MAX of headers, KEK_SERVE_IDLE_SECONDS of
+ * silence, and limits (NULL: KEK_SERVE_LIMITS_DEFAULT): absolute deadlines per request, for its
+ * headers and then for the rest, so that trickling a byte at a time does not hold a connection;
+ * and a connection cap, a new connection pushing out the oldest one still in its headers, so
+ * that honest requests are served while others trickle. There is no per-address limit: on
+ * loopback every client has the same address. Each connection the server ends is logged.
+ * *out: kek_serve_stop.
  */
 KT_MUST kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen,
-                              kek_log_fn log, void *log_ctx, kek_server **out, kt_err *e);
+                              const kek_serve_limits *limits, kek_log_fn log, void *log_ctx,
+                              kek_server **out, kt_err *e);
 
 /* The port the server listens on (the one chosen when port 0 was asked for). */
 unsigned kek_serve_port(const kek_server *s);

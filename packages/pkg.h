@@ -339,6 +339,17 @@ enum {
 #define PKG_CN_MAX  64 /* RFC 5280 ub-common-name */
 #define PKG_PEM_MAX (64 * 1024)
 
+/*
+ * The extended key usage of a vendor attestation certificate (docs/formats.md, "Certificate
+ * profile"): the leaf of every vendor chain carries exactly this one purpose, and the verifiers
+ * refuse a leaf with any other. It is the OID under 2.25 of the UUID
+ * 3aa30eec-7550-42df-84f8-1919df9260d0 (ITU-T X.667 | ISO/IEC 9834-8: a UUID-derived OID needs
+ * no registration), written in decimal.
+ */
+#define PKG_EKU_ATTESTATION_UUID "3aa30eec-7550-42df-84f8-1919df9260d0"
+#define PKG_EKU_ATTESTATION_OID  "2.25.77941870831353878035700664750549655760"
+#define PKG_EKU_TEXT_MAX         256 /* pkg_cert_opts.ext_key_usage, in characters */
+
 /* What pkg_x509_issue certifies. */
 typedef struct pkg_cert_opts {
     X509 *issuer;              /* the issuing certificate, or NULL for a self-signed one */
@@ -351,15 +362,21 @@ typedef struct pkg_cert_opts {
     bool is_ca;
     int path_len;       /* pathLenConstraint for a CA, or -1 for none */
     unsigned key_usage; /* PKG_KU_* bits, at least one */
+    /* extendedKeyUsage (non-critical), as comma-separated OIDs or OpenSSL short names
+     * (PKG_EKU_ATTESTATION_OID on an attestation leaf, "serverAuth"), or NULL for none. */
+    const char *ext_key_usage;
 } pkg_cert_opts;
 
 /*
  * Issues an X.509 v3 certificate signed with ECDSA-SHA384 by issuer_key: a random positive
  * 16-byte serial, subject from cn/org/serial_number, issuer from the issuer certificate (or the
  * subject), validity as given, and the extensions basicConstraints (critical; CA and pathlen),
- * keyUsage (critical), subjectKeyIdentifier (SHA-1 of the key, RFC 5280 §4.2.1.2 method 1) and
- * authorityKeyIdentifier (the issuer's key identifier). The issuer key must match the issuer
- * certificate. *out is a new certificate (X509_free).
+ * keyUsage (critical), subjectKeyIdentifier (SHA-1 of the key, RFC 5280 §4.2.1.2 method 1),
+ * authorityKeyIdentifier (the issuer's key identifier) and, when ext_key_usage is given,
+ * extendedKeyUsage (non-critical, RFC 5280 §4.2.1.12). The issuer key must match the issuer
+ * certificate. Whether the result fits the vendor chain profile is the caller's business (the
+ * verifiers judge it): kek/ issues the attestation leaf with PKG_EKU_ATTESTATION_OID.
+ * *out is a new certificate (X509_free).
  */
 KT_MUST kt_rc pkg_x509_issue(const pkg_cert_opts *o, X509 **out, kt_err *e);
 
@@ -372,7 +389,8 @@ KT_MUST kt_rc pkg_spki_der(EVP_PKEY *key, kt_buf *out, kt_err *e);
 /* SHA-256 of a key's SubjectPublicKeyInfo DER: the fingerprint of KEKs and keys. */
 KT_MUST kt_rc pkg_spki_sha256(EVP_PKEY *key, uint8_t out[32], kt_err *e);
 
-/* A certificate from DER that d2i_X509 must consume exactly (at most PKG_CERT_DER_MAX bytes). */
+/* A certificate from DER that d2i_X509 must consume exactly (at most PKG_CERT_DER_MAX bytes) and
+ * that is DER, not merely BER: re-encoded, it gives back the same bytes (KT_EFORMAT otherwise). */
 KT_MUST kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e);
 
 /* DER of a certificate into *out (kt_buf_free). */

@@ -63,6 +63,14 @@ static kt_rc check_opts(const pkg_cert_opts *o, kt_err *e)
     if (!o->is_ca && (o->key_usage & (PKG_KU_KEY_CERT_SIGN | PKG_KU_CRL_SIGN)))
         return kt_fail(e, KT_EUSAGE,
                        "certificate: keyCertSign and cRLSign are for CA certificates only");
+    if (o->ext_key_usage != NULL) {
+        size_t n = strnlen(o->ext_key_usage, PKG_EKU_TEXT_MAX + 1);
+
+        if (n == 0 || n > PKG_EKU_TEXT_MAX || !pkg_is_printable(o->ext_key_usage, n))
+            return kt_fail(e, KT_EUSAGE,
+                           "certificate: extendedKeyUsage must be 1 to %d printable characters",
+                           PKG_EKU_TEXT_MAX);
+    }
     if (o->is_ca && o->path_len > 16)
         return kt_fail(e, KT_EUSAGE, "certificate: path length %d is beyond reason", o->path_len);
     if (o->issuer != NULL) {
@@ -166,6 +174,9 @@ kt_rc pkg_x509_issue(const pkg_cert_opts *o, X509 **out, kt_err *e)
         !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
         !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
         goto ssl_error;
+    /* RFC 5280 §4.2.1.12: the purposes the key may serve, non-critical as the profile has it. */
+    if (o->ext_key_usage != NULL && !add_ext(x, &ctx, NID_ext_key_usage, o->ext_key_usage))
+        goto ssl_error;
     if (X509_sign(x, o->issuer_key, EVP_sha384()) <= 0)
         goto ssl_error;
     *out = x;
@@ -260,6 +271,122 @@ kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err
 /* DER and PEM                                                                                */
 /* ----------------------------------------------------------------------------------------- */
 
+/* name encoded afresh from its entries, RDN by RDN: OpenSSL keeps a decoded name's bytes and
+ * writes them back as they came, so only a new name shows whether they were DER. */
+static X509_NAME *fresh_name(const X509_NAME *name)
+{
+    X509_NAME *out = X509_NAME_new();
+    int prev = -1;
+
+    for (int i = 0; out != NULL && i < X509_NAME_entry_count(name); i++) {
+        const X509_NAME_ENTRY *ne = X509_NAME_get_entry(name, i);
+        int set = X509_NAME_ENTRY_set(ne);
+
+        /* loc -1 appends; set -1 joins the last RDN (a multi-valued one), 0 starts one. */
+        if (X509_NAME_add_entry(out, ne, -1, i > 0 && set == prev ? -1 : 0) != 1) {
+            X509_NAME_free(out);
+            out = NULL;
+        }
+        prev = set;
+    }
+    return out;
+}
+
+/* Whether the certificate decoded from der[0..len) is its own DER encoding: a copy whose
+ * TBSCertificate and names are encoded afresh from what was decoded (not from the bytes OpenSSL
+ * keeps to verify the signature) gives back der. OpenSSL's decoder takes some BER (an encoded
+ * DEFAULT FALSE, a length in a longer form than needed); a strict DER reader such as
+ * python3-cryptography's refuses it. */
+static bool is_distinguished(const X509 *x, const uint8_t *der, size_t len)
+{
+    X509 *copy = X509_dup(x);
+    X509_NAME *subject = fresh_name(X509_get_subject_name(x)),
+              *issuer = fresh_name(X509_get_issuer_name(x));
+    unsigned char *tbs = NULL, *again = NULL;
+    int n = -1;
+    bool same;
+
+    if (copy != NULL && subject != NULL && issuer != NULL &&
+        X509_set_subject_name(copy, subject) == 1 && X509_set_issuer_name(copy, issuer) == 1 &&
+        i2d_re_X509_tbs(copy, &tbs) > 0)
+        n = i2d_X509(copy, &again);
+    same = n > 0 && (size_t)n == len && memcmp(again, der, len) == 0;
+    OPENSSL_free(tbs);
+    OPENSSL_free(again);
+    X509_NAME_free(subject);
+    X509_NAME_free(issuer);
+    X509_free(copy);
+    ERR_clear_error();
+    return same;
+}
+
+/* RFC 5280 §4.1.2.5 with X.690 §11.7-8: UTCTime YYMMDDHHMMSSZ for the years through 2049,
+ * GeneralizedTime YYYYMMDDHHMMSSZ (no fraction) from 2050, a date and time that exist. OpenSSL
+ * reads more (no seconds, an offset, a fraction) and keeps the text as it came. */
+static bool is_der_time(const ASN1_TIME *t)
+{
+    int type = ASN1_STRING_type(t), len = ASN1_STRING_length(t);
+    int digits = type == V_ASN1_UTCTIME ? 12 : type == V_ASN1_GENERALIZEDTIME ? 14 : -1;
+    const unsigned char *d = ASN1_STRING_get0_data(t);
+    struct tm tm;
+
+    if (digits < 0 || len != digits + 1 || d[digits] != 'Z')
+        return false;
+    for (int i = 0; i < digits; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+    if (ASN1_TIME_to_tm(t, &tm) != 1) {
+        ERR_clear_error();
+        return false;
+    }
+    return type == V_ASN1_UTCTIME || tm.tm_year + 1900 >= 2050;
+}
+
+/* The length of the header of the DER element at d[0..n) into *hl and of its contents into *cl
+ * (definite lengths of at most 4 bytes); false when it does not fit. */
+static bool der_header(const uint8_t *d, size_t n, size_t *hl, size_t *cl)
+{
+    size_t bytes;
+
+    if (n < 2)
+        return false;
+    *hl = 2;
+    if (d[1] < 0x80) {
+        *cl = d[1];
+    } else {
+        bytes = d[1] & 0x7f;
+        if (bytes == 0 || bytes > 4 || n < 2 + bytes)
+            return false;
+        *cl = 0;
+        for (size_t i = 0; i < bytes; i++)
+            *cl = (*cl << 8) | d[2 + i];
+        *hl += bytes;
+    }
+    return *cl <= n - *hl;
+}
+
+/* X.690 §11.1 and §11.5: an extension's critical flag is left out when FALSE (the DEFAULT) and
+ * is 0xFF when TRUE. OpenSSL keeps the flag's byte as it came and writes it back the same, so
+ * re-encoding alone does not tell. */
+static bool has_der_critical_flags(const X509 *x)
+{
+    for (int i = 0; i < X509_get_ext_count(x); i++) {
+        unsigned char *d = NULL;
+        int n = i2d_X509_EXTENSION(X509_get_ext(x, i), &d);
+        size_t hl, cl, ohl, ocl, at;
+        bool ok = n > 0 && d[0] == 0x30 && der_header(d, (size_t)n, &hl, &cl) && d[hl] == 0x06 &&
+                  der_header(d + hl, (size_t)n - hl, &ohl, &ocl);
+
+        at = ok ? hl + ohl + ocl : 0;
+        if (ok && at + 3 <= (size_t)n && d[at] == 0x01)
+            ok = d[at + 1] == 0x01 && d[at + 2] == 0xff;
+        OPENSSL_free(d);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e)
 {
     const unsigned char *p = der;
@@ -276,6 +403,15 @@ kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e)
         X509_free(x);
         return kt_fail(e, KT_EFORMAT, "trailing data (%zu bytes) after the DER certificate",
                        len - (size_t)(p - der));
+    }
+    if (!is_distinguished(x, der, len) || !has_der_critical_flags(x) ||
+        !is_der_time(X509_get0_notBefore(x)) || !is_der_time(X509_get0_notAfter(x))) {
+        X509_free(x);
+        return kt_fail(e, KT_EFORMAT,
+                       "the certificate is BER, not DER (X.690 §10; RFC 5280 §4.1.2.5): it has "
+                       "a value in another form than its one DER form (an encoded DEFAULT, a "
+                       "TRUE that is not 0xFF, a longer length, a time without seconds or with "
+                       "an offset, a GeneralizedTime before 2050)");
     }
     *out = x;
     return KT_OK;

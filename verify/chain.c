@@ -181,96 +181,261 @@ static kt_rc check_validity(X509 *cert, int64_t now, const char *label, kt_err *
     return KT_OK;
 }
 
-/* The extensions every certificate must have right: v3, no repeats, no critical extension this
- * verifier does not process (RFC 5280 §4.2: such a certificate must be rejected). */
-static kt_rc check_extension_set(X509 *cert, const char *label, kt_err *e)
+/* The vendor chain profile (docs/formats.md, "Certificate profile"): exactly the attestation
+ * leaf, the module warrant and the root, in that order. */
+#define CHAIN_LEN    3
+#define WARRANT_AT   1
+#define PATH_LEN_MAX 255
+
+/* The extensions the profile lets a certificate carry, decoded. Any other is refused. */
+typedef struct profile_exts {
+    BASIC_CONSTRAINTS *bc;
+    ASN1_BIT_STRING *ku;
+    EXTENDED_KEY_USAGE *eku;
+    ASN1_OCTET_STRING *ski;
+    AUTHORITY_KEYID *aki;
+} profile_exts;
+
+static void profile_exts_free(profile_exts *x)
+{
+    BASIC_CONSTRAINTS_free(x->bc);
+    ASN1_BIT_STRING_free(x->ku);
+    EXTENDED_KEY_USAGE_free(x->eku);
+    ASN1_OCTET_STRING_free(x->ski);
+    AUTHORITY_KEYID_free(x->aki);
+    memset(x, 0, sizeof *x);
+}
+
+/* An extension's value decoded as it, only when the value is exactly the DER encoding of what it
+ * decodes to (re-encoding gives the same bytes, nothing follows): what OpenSSL's decoder lets
+ * through beyond DER (an encoded DEFAULT, a constructed string, a BOOLEAN true that is not 0xFF,
+ * non-zero padding bits, trailing bytes) is refused, as python3-cryptography refuses it. */
+static void *decode_der(X509_EXTENSION *ext, const ASN1_ITEM *it)
+{
+    const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(ext);
+    const unsigned char *start = ASN1_STRING_get0_data(v), *p = start;
+    long len = ASN1_STRING_length(v);
+    unsigned char *again = NULL;
+    ASN1_VALUE *obj = ASN1_item_d2i(NULL, &p, len, it);
+    int n = obj != NULL && p == start + len ? ASN1_item_i2d(obj, &again, it) : -1;
+    bool ok = n == len && n > 0 && memcmp(again, start, (size_t)n) == 0;
+
+    OPENSSL_free(again);
+    ERR_clear_error();
+    if (!ok && obj != NULL) {
+        ASN1_item_free(obj, it);
+        obj = NULL;
+    }
+    return obj;
+}
+
+/* X.690 §11.2.2: a named bit list in DER ends with a one bit (no trailing zero bits), so the
+ * encoding is the shortest; keyUsage has at least one bit set (RFC 5280 §4.2.1.3). */
+static bool is_der_named_bits(const ASN1_BIT_STRING *b)
+{
+    int len = ASN1_STRING_length(b), unused = (int)(b->flags & 0x07);
+    const unsigned char *d = ASN1_STRING_get0_data(b);
+
+    return len > 0 && ((d[len - 1] >> unused) & 1) == 1;
+}
+
+static kt_rc extension_rules(const profile_exts *x, const char *label, kt_err *e)
+{
+    /* OpenSSL keeps a BOOLEAN's byte as it came (and writes it back so): DER's TRUE is 0xFF. */
+    if (x->bc != NULL && x->bc->ca != 0 && x->bc->ca != 0xff)
+        return kt_fail(e, KT_EDENIED,
+                       "certificate \"%s\" has a malformed basicConstraints extension (not DER)",
+                       label);
+    if (x->bc != NULL && x->bc->pathlen != NULL) {
+        int64_t max = -1;
+
+        if (!x->bc->ca)
+            return kt_fail(e, KT_EDENIED,
+                           "certificate \"%s\" states a path length but is not a CA (RFC 5280 "
+                           "§4.2.1.9)",
+                           label);
+        if (ASN1_INTEGER_get_int64(&max, x->bc->pathlen) != 1 || max < 0 || max > PATH_LEN_MAX) {
+            ERR_clear_error();
+            return kt_fail(e, KT_EDENIED, "certificate \"%s\" has a path length outside 0 to %d",
+                           label, PATH_LEN_MAX);
+        }
+    }
+    if (x->ku != NULL && !is_der_named_bits(x->ku))
+        return kt_fail(e, KT_EDENIED,
+                       "certificate \"%s\" has a keyUsage with no usage or with trailing zero bits "
+                       "(not DER)",
+                       label);
+    if (x->eku != NULL && sk_ASN1_OBJECT_num(x->eku) < 1)
+        return kt_fail(e, KT_EDENIED, "certificate \"%s\" has an empty extendedKeyUsage", label);
+    if (x->ski != NULL && ASN1_STRING_length(x->ski) < 1)
+        return kt_fail(e, KT_EDENIED, "certificate \"%s\" has an empty subjectKeyIdentifier",
+                       label);
+    if (x->aki != NULL && (x->aki->keyid == NULL || ASN1_STRING_length(x->aki->keyid) < 1 ||
+                           x->aki->issuer != NULL || x->aki->serial != NULL))
+        return kt_fail(e, KT_EDENIED,
+                       "certificate \"%s\" has an authorityKeyIdentifier that is not a key "
+                       "identifier alone (the profile names the issuer by its key identifier only)",
+                       label);
+    return KT_OK;
+}
+
+/*
+ * The extensions of a certificate, read against the profile: an X.509 v3 certificate carrying
+ * at most one each of basicConstraints, keyUsage, extendedKeyUsage (these three may be critical),
+ * subjectKeyIdentifier and authorityKeyIdentifier (never critical, RFC 5280 §4.2.1.1-2), each
+ * DER. Any other extension, critical or not, is refused: RFC 5280 §4.2 lets a verifier ignore an
+ * unknown non-critical extension, but two verifiers whose libraries know different extensions
+ * would then judge the same certificate differently. *x is filled (profile_exts_free) even on
+ * failure.
+ */
+static kt_rc read_extensions(X509 *cert, const char *label, profile_exts *x, kt_err *e)
 {
     int count = X509_get_ext_count(cert);
 
+    memset(x, 0, sizeof *x);
     if (X509_get_version(cert) != X509_VERSION_3)
         return kt_fail(e, KT_EDENIED, "certificate \"%s\" is not an X.509 version 3 certificate",
                        label);
     for (int i = 0; i < count; i++) {
         X509_EXTENSION *ext = X509_get_ext(cert, i);
         const ASN1_OBJECT *obj = X509_EXTENSION_get_object(ext);
-        int nid = OBJ_obj2nid(obj);
+        bool critical = X509_EXTENSION_get_critical(ext) != 0, may_be_critical = true;
+        const ASN1_ITEM *it;
+        const char *name;
+        void **slot;
+        char oid[80];
 
         if (X509_get_ext_by_OBJ(cert, obj, i) != -1)
             return kt_fail(e, KT_EDENIED, "certificate \"%s\" repeats an extension", label);
-        if (X509_EXTENSION_get_critical(ext) && nid != NID_basic_constraints &&
-            nid != NID_key_usage) {
-            char oid[80];
-
+        switch (OBJ_obj2nid(obj)) {
+        case NID_basic_constraints:
+            it = ASN1_ITEM_rptr(BASIC_CONSTRAINTS), name = "basicConstraints";
+            slot = (void **)&x->bc;
+            break;
+        case NID_key_usage:
+            it = ASN1_ITEM_rptr(ASN1_BIT_STRING), name = "keyUsage", slot = (void **)&x->ku;
+            break;
+        case NID_ext_key_usage:
+            it = ASN1_ITEM_rptr(EXTENDED_KEY_USAGE), name = "extendedKeyUsage";
+            slot = (void **)&x->eku;
+            break;
+        case NID_subject_key_identifier:
+            it = ASN1_ITEM_rptr(ASN1_OCTET_STRING), name = "subjectKeyIdentifier";
+            slot = (void **)&x->ski, may_be_critical = false;
+            break;
+        case NID_authority_key_identifier:
+            it = ASN1_ITEM_rptr(AUTHORITY_KEYID), name = "authorityKeyIdentifier";
+            slot = (void **)&x->aki, may_be_critical = false;
+            break;
+        default:
             if (OBJ_obj2txt(oid, sizeof oid, obj, 1) <= 0)
                 snprintf(oid, sizeof oid, "?");
+            ERR_clear_error();
             return kt_fail(e, KT_EDENIED,
-                           "certificate \"%s\" has a critical extension (%s) this verifier does "
-                           "not process",
-                           label, oid);
+                           "certificate \"%s\" has %s extension %s outside the vendor certificate "
+                           "profile, which allows basicConstraints, keyUsage, extendedKeyUsage, "
+                           "subjectKeyIdentifier and authorityKeyIdentifier only",
+                           label, critical ? "a critical" : "an", oid);
         }
+        if (critical && !may_be_critical)
+            return kt_fail(e, KT_EDENIED,
+                           "certificate \"%s\" marks its %s critical; RFC 5280 requires it "
+                           "non-critical",
+                           label, name);
+        if ((*slot = decode_der(ext, it)) == NULL)
+            return kt_fail(e, KT_EDENIED,
+                           "certificate \"%s\" has a malformed %s extension (not DER)", label,
+                           name);
     }
+    return extension_rules(x, label, e);
+}
+
+/* The leaf attests: an end entity that may sign, for the attestation purpose and no other. */
+static kt_rc leaf_role(const profile_exts *x, const char *label, kt_err *e)
+{
+    ASN1_OBJECT *want;
+    bool only_attestation;
+
+    if (x->bc != NULL && x->bc->ca)
+        return kt_fail(e, KT_EDENIED,
+                       "the attestation certificate \"%s\" (x5c[0]) is a CA; the signer of a "
+                       "package must be an end-entity certificate",
+                       label);
+    if (x->ku == NULL || !ASN1_BIT_STRING_get_bit(x->ku, KU_BIT_DIGITAL_SIGNATURE))
+        return kt_fail(e, KT_EDENIED,
+                       "the attestation certificate \"%s\" (x5c[0]) is not allowed to sign: its "
+                       "keyUsage lacks digitalSignature",
+                       label);
+    if (x->eku == NULL)
+        return kt_fail(
+            e, KT_EDENIED,
+            "the attestation certificate \"%s\" (x5c[0]) has no extendedKeyUsage; a "
+            "vendor attestation key carries the attestation purpose " PKG_EKU_ATTESTATION_OID,
+            label);
+    if ((want = OBJ_txt2obj(PKG_EKU_ATTESTATION_OID, 1)) == NULL)
+        return kt_fail_ssl(e, KT_ENOMEM, "cannot make the attestation purpose's OID");
+    only_attestation =
+        sk_ASN1_OBJECT_num(x->eku) == 1 && OBJ_cmp(sk_ASN1_OBJECT_value(x->eku, 0), want) == 0;
+    ASN1_OBJECT_free(want);
+    if (!only_attestation)
+        return kt_fail(e, KT_EDENIED,
+                       "the attestation certificate \"%s\" (x5c[0]) is for other purposes than "
+                       "vendor attestation: its extendedKeyUsage must be " PKG_EKU_ATTESTATION_OID
+                       " alone",
+                       label);
     return KT_OK;
 }
 
-/* RFC 5280 §6.1.4 (k), (l), (n) for issuers; §4.2.1.3 and §4.2.1.9 for the leaf. below_cas is
- * the number of CA certificates between this one and the leaf. */
-static kt_rc check_role(X509 *cert, bool is_leaf, int below_cas, const char *label, kt_err *e)
+/* RFC 5280 §6.1.4 (k), (l), (m): an issuer is a CA allowed to sign certificates. The module
+ * warrant (x5c[1]) has path length 0, so that it certifies attestation keys and no CA; the root
+ * (x5c[2]) allows the warrant below it. A CA serves no extended purpose. */
+static kt_rc ca_role(const profile_exts *x, int at, const char *label, kt_err *e)
 {
-    int bc_crit = -1, ku_crit = -1;
-    BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(cert, NID_basic_constraints, &bc_crit, NULL);
-    ASN1_BIT_STRING *ku = X509_get_ext_d2i(cert, NID_key_usage, &ku_crit, NULL);
-    kt_rc rc = KT_OK;
+    int64_t max = -1;
 
-    ERR_clear_error();
-    if ((bc == NULL && bc_crit != -1) || (ku == NULL && ku_crit != -1)) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "certificate \"%s\" has a malformed basicConstraints or keyUsage extension",
-                     label);
-        goto done;
-    }
-    if (is_leaf) {
-        if (bc != NULL && bc->ca)
-            rc = kt_fail(e, KT_EDENIED,
-                         "the attestation certificate \"%s\" (x5c[0]) is a CA; the signer of a "
-                         "package must be an end-entity certificate",
-                         label);
-        else if (ku == NULL || !ASN1_BIT_STRING_get_bit(ku, KU_BIT_DIGITAL_SIGNATURE))
-            rc = kt_fail(e, KT_EDENIED,
-                         "the attestation certificate \"%s\" (x5c[0]) is not allowed to sign: its "
-                         "keyUsage lacks digitalSignature",
-                         label);
-        goto done;
-    }
-    if (bc == NULL || !bc->ca) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "certificate \"%s\" issues another certificate but is not a CA "
-                     "(basicConstraints CA is not true)",
-                     label);
-        goto done;
-    }
-    if (ku == NULL || !ASN1_BIT_STRING_get_bit(ku, KU_BIT_KEY_CERT_SIGN)) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "certificate \"%s\" issues another certificate but its keyUsage lacks "
-                     "keyCertSign",
-                     label);
-        goto done;
-    }
-    if (bc->pathlen != NULL) {
-        long max = ASN1_INTEGER_get(bc->pathlen);
+    if (x->bc == NULL || !x->bc->ca)
+        return kt_fail(e, KT_EDENIED,
+                       "certificate \"%s\" issues another certificate but is not a CA "
+                       "(basicConstraints CA is not true)",
+                       label);
+    if (x->ku == NULL || !ASN1_BIT_STRING_get_bit(x->ku, KU_BIT_KEY_CERT_SIGN))
+        return kt_fail(e, KT_EDENIED,
+                       "certificate \"%s\" issues another certificate but its keyUsage lacks "
+                       "keyCertSign",
+                       label);
+    if (x->eku != NULL)
+        return kt_fail(e, KT_EDENIED,
+                       "CA certificate \"%s\" (x5c[%d]) has an extendedKeyUsage; in a vendor chain "
+                       "only the attestation leaf states a purpose",
+                       label, at);
+    if (x->bc->pathlen != NULL && ASN1_INTEGER_get_int64(&max, x->bc->pathlen) != 1)
+        return kt_fail(e, KT_EDENIED, "certificate \"%s\" has an unreadable path length", label);
+    if (at == WARRANT_AT && max != 0)
+        return kt_fail(e, KT_EDENIED,
+                       "the module warrant \"%s\" (x5c[1]) must be a CA with path length 0, so "
+                       "that it certifies attestation keys only; it %s",
+                       label, max < 0 ? "states no path length" : "allows CAs below it");
+    if (at != WARRANT_AT && max == 0)
+        return kt_fail(e, KT_EDENIED,
+                       "certificate \"%s\" allows no CA certificate below it, but the module "
+                       "warrant is one",
+                       label);
+    return KT_OK;
+}
 
-        ERR_clear_error();
-        if (max < 0)
-            rc = kt_fail(e, KT_EDENIED, "certificate \"%s\" has an invalid path length", label);
-        else if (below_cas > max)
-            rc = kt_fail(e, KT_EDENIED,
-                         "certificate \"%s\" allows %ld CA certificate(s) below it, but the chain "
-                         "has %d",
-                         label, max, below_cas);
-    }
-done:
-    BASIC_CONSTRAINTS_free(bc);
-    ASN1_BIT_STRING_free(ku);
-    return rc;
+/* RFC 5280 §4.2.1.1: the authorityKeyIdentifier names the issuer's subjectKeyIdentifier, when
+ * both are there (as `openssl verify` holds them). */
+static kt_rc key_ids_match(const profile_exts *x, const profile_exts *issuer, const char *label,
+                           const char *issuer_label, kt_err *e)
+{
+    if (x->aki == NULL || issuer->ski == NULL)
+        return KT_OK;
+    if (ASN1_OCTET_STRING_cmp(x->aki->keyid, issuer->ski) != 0)
+        return kt_fail(e, KT_EDENIED,
+                       "certificate \"%s\" names another authority key identifier than the "
+                       "subject key identifier of \"%s\"",
+                       label, issuer_label);
+    return KT_OK;
 }
 
 kt_rc verify_chain_path(STACK_OF(X509) * chain, uint64_t now, const char *what, char *detail,
@@ -278,45 +443,58 @@ kt_rc verify_chain_path(STACK_OF(X509) * chain, uint64_t now, const char *what, 
 {
     int n = sk_X509_num(chain);
     char label[VERIFY_QUOTE_MAX + 4], issuer_label[VERIFY_QUOTE_MAX + 4];
-    kt_rc rc;
+    profile_exts exts[CHAIN_LEN];
+    kt_rc rc = KT_OK;
 
-    if (n < 2)
+    memset(exts, 0, sizeof exts);
+    if (n != CHAIN_LEN)
         return kt_fail(e, KT_EDENIED,
-                       "%s: x5c holds %d certificate(s); a signing certificate and the root, at "
-                       "least, are required",
-                       what, n);
+                       "%s: x5c holds %d certificate(s); a vendor chain is exactly %d: the "
+                       "attestation leaf, the module warrant and the root",
+                       what, n, CHAIN_LEN);
     if (now > (uint64_t)INT64_MAX)
         return kt_fail(e, KT_EUSAGE, "%s: the verification time is out of range", what);
     for (int i = 0; i < n; i++) {
         X509 *cert = sk_X509_value(chain, i);
 
         verify_cert_label(label, cert);
-        if ((rc = check_extension_set(cert, label, e)) != KT_OK ||
+        if ((rc = read_extensions(cert, label, &exts[i], e)) != KT_OK ||
             (rc = check_validity(cert, (int64_t)now, label, e)) != KT_OK ||
-            (rc = check_role(cert, i == 0, i - 1, label, e)) != KT_OK)
-            goto fail;
+            (rc = i == 0 ? leaf_role(&exts[i], label, e) : ca_role(&exts[i], i, label, e)) != KT_OK)
+            goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        X509 *cert = sk_X509_value(chain, i);
+        int up = i + 1 < n ? i + 1 : i; /* the root issues itself */
+        X509 *issuer = sk_X509_value(chain, up);
+
+        verify_cert_label(label, cert);
+        verify_cert_label(issuer_label, issuer);
+        if ((rc = key_ids_match(&exts[i], &exts[up], label, issuer_label, e)) != KT_OK)
+            goto done;
         if (i == n - 1)
             break;
         /* RFC 5280 §6.1.3 (a)(4): the issuer name is the next certificate's subject. */
-        X509 *issuer = sk_X509_value(chain, i + 1);
-        verify_cert_label(issuer_label, issuer);
         if (!same_name(X509_get_issuer_name(cert), X509_get_subject_name(issuer))) {
             rc = kt_fail(e, KT_EDENIED,
                          "certificate \"%s\" (x5c[%d]) was not issued by the next one in x5c, "
                          "\"%s\": x5c must run from the attestation leaf up to the root, in order",
                          label, i, issuer_label);
-            goto fail;
+            goto done;
         }
         if ((rc = check_signature(cert, X509_get0_pubkey(issuer), label, issuer_label, e)) != KT_OK)
-            goto fail;
+            goto done;
     }
     verify_cert_label(label, sk_X509_value(chain, 0));
     snprintf(detail, detail_sz,
-             "%s: %d certificates, each signed by the next and valid now; signer \"%s\"", what, n,
-             label);
-    return KT_OK;
-fail:
-    kt_err_prefix(e, "%s", what);
+             "%s: %d certificates (leaf, warrant, root), each signed by the next and valid now; "
+             "signer \"%s\", for vendor attestation",
+             what, n, label);
+done:
+    for (int i = 0; i < CHAIN_LEN; i++)
+        profile_exts_free(&exts[i]);
+    if (rc != KT_OK)
+        kt_err_prefix(e, "%s", what);
     return rc;
 }
 

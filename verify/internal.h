@@ -29,14 +29,17 @@ KT_MUST kt_rc verify_chain_root(STACK_OF(X509) * chain, const uint8_t root[32], 
                                 char *detail, size_t detail_sz, kt_err *e);
 
 /*
- * chain: for every certificate i but the last, its issuer name is the subject name of
- * certificate i+1 (the same DER bytes) and i+1's P-384 key verifies its ECDSA-SHA384 signature;
- * every certificate is an X.509 v3 certificate within notBefore..notAfter at now (both bounds
- * included), has no repeated extension and no critical extension but basicConstraints and
- * keyUsage; every certificate above the leaf has basicConstraints CA true, keyUsage
- * keyCertSign and, when it states a path length, at least as many CA certificates below it
- * (excluding the leaf) as it allows; the leaf has keyUsage digitalSignature and is not a CA.
- * At least two certificates are required (a signer and the root).
+ * chain: x5c is exactly the attestation leaf, the module warrant and the root (three
+ * certificates). For the leaf and the warrant, the issuer name is the subject name of the next
+ * certificate (the same DER bytes) and that certificate's P-384 key verifies its ECDSA-SHA384
+ * signature. Every certificate is X.509 v3, within notBefore..notAfter at now (both bounds
+ * included) and holds to the vendor certificate profile (docs/formats.md): only basicConstraints,
+ * keyUsage, extendedKeyUsage, subjectKeyIdentifier and authorityKeyIdentifier, each at most once
+ * and DER, the last two never critical, an authorityKeyIdentifier equal to the issuer's
+ * subjectKeyIdentifier when both are present. The leaf is not a CA, has keyUsage
+ * digitalSignature and extendedKeyUsage PKG_EKU_ATTESTATION_OID alone; the warrant and the root
+ * are CAs with keyCertSign and no extendedKeyUsage; the warrant has path length 0, the root none
+ * or at least 1.
  */
 KT_MUST kt_rc verify_chain_path(STACK_OF(X509) * chain, uint64_t now, const char *what,
                                 char *detail, size_t detail_sz, kt_err *e);

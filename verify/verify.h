@@ -8,10 +8,12 @@
  *                      typ, x5c}, DER certificates, a 96-byte raw r||s signature
  *   root-hash          KEK package: the last x5c certificate's SPKI hash is the embedded one, and
  *                      that certificate is self-issued and verifies its own signature
- *   chain              KEK package: each certificate is issued and signed (ECDSA-SHA384) by the
- *                      next, all within their validity at the verification time, every issuer a
- *                      CA allowed to sign certificates within its path length, the leaf allowed
- *                      to sign and not a CA; unknown critical extensions refused
+ *   chain              KEK package: x5c is exactly leaf, module warrant, root; each certificate
+ *                      is issued and signed (ECDSA-SHA384) by the next, all within their validity
+ *                      at the verification time and within the vendor certificate profile (five
+ *                      extension types, DER, nothing else); the warrant a CA with path length 0,
+ *                      the root a CA, the leaf no CA, allowed to sign, for the attestation
+ *                      purpose (extendedKeyUsage PKG_EKU_ATTESTATION_OID) and no other
  *   signature          KEK package: the ES384 JWS signature verifies with the leaf's key over the
  *                      exact signing input
  *   world-root-hash, world-chain, world-signature

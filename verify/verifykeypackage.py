@@ -35,7 +35,7 @@ try:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-    from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
+    from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 except ImportError as exc:  # pragma: no cover - depends on the machine
     sys.stderr.write("verifykeypackage: python3-cryptography is required (%s)\n" % exc)
     sys.exit(5)
@@ -66,6 +66,23 @@ SIGNATURE_LEN = 96
 SPKI_MAX = 4096
 JSON_DEPTH_MAX = 32
 KEK_SIZES = (2048, 3072, 4096)
+
+# The vendor certificate profile (docs/formats.md): exactly these three certificates, and on
+# each only these extensions (by the DER of their OID); whether one may be critical.
+CHAIN_LEN = 3  # the attestation leaf, the module warrant, the root
+PATH_LEN_MAX = 255
+# The attestation purpose: the OID under 2.25 of UUID 3aa30eec-7550-42df-84f8-1919df9260d0
+# (ITU-T X.667), packages/pkg.h PKG_EKU_ATTESTATION_OID. python3-cryptography 38 cannot parse
+# an OID arc this large, which is one reason extensions are read here and not by pyca.
+ATTESTATION_EKU = "2.25.77941870831353878035700664750549655760"
+
+PROFILE_EXTENSIONS = {
+    "2.5.29.19": ("basicConstraints", True),
+    "2.5.29.15": ("keyUsage", True),
+    "2.5.29.37": ("extendedKeyUsage", True),
+    "2.5.29.14": ("subjectKeyIdentifier", False),
+    "2.5.29.35": ("authorityKeyIdentifier", False),
+}
 
 # The checks, in the order they run: (name, what passing it establishes).
 CHECKS = [
@@ -214,36 +231,62 @@ def unbase64(text, what):
     return raw
 
 
-def der_parts(data):
-    """The elements inside one DER SEQUENCE that fills data: a list of (tag, full encoding)."""
+def der_elements(data):
+    """The DER elements that fill data exactly, one after the other: a list of (tag, full
+    encoding, contents). Single-byte tags, definite minimal lengths of at most 4 bytes."""
 
     def header(pos):
         if pos + 2 > len(data) or data[pos] & 0x1F == 0x1F:
             raise ValueError("truncated or unsupported DER")
-        length, pos = data[pos + 1], pos + 2
+        length, at = data[pos + 1], pos + 2
         if length & 0x80:
             count = length & 0x7F
-            if count == 0 or count > 4 or pos + count > len(data) or data[pos] == 0:
+            if count == 0 or count > 4 or at + count > len(data) or data[at] == 0:
                 raise ValueError("bad DER length")
-            length = int.from_bytes(data[pos : pos + count], "big")
+            length = int.from_bytes(data[at : at + count], "big")
             if length < 0x80:
                 raise ValueError("non-minimal DER length")
-            pos += count
-        if pos + length > len(data):
+            at += count
+        if at + length > len(data):
             raise ValueError("truncated DER")
-        return pos, pos + length
+        return at, at + length
 
+    elements, pos = [], 0
+    while pos < len(data):
+        start, end = header(pos)
+        elements.append((data[pos], data[pos:end], data[start:end]))
+        pos = end
+    return elements
+
+
+def der_single(data, tag):
+    """The contents of the one DER element of the given tag that fills data."""
+    elements = der_elements(data)
+    if len(elements) != 1 or elements[0][0] != tag:
+        raise ValueError("not one DER element of tag 0x%02x" % tag)
+    return elements[0][2]
+
+
+def der_parts(data):
+    """The elements inside one DER SEQUENCE that fills data: a list of (tag, full encoding)."""
     if not data or data[0] != 0x30:
         raise ValueError("not a DER SEQUENCE")
-    start, end = header(0)
-    if end != len(data):
-        raise ValueError("trailing data after the DER SEQUENCE")
-    parts, pos = [], start
-    while pos < end:
-        _, next_pos = header(pos)
-        parts.append((data[pos], data[pos:next_pos]))
-        pos = next_pos
-    return parts
+    return [(tag, full) for tag, full, _ in der_elements(der_single(data, 0x30))]
+
+
+def oid_der(dotted):
+    """The DER of OBJECT IDENTIFIER dotted (X.690 §8.19): base-128 subidentifiers, the first two
+    arcs joined as 40 * first + second."""
+    arcs = [int(a) for a in dotted.split(".")]
+    out = bytearray()
+    for value in [40 * arcs[0] + arcs[1]] + arcs[2:]:
+        chunk = [value & 0x7F]
+        value >>= 7
+        while value:
+            chunk.append(0x80 | (value & 0x7F))
+            value >>= 7
+        out += bytes(reversed(chunk))
+    return bytes([0x06, len(out)]) + bytes(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,6 +314,15 @@ class Cert:
             self.issuer = tbs[first + 2][1]
             self.subject = tbs[first + 4][1]
             self.spki = tbs[first + 5][1]
+            # RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 (pyca reads a
+            # GeneralizedTime for any year).
+            validity = der_parts(tbs[first + 3][1])
+            years = (self.x509.not_valid_before.year, self.x509.not_valid_after.year)
+            for (tag, _), year in zip(validity, years):
+                if tag == 0x18 and year < 2050:
+                    raise ValueError("a GeneralizedTime before 2050, where DER has a UTCTime")
+            # [3] EXPLICIT Extensions, the last member of the TBSCertificate when present.
+            self.extensions_der = tbs[-1][1] if tbs[-1][0] == 0xA3 else None
         except Exception as exc:  # noqa: BLE001 - pyca raises more than ValueError on bad DER
             reason = printable(str(exc), 300)
             raise Malformed("%s: not a DER X.509 certificate (%s)" % (where, reason))
@@ -328,35 +380,170 @@ def signed_by(cert, issuer_key, issuer_label):
         )
 
 
-def extension(extensions, oid):
+class Extensions:
+    """The extensions of one certificate, read by hand against the vendor certificate profile
+    (RFC 5280 §4.1, §4.2; docs/formats.md): pyca 38 cannot read the attestation purpose's OID,
+    and a verifier whose library knows more or fewer extension types than another's would judge
+    the same certificate differently. Each known extension is strict DER; any other extension,
+    critical or not, is refused."""
+
+    def __init__(self, cert):
+        self.label = cert.label
+        self.bc = self.ku = self.eku = self.ski = self.aki = None
+        try:
+            version = cert.x509.version
+        except x509.InvalidVersion:
+            version = None
+        if version != x509.Version.v3:
+            raise Refused('certificate "%s" is not an X.509 version 3 certificate' % cert.label)
+        if cert.extensions_der is None:
+            return
+        try:
+            listed = der_elements(der_single(der_single(cert.extensions_der, 0xA3), 0x30))
+        except ValueError as exc:
+            raise Refused('certificate "%s" has malformed extensions (%s)' % (cert.label, exc))
+        known = {oid_der(dotted): value for dotted, value in PROFILE_EXTENSIONS.items()}
+        seen = set()
+        for tag, _, body in listed:
+            oid, critical, value = self._framing(tag, body)
+            if oid in seen:
+                raise Refused('certificate "%s" repeats an extension' % cert.label)
+            seen.add(oid)
+            if oid not in known:
+                raise Refused(
+                    'certificate "%s" has %s extension %s outside the vendor certificate profile,'
+                    " which allows basicConstraints, keyUsage, extendedKeyUsage,"
+                    " subjectKeyIdentifier and authorityKeyIdentifier only"
+                    % (cert.label, "a critical" if critical else "an", dotted_oid(oid))
+                )
+            name, may_be_critical = known[oid]
+            if critical and not may_be_critical:
+                raise Refused(
+                    'certificate "%s" marks its %s critical; RFC 5280 requires it non-critical'
+                    % (cert.label, name)
+                )
+            try:
+                getattr(self, "_read_" + name)(value)
+            except (ValueError, IndexError):
+                raise Refused(
+                    'certificate "%s" has a malformed %s extension (not DER)' % (cert.label, name)
+                )
+
+    def _framing(self, tag, body):
+        """Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }"""
+        try:
+            if tag != 0x30:
+                raise ValueError("an extension is not a SEQUENCE")
+            parts = der_elements(body)
+            critical = False
+            if len(parts) == 3 and parts[1][0] == 0x01:
+                if parts[1][2] != b"\xff":  # DER: TRUE is 0xFF, and FALSE is left out
+                    raise ValueError("a critical flag that is not DER")
+                critical = True
+                parts = [parts[0], parts[2]]
+            if len(parts) != 2 or parts[0][0] != 0x06 or parts[1][0] != 0x04:
+                raise ValueError("an extension is not OID, critical, value")
+            return parts[0][1], critical, parts[1][2]
+        except ValueError as exc:
+            raise Refused('certificate "%s" has a malformed extension (%s)' % (self.label, exc))
+
+    def _read_basicConstraints(self, value):
+        """BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER
+        (0..MAX) OPTIONAL }"""
+        parts = der_elements(der_single(value, 0x30))
+        ca, path_len = False, None
+        if parts and parts[0][0] == 0x01:
+            if parts[0][2] != b"\xff":  # an encoded DEFAULT FALSE, or a TRUE that is not 0xFF
+                raise ValueError("cA is not DER")
+            ca, parts = True, parts[1:]
+        if parts and parts[0][0] == 0x02:
+            path_len, parts = der_integer(parts[0][2]), parts[1:]
+        if parts:
+            raise ValueError("unexpected members")
+        self.bc = (ca, path_len)
+
+    def _read_keyUsage(self, value):
+        body = der_single(value, 0x03)
+        if len(body) < 2 or body[0] > 7 or body[-1] & ((1 << body[0]) - 1):
+            raise ValueError("not a DER BIT STRING")
+        self.ku = body
+
+    def _read_extendedKeyUsage(self, value):
+        purposes = der_elements(der_single(value, 0x30))
+        if any(tag != 0x06 for tag, _, _ in purposes):
+            raise ValueError("a purpose is not an OID")
+        self.eku = [full for _, full, _ in purposes]
+
+    def _read_subjectKeyIdentifier(self, value):
+        self.ski = der_single(value, 0x04)
+
+    def _read_authorityKeyIdentifier(self, value):
+        self.aki = der_elements(der_single(value, 0x30))
+
+    def usage(self, bit):
+        """keyUsage bit number bit (RFC 5280 §4.2.1.3), 0 = digitalSignature."""
+        data = self.ku[1:] if self.ku is not None else b""
+        return bit // 8 < len(data) and bool(data[bit // 8] & (0x80 >> (bit % 8)))
+
+    def rules(self):
+        """What the profile asks of each extension, whatever the certificate's place."""
+        label = self.label
+        if self.bc is not None and self.bc[1] is not None:
+            if not self.bc[0]:
+                raise Refused(
+                    'certificate "%s" states a path length but is not a CA (RFC 5280 §4.2.1.9)'
+                    % label
+                )
+            if not 0 <= self.bc[1] <= PATH_LEN_MAX:
+                raise Refused(
+                    'certificate "%s" has a path length outside 0 to %d' % (label, PATH_LEN_MAX)
+                )
+        # X.690 §11.2.2: a DER named bit list ends with a one bit, and keyUsage names one.
+        if self.ku is not None and (len(self.ku) < 2 or not (self.ku[-1] >> self.ku[0]) & 1):
+            raise Refused(
+                'certificate "%s" has a keyUsage with no usage or with trailing zero bits (not DER)'
+                % label
+            )
+        if self.eku is not None and not self.eku:
+            raise Refused('certificate "%s" has an empty extendedKeyUsage' % label)
+        if self.ski is not None and not self.ski:
+            raise Refused('certificate "%s" has an empty subjectKeyIdentifier' % label)
+        if self.aki is not None and (
+            len(self.aki) != 1 or self.aki[0][0] != 0x80 or not self.aki[0][2]
+        ):
+            raise Refused(
+                'certificate "%s" has an authorityKeyIdentifier that is not a key identifier'
+                " alone (the profile names the issuer by its key identifier only)" % label
+            )
+
+
+def der_integer(body):
+    """The value of a DER INTEGER's contents (X.690 §8.3: minimal two's complement)."""
+    if not body or len(body) > 1 and (body[0], body[1] & 0x80) in ((0, 0), (0xFF, 0x80)):
+        raise ValueError("not a DER INTEGER")
+    return int.from_bytes(body, "big", signed=True)
+
+
+def dotted_oid(der):
+    """The dotted text of an OID's DER, for messages ("?" when it is not one)."""
     try:
-        return extensions.get_extension_for_oid(oid)
-    except x509.ExtensionNotFound:
-        return None
+        body, arcs, value = der_single(der, 0x06), [], 0
+        for byte in body:
+            value = value << 7 | byte & 0x7F
+            if not byte & 0x80:
+                arcs.append(value)
+                value = 0
+        first = min(arcs[0] // 40, 2)
+        return ".".join(str(a) for a in [first, arcs[0] - 40 * first] + arcs[1:])
+    except (ValueError, IndexError):
+        return "?"
 
 
 def certificate_rules(cert, position, now):
-    """What each certificate must be by itself, at its position (0 = the attestation leaf)."""
-    try:
-        version = cert.x509.version
-    except x509.InvalidVersion:
-        version = None
-    if version != x509.Version.v3:
-        raise Refused('certificate "%s" is not an X.509 version 3 certificate' % cert.label)
-    try:
-        extensions = cert.x509.extensions
-    except x509.DuplicateExtension:
-        raise Refused('certificate "%s" repeats an extension' % cert.label)
-    except Exception as exc:  # noqa: BLE001 - pyca parses extensions lazily, any error is a no
-        raise Refused(
-            'certificate "%s" has a malformed extension (%s)' % (cert.label, printable(str(exc)))
-        )
-    for ext in extensions:
-        if ext.critical and ext.oid not in (ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE):
-            raise Refused(
-                'certificate "%s" has a critical extension (%s) this verifier does not process'
-                % (cert.label, ext.oid.dotted_string)
-            )
+    """What each certificate must be by itself, at its position: 0 the attestation leaf, 1 the
+    module warrant, 2 the root. Returns its extensions."""
+    exts = Extensions(cert)
+    exts.rules()
     not_before, not_after = cert.window()
     if now < not_before:
         raise Refused(
@@ -368,38 +555,59 @@ def certificate_rules(cert, position, now):
             'certificate "%s" expired at %s (now: %s)'
             % (cert.label, utc(max(not_after, 0)), utc(now))
         )
-    constraints = extension(extensions, ExtensionOID.BASIC_CONSTRAINTS)
-    usage = extension(extensions, ExtensionOID.KEY_USAGE)
-    is_ca = constraints is not None and constraints.value.ca
+    is_ca = exts.bc is not None and exts.bc[0]
     if position == 0:
         if is_ca:
             raise Refused(
                 'the attestation certificate "%s" (x5c[0]) is a CA; the signer of a package must'
                 " be an end-entity certificate" % cert.label
             )
-        if usage is None or not usage.value.digital_signature:
+        if not exts.usage(0):
             raise Refused(
                 'the attestation certificate "%s" (x5c[0]) is not allowed to sign: its keyUsage'
                 " lacks digitalSignature" % cert.label
             )
-        return
+        if exts.eku is None:
+            raise Refused(
+                'the attestation certificate "%s" (x5c[0]) has no extendedKeyUsage; a vendor'
+                " attestation key carries the attestation purpose %s"
+                % (cert.label, ATTESTATION_EKU)
+            )
+        if exts.eku != [oid_der(ATTESTATION_EKU)]:
+            raise Refused(
+                'the attestation certificate "%s" (x5c[0]) is for other purposes than vendor'
+                " attestation: its extendedKeyUsage must be %s alone"
+                % (cert.label, ATTESTATION_EKU)
+            )
+        return exts
     if not is_ca:
         raise Refused(
             'certificate "%s" issues another certificate but is not a CA (basicConstraints CA'
             " is not true)" % cert.label
         )
-    if usage is None or not usage.value.key_cert_sign:
+    if not exts.usage(5):
         raise Refused(
             'certificate "%s" issues another certificate but its keyUsage lacks keyCertSign'
             % cert.label
         )
-    cas_below = position - 1
-    limit = constraints.value.path_length
-    if limit is not None and cas_below > limit:
+    if exts.eku is not None:
         raise Refused(
-            'certificate "%s" allows %d CA certificate(s) below it, but the chain has %d'
-            % (cert.label, limit, cas_below)
+            'CA certificate "%s" (x5c[%d]) has an extendedKeyUsage; in a vendor chain only the'
+            " attestation leaf states a purpose" % (cert.label, position)
         )
+    limit = exts.bc[1]
+    if position == 1 and limit != 0:
+        raise Refused(
+            'the module warrant "%s" (x5c[1]) must be a CA with path length 0, so that it'
+            " certifies attestation keys only; it %s"
+            % (cert.label, "states no path length" if limit is None else "allows CAs below it")
+        )
+    if position != 1 and limit == 0:
+        raise Refused(
+            'certificate "%s" allows no CA certificate below it, but the module warrant is one'
+            % cert.label
+        )
+    return exts
 
 
 # --------------------------------------------------------------------------------------------
@@ -506,17 +714,26 @@ class Package:
         )
 
     def check_chain(self, now):
-        if len(self.chain) < 2:
+        if len(self.chain) != CHAIN_LEN:
             raise Refused(
-                "%s: x5c holds %d certificate(s); a signing certificate and the root, at least,"
-                " are required" % (self.what, len(self.chain))
+                "%s: x5c holds %d certificate(s); a vendor chain is exactly %d: the attestation"
+                " leaf, the module warrant and the root" % (self.what, len(self.chain), CHAIN_LEN)
             )
         try:
+            exts = [certificate_rules(cert, i, now) for i, cert in enumerate(self.chain)]
             for position, cert in enumerate(self.chain):
-                certificate_rules(cert, position, now)
-                if position + 1 == len(self.chain):
+                up = min(position + 1, len(self.chain) - 1)  # the root issues itself
+                issuer = self.chain[up]
+                # RFC 5280 §4.2.1.1: the authority key identifier is the issuer's subject key
+                # identifier, when both are there (as `openssl verify` holds them).
+                aki, ski = exts[position].aki, exts[up].ski
+                if aki is not None and ski is not None and aki[0][2] != ski:
+                    raise Refused(
+                        'certificate "%s" names another authority key identifier than the subject'
+                        ' key identifier of "%s"' % (cert.label, issuer.label)
+                    )
+                if up == position:
                     break
-                issuer = self.chain[position + 1]
                 if cert.issuer != issuer.subject:
                     raise Refused(
                         'certificate "%s" (x5c[%d]) was not issued by the next one in x5c, "%s":'
@@ -526,10 +743,10 @@ class Package:
                 signed_by(cert, issuer.key(), issuer.label)
         except Refused as exc:
             raise Refused("%s: %s" % (self.what, exc))
-        return '%s: %d certificates, each signed by the next and valid now; signer "%s"' % (
-            self.what,
-            len(self.chain),
-            self.chain[0].label,
+        return (
+            '%s: %d certificates (leaf, warrant, root), each signed by the next and valid now;'
+            ' signer "%s", for vendor attestation'
+            % (self.what, len(self.chain), self.chain[0].label)
         )
 
     def check_signature(self):

@@ -4,7 +4,9 @@
 # certificates from the DEMO root and signs both payloads (ES384, r||s assembled from `openssl
 # asn1parse`), so neither verifier checks only what our own signer writes. Both accept the
 # genuine pair, print the checks, the root hash in vendor groups and the facts; both refuse the
-# tampered, truncated, swapped and mismatched pairs with the same check and exit status; usage
+# tampered, truncated, swapped and mismatched pairs, and packages signed by certificates openssl
+# accepts but that are not for the attestation purpose (serverAuth, none, any), with the same
+# check and exit status; usage
 # and I/O errors have their statuses; every --option in --help is in the man pages. Both also
 # verify the packages keytransfer-cloud makes.
 set -uo pipefail
@@ -41,6 +43,8 @@ authorityKeyIdentifier = keyid:always
 [leaf]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
+# The attestation purpose (docs/formats.md, "Certificate profile").
+extendedKeyUsage = 2.25.77941870831353878035700664750549655760
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 EOF
@@ -62,19 +66,23 @@ openssl pkey -in "$t/kek.key" -pubout -outform DER -out "$t/kek.spki"
 kek_pub=$(b64u <"$t/kek.spki")
 kek_fp=$(sha256sum <"$t/kek.spki" | cut -c1-64)
 world_hash=$(printf 'a cloud world' | sha256sum | cut -c1-64)
-x5c=""
-for c in leaf warrant; do
-    x5c="$x5c\"$(openssl x509 -in "$t/$c.pem" -outform DER | base64 -w0)\","
-done
-x5c="$x5c\"$(openssl x509 -in "$root_cert" -outform DER | base64 -w0)\""
+# x5c_of LEAF: the x5c members for attestation certificate LEAF, the warrant and the root.
+x5c_of() {
+    local c x5c=""
+    for c in "$1" warrant; do
+        x5c="$x5c\"$(openssl x509 -in "$t/$c.pem" -outform DER | base64 -w0)\","
+    done
+    printf '%s' "$x5c\"$(openssl x509 -in "$root_cert" -outform DER | base64 -w0)\""
+}
 
-# sign PAYLOAD_FILE OUT: a JWS, flattened JSON, ES384 by the attestation key (RFC 7515 §5.1).
+# sign PAYLOAD_FILE OUT [LEAF]: a JWS, flattened JSON, ES384 by the attestation key (RFC 7515
+# §5.1) of LEAF (the genuine leaf when not given).
 sign() {
-    local prot pl input r s
-    prot=$(printf '{"alg":"ES384","typ":"JOSE+JSON","x5c":[%s]}' "$x5c" | b64u)
+    local prot pl input r s leaf=${3:-leaf}
+    prot=$(printf '{"alg":"ES384","typ":"JOSE+JSON","x5c":[%s]}' "$(x5c_of "$leaf")" | b64u)
     pl=$(b64u <"$1")
     input="$prot.$pl"
-    printf '%s' "$input" | openssl dgst -sha384 -sign "$t/leaf.key" -out "$t/sig.der"
+    printf '%s' "$input" | openssl dgst -sha384 -sign "$t/$leaf.key" -out "$t/sig.der"
     # RFC 7518 §3.4: r and s as 48-byte big-endian integers, concatenated.
     mapfile -t rs < <(openssl asn1parse -inform DER -in "$t/sig.der" | sed -n 's/.*INTEGER *://p')
     r=$(printf '%96s' "${rs[0]}" | tr ' ' 0)
@@ -169,6 +177,31 @@ both 1 region "$t/kek.jws" "$t/world-eu.jws"
 sed 's/keytransfer-kek\/1/keytransfer-kek\/7/' "$t/kek.json" >"$t/kek-v7.json"
 sign "$t/kek-v7.json" "$t/kek-v7.jws"
 both 3 kek-payload "$t/kek-v7.jws" "$t/world.jws"
+# Attestation certificates openssl itself accepts under the warrant, but not for the attestation
+# purpose alone: a TLS server certificate, one with no purpose, one for any purpose.
+cat >>"$t/ext.cnf" <<'EOF'
+[tls]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+[nopurpose]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+[anypurpose]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = anyExtendedKeyUsage
+EOF
+for kind in tls nopurpose anypurpose; do
+    issue "leaf-$kind" "/CN=module $ESN attestation key/serialNumber=$ESN" "$t/warrant.pem" \
+        "$t/warrant.key" "$kind" || fail "openssl could not issue the $kind certificate"
+    openssl verify -x509_strict -CAfile "$root_cert" -untrusted "$t/warrant.pem" \
+        "$t/leaf-$kind.pem" >/dev/null || fail "openssl verify refuses the $kind chain"
+    sign "$t/kek.json" "$t/kek-$kind.jws" "leaf-$kind"
+    both 1 chain "$t/kek-$kind.jws" "$t/world.jws"
+    sign "$t/world.json" "$t/world-$kind.jws" "leaf-$kind"
+    both 1 world-chain "$t/kek.jws" "$t/world-$kind.jws"
+done
 
 # --- usage and I/O ---------------------------------------------------------------------------
 expect 2 "verify without -w" "$KT" verify -k "$t/kek.jws"

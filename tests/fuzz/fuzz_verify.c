@@ -49,7 +49,8 @@ static X509 *issue(X509 *issuer, EVP_PKEY *issuer_key, EVP_PKEY *key, const char
                        .is_ca = ca,
                        .path_len = ca ? 0 : -1,
                        .key_usage = ca ? PKG_KU_KEY_CERT_SIGN | PKG_KU_DIGITAL_SIGNATURE
-                                       : PKG_KU_DIGITAL_SIGNATURE};
+                                       : PKG_KU_DIGITAL_SIGNATURE,
+                       .ext_key_usage = ca ? NULL : PKG_EKU_ATTESTATION_OID};
     X509 *x = NULL;
     kt_err e;
 

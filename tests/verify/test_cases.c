@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rsa.h>
 
@@ -119,7 +120,8 @@ static char *with_leaf_validity(const vt_cloud *g, const char *json, int64_t nb,
                                         .nb = nb,
                                         .na = na,
                                         .path_len = -1,
-                                        .ku = PKG_KU_DIGITAL_SIGNATURE});
+                                        .ku = PKG_KU_DIGITAL_SIGNATURE,
+                                        .eku = PKG_EKU_ATTESTATION_OID});
     X509 *chain[3] = {leaf, g->warrant, g->root};
     char *s = vt_sign(json, chain, 3, lk);
 
@@ -232,22 +234,21 @@ static void expired_warrant(const vt_cloud *g, char **kek, char **world)
     EVP_PKEY_free(wk);
 }
 
-/* The leaf names the genuine warrant as its issuer, but another key signed it: a twin warrant
- * with the same subject and its own key. */
+/* The leaf names the genuine warrant as its issuer, but another key signed it: a twin warrant's
+ * (no authorityKeyIdentifier, which would give the twin away before the signature does). */
 static void leaf_signed_by_other_key(const vt_cloud *g, char **kek, char **world)
 {
-    EVP_PKEY *tk = vt_key("P-384"), *lk = vt_key("P-384");
-    X509 *twin = vt_warrant(g, g->root, g->root_key, tk, VT_ESN);
-    X509 *leaf = vt_leaf(g, twin, tk, lk, VT_ESN);
-    X509 *chain[3] = {leaf, g->warrant, g->root};
-    char *json = vt_kek_json(&g->kek_payload);
+    EVP_PKEY *tk = vt_key("P-384");
+    kt_buf chain[3] = {vt_reissue(g->leaf, "2.5.29.35", NULL, 0, tk), vt_der(g->warrant),
+                       vt_der(g->root)};
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header_der("ES384", chain, 3);
 
-    *kek = vt_sign(json, chain, 3, lk);
+    *kek = vt_sign_raw(header, json, g->leaf_key, false);
     *world = vt_world_package(g);
+    for (int i = 0; i < 3; i++)
+        kt_buf_free(&chain[i]);
+    free(header);
     free(json);
-    X509_free(leaf);
-    X509_free(twin);
-    EVP_PKEY_free(lk);
     EVP_PKEY_free(tk);
 }
 
@@ -263,7 +264,8 @@ static void leaf_is_ca(const vt_cloud *g, char **kek, char **world)
                                         .na = 365 * VT_DAY,
                                         .ca = true,
                                         .path_len = -1,
-                                        .ku = PKG_KU_DIGITAL_SIGNATURE | PKG_KU_KEY_CERT_SIGN});
+                                        .ku = PKG_KU_DIGITAL_SIGNATURE | PKG_KU_KEY_CERT_SIGN,
+                                        .eku = PKG_EKU_ATTESTATION_OID});
     X509 *chain[3] = {leaf, g->warrant, g->root};
     char *json = vt_kek_json(&g->kek_payload);
 
@@ -959,6 +961,512 @@ static void huge_number(const vt_cloud *g, char **kek, char **world)
     free(json);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* The certificate profile (issue 11 items 10 and 11): extensions both verifiers read alike,  */
+/* and the exact shape of the chain                                                           */
+/* ----------------------------------------------------------------------------------------- */
+
+#define OID_SKI "2.5.29.14"
+#define OID_KU  "2.5.29.15"
+#define OID_SAN "2.5.29.17"
+#define OID_BC  "2.5.29.19"
+#define OID_CP  "2.5.29.32"
+#define OID_AKI "2.5.29.35"
+#define OID_EKU "2.5.29.37"
+#define OID_PEN "1.3.6.1.4.1.55555.1"    /* a private extension no library knows */
+#define OID_NSC "2.16.840.1.113730.1.13" /* nsComment: OpenSSL knows it, pyca does not */
+
+/* A KEK package with x5c as given (DER, taken over and freed), signed by the genuine leaf key. */
+static char *kek_with_x5c(const vt_cloud *g, kt_buf *chain, size_t n)
+{
+    char *json = vt_kek_json(&g->kek_payload), *header = vt_header_der("ES384", chain, n), *s;
+
+    s = vt_sign_raw(header, json, g->leaf_key, false);
+    for (size_t i = 0; i < n; i++)
+        kt_buf_free(&chain[i]);
+    free(header);
+    free(json);
+    return s;
+}
+
+/* The genuine chain with certificate at (0 leaf, 1 warrant, 2 root) re-issued by the same key
+ * with its extensions in drop removed and add[0..n) added (taken over and freed). */
+static void with_exts(const vt_cloud *g, int at, const char *drop, kt_buf *add, size_t n,
+                      char **kek, char **world)
+{
+    X509 *certs[3] = {g->leaf, g->warrant, g->root};
+    EVP_PKEY *signers[3] = {g->warrant_key, g->root_key, g->root_key};
+    kt_buf chain[3];
+
+    for (int i = 0; i < 3; i++)
+        chain[i] = i == at ? vt_reissue(certs[i], drop, add, n, signers[i]) : vt_der(certs[i]);
+    for (size_t i = 0; i < n; i++)
+        kt_buf_free(&add[i]);
+    *kek = kek_with_x5c(g, chain, 3);
+    *world = vt_world_package(g);
+}
+
+/* One extension added to (and, when replace, in place of the same one of) certificate at. */
+static void with_ext(const vt_cloud *g, int at, bool replace, const char *oid, int critical,
+                     const char *value, size_t len, char **kek, char **world)
+{
+    kt_buf add = vt_ext(oid, critical, value, len);
+
+    with_exts(g, at, replace ? oid : NULL, &add, 1, kek, world);
+}
+
+#define LEAF_EXT(fn, replace, oid, critical, value)                                                \
+    static void fn(const vt_cloud *g, char **kek, char **world)                                    \
+    {                                                                                              \
+        with_ext(g, 0, replace, oid, critical, value, sizeof value - 1, kek, world);               \
+    }
+
+/* Item 10: malformed non-critical extensions, which pyca refused and OpenSSL let pass. */
+LEAF_EXT(ski_not_octets, true, OID_SKI, VT_NOT_CRITICAL, "\x02\x01\x05")
+LEAF_EXT(ski_trailing, true, OID_SKI, VT_NOT_CRITICAL, "\x04\x01\xaa\x00")
+LEAF_EXT(ski_constructed, true, OID_SKI, VT_NOT_CRITICAL, "\x24\x03\x04\x01\xaa")
+LEAF_EXT(ski_empty, true, OID_SKI, VT_NOT_CRITICAL, "\x04\x00")
+LEAF_EXT(ski_critical, true, OID_SKI, VT_CRITICAL, "\x04\x01\xaa")
+LEAF_EXT(ski_twice, false, OID_SKI, VT_NOT_CRITICAL, "\x04\x01\xaa")
+LEAF_EXT(san_malformed, false, OID_SAN, VT_NOT_CRITICAL, "\x30\x03\x82\x01")
+LEAF_EXT(san_wellformed, false, OID_SAN, VT_NOT_CRITICAL, "\x30\x0d\x82\x0bhsm.example")
+LEAF_EXT(aki_malformed, true, OID_AKI, VT_NOT_CRITICAL, "\x30\x03\x80\x02\xaa")
+LEAF_EXT(aki_serial_only, true, OID_AKI, VT_NOT_CRITICAL, "\x30\x03\x82\x01\x01")
+LEAF_EXT(aki_other_key, true, OID_AKI, VT_NOT_CRITICAL,
+         "\x30\x16\x80\x14\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11"
+         "\x11\x11")
+LEAF_EXT(ku_truncated, true, OID_KU, VT_CRITICAL, "\x03\x03\x07\x80")
+LEAF_EXT(ku_padding_bits, true, OID_KU, VT_CRITICAL, "\x03\x02\x07\x81")
+LEAF_EXT(ku_trailing_zero, true, OID_KU, VT_CRITICAL, "\x03\x03\x07\x80\x00")
+LEAF_EXT(ku_not_shortest, true, OID_KU, VT_CRITICAL, "\x03\x02\x00\x80")
+LEAF_EXT(ku_empty, true, OID_KU, VT_CRITICAL, "\x03\x01\x00")
+LEAF_EXT(ku_not_critical, true, OID_KU, VT_NOT_CRITICAL, "\x03\x02\x07\x80")
+LEAF_EXT(bc_truncated, true, OID_BC, VT_CRITICAL, "\x30\x03\x01\x01")
+LEAF_EXT(bc_false_encoded, true, OID_BC, VT_CRITICAL, "\x30\x03\x01\x01\x00")
+LEAF_EXT(bc_true_not_ff, true, OID_BC, VT_CRITICAL, "\x30\x03\x01\x01\x01")
+LEAF_EXT(bc_pathlen_not_ca, true, OID_BC, VT_CRITICAL, "\x30\x03\x02\x01\x00")
+LEAF_EXT(bc_empty_not_critical, true, OID_BC, VT_NOT_CRITICAL, "\x30\x00")
+LEAF_EXT(policies_any, false, OID_CP, VT_NOT_CRITICAL, "\x30\x08\x30\x06\x06\x04\x55\x1d\x20\x00")
+LEAF_EXT(policies_malformed, false, OID_CP, VT_NOT_CRITICAL, "\x30\x02\x30\x05")
+LEAF_EXT(private_ext, false, OID_PEN, VT_NOT_CRITICAL, "\x05\x00")
+LEAF_EXT(private_ext_garbage, false, OID_PEN, VT_NOT_CRITICAL, "\xde\xad")
+LEAF_EXT(private_ext_critical, false, OID_PEN, VT_CRITICAL, "\x05\x00")
+LEAF_EXT(ns_comment_malformed, false, OID_NSC, VT_NOT_CRITICAL, "\x16\x05x")
+LEAF_EXT(critical_false_encoded, true, OID_SKI, 0, "\x04\x01\xaa")
+LEAF_EXT(critical_true_not_ff, true, OID_KU, 1, "\x03\x02\x07\x80")
+LEAF_EXT(eku_truncated, true, OID_EKU, VT_NOT_CRITICAL, "\x30\x03\x06\x01")
+LEAF_EXT(eku_empty, true, OID_EKU, VT_NOT_CRITICAL, "\x30\x00")
+LEAF_EXT(eku_server_auth_raw, true, OID_EKU, VT_NOT_CRITICAL,
+         "\x30\x0a\x06\x08\x2b\x06\x01\x05\x05\x07\x03\x01")
+
+static void private_ext_twice(const vt_cloud *g, char **kek, char **world)
+{
+    kt_buf add[2] = {vt_ext(OID_PEN, VT_NOT_CRITICAL, "\x05\x00", 2),
+                     vt_ext(OID_PEN, VT_NOT_CRITICAL, "\x05\x00", 2)};
+
+    with_exts(g, 0, NULL, add, 2, kek, world);
+}
+
+/* The extnValue of certificate x's extension oid. */
+static kt_buf ext_value(X509 *x, const char *oid)
+{
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+    int i = X509_get_ext_by_OBJ(x, obj, -1);
+    const ASN1_OCTET_STRING *v;
+    kt_buf out;
+
+    cr_assert_geq(i, 0, "no extension %s", oid);
+    v = X509_EXTENSION_get_data(X509_get_ext(x, i));
+    out.len = (size_t)ASN1_STRING_length(v);
+    out.p = malloc(out.len);
+    cr_assert_not_null(out.p);
+    memcpy(out.p, ASN1_STRING_get0_data(v), out.len);
+    ASN1_OBJECT_free(obj);
+    return out;
+}
+
+/* The attestation purpose, critical: RFC 5280 §4.2.1.12 allows either, and both verifiers
+ * process it. */
+static void eku_critical(const vt_cloud *g, char **kek, char **world)
+{
+    kt_buf v = ext_value(g->leaf, OID_EKU);
+
+    with_ext(g, 0, true, OID_EKU, VT_CRITICAL, (const char *)v.p, v.len, kek, world);
+    kt_buf_free(&v);
+}
+
+/* The attestation OID with a subidentifier padded by a leading 0x80 (X.690 §8.19.2 forbids). */
+static void eku_oid_not_minimal(const vt_cloud *g, char **kek, char **world)
+{
+    kt_buf v = ext_value(g->leaf, OID_EKU);
+    uint8_t bad[64];
+
+    /* 30 L 06 M 69 ...: one byte more in each length, 0x80 before the second subidentifier's
+     * bytes (the first is 2.25 joined with the UUID's arc, so pad right after the 06 M). */
+    cr_assert(v.len + 1 <= sizeof bad && v.p[0] == 0x30 && v.p[2] == 0x06);
+    bad[0] = 0x30;
+    bad[1] = (uint8_t)(v.p[1] + 1);
+    bad[2] = 0x06;
+    bad[3] = (uint8_t)(v.p[3] + 1);
+    bad[4] = 0x80;
+    memcpy(bad + 5, v.p + 4, v.len - 4);
+    with_ext(g, 0, true, OID_EKU, VT_NOT_CRITICAL, (const char *)bad, v.len + 1, kek, world);
+    kt_buf_free(&v);
+}
+
+static void leaf_no_ski_aki_bc(const vt_cloud *g, char **kek, char **world)
+{
+    with_exts(g, 0, OID_SKI "," OID_AKI "," OID_BC, NULL, 0, kek, world);
+}
+
+static void leaf_no_extensions(const vt_cloud *g, char **kek, char **world)
+{
+    with_exts(g, 0, "*", NULL, 0, kek, world);
+}
+
+/* Item 11: the leaf serves the attestation purpose and no other. */
+static void leaf_without_eku(const vt_cloud *g, char **kek, char **world)
+{
+    with_exts(g, 0, OID_EKU, NULL, 0, kek, world);
+}
+
+/* A leaf under the genuine warrant with extendedKeyUsage eku, signing the KEK package. */
+static void leaf_for(const vt_cloud *g, const char *eku, char **kek, char **world)
+{
+    EVP_PKEY *lk = vt_key("P-384");
+    X509 *leaf = vt_issue(g, &(vt_cert){.issuer = g->warrant,
+                                        .issuer_key = g->warrant_key,
+                                        .subject_key = lk,
+                                        .cn = "module " VT_ESN " attestation key",
+                                        .esn = VT_ESN,
+                                        .nb = -3600,
+                                        .na = 365 * VT_DAY,
+                                        .path_len = -1,
+                                        .ku = PKG_KU_DIGITAL_SIGNATURE,
+                                        .eku = eku});
+    X509 *chain[3] = {leaf, g->warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 3, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    EVP_PKEY_free(lk);
+}
+
+static void leaf_server_auth(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_for(g, "serverAuth", kek, world);
+}
+
+static void leaf_attestation_and_server_auth(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_for(g, PKG_EKU_ATTESTATION_OID ",serverAuth", kek, world);
+}
+
+static void leaf_any_purpose(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_for(g, "anyExtendedKeyUsage", kek, world);
+}
+
+static void world_leaf_without_eku(const vt_cloud *g, char **kek, char **world)
+{
+    X509 *certs[3] = {g->leaf, g->warrant, g->root};
+    kt_buf chain[3];
+    char *json = vt_world_json(&g->world_payload), *header;
+
+    for (int i = 0; i < 3; i++)
+        chain[i] =
+            i == 0 ? vt_reissue(certs[0], OID_EKU, NULL, 0, g->warrant_key) : vt_der(certs[i]);
+    header = vt_header_der("ES384", chain, 3);
+    *kek = vt_kek_package(g);
+    *world = vt_sign_raw(header, json, g->leaf_key, false);
+    for (int i = 0; i < 3; i++)
+        kt_buf_free(&chain[i]);
+    free(header);
+    free(json);
+}
+
+/* Item 11: the warrant is a CA with path length 0 right above the leaf, and nothing else is. */
+static void warrant_with_path_len(const vt_cloud *g, int path_len, const char *eku, char **kek,
+                                  char **world)
+{
+    EVP_PKEY *wk = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *warrant = vt_issue(g, &(vt_cert){.issuer = g->root,
+                                           .issuer_key = g->root_key,
+                                           .subject_key = wk,
+                                           .cn = "keytransfer DEMO module warrant " VT_ESN,
+                                           .org = "keytransfer demo HSM vendor",
+                                           .esn = VT_ESN,
+                                           .nb = -3600,
+                                           .na = 365 * VT_DAY,
+                                           .ca = true,
+                                           .path_len = path_len,
+                                           .ku = PKG_KU_KEY_CERT_SIGN | PKG_KU_DIGITAL_SIGNATURE,
+                                           .eku = eku});
+    X509 *leaf = vt_leaf(g, warrant, wk, lk, VT_ESN);
+    X509 *chain[3] = {leaf, warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 3, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    X509_free(warrant);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(wk);
+}
+
+static void warrant_unconstrained(const vt_cloud *g, char **kek, char **world)
+{
+    warrant_with_path_len(g, -1, NULL, kek, world);
+}
+
+static void warrant_path_len_1(const vt_cloud *g, char **kek, char **world)
+{
+    warrant_with_path_len(g, 1, NULL, kek, world);
+}
+
+static void warrant_with_eku(const vt_cloud *g, char **kek, char **world)
+{
+    warrant_with_path_len(g, 0, PKG_EKU_ATTESTATION_OID, kek, world);
+}
+
+static void warrant_negative_path_len(const vt_cloud *g, char **kek, char **world)
+{
+    with_ext(g, 1, true, OID_BC, VT_CRITICAL, "\x30\x06\x01\x01\xff\x02\x01\xff", 8, kek, world);
+}
+
+static void warrant_ca_not_ff(const vt_cloud *g, char **kek, char **world)
+{
+    with_ext(g, 1, true, OID_BC, VT_CRITICAL, "\x30\x06\x01\x01\x01\x02\x01\x00", 8, kek, world);
+}
+
+static void warrant_path_len_padded(const vt_cloud *g, char **kek, char **world)
+{
+    with_ext(g, 1, true, OID_BC, VT_CRITICAL, "\x30\x07\x01\x01\xff\x02\x02\x00\x00", 9, kek,
+             world);
+}
+
+static void root_path_len_0(const vt_cloud *g, char **kek, char **world)
+{
+    with_ext(g, 2, true, OID_BC, VT_CRITICAL, "\x30\x06\x01\x01\xff\x02\x01\x00", 8, kek, world);
+}
+
+static void root_private_ext(const vt_cloud *g, char **kek, char **world)
+{
+    with_ext(g, 2, false, OID_PEN, VT_NOT_CRITICAL, "\x05\x00", 2, kek, world);
+}
+
+/* The leaf's subject Name with its outer length in the long form where the short one does
+ * (X.690 §10.1: DER lengths are minimal): the same name to a BER reader. */
+static void subject_length_not_minimal(const vt_cloud *g, char **kek, char **world)
+{
+    unsigned char *d = NULL;
+    int n = i2d_X509_NAME(X509_get_subject_name(g->leaf), &d);
+    kt_buf name = {malloc((size_t)n + 1), (size_t)n + 1}, chain[3];
+
+    cr_assert(n > 2 && n < 0x80 + 2 && d[0] == 0x30 && d[1] < 0x80 && name.p != NULL);
+    name.p[0] = 0x30;
+    name.p[1] = 0x81;
+    memcpy(name.p + 2, d + 1, (size_t)n - 1);
+    chain[0] = vt_reissue_field(g->leaf, VT_TBS_SUBJECT, &name, g->warrant_key);
+    chain[1] = vt_der(g->warrant);
+    chain[2] = vt_der(g->root);
+    *kek = kek_with_x5c(g, chain, 3);
+    *world = vt_world_package(g);
+    kt_buf_free(&name);
+    OPENSSL_free(d);
+}
+
+/* How a time is written: DER's UTCTime YYMMDDHHMMSSZ, or a way it must not be. */
+typedef enum time_form {
+    UTC_DER,         /* 0x17 YYMMDDHHMMSSZ (RFC 5280 §4.1.2.5.1) */
+    UTC_NO_SECONDS,  /* 0x17 YYMMDDHHMMZ: BER allows it */
+    UTC_OFFSET,      /* 0x17 YYMMDDHHMMSS+0000 */
+    UTC_MONTH_13,    /* 0x17 with month 13 */
+    UTC_FEB_30,      /* 0x17 on the 30th of February */
+    GEN_BEFORE_2050, /* 0x18 YYYYMMDDHHMMSSZ for a year UTCTime must carry */
+    GEN_FRACTION,    /* 0x18 YYYYMMDDHHMMSS.5Z */
+} time_form;
+
+/* The DER element (tag, length, text) of UNIX time t in form f, at out; returns its length. */
+static size_t time_element(uint8_t *out, size_t cap, time_form f, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char text[40];
+    int n, y = 0, mo = 0;
+
+    cr_assert_not_null(gmtime_r(&tt, &tm));
+    y = tm.tm_year + 1900, mo = f == UTC_MONTH_13 ? 13 : f == UTC_FEB_30 ? 2 : tm.tm_mon + 1;
+    if (f == UTC_FEB_30)
+        tm.tm_mday = 30;
+    if (f == GEN_BEFORE_2050 || f == GEN_FRACTION)
+        n = snprintf(text, sizeof text, "%04d%02d%02d%02d%02d%02d%s", y, mo, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, f == GEN_FRACTION ? ".5Z" : "Z");
+    else if (f == UTC_NO_SECONDS)
+        n = snprintf(text, sizeof text, "%02d%02d%02d%02d%02dZ", y % 100, mo, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min);
+    else
+        n = snprintf(text, sizeof text, "%02d%02d%02d%02d%02d%02d%s", y % 100, mo, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, f == UTC_OFFSET ? "+0000" : "Z");
+    cr_assert(n > 0 && (size_t)n + 2 <= cap);
+    out[0] = f == GEN_BEFORE_2050 || f == GEN_FRACTION ? 0x18 : 0x17;
+    out[1] = (uint8_t)n;
+    memcpy(out + 2, text, (size_t)n);
+    return (size_t)n + 2;
+}
+
+/* The leaf re-issued with its validity, a day back to a day ahead, written in these forms. */
+static void leaf_times(const vt_cloud *g, time_form nb, time_form na, char **kek, char **world)
+{
+    uint8_t v[96];
+    size_t n = 2;
+    kt_buf validity, chain[3];
+
+    n += time_element(v + n, sizeof v - n, nb, (int64_t)g->now - VT_DAY);
+    n += time_element(v + n, sizeof v - n, na, (int64_t)g->now + VT_DAY);
+    v[0] = 0x30, v[1] = (uint8_t)(n - 2);
+    validity = (kt_buf){v, n};
+    chain[0] = vt_reissue_field(g->leaf, VT_TBS_VALIDITY, &validity, g->warrant_key);
+    chain[1] = vt_der(g->warrant);
+    chain[2] = vt_der(g->root);
+    *kek = kek_with_x5c(g, chain, 3);
+    *world = vt_world_package(g);
+}
+
+static void times_der(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, UTC_DER, kek, world);
+}
+
+static void time_without_seconds(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, UTC_NO_SECONDS, kek, world);
+}
+
+static void time_with_offset(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_OFFSET, UTC_DER, kek, world);
+}
+
+static void time_month_13(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_MONTH_13, UTC_DER, kek, world);
+}
+
+static void time_february_30(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_FEB_30, UTC_DER, kek, world);
+}
+
+static void time_fraction(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, GEN_FRACTION, kek, world);
+}
+
+static void time_generalized_before_2050(const vt_cloud *g, char **kek, char **world)
+{
+    leaf_times(g, UTC_DER, GEN_BEFORE_2050, kek, world);
+}
+
+/* A CA under issuer (any path length), for chains longer than the profile's. */
+static X509 *intermediate(const vt_cloud *g, X509 *issuer, EVP_PKEY *issuer_key, EVP_PKEY *key,
+                          const char *cn)
+{
+    return vt_issue(g, &(vt_cert){.issuer = issuer,
+                                  .issuer_key = issuer_key,
+                                  .subject_key = key,
+                                  .cn = cn,
+                                  .org = "keytransfer demo HSM vendor",
+                                  .nb = -3600,
+                                  .na = 365 * VT_DAY,
+                                  .ca = true,
+                                  .path_len = -1,
+                                  .ku = PKG_KU_KEY_CERT_SIGN});
+}
+
+/* leaf, warrant (path length 0, right above the leaf), then extra CAs below the root: each link
+ * sound, and the module check would read the right warrant, but the chain is not three long. */
+static void longer_chain(const vt_cloud *g, int extra, char **kek, char **world)
+{
+    EVP_PKEY *keys[2] = {vt_key("P-384"), vt_key("P-384")}, *wk = vt_key("P-384"),
+             *lk = vt_key("P-384");
+    X509 *cas[2] = {NULL, NULL}, *up = g->root, *warrant, *leaf, *chain[5];
+    EVP_PKEY *up_key = g->root_key;
+    size_t n = 0;
+    char *json = vt_kek_json(&g->kek_payload);
+
+    for (int i = extra - 1; i >= 0; i--) {
+        char cn[64];
+
+        snprintf(cn, sizeof cn, "keytransfer DEMO issuing CA %d", i + 1);
+        cas[i] = intermediate(g, up, up_key, keys[i], cn);
+        up = cas[i], up_key = keys[i];
+    }
+    warrant = vt_warrant(g, up, up_key, wk, VT_ESN);
+    leaf = vt_leaf(g, warrant, wk, lk, VT_ESN);
+    chain[n++] = leaf;
+    chain[n++] = warrant;
+    for (int i = 0; i < extra; i++)
+        chain[n++] = cas[i];
+    chain[n++] = g->root;
+    *kek = vt_sign(json, chain, n, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    X509_free(warrant);
+    for (int i = 0; i < 2; i++) {
+        X509_free(cas[i]);
+        EVP_PKEY_free(keys[i]);
+    }
+    EVP_PKEY_free(wk);
+    EVP_PKEY_free(lk);
+}
+
+static void four_certificates(const vt_cloud *g, char **kek, char **world)
+{
+    longer_chain(g, 1, kek, world);
+}
+
+static void five_certificates(const vt_cloud *g, char **kek, char **world)
+{
+    longer_chain(g, 2, kek, world);
+}
+
+/* The warrant certifies an issuing CA, which certifies the leaf: the warrant is not right above
+ * the leaf, and the CA there names a module too. */
+static void warrant_not_above_leaf(const vt_cloud *g, char **kek, char **world)
+{
+    EVP_PKEY *wk = vt_key("P-384"), *ik = vt_key("P-384"), *lk = vt_key("P-384");
+    X509 *warrant = vt_issue(g, &(vt_cert){.issuer = g->root,
+                                           .issuer_key = g->root_key,
+                                           .subject_key = wk,
+                                           .cn = "keytransfer DEMO module warrant " VT_ESN,
+                                           .org = "keytransfer demo HSM vendor",
+                                           .esn = VT_ESN,
+                                           .nb = -3600,
+                                           .na = 365 * VT_DAY,
+                                           .ca = true,
+                                           .path_len = 1,
+                                           .ku = PKG_KU_KEY_CERT_SIGN});
+    X509 *ca = vt_warrant(g, warrant, wk, ik, VT_ESN);
+    X509 *leaf = vt_leaf(g, ca, ik, lk, VT_ESN);
+    X509 *chain[4] = {leaf, ca, warrant, g->root};
+    char *json = vt_kek_json(&g->kek_payload);
+
+    *kek = vt_sign(json, chain, 4, lk);
+    *world = vt_world_package(g);
+    free(json);
+    X509_free(leaf);
+    X509_free(ca);
+    X509_free(warrant);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(ik);
+    EVP_PKEY_free(wk);
+}
+
 static const vt_case cases[] = {
     {"genuine packages", genuine, NULL, 0},
     {"wrong root (another self-signed P-384 root)", wrong_root, "root-hash", 1},
@@ -994,7 +1502,7 @@ static const vt_case cases[] = {
     {"fingerprint mismatch", fingerprint_mismatch, "fingerprint", 1},
     {"public key not canonical DER", spki_not_canonical, "fingerprint", 1},
     {"module ESN not the warrant's", module_mismatch, "module", 1},
-    {"no module warrant in the chain", no_warrant, "module", 1},
+    {"no module warrant in the chain (two certificates)", no_warrant, "chain", 1},
     {"KEK module not in the world", module_not_in_world, "world-modules", 1},
     {"world attested by a module outside it", world_attester_outside, "world-modules", 1},
     {"truncated JSON", truncated_json, "format", 3},
@@ -1025,6 +1533,72 @@ static const vt_case cases[] = {
     {"NUL character in the kid", nul_in_kid, "kek-payload", 3},
     {"lone surrogate in the region", lone_surrogate, "kek-payload", 3},
     {"non-ASCII digit in the creation time", unicode_digit, "kek-payload", 3},
+    /* The certificate profile: extensions (issue 11 item 10). */
+    {"subjectKeyIdentifier not an OCTET STRING", ski_not_octets, "chain", 1},
+    {"subjectKeyIdentifier with a byte after it", ski_trailing, "chain", 1},
+    {"subjectKeyIdentifier as a constructed OCTET STRING", ski_constructed, "chain", 1},
+    {"empty subjectKeyIdentifier", ski_empty, "chain", 1},
+    {"critical subjectKeyIdentifier", ski_critical, "chain", 1},
+    {"subjectKeyIdentifier twice", ski_twice, "chain", 1},
+    {"critical flag encoded as FALSE", critical_false_encoded, "format", 3},
+    {"critical flag TRUE written 0x01", critical_true_not_ff, "format", 3},
+    {"malformed subjectAltName", san_malformed, "chain", 1},
+    {"well-formed subjectAltName", san_wellformed, "chain", 1},
+    {"malformed authorityKeyIdentifier", aki_malformed, "chain", 1},
+    {"authorityKeyIdentifier with a serial only", aki_serial_only, "chain", 1},
+    {"authorityKeyIdentifier of another key", aki_other_key, "chain", 1},
+    {"keyUsage truncated", ku_truncated, "chain", 1},
+    {"keyUsage with padding bits set", ku_padding_bits, "chain", 1},
+    {"keyUsage with a trailing zero octet", ku_trailing_zero, "chain", 1},
+    {"keyUsage with trailing zero bits", ku_not_shortest, "chain", 1},
+    {"keyUsage naming no usage", ku_empty, "chain", 1},
+    {"keyUsage not critical", ku_not_critical, NULL, 0},
+    {"basicConstraints truncated", bc_truncated, "chain", 1},
+    {"basicConstraints with cA FALSE encoded", bc_false_encoded, "chain", 1},
+    {"basicConstraints with cA TRUE written 0x01", bc_true_not_ff, "chain", 1},
+    {"path length on a leaf that is no CA", bc_pathlen_not_ca, "chain", 1},
+    {"empty basicConstraints on the leaf, not critical", bc_empty_not_critical, NULL, 0},
+    {"leaf without subjectKeyIdentifier, authorityKeyIdentifier, basicConstraints",
+     leaf_no_ski_aki_bc, NULL, 0},
+    {"leaf without extensions", leaf_no_extensions, "chain", 1},
+    {"certificatePolicies anyPolicy", policies_any, "chain", 1},
+    {"malformed certificatePolicies", policies_malformed, "chain", 1},
+    {"unknown non-critical extension", private_ext, "chain", 1},
+    {"unknown non-critical extension, not DER", private_ext_garbage, "chain", 1},
+    {"unknown critical extension", private_ext_critical, "chain", 1},
+    {"unknown extension twice", private_ext_twice, "chain", 1},
+    {"malformed nsComment (OpenSSL knows it, pyca does not)", ns_comment_malformed, "chain", 1},
+    {"extension outside the profile on the root", root_private_ext, "chain", 1},
+    /* The chain's shape and the attestation purpose (issue 11 item 11). */
+    {"leaf without extendedKeyUsage", leaf_without_eku, "chain", 1},
+    {"serverAuth leaf", leaf_server_auth, "chain", 1},
+    {"serverAuth leaf, raw", eku_server_auth_raw, "chain", 1},
+    {"leaf for attestation and serverAuth", leaf_attestation_and_server_auth, "chain", 1},
+    {"leaf for any purpose", leaf_any_purpose, "chain", 1},
+    {"attestation purpose marked critical", eku_critical, NULL, 0},
+    {"extendedKeyUsage truncated", eku_truncated, "chain", 1},
+    {"empty extendedKeyUsage", eku_empty, "chain", 1},
+    {"attestation OID not minimally encoded", eku_oid_not_minimal, "chain", 1},
+    {"world package leaf without extendedKeyUsage", world_leaf_without_eku, "world-chain", 1},
+    {"warrant without path length", warrant_unconstrained, "chain", 1},
+    {"warrant with path length 1", warrant_path_len_1, "chain", 1},
+    {"warrant with extendedKeyUsage", warrant_with_eku, "chain", 1},
+    {"warrant with a negative path length", warrant_negative_path_len, "chain", 1},
+    {"warrant path length not minimally encoded", warrant_path_len_padded, "chain", 1},
+    {"warrant basicConstraints with cA TRUE written 0x01", warrant_ca_not_ff, "chain", 1},
+    {"root with path length 0", root_path_len_0, "chain", 1},
+    {"four certificates (an issuing CA above the warrant)", four_certificates, "chain", 1},
+    {"five certificates", five_certificates, "chain", 1},
+    {"warrant not right above the leaf", warrant_not_above_leaf, "chain", 1},
+    {"leaf subject with a length not in its shortest form", subject_length_not_minimal, "format",
+     3},
+    {"leaf validity re-encoded as DER", times_der, NULL, 0},
+    {"UTCTime on the 30th of February", time_february_30, "format", 3},
+    {"UTCTime without seconds", time_without_seconds, "format", 3},
+    {"UTCTime with a +0000 offset", time_with_offset, "format", 3},
+    {"UTCTime in month 13", time_month_13, "format", 3},
+    {"GeneralizedTime with a fraction of a second", time_fraction, "format", 3},
+    {"GeneralizedTime before 2050", time_generalized_before_2050, "format", 3},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <openssl/objects.h>
+
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <sodium.h>
@@ -54,6 +56,7 @@ X509 *vt_issue(const vt_cloud *c, const vt_cert *o)
         .is_ca = o->ca,
         .path_len = o->path_len,
         .key_usage = o->ku,
+        .ext_key_usage = o->eku,
     };
     X509 *x = NULL;
     kt_err e;
@@ -95,7 +98,8 @@ X509 *vt_leaf(const vt_cloud *c, X509 *warrant, EVP_PKEY *warrant_key, EVP_PKEY 
                                   .na = 5 * 365 * VT_DAY,
                                   .ca = false,
                                   .path_len = -1,
-                                  .ku = PKG_KU_DIGITAL_SIGNATURE});
+                                  .ku = PKG_KU_DIGITAL_SIGNATURE,
+                                  .eku = PKG_EKU_ATTESTATION_OID});
 }
 
 void vt_cloud_make(vt_cloud *c, unsigned kek_bits)
@@ -249,6 +253,205 @@ char *vt_sign_raw(const char *header, const char *payload, EVP_PKEY *signer, boo
     free(pl);
     free(prot);
     return doc;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Crafted certificates                                                                       */
+/* ----------------------------------------------------------------------------------------- */
+
+static void append(kt_buf *b, const void *p, size_t n)
+{
+    b->p = realloc(b->p, b->len + n + 1);
+    cr_assert_not_null(b->p);
+    if (n > 0)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+/* X.690 §8.1: tag, definite length in the fewest bytes, contents. */
+static void put_tlv(kt_buf *b, uint8_t tag, const void *c, size_t n)
+{
+    uint8_t h[6];
+    size_t hl = 0;
+
+    h[hl++] = tag;
+    if (n < 0x80) {
+        h[hl++] = (uint8_t)n;
+    } else {
+        size_t bytes = n > 0xffffff ? 4 : n > 0xffff ? 3 : n > 0xff ? 2 : 1;
+
+        h[hl++] = (uint8_t)(0x80 | bytes);
+        for (size_t i = bytes; i > 0; i--)
+            h[hl++] = (uint8_t)(n >> (8 * (i - 1)));
+    }
+    append(b, h, hl);
+    append(b, c, n);
+}
+
+/* The header of the DER element at p (of n bytes): its length into *len, returns the header's. */
+static size_t tlv_header(const uint8_t *p, size_t n, size_t *len)
+{
+    size_t hl = 2;
+
+    cr_assert_geq(n, 2);
+    if (p[1] < 0x80) {
+        *len = p[1];
+    } else {
+        size_t bytes = p[1] & 0x7f;
+
+        *len = 0;
+        for (size_t i = 0; i < bytes; i++)
+            *len = (*len << 8) | p[2 + i];
+        hl += bytes;
+    }
+    cr_assert_leq(hl + *len, n);
+    return hl;
+}
+
+/* Whether word is one of the comma-separated words of list. */
+static bool is_listed(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+
+    for (const char *p = list; p != NULL; p = strchr(p, ',') != NULL ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+kt_buf vt_ext(const char *oid, int critical, const void *value, size_t len)
+{
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+    unsigned char *od = NULL;
+    int ol;
+    kt_buf body = {0}, out = {0};
+
+    cr_assert_not_null(obj, "OID %s", oid);
+    ol = i2d_ASN1_OBJECT(obj, &od);
+    cr_assert_gt(ol, 0);
+    append(&body, od, (size_t)ol);
+    if (critical >= 0) {
+        uint8_t flag = (uint8_t)critical;
+
+        put_tlv(&body, 0x01, &flag, 1);
+    }
+    put_tlv(&body, 0x04, value, len);
+    put_tlv(&out, 0x30, body.p, body.len);
+    OPENSSL_free(od);
+    ASN1_OBJECT_free(obj);
+    free(body.p);
+    return out;
+}
+
+kt_buf vt_der(X509 *x)
+{
+    unsigned char *d = NULL;
+    int n = i2d_X509(x, &d);
+    kt_buf out = {0};
+
+    cr_assert_gt(n, 0);
+    append(&out, d, (size_t)n);
+    OPENSSL_free(d);
+    return out;
+}
+
+static kt_buf reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, int field,
+                      const kt_buf *with, EVP_PKEY *issuer_key);
+
+kt_buf vt_reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, EVP_PKEY *issuer_key)
+{
+    return reissue(base, drop, add, n, -1, NULL, issuer_key);
+}
+
+kt_buf vt_reissue_field(X509 *base, int field, const kt_buf *with, EVP_PKEY *issuer_key)
+{
+    return reissue(base, NULL, NULL, 0, field, with, issuer_key);
+}
+
+static kt_buf reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, int field,
+                      const kt_buf *with, EVP_PKEY *issuer_key)
+{
+    static const uint8_t ecdsa_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                           0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
+    unsigned char *tbs = NULL, sig[160];
+    int tbs_len = i2d_re_X509_tbs(base, &tbs);
+    size_t body_len, at, sig_len = sizeof sig;
+    kt_buf fields = {0}, exts = {0}, seq = {0}, new_tbs = {0}, cert = {0}, bits = {0};
+    bool drop_all = drop != NULL && strcmp(drop, "*") == 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    cr_assert_gt(tbs_len, 0);
+    /* TBSCertificate: every member but [3] extensions kept as it is, member number field
+     * replaced when asked. */
+    at = tlv_header(tbs, (size_t)tbs_len, &body_len);
+    for (int i = 0; at < (size_t)tbs_len; i++) {
+        size_t len, hl = tlv_header(tbs + at, (size_t)tbs_len - at, &len);
+
+        if (i == field)
+            append(&fields, with->p, with->len);
+        else if (tbs[at] != 0xa3)
+            append(&fields, tbs + at, hl + len);
+        at += hl + len;
+    }
+    for (int i = 0; !drop_all && i < X509_get_ext_count(base); i++) {
+        X509_EXTENSION *ext = X509_get_ext(base, i);
+        unsigned char *d = NULL;
+        char oid[80];
+        int dl;
+
+        cr_assert_gt(OBJ_obj2txt(oid, sizeof oid, X509_EXTENSION_get_object(ext), 1), 0);
+        if (drop != NULL && is_listed(drop, oid))
+            continue;
+        dl = i2d_X509_EXTENSION(ext, &d);
+        cr_assert_gt(dl, 0);
+        append(&exts, d, (size_t)dl);
+        OPENSSL_free(d);
+    }
+    for (size_t i = 0; i < n; i++)
+        append(&exts, add[i].p, add[i].len);
+    if (exts.len > 0) {
+        put_tlv(&seq, 0x30, exts.p, exts.len);
+        put_tlv(&fields, 0xa3, seq.p, seq.len);
+    }
+    put_tlv(&new_tbs, 0x30, fields.p, fields.len);
+    cr_assert_not_null(ctx);
+    cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha384(), NULL, issuer_key), 1);
+    cr_assert_eq(EVP_DigestSign(ctx, sig, &sig_len, new_tbs.p, new_tbs.len), 1);
+    append(&bits, "", 1); /* no unused bits */
+    append(&bits, sig, sig_len);
+    append(&new_tbs, ecdsa_sha384, sizeof ecdsa_sha384);
+    put_tlv(&new_tbs, 0x03, bits.p, bits.len);
+    put_tlv(&cert, 0x30, new_tbs.p, new_tbs.len);
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(tbs);
+    free(fields.p);
+    free(exts.p);
+    free(seq.p);
+    free(new_tbs.p);
+    free(bits.p);
+    return cert;
+}
+
+char *vt_header_der(const char *alg, const kt_buf *chain, size_t n)
+{
+    json_t *h = json_object(), *x5c = json_array();
+    char *text;
+
+    for (size_t i = 0; i < n; i++) {
+        char *b64 = malloc(4 * ((chain[i].len + 2) / 3) + 1);
+
+        cr_assert_not_null(b64);
+        cr_assert_geq(EVP_EncodeBlock((unsigned char *)b64, chain[i].p, (int)chain[i].len), 0);
+        json_array_append_new(x5c, json_string(b64));
+        free(b64);
+    }
+    json_object_set_new(h, "alg", json_string(alg));
+    json_object_set_new(h, "typ", json_string("JOSE+JSON"));
+    json_object_set_new(h, "x5c", x5c);
+    text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_not_null(text);
+    json_decref(h);
+    return text;
 }
 
 char *vt_kek_package(const vt_cloud *c)

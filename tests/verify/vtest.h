@@ -58,6 +58,7 @@ typedef struct vt_cert {
     bool ca;
     int path_len;
     unsigned ku;
+    const char *eku; /* extendedKeyUsage text (pkg_cert_opts.ext_key_usage), or NULL */
 } vt_cert;
 X509 *vt_issue(const vt_cloud *c, const vt_cert *o);
 
@@ -77,6 +78,28 @@ char *vt_sign(const char *payload, X509 *const *chain, size_t n, EVP_PKEY *signe
 char *vt_sign_raw(const char *header, const char *payload, EVP_PKEY *signer, bool der);
 /* The protected header {"alg":alg,"typ":"JOSE+JSON","x5c":[chain]} as compact JSON text. */
 char *vt_header(const char *alg, X509 *const *chain, size_t n);
+
+/* Crafted certificates, in DER (each kt_buf is the caller's, kt_buf_free). */
+
+/* The DER of one Extension (RFC 5280 §4.1): OID (dotted), the critical flag (VT_CRITICAL,
+ * VT_NOT_CRITICAL left out, or any byte 0 to 255 encoded as given: 0 is an encoded DEFAULT FALSE,
+ * 1 a TRUE that is not DER) and the extnValue bytes as given. */
+#define VT_CRITICAL     0xff
+#define VT_NOT_CRITICAL (-1)
+kt_buf vt_ext(const char *oid, int critical, const void *value, size_t len);
+/* base re-issued with other extensions: base's own, except those whose OID is in drop (dotted,
+ * comma-separated; "*" all of them; NULL none), then add[0..n) at the end (no extensions field
+ * when there are none). Signed ECDSA-SHA384 by issuer_key over the TBS as built. */
+kt_buf vt_reissue(X509 *base, const char *drop, const kt_buf *add, size_t n, EVP_PKEY *issuer_key);
+/* base re-issued with member number field of its TBSCertificate (VT_TBS_VALIDITY,
+ * VT_TBS_SUBJECT) replaced by the bytes given, which need not be DER. */
+#define VT_TBS_VALIDITY 4
+#define VT_TBS_SUBJECT  5
+kt_buf vt_reissue_field(X509 *base, int field, const kt_buf *with, EVP_PKEY *issuer_key);
+/* The DER of a certificate. */
+kt_buf vt_der(X509 *x);
+/* As vt_header, with x5c given as DER certificates (which OpenSSL need not be able to read). */
+char *vt_header_der(const char *alg, const kt_buf *chain, size_t n);
 
 /* The genuine KEK package and world package of c. */
 char *vt_kek_package(const vt_cloud *c);
