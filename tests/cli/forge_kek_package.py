@@ -31,11 +31,31 @@ def b64u(b):
     return base64.urlsafe_b64encode(b).decode().rstrip("=")
 
 
+def attestation_eku():
+    """extendedKeyUsage { 2.25.77941870831353878035700664750549655760 } as raw DER: pyca 38
+    cannot name an arc this large (the verifiers read it with their own DER reader)."""
+    arc = 77941870831353878035700664750549655760
+    body = [0x69]  # 2 * 40 + 25
+    groups = []
+    while True:
+        groups.append(arc & 0x7F)
+        arc >>= 7
+        if not arc:
+            break
+    body += [g | 0x80 for g in reversed(groups[1:])] + [groups[0]]
+    oid = bytes([0x06, len(body)] + body)
+    return x509.UnrecognizedExtension(x509.oid.ExtensionOID.EXTENDED_KEY_USAGE,
+                                      bytes([0x30, len(oid)]) + oid)
+
+
 def issue(subject, key, issuer_cert, issuer_key, ca):
     usage = dict(digital_signature=True, content_commitment=False, key_encipherment=False,
                  data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=False,
                  encipher_only=False, decipher_only=False)
-    return (x509.CertificateBuilder()
+    builder = x509.CertificateBuilder()
+    if not ca:
+        builder = builder.add_extension(attestation_eku(), critical=False)
+    return (builder
             .subject_name(subject).issuer_name(issuer_cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
