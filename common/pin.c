@@ -554,6 +554,16 @@ static kt_rc tty_wait_line(struct tty *t, kt_secbuf *pin, size_t *len, bool *eof
     return rc;
 }
 
+/* True when the prompt already ends with ':' (and blanks): no second ": " is added. */
+static bool ends_with_colon(const char *prompt)
+{
+    size_t n = strlen(prompt);
+
+    while (n > 0 && prompt[n - 1] == ' ')
+        n--;
+    return n > 0 && prompt[n - 1] == ':';
+}
+
 /* Shows "<prompt>: " and reads one line into a new secure PIN, again after a stop. */
 static kt_rc tty_read_line(struct tty *t, const char *prompt, kt_secbuf *pin, kt_err *e)
 {
@@ -568,7 +578,7 @@ static kt_rc tty_read_line(struct tty *t, const char *prompt, kt_secbuf *pin, kt
         if (rc == KT_OK)
             rc = tty_write(t, prompt, e);
         if (rc == KT_OK)
-            rc = tty_write(t, ": ", e);
+            rc = tty_write(t, ends_with_colon(prompt) ? "" : ": ", e);
         if (rc == KT_OK && !any_noted)
             rc = tty_wait_line(t, pin, &len, &eof, e);
         if (rc != KT_OK || !any_noted)
