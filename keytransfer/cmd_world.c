@@ -224,7 +224,7 @@ static int world_new(int argc, char **argv)
         free(paths);
         return cli_report(&e);
     }
-    char hash[65], kdf[96];
+    char hash[65], kdf[160];
     kt_hex(hash, info.hash, sizeof info.hash);
     kdf_text(&info, kdf, sizeof kdf);
     printf("Security world created in %s\n"
@@ -292,7 +292,7 @@ static int world_info_cmd(int argc, char **argv)
     if (programmed)
         world_module_close(&m);
 
-    char hash[65], hkm[65], hknso[65], modfp[65], created[32], kdf[96];
+    char hash[65], hkm[65], hknso[65], modfp[65], created[32], kdf[160];
     uint8_t d[32];
     kt_hex(hash, info.hash, 32);
     kt_hex(hkm, info.hkm, 32);
