@@ -534,6 +534,12 @@ static kt_rc tty_wait_line(struct tty *t, kt_secbuf *pin, size_t *len, bool *eof
         n = read(t->fd, into, 1);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
+        if (n < 0 && errno == EIO && installed[SIGTTIN] && tcgetpgrp(t->fd) != getpgrp()) {
+            /* Moved to the background between ppoll and read: what SIGTTIN would have done,
+             * had it not been blocked here. */
+            note_signal(SIGTTIN);
+            continue;
+        }
         if (n < 0) {
             rc = kt_fail_errno(e, KT_EIO, errno, "cannot read the PIN from the terminal");
             break;
