@@ -18,7 +18,7 @@ usage() {
 deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjansson-dev
       libzip-dev libcriterion-dev python3 python3-cryptography libcurl4-openssl-dev
       libmicrohttpd-dev)
-[ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace)
+[ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

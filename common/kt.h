@@ -411,6 +411,28 @@ void kt_progress_stderr(void *ctx, const char *task, size_t done, size_t total);
  * (RLIMIT_CORE 0 and PR_SET_DUMPABLE 0). */
 KT_MUST kt_rc kt_process_harden(kt_err *e);
 
+/* What a program that holds only sodium_malloc secrets locks at most at once (a margin over the
+ * few pages its live secret buffers take). */
+#define KT_MEMLOCK_PROBE (64 * 1024)
+
+/*
+ * The start-up check that secrets stay out of swap. sodium_malloc and OpenSSL's secure heap lock
+ * their pages with mlock, and both go on silently when that fails (RLIMIT_MEMLOCK, `ulimit -l`,
+ * too low; no CAP_IPC_LOCK). This locks and unlocks `bytes` of fresh memory (all the program
+ * will lock at once) to learn it first. KT_OK and warn->rc KT_OK when they can be locked. When
+ * they cannot, warn receives a message for the user naming RLIMIT_MEMLOCK, the current limits
+ * and how to raise them; the return is KT_OK (warn->rc KT_ENOMEM: the program warns and goes on)
+ * or, when the environment has KEYTRANSFER_REQUIRE_MLOCK=1, KT_ENOMEM (the program refuses to
+ * run, with that message). prog names the program. Nothing stays locked; nothing is printed.
+ */
+KT_MUST kt_rc kt_memlock_check(size_t bytes, const char *prog, kt_err *warn);
+
+/*
+ * As kt_memlock_check, for a lock that failed elsewhere: bytes that could not be locked, err the
+ * errno (0 when unknown, as for OpenSSL's secure heap, which only says that it is not locked).
+ */
+KT_MUST kt_rc kt_memlock_failed(size_t bytes, int err, const char *prog, kt_err *warn);
+
 /*
  * Flushes and closes standard output: the last thing a program does before it exits, because a
  * buffered stream only learns at its flush that the data did not get out (a full disk, /dev/full,

@@ -99,6 +99,10 @@ int main(int argc, char **argv)
     kt_err_clear(&e);
     if (kt_process_harden(&e) != KT_OK)
         return cloud_report(&e);
+    if (kt_memlock_check(KT_MEMLOCK_PROBE, "keytransfer-cloud", &e) != KT_OK)
+        return cloud_report(&e);
+    if (e.rc != KT_OK)
+        fprintf(stderr, "keytransfer-cloud: warning: %s\n", e.msg);
     int status = run(argc, argv);
     if (kt_stdout_close(&e) != KT_OK) {
         int io = cloud_report(&e);

@@ -90,6 +90,26 @@ static int parse_args(const char *cmd, int argc, char **argv, const struct optio
     return -1;
 }
 
+/* The KDF profile a world records, for people: "moderate (Argon2id opslimit 3, memlimit 256 MiB)".
+ */
+static void kdf_text(const world_info *info, char *out, size_t outsz)
+{
+    char params[48];
+    const char *name;
+
+    if (!info->kdf_recorded) {
+        world_kdf floor;
+        world_kdf_floor(&floor);
+        world_kdf_format(&floor, params, sizeof params);
+        snprintf(out, outsz, "not recorded (world file version %u); cards must meet %s",
+                 info->version, params);
+        return;
+    }
+    world_kdf_format(&info->kdf, params, sizeof params);
+    name = world_kdf_profile_name(&info->kdf);
+    snprintf(out, outsz, "%s (Argon2id %s)", name != NULL ? name : "custom", params);
+}
+
 /* ---- world new ---------------------------------------------------------------------------- */
 
 static const struct option new_opts[] = {
@@ -119,6 +139,8 @@ static const char new_help[] =
     "  --pin-file FILE       read the N new card PINs from FILE, one a line\n"
     "  --pin-fd N            read the N new card PINs from file descriptor N\n"
     "  --kdf PROFILE         Argon2id cost for the cards: moderate (default) or interactive\n"
+    "                        (tests and demos only); the world records it, and no card\n"
+    "                        below it opens\n"
     "  --force               replace an existing world that protects no keys\n"
     "  --help                show this help\n";
 
@@ -170,6 +192,11 @@ static int world_new(int argc, char **argv)
         return cli_report(&e);
     if (k == 1)
         cli_warn("a quorum of 1/%lu lets any single card holder administer the world", n);
+    if (o.kdf.opslimit == WORLD_KDF_INTERACTIVE.opslimit &&
+        o.kdf.memlimit == WORLD_KDF_INTERACTIVE.memlimit)
+        cli_warn("--kdf interactive is for tests and demos: a PIN guess against its cards costs "
+                 "about a sixth of the default's (docs/benchmarks.md); use the default, "
+                 "moderate, for a world that guards real keys");
 
     /* 2. inputs */
     kt_err_clear(&e);
@@ -200,14 +227,16 @@ static int world_new(int argc, char **argv)
         free(paths);
         return cli_report(&e);
     }
-    char hash[65];
+    char hash[65], kdf[160];
     kt_hex(hash, info.hash, sizeof info.hash);
+    kdf_text(&info, kdf, sizeof kdf);
     printf("Security world created in %s\n"
            "  world hash   %s\n"
            "  quorum       %u/%u\n"
            "  module ESN   %s\n"
-           "  cipher suite %s\n",
-           p.kmdata, hash, info.k, info.n, info.esn, info.suite);
+           "  cipher suite %s\n"
+           "  card KDF     %s\n",
+           p.kmdata, hash, info.k, info.n, info.esn, info.suite, kdf);
     for (unsigned i = 0; i < info.n; i++)
         printf("  card %-7u %s\n", i + 1, paths[i]);
     printf("Give each card to a different administrator. Any %u of the %u cards, with their PINs,\n"
@@ -230,9 +259,9 @@ static const struct option info_opts[] = {
 static const char info_help[] =
     "Usage: keytransfer world info [--kmdata DIR] [--cards-dir DIR] [--json]\n"
     "\n"
-    "Show the security world: world hash, cipher suite, quorum, module ESN and whether the\n"
-    "module is programmed, the module signing key fingerprint, the card files found, and the\n"
-    "creation time.\n"
+    "Show the security world: world hash, cipher suite, the cards' KDF profile, quorum, module\n"
+    "ESN and whether the module is programmed, the module signing key fingerprint, the card\n"
+    "files found, and the creation time.\n"
     "\n"
     "  --kmdata DIR      kmdata folder\n"
     "  --cards-dir DIR   where to look for card files (default: KMDATA/cards)\n"
@@ -272,7 +301,7 @@ static int world_info_cmd(int argc, char **argv)
         world_module_close(&m);
     world_lock_release(&lock);
 
-    char hash[65], hkm[65], hknso[65], modfp[65], created[32];
+    char hash[65], hkm[65], hknso[65], modfp[65], created[32], kdf[160];
     uint8_t d[32];
     kt_hex(hash, info.hash, 32);
     kt_hex(hkm, info.hkm, 32);
@@ -281,6 +310,7 @@ static int world_info_cmd(int argc, char **argv)
     pkg_ed25519_fingerprint(info.module_pub, d);
     kt_hex(modfp, d, 32);
     kt_time_iso8601(created, sizeof created, info.created);
+    kdf_text(&info, kdf, sizeof kdf);
 
     if (a.json) {
         json_t *card_list = json_array();
@@ -293,6 +323,15 @@ static int world_info_cmd(int argc, char **argv)
                       "kmdata", p.kmdata, "quorum", "k", (int)info.k, "n", (int)info.n, "module",
                       "esn", info.esn, "programmed", programmed, "signing_key_sha256", modfp,
                       "cards", card_list, "created", created, "format", "keytransfer-world-info/1");
+        const char *name = world_kdf_profile_name(&info.kdf);
+        if (v != NULL)
+            json_object_set_new(v, "kdf",
+                                !info.kdf_recorded
+                                    ? json_null()
+                                    : json_pack("{s:s, s:s, s:I, s:I}", "algorithm", "Argon2id",
+                                                "profile", name != NULL ? name : "custom",
+                                                "opslimit", (json_int_t)info.kdf.opslimit,
+                                                "memlimit", (json_int_t)info.kdf.memlimit));
         status = cli_print_json(v);
     } else {
         printf("Security world in %s\n"
@@ -300,12 +339,13 @@ static int world_info_cmd(int argc, char **argv)
                "  hkm            %s\n"
                "  hknso          %s\n"
                "  cipher suite   %s\n"
+               "  card KDF       %s\n"
                "  ACS quorum     %u/%u\n"
                "  module ESN     %s (%s)\n"
                "  module key     SHA-256 %s\n"
                "  created        %s\n"
                "  cards found    %zu in %s\n",
-               p.kmdata, hash, hkm, hknso, info.suite, info.k, info.n, info.esn,
+               p.kmdata, hash, hkm, hknso, info.suite, kdf, info.k, info.n, info.esn,
                programmed ? "programmed" : "not programmed", modfp, created, ncards, p.cards);
         for (size_t i = 0; i < ncards; i++)
             printf("    %s\n", cards[i]);

@@ -46,10 +46,19 @@ static void usage(FILE *f)
 static int run(int argc, char **argv)
 {
     /* OpenSSL's secure heap (1 MiB, locked, guarded) for the private BIGNUMs of RSA and EC keys.
-     * It returns 0 on failure, 1 on success, 2 when the heap works but could not be locked. */
-    if (CRYPTO_secure_malloc_init(1 << 20, 16) == 0)
+     * It returns 0 on failure, 1 on success, 2 when the heap works but could not be locked. The
+     * probe first: can the heap and sodium_malloc's pages be locked (kept out of swap)? */
+    kt_err warn;
+    if (kt_memlock_check((1 << 20) + KT_MEMLOCK_PROBE, "keytransfer", &warn) != KT_OK)
+        return cli_report(&warn);
+    int heap = CRYPTO_secure_malloc_init(1 << 20, 16);
+    if (heap == 0)
         cli_warn("OpenSSL's secure heap is not available; private key numbers live in the "
                  "ordinary heap while in use");
+    if (heap == 2 && warn.rc == KT_OK && kt_memlock_failed(1 << 20, 0, "keytransfer", &warn))
+        return cli_report(&warn);
+    if (warn.rc != KT_OK)
+        cli_warn("%s", warn.msg);
 
     /* Installed under a seed tool's name (a link named generatekey, say), act as that tool. */
     const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];

@@ -110,6 +110,10 @@ int main(int argc, char **argv)
     scrub_environment();
     if (kt_process_harden(&e) != KT_OK)
         return online_report(&e);
+    if (kt_memlock_check(KT_MEMLOCK_PROBE, "keytransfer-online", &e) != KT_OK)
+        return online_report(&e);
+    if (e.rc != KT_OK)
+        fprintf(stderr, "keytransfer-online: warning: %s\n", e.msg);
     int status = run(argc, argv);
     if (kt_stdout_close(&e) != KT_OK) {
         int io = online_report(&e);

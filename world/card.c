@@ -3,6 +3,8 @@
  * with XChaCha20-Poly1305 under a key derived from the card's PIN by Argon2id (libsodium
  * crypto_pwhash), with the KDF parameters and salt recorded in the card. Every byte before the
  * sealed share (world hash, card number, quorum, x, KDF parameters, nonce) is associated data.
+ * Also the KDF floor: no card is sealed below libsodium's interactive limits, and world.c opens
+ * none below them or below its world's profile.
  */
 #include "internal.h"
 
@@ -34,6 +36,89 @@ void card_name(const uint8_t *world_hash, unsigned no, char out[CARD_NAME_MAX])
     kt_hex(hex, world_hash, WORLD_HASH_LEN);
     snprintf(out, CARD_NAME_MAX, "card_%.16s_%u", hex, no);
 }
+
+/* ---- the KDF floor ---- */
+
+static world_kdf floor_now = {crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE};
+
+void world_kdf_floor_lower_for_tests(const world_kdf *floor)
+{
+    /* Lowers only, each limit on its own: a test cannot raise the floor by mistake either. */
+    if (floor == NULL) {
+        floor_now = WORLD_KDF_INTERACTIVE;
+        return;
+    }
+    if (floor->opslimit < floor_now.opslimit)
+        floor_now.opslimit = floor->opslimit;
+    if (floor->memlimit < floor_now.memlimit)
+        floor_now.memlimit = floor->memlimit;
+}
+
+void world_kdf_floor(world_kdf *out)
+{
+    *out = floor_now;
+}
+
+void world_kdf_floor_of(const world_info *info, world_kdf *out)
+{
+    world_kdf_floor(out);
+    if (!info->kdf_recorded)
+        return;
+    if (info->kdf.opslimit > out->opslimit)
+        out->opslimit = info->kdf.opslimit;
+    if (info->kdf.memlimit > out->memlimit)
+        out->memlimit = info->kdf.memlimit;
+}
+
+bool world_kdf_meets(const world_kdf *k, const world_kdf *floor)
+{
+    return k->opslimit >= floor->opslimit && k->memlimit >= floor->memlimit;
+}
+
+const char *world_kdf_profile_name(const world_kdf *k)
+{
+    if (k->opslimit == WORLD_KDF_MODERATE.opslimit && k->memlimit == WORLD_KDF_MODERATE.memlimit)
+        return "moderate";
+    if (k->opslimit == WORLD_KDF_INTERACTIVE.opslimit &&
+        k->memlimit == WORLD_KDF_INTERACTIVE.memlimit)
+        return "interactive";
+    return NULL;
+}
+
+void world_kdf_format(const world_kdf *k, char *out, size_t outsz)
+{
+    const uint64_t mib = 1024 * 1024;
+
+    if (k->memlimit % mib == 0)
+        snprintf(out, outsz, "opslimit %llu, memlimit %llu MiB", (unsigned long long)k->opslimit,
+                 (unsigned long long)(k->memlimit / mib));
+    else
+        snprintf(out, outsz, "opslimit %llu, memlimit %llu KiB", (unsigned long long)k->opslimit,
+                 (unsigned long long)(k->memlimit / 1024));
+}
+
+kt_rc world_kdf_check_profile(const world_kdf *k, kt_err *e)
+{
+    world_kdf floor;
+    char have[48], want[48];
+
+    world_kdf_floor(&floor);
+    world_kdf_format(k, have, sizeof have);
+    world_kdf_format(&floor, want, sizeof want);
+    if (!world_kdf_meets(k, &floor))
+        return kt_fail(e, KT_EUSAGE,
+                       "Argon2id %s is below the floor of %s (libsodium's interactive limits): "
+                       "cards sealed that cheaply would be refused",
+                       have, want);
+    if (k->opslimit > WORLD_KDF_OPS_MAX || k->memlimit > WORLD_KDF_MEM_MAX)
+        return kt_fail(e, KT_EUSAGE,
+                       "Argon2id %s is above the largest a card may state (%u, %llu MiB)", have,
+                       WORLD_KDF_OPS_MAX, WORLD_KDF_MEM_MAX >> 20);
+    return KT_OK;
+}
+
+/* ---- card files ---- */
 
 static kt_rc check_kdf(const world_kdf *k, kt_err *e)
 {
@@ -157,7 +242,7 @@ kt_rc card_build(const world_card_info *ci, const kt_secbuf *pin, const uint8_t 
     kt_wbuf_init(w_out, false);
     if (ci->x == 0)
         return kt_fail(e, KT_EUSAGE, "a share at x = 0 is never written");
-    if ((rc = check_kdf(&ci->kdf, e)) != KT_OK)
+    if ((rc = world_kdf_check_profile(&ci->kdf, e)) != KT_OK)
         return rc;
     kt_random(salt, sizeof salt);
     kt_random(nonce, sizeof nonce);

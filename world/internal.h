@@ -9,7 +9,8 @@
 
 #include <sodium.h>
 
-#define WORLD_FORMAT_VERSION 1
+#define WORLD_FORMAT_VERSION 1 /* card, module and key files */
+#define WORLD_FILE_VERSION   2 /* the world file: 2 records the KDF profile; 1 is still read */
 #define WORLD_FILE_MAX       (64 * 1024)
 #define CARD_FILE_MAX        4096
 #define MODULE_FILE_MAX      4096
@@ -62,6 +63,13 @@ void card_name(const uint8_t *world_hash, unsigned no, char out[CARD_NAME_MAX]);
 KT_MUST kt_rc card_path(const world_paths *p, const uint8_t *world_hash, unsigned no, char *out,
                         size_t outsz, kt_err *e);
 
+/*
+ * Lowers the absolute KDF floor for the calling process (NULL puts libsodium's interactive
+ * limits back). Only unit tests call it, to keep hundreds of card operations fast; no program
+ * does, and tests/cli/test_kdf.sh holds the programs to the real floor.
+ */
+void world_kdf_floor_lower_for_tests(const world_kdf *floor);
+
 /* ---- world file ---- */
 extern const char WORLD_MAGIC[8];
 enum {
@@ -73,6 +81,8 @@ enum {
     WORLD_T_KNSO_PUB = 6,
     WORLD_T_MODULE_PUB = 7,
     WORLD_T_HKM = 8,
+    WORLD_T_KDF_OPS = 9,    /* version 2: u64, the Argon2id opslimit of the world's cards */
+    WORLD_T_KDF_MEM = 0x0A, /* version 2: u64, their memlimit in bytes */
     WORLD_T_NONCE = 0x10,
     WORLD_T_SECRETS = 0x11, /* AEAD(LT key; KM || KNSO seed), AAD = the identity */
     WORLD_T_SIG = 0x20,     /* Ed25519 (KNSO) over every byte before this field */

@@ -3,9 +3,11 @@
  * file), reading its public identity, opening the ACS quorum, and programming a fresh module from
  * a quorum (the recovery path).
  *
- * The world file is the public identity (the world hash is SHA-256 over it), then KM and the KNSO
- * seed sealed under a key derived from the logical token with the identity as associated data,
- * then KNSO's Ed25519 signature over everything before it.
+ * The world file is the public identity (the world hash is SHA-256 over it; from version 2 it
+ * records the Argon2id profile of the world's cards), then KM and the KNSO seed sealed under a key
+ * derived from the logical token with the identity as associated data, then KNSO's Ed25519
+ * signature over everything before it. Every card is held to the KDF floor before its PIN is
+ * asked.
  */
 #include "internal.h"
 
@@ -73,9 +75,12 @@ kt_rc world_file_parse(world_file *w, kt_err *e)
     kt_rbuf_init(&r, w->raw.p, w->raw.len, "world file");
     if ((rc = kt_rbuf_header(&r, WORLD_MAGIC, &version, e)) != KT_OK)
         return rc;
-    if (version != WORLD_FORMAT_VERSION)
-        return kt_fail(e, KT_EVERSION, "world file format version %u is not supported (this is %u)",
-                       version, WORLD_FORMAT_VERSION);
+    if (version != 1 && version != WORLD_FILE_VERSION)
+        return kt_fail(e, KT_EVERSION,
+                       "world file format version %u is not supported (this keytransfer reads 1 "
+                       "and %u)",
+                       version, WORLD_FILE_VERSION);
+    in->version = version;
     if ((rc = kt_rbuf_field_fixed(&r, WORLD_T_ID, in->id, sizeof in->id, e)) ||
         (rc = kt_rbuf_field_str(&r, WORLD_T_SUITE, in->suite, WORLD_SUITE_MAX, e)) ||
         (rc = kt_rbuf_field_u64(&r, WORLD_T_CREATED, &in->created, e)) ||
@@ -85,6 +90,12 @@ kt_rc world_file_parse(world_file *w, kt_err *e)
         (rc = kt_rbuf_field_fixed(&r, WORLD_T_MODULE_PUB, in->module_pub, 32, e)) ||
         (rc = kt_rbuf_field_fixed(&r, WORLD_T_HKM, in->hkm, 32, e)))
         return rc;
+    if (version >= 2) {
+        if ((rc = kt_rbuf_field_u64(&r, WORLD_T_KDF_OPS, &in->kdf.opslimit, e)) ||
+            (rc = kt_rbuf_field_u64(&r, WORLD_T_KDF_MEM, &in->kdf.memlimit, e)))
+            return rc;
+        in->kdf_recorded = true;
+    }
     w->ident_len = r.off;
     if ((rc = kt_rbuf_field_fixed(&r, WORLD_T_NONCE, w->nonce, sizeof w->nonce, e)) ||
         (rc = kt_rbuf_field_fixed(&r, WORLD_T_SECRETS, w->sealed, sizeof w->sealed, e)))
@@ -103,6 +114,13 @@ kt_rc world_file_parse(world_file *w, kt_err *e)
     if ((rc = world_check_suite(in->suite, e)) != KT_OK)
         return kt_fail(e, KT_EFORMAT, "world file names cipher suite '%s', unknown here",
                        in->suite);
+    if (in->kdf_recorded &&
+        (in->kdf.opslimit < crypto_pwhash_OPSLIMIT_MIN || in->kdf.opslimit > WORLD_KDF_OPS_MAX ||
+         in->kdf.memlimit < crypto_pwhash_MEMLIMIT_MIN || in->kdf.memlimit > WORLD_KDF_MEM_MAX))
+        return kt_fail(e, KT_EFORMAT,
+                       "world file records Argon2id opslimit %llu, memlimit %llu bytes: outside "
+                       "what a card may state",
+                       (unsigned long long)in->kdf.opslimit, (unsigned long long)in->kdf.memlimit);
     if (crypto_sign_verify_detached(sig, w->raw.p, signed_len, in->knso_pub) != 0)
         return kt_fail(e, KT_EDENIED,
                        "KNSO signature does not verify: the world file is damaged "
@@ -211,7 +229,7 @@ static kt_rc build_world_file(world_info *in, const genesis *g, kt_wbuf *w, kt_e
     kt_secbuf key = {0}, secrets = {0};
     kt_rc rc;
 
-    kt_wbuf_header(w, WORLD_MAGIC, WORLD_FORMAT_VERSION);
+    kt_wbuf_header(w, WORLD_MAGIC, WORLD_FILE_VERSION);
     kt_wbuf_field(w, WORLD_T_ID, in->id, sizeof in->id);
     kt_wbuf_field(w, WORLD_T_SUITE, in->suite, strlen(in->suite));
     kt_wbuf_field_u64(w, WORLD_T_CREATED, in->created);
@@ -220,6 +238,8 @@ static kt_rc build_world_file(world_info *in, const genesis *g, kt_wbuf *w, kt_e
     kt_wbuf_field(w, WORLD_T_KNSO_PUB, in->knso_pub, 32);
     kt_wbuf_field(w, WORLD_T_MODULE_PUB, in->module_pub, 32);
     kt_wbuf_field(w, WORLD_T_HKM, in->hkm, 32);
+    kt_wbuf_field_u64(w, WORLD_T_KDF_OPS, in->kdf.opslimit);
+    kt_wbuf_field_u64(w, WORLD_T_KDF_MEM, in->kdf.memlimit);
     if ((rc = kt_wbuf_finish(w, e)) != KT_OK)
         return rc;
     kt_sha256(in->hash, w->p, w->len);
@@ -338,6 +358,8 @@ kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *in
     snprintf(in.suite, sizeof in.suite, "%s", o->suite ? o->suite : WORLD_SUITE_DEFAULT);
     if ((rc = world_check_suite(in.suite, e)) != KT_OK)
         return rc;
+    if ((rc = world_kdf_check_profile(&o->kdf, e)) != KT_OK)
+        return rc;
     if (o->pin == NULL)
         return kt_fail(e, KT_EUSAGE, "no way to ask for card PINs");
 
@@ -374,6 +396,9 @@ kt_rc world_create(const world_paths *p, const world_new_opts *o, world_info *in
     in.created = (uint64_t)time(NULL);
     in.k = o->k;
     in.n = o->n;
+    in.version = WORLD_FILE_VERSION;
+    in.kdf_recorded = true;
+    in.kdf = o->kdf;
     random_esn(in.esn);
     if ((rc = build_world_file(&in, &g, &w, e)) != KT_OK)
         goto out;
@@ -429,10 +454,54 @@ static kt_rc card_matches_world(const card *c, const char *path, const world_inf
     return KT_OK;
 }
 
+/*
+ * Refuses a card sealed below floor, before its PIN is asked: a PIN guess against it would cost
+ * next to nothing. why says where the floor comes from.
+ */
+static kt_rc card_meets_floor(const card *c, const char *path, const world_kdf *floor,
+                              const char *why, kt_err *e)
+{
+    char have[48], want[48];
+
+    if (world_kdf_meets(&c->ci.kdf, floor))
+        return KT_OK;
+    world_kdf_format(&c->ci.kdf, have, sizeof have);
+    world_kdf_format(floor, want, sizeof want);
+    return kt_fail(e, KT_EDENIED,
+                   "card %u (%s) is sealed with Argon2id %s, below %s of %s: a PIN guess against "
+                   "it costs next to nothing, so it is refused before any PIN is asked. "
+                   "keytransfer never seals a card that weakly; treat this one as altered and "
+                   "use another card of the set",
+                   c->ci.no, path, have, why, want);
+}
+
+/* The floor of in's cards, and a phrase that says where it comes from. */
+static void world_floor(const world_info *in, world_kdf *floor, char *why, size_t whysz)
+{
+    world_kdf abs;
+    const char *name;
+
+    world_kdf_floor(&abs);
+    world_kdf_floor_of(in, floor);
+    name = in->kdf_recorded ? world_kdf_profile_name(&in->kdf) : NULL;
+    if (!in->kdf_recorded || world_kdf_meets(&abs, floor))
+        snprintf(why, whysz, "%s", "the floor (libsodium's interactive limits)");
+    else if (name != NULL)
+        snprintf(why, whysz, "this world's floor (the %s profile it was made with)", name);
+    else
+        snprintf(why, whysz, "%s", "this world's floor (the profile it was made with)");
+}
+
 kt_rc world_card_inspect(const char *card_path_, world_card_info *ci, kt_err *e)
 {
     card c;
+    world_kdf floor;
     kt_rc rc = card_read(card_path_, &c, e);
+
+    world_kdf_floor(&floor);
+    if (rc == KT_OK)
+        rc = card_meets_floor(&c, card_path_, &floor, "the floor (libsodium's interactive limits)",
+                              e);
     if (rc == KT_OK)
         *ci = c.ci;
     card_free(&c);
@@ -450,7 +519,11 @@ kt_rc world_check_card(const world_paths *p, const char *path, world_pin_fn pin,
         return rc;
     if ((rc = card_read(path, &c, e)) != KT_OK)
         return rc;
+    world_kdf floor;
+    char why[96];
+    world_floor(&in, &floor, why, sizeof why);
     if ((rc = card_matches_world(&c, path, &in, e)) ||
+        (rc = card_meets_floor(&c, path, &floor, why, e)) ||
         (rc = pin(pin_ctx, c.ci.no, path, false, &pinbuf, e)) ||
         (rc = kt_secbuf_alloc(&share, WORLD_TOKEN_LEN, e)))
         goto out;
@@ -488,12 +561,16 @@ kt_rc world_admin_open(const world_paths *p, const char *const *cards, size_t nc
         goto out;
     }
 
-    /* Every card is checked for world and duplicates before any PIN is asked. */
+    /* Every card is checked for world, KDF floor and duplicates before any PIN is asked. */
+    world_kdf floor;
+    char why[96];
+    world_floor(&wf.info, &floor, why, sizeof why);
     for (size_t i = 0; i < ncards; i++) {
         if ((rc = card_read(cards[i], &cs[i], e)) != KT_OK)
             goto out;
         nread++;
-        if ((rc = card_matches_world(&cs[i], cards[i], &wf.info, e)) != KT_OK)
+        if ((rc = card_matches_world(&cs[i], cards[i], &wf.info, e)) != KT_OK ||
+            (rc = card_meets_floor(&cs[i], cards[i], &floor, why, e)) != KT_OK)
             goto out;
         for (size_t j = 0; j < i; j++)
             if (cs[j].ci.no == cs[i].ci.no || cs[j].ci.x == cs[i].ci.x) {
@@ -636,14 +713,20 @@ kt_rc world_list_cards(const world_paths *p, const world_info *info, char ***pat
         if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
             continue;
         char path[PATH_MAX];
-        world_card_info ci;
+        card c;
         kt_err ignored;
         if (snprintf(path, sizeof path, "%s/%s", p->cards, de->d_name) >= (int)sizeof path)
             continue;
-        if (world_card_inspect(path, &ci, &ignored) != KT_OK ||
-            !kt_ct_equal(ci.world_hash, info->hash, WORLD_HASH_LEN))
+        /* Listed by format and world only: a card below the KDF floor is still found here, and
+         * check-card says what is wrong with it. */
+        if (card_read(path, &c, &ignored) != KT_OK)
             continue;
-        found[n].no = ci.no;
+        bool ours = kt_ct_equal(c.ci.world_hash, info->hash, WORLD_HASH_LEN);
+        unsigned no = c.ci.no;
+        card_free(&c);
+        if (!ours)
+            continue;
+        found[n].no = no;
         found[n].path = strdup(path);
         if (found[n].path == NULL) {
             rc = kt_fail(e, KT_ENOMEM, "out of memory");

@@ -115,11 +115,33 @@ typedef struct world_kdf {
 } world_kdf;
 
 extern const world_kdf WORLD_KDF_MODERATE;    /* the default */
-extern const world_kdf WORLD_KDF_INTERACTIVE; /* faster, for short-lived demo worlds */
+extern const world_kdf WORLD_KDF_INTERACTIVE; /* faster, for tests and demo worlds */
 
 /* Largest parameters a card may state (refused above, so a card cannot exhaust memory). */
 #define WORLD_KDF_OPS_MAX 16u
 #define WORLD_KDF_MEM_MAX (1024ull * 1024 * 1024)
+
+/*
+ * The KDF floor. No card is sealed, and no card is opened, below libsodium's interactive limits
+ * (crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE), whatever a world
+ * file records; a world that records its profile (world file version 2) raises the floor of its
+ * cards to that profile. Both limits are checked on their own: more passes do not make up for
+ * less memory, nor the other way round.
+ */
+void world_kdf_floor(world_kdf *out);
+
+/* True when k meets floor: opslimit and memlimit each at least the floor's. */
+bool world_kdf_meets(const world_kdf *k, const world_kdf *floor);
+
+/* "moderate" or "interactive" when k is exactly that profile, else NULL. */
+const char *world_kdf_profile_name(const world_kdf *k);
+
+/* k for people: "opslimit 3, memlimit 256 MiB" (KiB when not whole MiB). out: 48 bytes. */
+void world_kdf_format(const world_kdf *k, char *out, size_t outsz);
+
+/* Refuses (KT_EUSAGE) a profile to make a world with: below the absolute floor, naming both, or
+ * above the largest parameters a card may state. */
+KT_MUST kt_rc world_kdf_check_profile(const world_kdf *k, kt_err *e);
 
 /*
  * Asks for a card's PIN: card number no (1-based) of the set, the card's path, is_new when the
@@ -134,6 +156,7 @@ typedef kt_rc (*world_pin_fn)(void *ctx, unsigned no, const char *card_path, boo
 
 /* The world's public identity, as the world file states it (signed by KNSO). */
 typedef struct world_info {
+    unsigned version;             /* of the world file: 1 (no KDF profile) or 2 */
     uint8_t hash[WORLD_HASH_LEN]; /* SHA-256 over the public identity */
     uint8_t id[16];
     char suite[WORLD_SUITE_MAX + 1];
@@ -143,7 +166,13 @@ typedef struct world_info {
     uint8_t knso_pub[32];   /* Ed25519 */
     uint8_t module_pub[32]; /* Ed25519, derived from KM */
     uint8_t hkm[32];        /* SHA-256 check value of KM */
+    bool kdf_recorded;      /* the world file records the profile its cards were sealed with */
+    world_kdf kdf;          /* that profile (zero when not recorded) */
 } world_info;
+
+/* The floor the cards of this world must meet: its recorded profile, raised to the absolute
+ * floor (only the absolute floor for a world file that records none). */
+void world_kdf_floor_of(const world_info *info, world_kdf *out);
 
 /* Options of world_create. */
 typedef struct world_new_opts {
@@ -201,10 +230,12 @@ typedef struct world_card_info {
     world_kdf kdf;
 } world_card_info;
 
-/* Reads a card's public facts (format checks only; no PIN). */
+/* Reads a card's public facts (no PIN): its format, and that it is sealed at or above the
+ * absolute KDF floor (KT_EDENIED naming the card, its parameters and the floor). */
 KT_MUST kt_rc world_card_inspect(const char *card_path, world_card_info *ci, kt_err *e);
 
-/* Checks that the card belongs to this world and that the PIN opens it. */
+/* Checks that the card belongs to this world and meets its KDF floor (both before the PIN is
+ * asked; KT_EDENIED), and that the PIN opens it. */
 KT_MUST kt_rc world_check_card(const world_paths *p, const char *card_path, world_pin_fn pin,
                                void *pin_ctx, world_card_info *ci, kt_err *e);
 
@@ -216,9 +247,10 @@ typedef struct world_admin {
 } world_admin;
 
 /*
- * Opens the quorum from ncards card files: each must belong to this world, no card twice, at least
- * K of them (else KT_EQUORUM before any PIN is asked), each opened with its PIN (KT_EPIN names the
- * card), and the recombined token must open the world secrets (KT_EDENIED otherwise).
+ * Opens the quorum from ncards card files: each must belong to this world and meet its KDF floor,
+ * no card twice, at least K of them (else KT_EDENIED or KT_EQUORUM before any PIN is asked), each
+ * opened with its PIN (KT_EPIN names the card), and the recombined token must open the world
+ * secrets (KT_EDENIED otherwise).
  */
 KT_MUST kt_rc world_admin_open(const world_paths *p, const char *const *cards, size_t ncards,
                                world_pin_fn pin, void *pin_ctx, world_admin *a, kt_err *e);

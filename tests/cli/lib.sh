@@ -1,6 +1,8 @@
 # lib.sh - the few helpers the CLI tests share. Each check counts as passed or failed; `finish`
 # prints "N passed, M failed" and exits non-zero when anything failed.
 KT=${KT_BIN:?KT_BIN must name the keytransfer program}
+# Files the tests write are private, as PIN files must be (keytransfer refuses others).
+umask 077
 KT_SRC=${KT_SRC:?KT_SRC must name the source tree}
 passed=0
 failed=0

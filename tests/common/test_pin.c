@@ -1,9 +1,12 @@
 /*
  * test_pin.c - PIN sources: a PIN file gives its lines in order and then says how many it had;
- * CRLF is stripped; empty, too long and (for new PINs) too short lines are refused; --pin-fd
- * reads a pipe; no terminal is a usage error. On a pseudo-terminal: echo is off while a PIN is
- * read, a new PIN is confirmed (with retries), and SIGINT restores the terminal before the
- * program dies.
+ * CRLF is stripped; empty, too long and (for new PINs) too short lines are refused; a PIN file
+ * that the group or others may read or write, that another user owns, or that is no regular
+ * file is refused; --pin-fd reads a pipe; no terminal is a usage error. On a pseudo-terminal:
+ * echo is off while a PIN is read, a new PIN is confirmed (with retries), every catchable signal
+ * that ends the program leaves echo on, and job control works: Ctrl-Z stops the program with
+ * echo on, `fg` turns echo off again and shows the prompt again, and a SIGCONT after a SIGSTOP
+ * does the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -43,6 +48,7 @@ static void open_file_source(kt_pin_source *s, const char *content, size_t n)
     kt_err e;
 
     ts_write(p, content, n);
+    cr_assert_eq(chmod(p, 0600), 0);
     cr_assert_eq(kt_pin_source_open(s, p, -1, &e), KT_OK, "%s", e.msg);
     free(p);
 }
@@ -177,6 +183,7 @@ Test(pin, a_pin_file_over_the_cap_or_a_symlink_is_refused)
 
     memset(big, 'x', sizeof big);
     ts_write(p, big, sizeof big);
+    cr_assert_eq(chmod(p, 0600), 0);
     cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_ETOOBIG);
     cr_assert_eq(symlink("big", link), 0);
     cr_assert_eq(kt_pin_source_open(&s, link, -1, &e), KT_EIO);
@@ -185,6 +192,80 @@ Test(pin, a_pin_file_over_the_cap_or_a_symlink_is_refused)
     kt_pin_source_close(&s);
     free(p);
     free(link);
+}
+
+Test(pin, a_pin_file_the_group_or_others_may_read_or_write_is_refused)
+{
+    static const mode_t refused[] = {0644, 0640, 0604, 0660, 0620, 0602, 0666, 0700 | 0040};
+    static const mode_t accepted[] = {0600, 0400, 0700};
+    char *p = ts_path(dir, "pins");
+    char want[512];
+    kt_pin_source s;
+    kt_err e;
+
+    ts_write(p, "a-pin-in-a-file\n", 16);
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        cr_assert_eq(chmod(p, refused[i]), 0);
+        cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_EDENIED, "mode %04o accepted",
+                     (unsigned)refused[i]);
+        cr_assert_null(s.lines.p);
+        snprintf(want, sizeof want, "has mode %04o", (unsigned)refused[i]);
+        cr_assert(strstr(e.msg, want) != NULL, "%s", e.msg);
+        snprintf(want, sizeof want, "`chmod 600 %s`", p);
+        cr_assert(strstr(e.msg, want) != NULL, "%s", e.msg);
+        cr_assert_eq(kt_rc_exit(e.rc), 1);
+    }
+    cr_assert_eq(chmod(p, 0644), 0);
+    cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_EDENIED);
+    cr_assert(strstr(e.msg, "its group can read the PINs") != NULL, "%s", e.msg);
+    cr_assert_eq(chmod(p, 0602), 0);
+    cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_EDENIED);
+    cr_assert(strstr(e.msg, "other users can change the PINs") != NULL, "%s", e.msg);
+
+    /* The twins: private modes are read. */
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        cr_assert_eq(chmod(p, accepted[i]), 0);
+        cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_OK, "mode %04o: %s",
+                     (unsigned)accepted[i], e.msg);
+        expect_pin(&s, false, "a-pin-in-a-file");
+        kt_pin_source_close(&s);
+    }
+    free(p);
+}
+
+Test(pin, a_pin_file_of_another_user_is_refused)
+{
+    char *p = ts_path(dir, "pins");
+    kt_pin_source s;
+    kt_err e;
+
+    if (geteuid() != 0) {
+        free(p);
+        cr_skip_test("only root can give a file to another user");
+    }
+    ts_write(p, "a-pin-in-a-file\n", 16);
+    cr_assert_eq(chmod(p, 0600), 0);
+    cr_assert_eq(chown(p, 65534, 65534), 0);
+    cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_EDENIED);
+    cr_assert(strstr(e.msg, "belongs to uid 65534, not to you (uid 0)") != NULL, "%s", e.msg);
+    cr_assert_eq(chown(p, 0, 0), 0);
+    cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_OK, "%s", e.msg);
+    kt_pin_source_close(&s);
+    free(p);
+}
+
+Test(pin, a_pin_file_that_is_no_regular_file_is_refused)
+{
+    char *p = ts_path(dir, "fifo");
+    kt_pin_source s;
+    kt_err e;
+
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    cr_assert_eq(kt_pin_source_open(&s, p, -1, &e), KT_EIO);
+    cr_assert(strstr(e.msg, "is not a regular file") != NULL, "%s", e.msg);
+    cr_assert_eq(kt_pin_source_open(&s, dir, -1, &e), KT_EIO);
+    cr_assert_eq(kt_pin_source_open(&s, "/nonexistent/pins", -1, &e), KT_ENOENT);
+    free(p);
 }
 
 Test(pin, file_and_fd_together_is_usage)
@@ -285,9 +366,65 @@ struct pty_child {
     int master;
     int slave;       /* the parent's own handle, for tcgetattr */
     int result;      /* read end: the PIN the child got */
+    int events;      /* start_job: read end of the shell's reports */
+    int commands;    /* start_job: write end of the test's commands to the shell */
     char seen[4096]; /* terminal output not yet matched by expect() */
     size_t nseen;
+    char all[16384]; /* everything the terminal showed */
+    size_t nall;
 };
+
+/* The signals a test sends, at their default action in the child (whatever the runner set). */
+static void default_signals(void)
+{
+    static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1, SIGALRM, SIGPIPE,
+                               SIGSEGV, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT, SIGXCPU};
+    const struct rlimit no_core = {0, 0};
+    sigset_t none;
+
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setrlimit(RLIMIT_CORE, &no_core); /* SIGQUIT and SIGSEGV leave no core behind */
+}
+
+/* In a child: asks for one PIN on the controlling terminal, reports it on fd res, exits with
+ * the kt_rc. */
+_Noreturn static void ask_and_report(int res, bool is_new)
+{
+    kt_pin_source s;
+    kt_secbuf pin = {NULL, 0};
+    kt_err e;
+    kt_rc rc = kt_pin_source_open(&s, NULL, -1, &e);
+
+    if (rc == KT_OK)
+        rc = kt_pin_get(&s, "PIN for card 1", is_new, &pin, &e);
+    if (rc == KT_OK) {
+        if (write(res, pin.p, pin.len) != (ssize_t)pin.len)
+            _exit(102);
+    } else if (write(res, e.msg, strlen(e.msg)) < 0) {
+        _exit(103);
+    }
+    kt_secbuf_free(&pin);
+    kt_pin_source_close(&s);
+    _exit((int)rc);
+}
+
+static void open_pty(struct pty_child *c, char **name)
+{
+    c->nseen = 0;
+    c->nall = 0;
+    c->events = c->commands = -1;
+    c->master = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert_geq(c->master, 0);
+    cr_assert_eq(grantpt(c->master), 0);
+    cr_assert_eq(unlockpt(c->master), 0);
+    *name = ptsname(c->master);
+    cr_assert_not_null(*name);
+    c->slave = open(*name, O_RDWR | O_NOCTTY);
+    cr_assert_geq(c->slave, 0);
+}
 
 /* Forks a child whose controlling terminal is a new pty; it asks for one PIN. */
 static void start_pty_child(struct pty_child *c, bool is_new)
@@ -295,49 +432,121 @@ static void start_pty_child(struct pty_child *c, bool is_new)
     int res[2];
     char *name;
 
-    c->nseen = 0;
-    c->master = posix_openpt(O_RDWR | O_NOCTTY);
-    cr_assert_geq(c->master, 0);
-    cr_assert_eq(grantpt(c->master), 0);
-    cr_assert_eq(unlockpt(c->master), 0);
-    name = ptsname(c->master);
-    cr_assert_not_null(name);
-    c->slave = open(name, O_RDWR | O_NOCTTY);
-    cr_assert_geq(c->slave, 0);
+    open_pty(c, &name);
     cr_assert_eq(pipe(res), 0);
     c->pid = fork();
     cr_assert_neq(c->pid, -1);
     if (c->pid == 0) {
-        kt_pin_source s;
-        kt_secbuf pin = {NULL, 0};
-        kt_err e;
-        kt_rc rc;
         int tty;
 
         close(res[0]);
         close(c->master);
         close(c->slave);
-        signal(SIGINT, SIG_DFL);
+        default_signals();
         if (setsid() < 0)
             _exit(100);
         tty = open(name, O_RDWR);
         if (tty < 0 || ioctl(tty, TIOCSCTTY, 0) != 0)
             _exit(101);
-        rc = kt_pin_source_open(&s, NULL, -1, &e);
-        if (rc == KT_OK)
-            rc = kt_pin_get(&s, "PIN for card 1", is_new, &pin, &e);
-        if (rc == KT_OK) {
-            if (write(res[1], pin.p, pin.len) != (ssize_t)pin.len)
-                _exit(102);
-        } else if (write(res[1], e.msg, strlen(e.msg)) < 0) {
-            _exit(103);
-        }
-        kt_secbuf_free(&pin);
-        kt_pin_source_close(&s);
-        _exit((int)rc);
+        ask_and_report(res[1], is_new);
     }
     close(res[1]);
     c->result = res[0];
+}
+
+/*
+ * Job control needs a shell: the child becomes a tiny one, the session leader of the pty, and
+ * runs the PIN prompt as a job in its own process group (in the foreground, or in the background
+ * to begin with). It reports on c->events: 'S' and the signal when the job stops, 'X' and the
+ * exit status when it ends; on 'f' from c->commands it gives the job the terminal and continues
+ * it, as `fg` does.
+ */
+static void start_job(struct pty_child *c, bool foreground)
+{
+    int res[2], ev[2], cmd[2];
+    char *name;
+
+    open_pty(c, &name);
+    cr_assert_eq(pipe(res), 0);
+    cr_assert_eq(pipe(ev), 0);
+    cr_assert_eq(pipe(cmd), 0);
+    c->pid = fork();
+    cr_assert_neq(c->pid, -1);
+    if (c->pid == 0) {
+        sigset_t ttou, before;
+        int tty, status;
+        pid_t job;
+
+        close(res[0]);
+        close(ev[0]);
+        close(cmd[1]);
+        close(c->master);
+        close(c->slave);
+        default_signals();
+        if (setsid() < 0)
+            _exit(100);
+        tty = open(name, O_RDWR);
+        if (tty < 0 || ioctl(tty, TIOCSCTTY, 0) != 0)
+            _exit(101);
+        sigemptyset(&ttou);
+        sigaddset(&ttou, SIGTTOU);
+        job = fork();
+        if (job < 0)
+            _exit(104);
+        if (job == 0) {
+            close(ev[1]);
+            close(cmd[0]);
+            setpgid(0, 0);
+            if (foreground) {
+                sigprocmask(SIG_BLOCK, &ttou, &before);
+                tcsetpgrp(tty, getpid());
+                sigprocmask(SIG_SETMASK, &before, NULL);
+            }
+            close(tty);
+            ask_and_report(res[1], false);
+        }
+        close(res[1]);
+        setpgid(job, job);
+        for (;;) {
+            char report[2], command;
+
+            if (waitpid(job, &status, WUNTRACED) != job)
+                _exit(105);
+            if (!WIFSTOPPED(status)) {
+                report[0] = WIFEXITED(status) ? 'X' : 'K';
+                report[1] = (char)(WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                _exit(write(ev[1], report, 2) == 2 ? 0 : 106);
+            }
+            /* As a shell does: take the terminal back, report, wait for `fg`. */
+            sigprocmask(SIG_BLOCK, &ttou, &before);
+            tcsetpgrp(tty, getpgrp());
+            report[0] = 'S';
+            report[1] = (char)WSTOPSIG(status);
+            if (write(ev[1], report, 2) != 2 || read(cmd[0], &command, 1) != 1 || command != 'f')
+                _exit(107);
+            tcsetpgrp(tty, job);
+            sigprocmask(SIG_SETMASK, &before, NULL);
+            kill(-job, SIGCONT);
+        }
+    }
+    close(res[1]);
+    close(ev[1]);
+    close(cmd[0]);
+    c->result = res[0];
+    c->events = ev[0];
+    c->commands = cmd[1];
+}
+
+/* The next report of start_job's shell: its kind ('S' or 'X') and value (10 s at most). */
+static char next_event(struct pty_child *c, int *value)
+{
+    struct pollfd pfd = {.fd = c->events, .events = POLLIN};
+    char report[2];
+
+    cr_assert_eq(poll(&pfd, 1, 10000), 1, "the shell reported nothing");
+    cr_assert_eq(read(c->events, report, 2), 2);
+    *value = (unsigned char)report[1];
+    return report[0];
 }
 
 /* Consumes the child's terminal output up to and including needle (10 s at most). */
@@ -361,6 +570,10 @@ static void expect(struct pty_child *c, const char *needle)
         cr_assert_eq(poll(&pfd, 1, 10000), 1, "timed out waiting for '%s'", needle);
         r = read(c->master, c->seen + c->nseen, sizeof c->seen - 1 - c->nseen);
         cr_assert_gt(r, 0, "the terminal closed before '%s'", needle);
+        if (c->nall + (size_t)r < sizeof c->all) {
+            memcpy(c->all + c->nall, c->seen + c->nseen, (size_t)r);
+            c->nall += (size_t)r;
+        }
         c->nseen += (size_t)r;
     }
 }
@@ -388,12 +601,32 @@ static int finish_pty_child(struct pty_child *c, char *out, size_t outsz)
 
     n = read(c->result, out, outsz - 1);
     out[n > 0 ? n : 0] = '\0';
-    cr_assert_eq(waitpid(c->pid, &status, 0), c->pid);
+    if (c->events >= 0) {
+        int value;
+        char kind = next_event(c, &value);
+
+        cr_assert_eq(kind, 'X', "the job did not exit ('%c' %d)", kind, value);
+        cr_assert_eq(waitpid(c->pid, &status, 0), c->pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the shell failed: %d", status);
+        status = value << 8; /* as if the job were the child */
+        close(c->events);
+        close(c->commands);
+    } else {
+        cr_assert_eq(waitpid(c->pid, &status, 0), c->pid);
+    }
     close(c->result);
     close(c->slave);
     close(c->master);
     cr_assert(WIFEXITED(status), "child status %d", status);
     return WEXITSTATUS(status);
+}
+
+/* No character of s appears in what the terminal showed. */
+static void assert_not_shown(const struct pty_child *c, const char *s)
+{
+    for (const char *p = s; *p != '\0'; p++)
+        cr_assert_null(memchr(c->all, *p, c->nall), "'%c' of a typed PIN was shown: %.*s", *p,
+                       (int)c->nall, c->all);
 }
 
 Test(pin, terminal_reads_with_echo_off_and_restores_it)
@@ -493,4 +726,117 @@ Test(pin, sigint_while_reading_restores_the_terminal)
     close(c.result);
     close(c.slave);
     close(c.master);
+}
+
+/* Characters that appear in no prompt, so any of them on the screen is an echo. */
+#define UNSHOWN_PIN "zqxjw#74"
+
+Test(pin, every_signal_that_ends_the_program_leaves_echo_on)
+{
+    static const int sigs[] = {SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGALRM, SIGPIPE, SIGXCPU};
+
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct pty_child c;
+        int status;
+
+        start_pty_child(&c, false);
+        expect(&c, "PIN for card 1: ");
+        cr_assert_not(echo_is_on(&c));
+        type(&c, "zqx");
+        cr_assert_eq(kill(c.pid, sigs[i]), 0);
+        cr_assert_eq(waitpid(c.pid, &status, 0), c.pid);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == sigs[i],
+                  "the child must die of %s (status %d)", strsignal(sigs[i]), status);
+        cr_assert(echo_is_on(&c), "%s left the terminal with echo off", strsignal(sigs[i]));
+        assert_not_shown(&c, "zqx");
+        close(c.result);
+        close(c.slave);
+        close(c.master);
+    }
+}
+
+Test(pin, a_fault_signal_leaves_echo_on)
+{
+    struct pty_child c;
+    int status;
+
+    start_pty_child(&c, false);
+    expect(&c, "PIN for card 1: ");
+    cr_assert_not(echo_is_on(&c));
+    cr_assert_eq(kill(c.pid, SIGSEGV), 0);
+    cr_assert_eq(waitpid(c.pid, &status, 0), c.pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %d", status);
+    cr_assert(echo_is_on(&c), "the terminal was left with echo off");
+    close(c.result);
+    close(c.slave);
+    close(c.master);
+}
+
+Test(pin, ctrl_z_stops_with_echo_on_and_fg_asks_again_with_echo_off)
+{
+    struct pty_child c;
+    char out[KT_ERR_MSG_MAX];
+    int value;
+
+    start_job(&c, true);
+    expect(&c, "PIN for card 1: ");
+    cr_assert_not(echo_is_on(&c));
+    type(&c, "zqx");
+    type(&c, "\x1a"); /* Ctrl-Z: the terminal sends SIGTSTP to the job */
+    cr_assert_eq(next_event(&c, &value), 'S');
+    cr_assert_eq(value, SIGTSTP);
+    cr_assert(echo_is_on(&c), "the job stopped with echo off");
+
+    cr_assert_eq(write(c.commands, "f", 1), 1);
+    expect(&c, "PIN for card 1: ");
+    cr_assert_not(echo_is_on(&c), "echo is on again after fg");
+    type(&c, UNSHOWN_PIN "\n");
+    cr_assert_eq(finish_pty_child(&c, out, sizeof out), KT_OK, "%s", out);
+    cr_assert_str_eq(out, UNSHOWN_PIN, "the PIN is what was typed after fg");
+    assert_not_shown(&c, UNSHOWN_PIN);
+}
+
+Test(pin, a_job_started_in_the_background_stops_before_the_prompt_and_asks_after_fg)
+{
+    struct pty_child c;
+    char out[KT_ERR_MSG_MAX];
+    int value;
+
+    start_job(&c, false);
+    cr_assert_eq(next_event(&c, &value), 'S');
+    cr_assert_eq(value, SIGTTOU, "stopped by %d", value);
+    cr_assert(echo_is_on(&c), "a background job turned echo off");
+
+    cr_assert_eq(write(c.commands, "f", 1), 1);
+    expect(&c, "PIN for card 1: ");
+    cr_assert_not(echo_is_on(&c));
+    type(&c, UNSHOWN_PIN "\n");
+    cr_assert_eq(finish_pty_child(&c, out, sizeof out), KT_OK, "%s", out);
+    cr_assert_str_eq(out, UNSHOWN_PIN);
+    assert_not_shown(&c, UNSHOWN_PIN);
+}
+
+Test(pin, sigcont_after_sigstop_turns_echo_off_again_and_asks_again)
+{
+    struct pty_child c;
+    struct termios t;
+    char out[KT_ERR_MSG_MAX];
+    int status;
+
+    start_pty_child(&c, false);
+    expect(&c, "PIN for card 1: ");
+    cr_assert_eq(kill(c.pid, SIGSTOP), 0);
+    cr_assert_eq(waitpid(c.pid, &status, WUNTRACED), c.pid);
+    cr_assert(WIFSTOPPED(status));
+    /* While it is stopped, a shell puts its own settings in force: echo on. */
+    cr_assert_eq(tcgetattr(c.slave, &t), 0);
+    t.c_lflag |= ECHO;
+    cr_assert_eq(tcsetattr(c.slave, TCSANOW, &t), 0);
+    cr_assert_eq(kill(c.pid, SIGCONT), 0);
+    expect(&c, "PIN for card 1: ");
+    cr_assert_not(echo_is_on(&c), "echo stayed on after SIGCONT");
+    type(&c, UNSHOWN_PIN "\n");
+    cr_assert_eq(finish_pty_child(&c, out, sizeof out), KT_OK, "%s", out);
+    cr_assert_str_eq(out, UNSHOWN_PIN);
+    assert_not_shown(&c, UNSHOWN_PIN);
 }

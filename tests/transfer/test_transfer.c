@@ -95,6 +95,7 @@ static void setup(fixture *f)
     world_info info;
     kt_err e;
     world_new_opts o = {.k = 2, .n = 3, .kdf = KDF_TEST, .pin = test_pin};
+    world_kdf_floor_lower_for_tests(&KDF_TEST);
     make_tmpdir(f->dir, sizeof f->dir);
     make_tmpdir(f->out, sizeof f->out);
     make_tmpdir(f->scratch, sizeof f->scratch);

@@ -62,6 +62,7 @@ static void setup(fixture *f)
     world_info info;
     kt_err e;
     world_new_opts o = {.k = 1, .n = 1, .kdf = KDF_TEST, .pin = test_pin};
+    world_kdf_floor_lower_for_tests(&KDF_TEST);
     make_tmpdir(f->dir, sizeof f->dir);
     make_tmpdir(f->scratch, sizeof f->scratch);
     cr_assert_eq(world_paths_init(&f->p, f->dir, NULL, &e), KT_OK, "%s", e.msg);

@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "world.h"
 
-/* The cheapest Argon2id libsodium allows: these tests are about structure, not KDF cost. */
+/* The cheapest Argon2id libsodium allows: these tests are about structure, not KDF cost (the
+ * floor is lowered for them; test_kdf.c tests the floor itself). */
 static const world_kdf KDF_TEST = {1, 8192};
 
 typedef struct pins {
@@ -50,6 +52,7 @@ static void new_world(world_paths *p, const char *dir, unsigned k, unsigned n, w
     kt_err e;
     pins pc = {0};
     world_new_opts o = {.k = k, .n = n, .kdf = KDF_TEST, .pin = test_pin, .pin_ctx = &pc};
+    world_kdf_floor_lower_for_tests(&KDF_TEST);
     cr_assert_eq(world_paths_init(p, dir, NULL, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(world_create(p, &o, info, cards, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(pc.asked, n);
@@ -271,6 +274,7 @@ Test(world, impossible_quorums_are_refused)
     kt_err e;
     pins pc = {0};
     make_tmpdir(dir, sizeof dir);
+    world_kdf_floor_lower_for_tests(&KDF_TEST);
     cr_assert_eq(world_paths_init(&p, dir, NULL, &e), KT_OK);
     unsigned bad[][2] = {{0, 3}, {4, 3}, {1, 65}, {65, 65}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
