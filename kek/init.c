@@ -423,8 +423,8 @@ kt_rc kek_cloud_init(const kek_init_opts *o, kek_init_result *r, kt_err *e)
      * folder, the downloads are staged in the output folder, and all of it appears at once. An
      * interrupted earlier init of this state folder is finished or undone first. */
     if ((rc = split_state(o->state, parent, name, e)) || (rc = kt_dir_ensure(parent, e)) ||
-        (rc = kt_dir_ensure(o->out, e)) ||
-        (rc = kt_txn_recover(parent, report_note, &c, e)) || (rc = plan(&c, r, e)))
+        (rc = kt_dir_ensure(o->out, e)) || (rc = kt_txn_recover(parent, report_note, &c, e)) ||
+        (rc = plan(&c, r, e)))
         return rc;
     const char *dirs[2] = {parent, o->out};
     char what[64];
