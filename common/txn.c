@@ -88,9 +88,16 @@ struct kt_txn {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
+/* ".<name>.kt-txn.<id>": name is at most STAGE_NAME_MAX bytes (plain_name), so it fits. */
 static void stage_name(char out[NAME_MAX + 1], const char *name, const char *id)
 {
-    snprintf(out, NAME_MAX + 1, ".%s" STAGE_TAG "%s", name, id);
+    size_t n = strnlen(name, STAGE_NAME_MAX);
+
+    out[0] = '.';
+    memcpy(out + 1, name, n);
+    memcpy(out + 1 + n, STAGE_TAG, sizeof STAGE_TAG - 1);
+    memcpy(out + 1 + n + sizeof STAGE_TAG - 1, id, ID_HEX);
+    out[1 + n + sizeof STAGE_TAG - 1 + ID_HEX] = '\0';
 }
 
 static void record_name(char out[NAME_MAX + 1], const char *id, bool commit)

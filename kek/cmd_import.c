@@ -2,35 +2,34 @@
  * cmd_import.c - `keytransfer-cloud import`: open a .byok inside the emulated cloud HSM and store
  * the key it carries, printing its type and public key fingerprint.
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_STATE = 1000, OPT_NAME, OPT_JSON, OPT_HELP };
+enum { OPT_STATE = 256, OPT_NAME, OPT_JSON };
 
-static const struct option opts[] = {
-    {"state", required_argument, NULL, OPT_STATE}, /* the cloud's state folder */
-    {"name", required_argument, NULL, OPT_NAME},   /* the key's name in the cloud */
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt opts[] = {
+    {OPT_NAME, "name", CLI_VALUE, "NAME", "the key's name: letters, digits and '-', at most 127"},
+    {OPT_STATE, "state", CLI_VALUE, "DIR",
+     "the cloud's state folder (default: $KEYTRANSFER_CLOUD_STATE, else\n"
+     "~/.local/share/keytransfer/cloud)"},
+    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    {0},
 };
 
-static const char help[] =
-    "Usage: keytransfer-cloud import FILE.byok --name NAME [--state DIR] [--json]\n"
-    "\n"
-    "Inside the emulated cloud HSM: parse the .byok strictly, check that it is wrapped for this\n"
-    "cloud's KEK, unwrap it (RSA-OAEP SHA-1, then AES-KWP), and store the key as NAME. Prints the\n"
-    "key's type and the SHA-256 fingerprint of its public key (of its key hash for AES).\n"
-    "\n"
-    "  --name NAME   the key's name: letters, digits and '-', at most 127\n"
-    "  --state DIR   the cloud's state folder (default: $KEYTRANSFER_CLOUD_STATE, else\n"
-    "                ~/.local/share/keytransfer/cloud)\n"
-    "  --json        print the result as JSON\n"
-    "  --help        show this help\n";
+static const cli_cmd cmd = {
+    .name = "import",
+    .synopsis = "FILE.byok --name NAME [--state DIR] [--json]",
+    .about = "Inside the emulated cloud HSM: parse the .byok strictly, check that it is wrapped "
+             "for this\ncloud's KEK, unwrap it (RSA-OAEP SHA-1, then AES-KWP), and store the key "
+             "as NAME. Prints the\nkey's type and the SHA-256 fingerprint of its public key (of "
+             "its key hash for AES).",
+    .opts = opts,
+    .min_args = 1,
+    .max_args = 1,
+};
 
 int cmd_import(int argc, char **argv)
 {
@@ -43,44 +42,27 @@ int cmd_import(int argc, char **argv)
     kt_err e;
 
     /* 1. options (the file may come before or after them) */
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "-:", opts, NULL)) != -1;) {
-        switch (c) {
-        case 1:
-            if (file != NULL)
-                return cloud_usage("import", "unexpected argument '%s'", optarg);
-            file = optarg;
-            break;
-        case OPT_STATE:
-            state = optarg;
-            break;
-        case OPT_NAME:
-            name = optarg;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_HELP:
-            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':':
-            return cloud_usage("import", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cloud_usage("import", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
+    cli_args c;
+    int status = cli_parse(&cmd, argc, argv, &c);
+    if (status >= 0)
+        return status;
+    file = c.arg[0];
+    state = cli_value(&c, OPT_STATE);
+    name = cli_value(&c, OPT_NAME);
+    json = cli_flag(&c, OPT_JSON);
+    cli_args_free(&c);
     if (file == NULL || name == NULL)
-        return cloud_usage("import", "give the .byok file and --name NAME");
+        return cli_usage(cmd.name, "give the .byok file and --name NAME");
     if (state == NULL && (state = cloud_default_state(state_buf, sizeof state_buf)) == NULL)
-        return cloud_usage("import", "give --state DIR (no HOME to default to)");
+        return cli_usage(cmd.name, "give --state DIR (no HOME to default to)");
 
     /* 2. inputs */
     kt_err_clear(&e);
     if (kt_file_read(file, PKG_BYOK_MAX, &byok, &e) != KT_OK)
-        return cloud_report(&e);
+        return cli_report(&e);
     if (kek_cloud_open(state, &cloud, &e) != KT_OK) {
         kt_buf_free(&byok);
-        return cloud_report(&e);
+        return cli_report(&e);
     }
 
     /* 3. operation */
@@ -89,7 +71,7 @@ int cmd_import(int argc, char **argv)
     kt_buf_free(&byok);
     if (rc != KT_OK) {
         kt_err_prefix(&e, "%s", file);
-        return cloud_report(&e);
+        return cli_report(&e);
     }
 
     /* 4. output */
@@ -108,7 +90,7 @@ int cmd_import(int argc, char **argv)
         rc = j ? kt_json_dump(j, true, &s, &e) : kt_fail(&e, KT_ENOMEM, "out of memory");
         json_decref(j);
         if (rc != KT_OK)
-            return cloud_report(&e);
+            return cli_report(&e);
         puts(s);
         free(s);
         return KT_EXIT_OK;

@@ -2,15 +2,14 @@
  * cmd_init.c - `keytransfer-cloud init`: create a region's cloud HSM and publish its KEK package,
  * world package, toolset zip and hash table.
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
-    OPT_REGION = 1000,
+    OPT_REGION = 256,
     OPT_OUT,
     OPT_STATE,
     OPT_VAULT,
@@ -19,42 +18,36 @@ enum {
     OPT_VENDOR_KEY,
     OPT_VERIFY_SCRIPT,
     OPT_JSON,
-    OPT_HELP
 };
 
-static const struct option opts[] = {
-    {"region", required_argument, NULL, OPT_REGION},               /* NA, EU, AP, ... */
-    {"out", required_argument, NULL, OPT_OUT},                     /* the download folder */
-    {"state", required_argument, NULL, OPT_STATE},                 /* the cloud's private state */
-    {"vault", required_argument, NULL, OPT_VAULT},                 /* Key Vault name in the kid */
-    {"kek-size", required_argument, NULL, OPT_KEK_SIZE},           /* 2048 | 3072 | 4096 */
-    {"vendor-cert", required_argument, NULL, OPT_VENDOR_CERT},     /* your own vendor root */
-    {"vendor-key", required_argument, NULL, OPT_VENDOR_KEY},       /* and its key */
-    {"verify-script", required_argument, NULL, OPT_VERIFY_SCRIPT}, /* ship it in the zip */
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt opts[] = {
+    {OPT_REGION, "region", CLI_VALUE, "REGION",
+     "NA, EU, AP, LATAM, JPN, AUS, USGOV, CANADA, GERMANY or INDIA"},
+    {OPT_OUT, "out", CLI_VALUE, "DIR", "the download folder (created 0700)"},
+    {OPT_STATE, "state", CLI_VALUE, "DIR",
+     "the cloud's private state (default: $KEYTRANSFER_CLOUD_STATE, else\n"
+     "~/.local/share/keytransfer/cloud)"},
+    {OPT_VAULT, "vault", CLI_VALUE, "NAME",
+     "Key Vault name in the KEK's kid (default keytransfer-demo-REGION)"},
+    {OPT_KEK_SIZE, "kek-size", CLI_VALUE, "BITS", "2048 (default), 3072 or 4096"},
+    {OPT_VENDOR_CERT, "vendor-cert", CLI_VALUE, "FILE",
+     "the vendor root certificate (PEM); default: the DEMO root"},
+    {OPT_VENDOR_KEY, "vendor-key", CLI_VALUE, "FILE", "the vendor root's private key (PEM)"},
+    {OPT_VERIFY_SCRIPT, "verify-script", CLI_VALUE, "FILE",
+     "verifykeypackage.py to ship in the toolset zip"},
+    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    {0},
 };
 
-static const char help[] =
-    "Usage: keytransfer-cloud init --region REGION --out DIR [OPTIONS]\n"
-    "\n"
-    "Create a region's emulated cloud HSM (a security world whose module holds a warrant, an\n"
-    "attestation key and an RSA KEK that can only unwrap imports) and write into DIR:\n"
-    "BYOK-KEK-pkg-REGION-1, BYOK-SecurityWorld-pkg-REGION-1, KeyTransfer-BYOK-Tools-REGION.zip\n"
-    "and published-hashes.txt.\n"
-    "\n"
-    "  --region REGION       NA, EU, AP, LATAM, JPN, AUS, USGOV, CANADA, GERMANY or INDIA\n"
-    "  --out DIR             the download folder (created 0700)\n"
-    "  --state DIR           the cloud's private state (default: $KEYTRANSFER_CLOUD_STATE, else\n"
-    "                        ~/.local/share/keytransfer/cloud)\n"
-    "  --vault NAME          Key Vault name in the KEK's kid (default keytransfer-demo-REGION)\n"
-    "  --kek-size BITS       2048 (default), 3072 or 4096\n"
-    "  --vendor-cert FILE    the vendor root certificate (PEM); default: the DEMO root\n"
-    "  --vendor-key FILE     the vendor root's private key (PEM)\n"
-    "  --verify-script FILE  verifykeypackage.py to ship in the toolset zip\n"
-    "  --json                print the result as JSON\n"
-    "  --help                show this help\n";
+static const cli_cmd cmd = {
+    .name = "init",
+    .synopsis = "--region REGION --out DIR [OPTIONS]",
+    .about = "Create a region's emulated cloud HSM (a security world whose module holds a "
+             "warrant, an\nattestation key and an RSA KEK that can only unwrap imports) and write "
+             "into DIR:\nBYOK-KEK-pkg-REGION-1, BYOK-SecurityWorld-pkg-REGION-1, "
+             "KeyTransfer-BYOK-Tools-REGION.zip\nand published-hashes.txt.",
+    .opts = opts,
+};
 
 int cmd_init(int argc, char **argv)
 {
@@ -69,73 +62,48 @@ int cmd_init(int argc, char **argv)
     kt_err e;
 
     /* 1. options */
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:", opts, NULL)) != -1;) {
-        switch (c) {
-        case OPT_REGION:
-            o.region = optarg;
-            break;
-        case OPT_OUT:
-            o.out = optarg;
-            break;
-        case OPT_STATE:
-            o.state = optarg;
-            break;
-        case OPT_VAULT:
-            o.vault = optarg;
-            break;
-        case OPT_KEK_SIZE:
-            if (strcmp(optarg, "2048") && strcmp(optarg, "3072") && strcmp(optarg, "4096"))
-                return cloud_usage("init", "--kek-size is 2048, 3072 or 4096, not '%s'", optarg);
-            bits = strtoul(optarg, NULL, 10);
-            break;
-        case OPT_VENDOR_CERT:
-            vendor_cert = optarg;
-            break;
-        case OPT_VENDOR_KEY:
-            vendor_key = optarg;
-            break;
-        case OPT_VERIFY_SCRIPT:
-            o.verify_script = optarg;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_HELP:
-            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':':
-            return cloud_usage("init", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cloud_usage("init", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cloud_usage("init", "unexpected argument '%s'", argv[optind]);
+    cli_args c;
+    int status = cli_parse(&cmd, argc, argv, &c);
+    if (status >= 0)
+        return status;
+    o.region = cli_value(&c, OPT_REGION);
+    o.out = cli_value(&c, OPT_OUT);
+    o.state = cli_value(&c, OPT_STATE);
+    o.vault = cli_value(&c, OPT_VAULT);
+    o.verify_script = cli_value(&c, OPT_VERIFY_SCRIPT);
+    vendor_cert = cli_value(&c, OPT_VENDOR_CERT);
+    vendor_key = cli_value(&c, OPT_VENDOR_KEY);
+    json = cli_flag(&c, OPT_JSON);
+    const char *size = cli_value(&c, OPT_KEK_SIZE);
+    cli_args_free(&c);
+    if (size != NULL && strcmp(size, "2048") && strcmp(size, "3072") && strcmp(size, "4096"))
+        return cli_usage(cmd.name, "--kek-size is 2048, 3072 or 4096, not '%s'", size);
+    if (size != NULL)
+        bits = strtoul(size, NULL, 10);
     if (o.region == NULL || o.out == NULL)
-        return cloud_usage("init", "--region and --out are required");
+        return cli_usage(cmd.name, "--region and --out are required");
     if (o.state == NULL && (o.state = cloud_default_state(state_buf, sizeof state_buf)) == NULL)
-        return cloud_usage("init", "give --state DIR (no HOME to default to)");
+        return cli_usage(cmd.name, "give --state DIR (no HOME to default to)");
     o.kek_bits = (unsigned)bits;
 
     /* 2. inputs */
     kt_err_clear(&e);
     if (kek_vendor_load(vendor_cert, vendor_key, &v, &e) != KT_OK)
-        return cloud_report(&e);
+        return cli_report(&e);
     if (v.demo)
-        fprintf(stderr, "keytransfer-cloud: warning: signing with the DEMO vendor root, whose "
-                        "private key is public: these packages prove nothing outside a demo\n");
+        cli_warn("signing with the DEMO vendor root, whose "
+                 "private key is public: these packages prove nothing outside a demo\n");
 
     /* 3. operation */
     o.vendor = &v;
     o.progress = kt_progress_stderr;
-    o.report = cloud_txn_report;
+    o.report = cli_txn_report;
     kt_rc rc = kek_cloud_init(&o, &r, &e);
     kek_vendor_free(&v);
     if (rc != KT_OK && !r.committed)
-        return cloud_report(&e);
+        return cli_report(&e);
     if (rc != KT_OK) /* the cloud stands; what follows its commit point is told, then exit 4 */
-        status_after = cloud_report(&e);
+        status_after = cli_report(&e);
 
     /* 4. output */
     char world[65], fp[65], zip[65];
@@ -152,7 +120,7 @@ int cmd_init(int argc, char **argv)
         rc = j ? kt_json_dump(j, true, &s, &e) : kt_fail(&e, KT_ENOMEM, "out of memory");
         json_decref(j);
         if (rc != KT_OK)
-            return cloud_report(&e);
+            return cli_report(&e);
         puts(s);
         free(s);
         return status_after;

@@ -3,11 +3,10 @@
  * endpoint on loopback, for the upload step of demos and tests (DESIGN.md §2). Prints its URL and
  * bearer token, logs one line per request on stderr, and stops cleanly on SIGINT or SIGTERM.
  */
-#include "cli.h"
+#include "commands.h"
 #include "serve.h"
 
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,55 +14,49 @@
 #include <string.h>
 
 enum {
-    OPT_STATE = 1000,
+    OPT_STATE = 256,
     OPT_LISTEN,
     OPT_TOKEN_FILE,
     OPT_MAX_CONNECTIONS,
     OPT_HEADER_TIMEOUT,
     OPT_BODY_TIMEOUT,
-    OPT_HELP
 };
 
-static const struct option opts[] = {
-    {"state", required_argument, NULL, OPT_STATE},           /* the cloud's state folder */
-    {"listen", required_argument, NULL, OPT_LISTEN},         /* loopback ADDRESS:PORT */
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE}, /* the bearer token to accept */
-    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS}, /* the connection cap */
-    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},   /* seconds for headers */
-    {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},       /* seconds for the rest */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt opts[] = {
+    {OPT_STATE, "state", CLI_VALUE, "DIR",
+     "the cloud's state folder (default: $KEYTRANSFER_CLOUD_STATE, else\n"
+     "~/.local/share/keytransfer/cloud)"},
+    {OPT_LISTEN, "listen", CLI_VALUE, "ADDR:PORT",
+     "127.0.0.0/8, [::1] or localhost, and a port; port 0 picks a free\none (default: "
+     "127.0.0.1:0)"},
+    {OPT_TOKEN_FILE, "token-file", CLI_VALUE, "FILE",
+     "accept the token in FILE (16 to 4096 visible characters, one\ntrailing newline ignored) "
+     "instead of a fresh random one"},
+    {OPT_MAX_CONNECTIONS, "max-connections", CLI_VALUE, "N",
+     "serve at most N connections at once (1 to 256, default 32); one\nmore pushes out the "
+     "oldest still sending its request headers"},
+    {OPT_HEADER_TIMEOUT, "header-timeout", CLI_VALUE, "S",
+     "a request's headers must be in within S seconds of the connection\nor of the previous "
+     "answer (1 to 3600, default 5), however they\ntrickle in"},
+    {OPT_BODY_TIMEOUT, "body-timeout", CLI_VALUE, "S",
+     "and the rest of it within S seconds of its headers (1 to 3600,\ndefault 30)"},
+    {0},
 };
 
-static const char help[] =
-    "Usage: keytransfer-cloud serve [--state DIR] [--listen ADDRESS:PORT] [--token-file FILE]\n"
-    "                               [--max-connections N] [--header-timeout SECONDS]\n"
-    "                               [--body-timeout SECONDS]\n"
-    "\n"
-    "Serve the emulated cloud HSM as a Key Vault-shaped REST endpoint "
-    "(api-version " KEK_SERVE_API_VERSION ")\n"
-    "on a loopback address only:\n"
-    "  PUT /keys/NAME?api-version=" KEK_SERVE_API_VERSION
-    "   Import Key: opens the .byok in key_hsm inside the\n"
-    "                                   HSM, as `keytransfer-cloud import` does\n"
-    "  GET /keys/NAME?api-version=" KEK_SERVE_API_VERSION "   the key's public JWK\n"
-    "Every request needs 'Authorization: Bearer TOKEN'. Prints the URL and the token, then one\n"
-    "line per request on stderr; stops on SIGINT (Ctrl-C) or SIGTERM.\n"
-    "\n"
-    "  --state DIR           the cloud's state folder (default: $KEYTRANSFER_CLOUD_STATE, else\n"
-    "                        ~/.local/share/keytransfer/cloud)\n"
-    "  --listen ADDR:PORT    127.0.0.0/8, [::1] or localhost, and a port; port 0 picks a free\n"
-    "                        one (default: 127.0.0.1:0)\n"
-    "  --token-file FILE     accept the token in FILE (16 to 4096 visible characters, one\n"
-    "                        trailing newline ignored) instead of a fresh random one\n"
-    "  --max-connections N   serve at most N connections at once (1 to 256, default 32); one\n"
-    "                        more pushes out the oldest still sending its request headers\n"
-    "  --header-timeout S    a request's headers must be in within S seconds of the connection\n"
-    "                        or of the previous answer (1 to 3600, default 5), however they\n"
-    "                        trickle in\n"
-    "  --body-timeout S      and the rest of it within S seconds of its headers (1 to 3600,\n"
-    "                        default 30)\n"
-    "  --help                show this help\n";
+static const cli_cmd cmd = {
+    .name = "serve",
+    .synopsis = "[--state DIR] [--listen ADDRESS:PORT] [--token-file FILE]\n"
+                "[--max-connections N] [--header-timeout SECONDS] [--body-timeout SECONDS]",
+    .about = "Serve the emulated cloud HSM as a Key Vault-shaped REST endpoint "
+             "(api-version " KEK_SERVE_API_VERSION ")\non a loopback address only:\n"
+             "  PUT /keys/NAME?api-version=" KEK_SERVE_API_VERSION
+             "   Import Key: opens the .byok in key_hsm inside the\n"
+             "                                   HSM, as `keytransfer-cloud import` does\n"
+             "  GET /keys/NAME?api-version=" KEK_SERVE_API_VERSION "   the key's public JWK\n"
+             "Every request needs 'Authorization: Bearer TOKEN'. Prints the URL and the token, "
+             "then one\nline per request on stderr; stops on SIGINT (Ctrl-C) or SIGTERM.",
+    .opts = opts,
+};
 
 static void log_stderr(void *ctx, const char *line)
 {
@@ -73,16 +66,6 @@ static void log_stderr(void *ctx, const char *line)
 }
 
 /* A decimal count of at most 9 digits (the range is kek_serve_limits_check's). */
-static bool parse_count(const char *s, unsigned *out)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > 9 || strspn(s, "0123456789") != n)
-        return false;
-    *out = (unsigned)strtoul(s, NULL, 10);
-    return true;
-}
-
 /* The token: from the file, or 32 random bytes as unpadded base64url. NUL-terminated. */
 static kt_rc load_token(const char *file, kt_secbuf *token, kt_err *e)
 {
@@ -142,56 +125,45 @@ int cmd_serve(int argc, char **argv)
     kt_err e;
 
     /* 1. options */
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:", opts, NULL)) != -1;) {
-        switch (c) {
-        case OPT_STATE:
-            state = optarg;
-            break;
-        case OPT_LISTEN:
-            listen = optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        case OPT_MAX_CONNECTIONS:
-        case OPT_HEADER_TIMEOUT:
-        case OPT_BODY_TIMEOUT: {
-            unsigned *v = c == OPT_MAX_CONNECTIONS  ? &limits.max_connections
-                          : c == OPT_HEADER_TIMEOUT ? &limits.header_seconds
-                                                    : &limits.body_seconds;
-            if (!parse_count(optarg, v))
-                return cloud_usage("serve", "--%s takes a whole number, not '%s'",
-                                   c == OPT_MAX_CONNECTIONS  ? "max-connections"
-                                   : c == OPT_HEADER_TIMEOUT ? "header-timeout"
-                                                             : "body-timeout",
-                                   optarg);
-            break;
-        }
-        case OPT_HELP:
-            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':':
-            return cloud_usage("serve", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cloud_usage("serve", "unknown option '%s'", argv[optind - 1]);
+    cli_args c;
+    int status = cli_parse(&cmd, argc, argv, &c);
+    if (status >= 0)
+        return status;
+    state = cli_value(&c, OPT_STATE);
+    if (cli_value(&c, OPT_LISTEN) != NULL)
+        listen = cli_value(&c, OPT_LISTEN);
+    token_file = cli_value(&c, OPT_TOKEN_FILE);
+    static const struct {
+        int key;
+        const char *name;
+    } counts[] = {{OPT_MAX_CONNECTIONS, "max-connections"},
+                  {OPT_HEADER_TIMEOUT, "header-timeout"},
+                  {OPT_BODY_TIMEOUT, "body-timeout"}};
+    unsigned *targets[] = {&limits.max_connections, &limits.header_seconds, &limits.body_seconds};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = cli_value(&c, counts[i].key);
+        unsigned long n;
+        if (v != NULL && cli_parse_uint(v, 0, 999999999, &n))
+            *targets[i] = (unsigned)n;
+        else if (v != NULL) {
+            cli_args_free(&c);
+            return cli_usage(cmd.name, "--%s takes a whole number, not '%s'", counts[i].name, v);
         }
     }
-    if (optind < argc)
-        return cloud_usage("serve", "unexpected argument '%s'", argv[optind]);
+    cli_args_free(&c);
     kt_err_clear(&e);
     if (kek_listen_parse(listen, &ss, &sslen, &e) != KT_OK ||
         kek_serve_limits_check(&limits, &e) != KT_OK)
-        return cloud_usage("serve", "%s", e.msg);
+        return cli_usage(cmd.name, "%s", e.msg);
     if (state == NULL && (state = cloud_default_state(state_buf, sizeof state_buf)) == NULL)
-        return cloud_usage("serve", "give --state DIR (no HOME to default to)");
+        return cli_usage(cmd.name, "give --state DIR (no HOME to default to)");
 
     /* 2. inputs */
     if (load_token(token_file, &token, &e) != KT_OK)
-        return cloud_report(&e);
+        return cli_report(&e);
     if (kek_cloud_open(state, &cloud, &e) != KT_OK) {
         kt_secbuf_free(&token);
-        return cloud_report(&e);
+        return cli_report(&e);
     }
 
     /* 3. operation: the signals are blocked before the server's thread starts, so that only
@@ -238,5 +210,5 @@ out:
     pthread_mutex_destroy(&rest.lock);
     kek_cloud_close(&cloud);
     kt_secbuf_free(&token);
-    return rc == KT_OK ? KT_EXIT_OK : cloud_report(&e);
+    return rc == KT_OK ? KT_EXIT_OK : cli_report(&e);
 }

@@ -3,16 +3,14 @@
  * nShield's generatekey, kmfile-dump and aclprint do it. Every subcommand needs the programmed
  * module: what list and show print has been authenticated with KM, never just read from a file.
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
-    OPT_KMDATA = 1000,
-    OPT_TYPE,
+    OPT_TYPE = OPT_SHARED_END,
     OPT_SIZE,
     OPT_CURVE,
     OPT_PUBEXP,
@@ -21,9 +19,7 @@ enum {
     OPT_APP,
     OPT_FROM,
     OPT_PASS_FILE,
-    OPT_JSON,
     OPT_OUT,
-    OPT_HELP
 };
 
 /* What the key subcommands parse from the command line. */
@@ -31,74 +27,49 @@ typedef struct key_args {
     const char *kmdata, *type, *size, *curve, *pubexp, *ident, *plainname, *app, *from, *pass_file,
         *out;
     const char *positional; /* the ID of show and public */
-    bool json, help;
+    bool json;
 } key_args;
 
-static int parse_args(const char *cmd, int argc, char **argv, const struct option *opts,
-                      bool takes_id, key_args *a)
+/* 1. options, for every key subcommand; -1 goes on, else the exit status. */
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, key_args *a)
 {
+    cli_args c;
+    int status = cli_parse(cmd, argc, argv, &c);
+
     memset(a, 0, sizeof *a);
-    optind = 0;
-    opterr = 0;
-    for (;;) {
-        int c = getopt_long(argc, argv, "+:", opts, NULL);
-        if (c == -1) {
-            /* An operand: the ID of show and public may come before or after the options. */
-            if (optind >= argc || !takes_id || a->positional != NULL)
-                break;
-            a->positional = argv[optind++];
-            continue;
-        }
-        switch (c) {
-        case OPT_KMDATA:
-            a->kmdata = optarg;
-            break;
-        case OPT_TYPE:
-            a->type = optarg;
-            break;
-        case OPT_SIZE:
-            a->size = optarg;
-            break;
-        case OPT_CURVE:
-            a->curve = optarg;
-            break;
-        case OPT_PUBEXP:
-            a->pubexp = optarg;
-            break;
-        case OPT_IDENT:
-            a->ident = optarg;
-            break;
-        case OPT_PLAINNAME:
-            a->plainname = optarg;
-            break;
-        case OPT_APP:
-            a->app = optarg;
-            break;
-        case OPT_FROM:
-            a->from = optarg;
-            break;
-        case OPT_PASS_FILE:
-            a->pass_file = optarg;
-            break;
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_JSON:
-            a->json = true;
-            break;
-        case OPT_HELP:
-            a->help = true;
-            break;
-        case ':':
-            return cli_usage(cmd, "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (status >= 0)
+        return status;
+    a->kmdata = cli_value(&c, OPT_KMDATA);
+    a->type = cli_value(&c, OPT_TYPE);
+    a->size = cli_value(&c, OPT_SIZE);
+    a->curve = cli_value(&c, OPT_CURVE);
+    a->pubexp = cli_value(&c, OPT_PUBEXP);
+    a->ident = cli_value(&c, OPT_IDENT);
+    a->plainname = cli_value(&c, OPT_PLAINNAME);
+    a->app = cli_value(&c, OPT_APP);
+    a->from = cli_value(&c, OPT_FROM);
+    a->pass_file = cli_value(&c, OPT_PASS_FILE);
+    a->out = cli_value(&c, OPT_OUT);
+    a->json = cli_flag(&c, OPT_JSON);
+    a->positional = c.nargs > 0 ? c.arg[0] : NULL;
+    cli_args_free(&c);
     return -1;
 }
+
+#define OPT_IDENT_ENTRY                                                                            \
+    {                                                                                              \
+        OPT_IDENT, "ident", CLI_VALUE, "ID",                                                       \
+            "the key identifier: digits, lower-case letters, hyphens (required)"                   \
+    }
+#define OPT_PLAINNAME_ENTRY                                                                        \
+    {                                                                                              \
+        OPT_PLAINNAME, "plainname", CLI_VALUE, "NAME",                                             \
+            "a name for people (default: the identifier)"                                          \
+    }
+#define OPT_APP_ENTRY(help)                                                                        \
+    {                                                                                              \
+        OPT_APP, "app", CLI_VALUE, "APP", help                                                     \
+    }
 
 /* The key named by `ID` or `--ident ID` (show, public). */
 static int key_id(const char *cmd, key_args *a)
@@ -170,34 +141,28 @@ static bool parse_pubexp(const char *s, uint64_t *out)
 
 /* ---- key generate ------------------------------------------------------------------------- */
 
-static const struct option generate_opts[] = {
-    {"type", required_argument, NULL, OPT_TYPE},           /* RSA | EC | AES */
-    {"size", required_argument, NULL, OPT_SIZE},           /* bits */
-    {"curve", required_argument, NULL, OPT_CURVE},         /* EC */
-    {"pubexp", required_argument, NULL, OPT_PUBEXP},       /* RSA public exponent */
-    {"ident", required_argument, NULL, OPT_IDENT},         /* the key identifier */
-    {"plainname", required_argument, NULL, OPT_PLAINNAME}, /* a name for people */
-    {"app", required_argument, NULL, OPT_APP},             /* application, default simple */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt generate_opts[] = {
+    {OPT_TYPE, "type", CLI_VALUE, "TYPE", "RSA, EC or AES (required)"},
+    {OPT_SIZE, "size", CLI_VALUE, "BITS",
+     "RSA: 2048, 3072 or 4096; AES: 128, 192 or 256 (required for both)"},
+    {OPT_CURVE, "curve", CLI_VALUE, "CURVE",
+     "EC: P-256, P-384, P-521 or secp256k1 (required for EC)"},
+    {OPT_PUBEXP, "pubexp", CLI_VALUE, "E",
+     "RSA public exponent, odd, 3..4294967295 (default 65537; 0x for hex)"},
+    OPT_IDENT_ENTRY,
+    OPT_PLAINNAME_ENTRY,
+    OPT_APP_ENTRY("the application the key belongs to (default: simple)"),
+    CLI_OPT_KMDATA,
+    {0},
 };
 
-static const char generate_help[] =
-    "Usage: keytransfer key generate --type RSA|EC|AES --ident ID [OPTIONS]\n"
-    "\n"
-    "Generate a key inside the software module and protect it with the module key: the key\n"
-    "file KMDATA/local/key_APP_ID. An existing key is never replaced.\n"
-    "\n"
-    "  --type TYPE         RSA, EC or AES (required)\n"
-    "  --size BITS         RSA: 2048, 3072 or 4096; AES: 128, 192 or 256 (required for both)\n"
-    "  --curve CURVE       EC: P-256, P-384, P-521 or secp256k1 (required for EC)\n"
-    "  --pubexp E          RSA public exponent, odd, 3..4294967295 (default 65537; 0x for hex)\n"
-    "  --ident ID          the key identifier: digits, lower-case letters, hyphens (required)\n"
-    "  --plainname NAME    a name for people (default: the identifier)\n"
-    "  --app APP           the application the key belongs to (default: simple)\n"
-    "  --kmdata DIR        kmdata folder\n"
-    "  --help              show this help\n";
+static const cli_cmd generate_cmd = {
+    .name = "key generate",
+    .synopsis = "--type RSA|EC|AES --ident ID [OPTIONS]",
+    .about = "Generate a key inside the software module and protect it with the module key: the "
+             "key\nfile KMDATA/local/key_APP_ID. An existing key is never replaced.",
+    .opts = generate_opts,
+};
 
 static int key_generate(int argc, char **argv)
 {
@@ -209,13 +174,11 @@ static int key_generate(int argc, char **argv)
     world_module m;
     world_key_info info;
     kt_err e;
-    int status = parse_args(cmd, argc, argv, generate_opts, false, &a);
+    int status = parse_args(&generate_cmd, argc, argv, &a);
 
     /* 1. options */
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(generate_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     kt_err_clear(&e);
     if (a.type == NULL)
         return cli_usage(cmd, "--type RSA, EC or AES is required");
@@ -272,34 +235,29 @@ static int key_generate(int argc, char **argv)
 
 /* ---- key import --------------------------------------------------------------------------- */
 
-static const struct option import_opts[] = {
-    {"from", required_argument, NULL, OPT_FROM},           /* the private key file */
-    {"ident", required_argument, NULL, OPT_IDENT},         /* the key identifier */
-    {"type", required_argument, NULL, OPT_TYPE},           /* AES for a raw key file */
-    {"pass-file", required_argument, NULL, OPT_PASS_FILE}, /* passphrase on the first line */
-    {"plainname", required_argument, NULL, OPT_PLAINNAME},
-    {"app", required_argument, NULL, OPT_APP},
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt import_opts[] = {
+    {OPT_FROM, "from", CLI_VALUE, "FILE", "the private key file (required)"},
+    OPT_IDENT_ENTRY,
+    {OPT_TYPE, "type", CLI_VALUE, "TYPE",
+     "AES for a raw AES key file; RSA or EC to insist on that type"},
+    {OPT_PASS_FILE, "pass-file", CLI_VALUE, "FILE",
+     "the passphrase of an encrypted key, on the first line of FILE\n(default: asked on the "
+     "terminal)"},
+    OPT_PLAINNAME_ENTRY,
+    OPT_APP_ENTRY("the application the key belongs to (default: simple)"),
+    CLI_OPT_KMDATA,
+    {0},
 };
 
-static const char import_help[] =
-    "Usage: keytransfer key import --from FILE --ident ID [OPTIONS]\n"
-    "\n"
-    "Import an existing private key and protect it with the module key. FILE is a PEM or DER\n"
-    "private key (PKCS#8, encrypted PKCS#8, PKCS#1 RSA or SEC1 EC) or, with --type AES, a raw\n"
-    "AES key of 16, 24 or 32 bytes. FILE is left alone: it still holds the plaintext key.\n"
-    "\n"
-    "  --from FILE         the private key file (required)\n"
-    "  --ident ID          the key identifier: digits, lower-case letters, hyphens (required)\n"
-    "  --type TYPE         AES for a raw AES key file; RSA or EC to insist on that type\n"
-    "  --pass-file FILE    the passphrase of an encrypted key, on the first line of FILE\n"
-    "                      (default: asked on the terminal)\n"
-    "  --plainname NAME    a name for people (default: the identifier)\n"
-    "  --app APP           the application the key belongs to (default: simple)\n"
-    "  --kmdata DIR        kmdata folder\n"
-    "  --help              show this help\n";
+static const cli_cmd import_cmd = {
+    .name = "key import",
+    .synopsis = "--from FILE --ident ID [OPTIONS]",
+    .about = "Import an existing private key and protect it with the module key. FILE is a PEM "
+             "or DER\nprivate key (PKCS#8, encrypted PKCS#8, PKCS#1 RSA or SEC1 EC) or, with "
+             "--type AES, a raw\nAES key of 16, 24 or 32 bytes. FILE is left alone: it still "
+             "holds the plaintext key.",
+    .opts = import_opts,
+};
 
 /* The passphrase source, opened only if the key turns out to be encrypted. */
 typedef struct pass_ctx {
@@ -341,13 +299,11 @@ static int key_import(int argc, char **argv)
     world_module m;
     world_key_info info;
     kt_err e;
-    int status = parse_args(cmd, argc, argv, import_opts, false, &a);
+    int status = parse_args(&import_cmd, argc, argv, &a);
 
     /* 1. options */
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(import_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     kt_err_clear(&e);
     if (a.from == NULL)
         return cli_usage(cmd, "--from FILE is required");
@@ -398,23 +354,20 @@ static int key_import(int argc, char **argv)
 
 /* ---- key list ----------------------------------------------------------------------------- */
 
-static const struct option list_opts[] = {
-    {"json", no_argument, NULL, OPT_JSON}, /* machine-readable output */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt list_opts[] = {
+    CLI_OPT_JSON,
+    CLI_OPT_KMDATA,
+    {0},
 };
 
-static const char list_help[] =
-    "Usage: keytransfer key list [--json] [--kmdata DIR]\n"
-    "\n"
-    "List the keys of the world: app, ident, type, size or curve, creation time and plain\n"
-    "name. Every key file is authenticated with the module key; one that is refused is named\n"
-    "on stderr and the exit status says so.\n"
-    "\n"
-    "  --json          print JSON\n"
-    "  --kmdata DIR    kmdata folder\n"
-    "  --help          show this help\n";
+static const cli_cmd list_cmd = {
+    .name = "key list",
+    .synopsis = "[--json] [--kmdata DIR]",
+    .about = "List the keys of the world: app, ident, type, size or curve, creation time and "
+             "plain\nname. Every key file is authenticated with the module key; one that is "
+             "refused is named\non stderr and the exit status says so.",
+    .opts = list_opts,
+};
 
 /* The JSON object of one key (shared by list and show). */
 static json_t *key_json(const world_key_info *k, bool full)
@@ -458,19 +411,16 @@ static json_t *key_json(const world_key_info *k, bool full)
 static int key_list(int argc, char **argv)
 {
     world_lock lock;
-    const char *cmd = "key list";
     key_args a;
     world_paths p;
     world_module m;
     world_key_entry *keys = NULL;
     size_t n = 0;
     kt_err e;
-    int status = parse_args(cmd, argc, argv, list_opts, false, &a);
+    int status = parse_args(&list_cmd, argc, argv, &a);
 
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(list_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
@@ -530,27 +480,24 @@ static int key_list(int argc, char **argv)
 
 /* ---- key show ----------------------------------------------------------------------------- */
 
-static const struct option show_opts[] = {
-    {"ident", required_argument, NULL, OPT_IDENT}, /* the key (or give it as ID) */
-    {"app", required_argument, NULL, OPT_APP},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt show_opts[] = {
+    {OPT_IDENT, "ident", CLI_VALUE, "ID", "the key identifier (or give it as ID)"},
+    OPT_APP_ENTRY("the key's application (default: simple)"),
+    CLI_OPT_JSON,
+    CLI_OPT_KMDATA,
+    {0},
 };
 
-static const char show_help[] =
-    "Usage: keytransfer key show ID [--app APP] [--json] [--kmdata DIR]\n"
-    "\n"
-    "Show a key, as nShield's kmfile-dump and aclprint do: app, ident, plain name, type, size or\n"
-    "curve, creation time, world hash, key hash, the ACL's permission groups and whether the\n"
-    "administrators signed it, and the public key. The key file is authenticated first.\n"
-    "\n"
-    "  ID              the key identifier (or --ident ID)\n"
-    "  --app APP       the key's application (default: simple)\n"
-    "  --json          print JSON\n"
-    "  --kmdata DIR    kmdata folder\n"
-    "  --help          show this help\n";
+static const cli_cmd show_cmd = {
+    .name = "key show",
+    .synopsis = "ID [--app APP] [--json] [--kmdata DIR]",
+    .about = "Show a key, as nShield's kmfile-dump and aclprint do: app, ident, plain name, type, "
+             "size or\ncurve, creation time, world hash, key hash, the ACL's permission groups "
+             "and whether the\nadministrators signed it, and the public key. The key file is "
+             "authenticated first.",
+    .opts = show_opts,
+    .max_args = 1,
+};
 
 static int key_show(int argc, char **argv)
 {
@@ -562,12 +509,10 @@ static int key_show(int argc, char **argv)
     world_key_info k;
     char *pem = NULL;
     kt_err e;
-    int status = parse_args(cmd, argc, argv, show_opts, true, &a);
+    int status = parse_args(&show_cmd, argc, argv, &a);
 
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(show_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
 
@@ -621,26 +566,23 @@ static int key_show(int argc, char **argv)
 
 /* ---- key public --------------------------------------------------------------------------- */
 
-static const struct option public_opts[] = {
-    {"ident", required_argument, NULL, OPT_IDENT}, /* the key (or give it as ID) */
-    {"app", required_argument, NULL, OPT_APP},
-    {"out", required_argument, NULL, OPT_OUT}, /* write a new file instead of stdout */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt public_opts[] = {
+    {OPT_IDENT, "ident", CLI_VALUE, "ID", "the key identifier (or give it as ID)"},
+    OPT_APP_ENTRY("the key's application (default: simple)"),
+    {OPT_OUT, "out", CLI_VALUE, "FILE",
+     "write FILE (never replacing one) instead of standard output"},
+    CLI_OPT_KMDATA,
+    {0},
 };
 
-static const char public_help[] =
-    "Usage: keytransfer key public ID [--app APP] [--out FILE] [--kmdata DIR]\n"
-    "\n"
-    "Write the key's public key as a PEM SubjectPublicKeyInfo (what `openssl pkey -pubout`\n"
-    "prints), after authenticating the key file. AES keys have none.\n"
-    "\n"
-    "  ID              the key identifier (or --ident ID)\n"
-    "  --app APP       the key's application (default: simple)\n"
-    "  --out FILE      write FILE (never replacing one) instead of standard output\n"
-    "  --kmdata DIR    kmdata folder\n"
-    "  --help          show this help\n";
+static const cli_cmd public_cmd = {
+    .name = "key public",
+    .synopsis = "ID [--app APP] [--out FILE] [--kmdata DIR]",
+    .about = "Write the key's public key as a PEM SubjectPublicKeyInfo (what `openssl pkey "
+             "-pubout`\nprints), after authenticating the key file. AES keys have none.",
+    .opts = public_opts,
+    .max_args = 1,
+};
 
 static int key_public(int argc, char **argv)
 {
@@ -652,12 +594,10 @@ static int key_public(int argc, char **argv)
     world_key_info k;
     char *pem = NULL;
     kt_err e;
-    int status = parse_args(cmd, argc, argv, public_opts, true, &a);
+    int status = parse_args(&public_cmd, argc, argv, &a);
 
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(public_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
 
@@ -680,7 +620,7 @@ static int key_public(int argc, char **argv)
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-static const cli_subcommand subcommands[] = {
+static const cli_entry subcommands[] = {
     {"generate", key_generate, "generate an RSA, EC or AES key protected by the module"},
     {"import", key_import, "bring an existing private key under the module's protection"},
     {"list", key_list, "list the keys of the world"},

@@ -6,12 +6,11 @@
  * and asks the card holders at the terminal whether they approve what transfer_reduce shows them
  * before the first PIN (or takes --yes from a script that has shown it).
  */
-#include "cli.h"
+#include "commands.h"
 #include "transfer.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,154 +21,77 @@
 
 #define CMD "modify-acls"
 
-enum {
-    OPT_IDENT = 1000,
-    OPT_APP,
-    OPT_KEK_PEM,
-    OPT_KID,
-    OPT_ACCEPT,
-    OPT_CARD,
-    OPT_PIN_FILE,
-    OPT_PIN_FD,
-    OPT_KMDATA,
-    OPT_DEMO,
-    OPT_YES,
-    OPT_JSON,
-    OPT_HELP
+enum { OPT_IDENT = OPT_SHARED_END, OPT_APP, OPT_YES };
+
+static const cli_opt opts[] = {
+    {OPT_IDENT, "ident", CLI_VALUE, "ID", "the key identifier (required)"},
+    {OPT_APP, "app", CLI_VALUE, "APP", "the key's application (default: simple)"},
+    CLI_OPTS_KEK,
+    CLI_OPT_CARD("an administrator card; give at least K, each once"),
+    CLI_OPT_PIN_FILE("the cards' PINs, one a line, in --card order"),
+    CLI_OPT_PIN_FD,
+    CLI_OPT_KMDATA,
+    {OPT_YES, "yes", CLI_FLAG, NULL,
+     "approve without the question at the terminal (the request\nis still printed on stderr): "
+     "for scripts"},
+    CLI_OPT_JSON,
+    {0},
 };
 
-static const struct option opts[] = {
-    {"ident", required_argument, NULL, OPT_IDENT},                  /* the key to reduce */
-    {"app", required_argument, NULL, OPT_APP},                      /* its app, default simple */
-    {"kek-package", required_argument, NULL, 'k'},                  /* attested KEK */
-    {"world-package", required_argument, NULL, 'w'},                /* and its world */
-    {"kek-pem", required_argument, NULL, OPT_KEK_PEM},              /* unattested KEK public key */
-    {"kid", required_argument, NULL, OPT_KID},                      /* its key URL (shown only) */
-    {"accept-unattested-kek", required_argument, NULL, OPT_ACCEPT}, /* its fingerprint */
-    {"card", required_argument, NULL, OPT_CARD},                    /* repeat: K cards at least */
-    {"pin-file", required_argument, NULL, OPT_PIN_FILE},            /* PINs in --card order */
-    {"pin-fd", required_argument, NULL, OPT_PIN_FD},                /* the same from a descriptor */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"demo", no_argument, NULL, OPT_DEMO}, /* take a KEK the DEMO root vouches for */
-    {"yes", no_argument, NULL, OPT_YES},   /* approved: no question at the terminal */
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_cmd cmd = {
+    .name = CMD,
+    .synopsis = "--ident ID -k KEKPKG -w WORLDPKG --card PATH --card PATH ...\n"
+                "--ident ID --kek-pem FILE --accept-unattested-kek FP --card PATH ...",
+    .about =
+        "With a quorum of administrator cards, write key_xferacld_ID: the same key, whose ACL "
+        "now\nallows one thing only - ExportWrapped to this KEK, named by its kid (and, for an "
+        "attested\nKEK, into this target world) - signed by the quorum (KNSO). The key "
+        "key_APP_ID is left\nuntouched as the backup. The KEK and world packages are verified "
+        "first, and every check\nthat could refuse runs before any PIN is asked. Then what the "
+        "cards approve (the key, the\nKEK's kid, fingerprint and attestation, the target world) "
+        "is shown at the terminal, and\nonly 'yes' goes on to the cards; without a terminal, "
+        "--yes is required.",
+    .opts = opts,
+    .footer = "Exit status: 0 reduced, 1 refused (verification, DEMO root without --demo, ACL, "
+              "not\napproved at the terminal, quorum, PIN, unaccepted KEK), 2 usage (no terminal "
+              "to ask and no\n--yes), 3 malformed input, 4 missing or existing file, 5 crypto "
+              "failure.",
 };
-
-static const char help[] =
-    "Usage: keytransfer modify-acls --ident ID -k KEKPKG -w WORLDPKG --card PATH --card PATH ...\n"
-    "       keytransfer modify-acls --ident ID --kek-pem FILE --accept-unattested-kek FP\n"
-    "                               --card PATH --card PATH ...\n"
-    "\n"
-    "With a quorum of administrator cards, write key_xferacld_ID: the same key, whose ACL now\n"
-    "allows one thing only - ExportWrapped to this KEK, named by its kid (and, for an attested\n"
-    "KEK, into this target world) - signed by the quorum (KNSO). The key key_APP_ID is left\n"
-    "untouched as the backup. The KEK and world packages are verified first, and every check\n"
-    "that could refuse runs before any PIN is asked. Then what the cards approve (the key, the\n"
-    "KEK's kid, fingerprint and attestation, the target world) is shown at the terminal, and\n"
-    "only 'yes' goes on to the cards; without a terminal, --yes is required.\n"
-    "\n"
-    "  --ident ID                    the key identifier (required)\n"
-    "  --app APP                     the key's application (default: simple)\n"
-    "  -k, --kek-package FILE        the cloud's KEK package (attested KEK)\n"
-    "  -w, --world-package FILE      the cloud's security world package (with -k)\n"
-    "  --kek-pem FILE                an unattested KEK: its RSA public key (PEM or DER\n"
-    "                                SubjectPublicKeyInfo), instead of -k and -w\n"
-    "  --kid URL                     the unattested KEK's key URL, bound into the ACL (give\n"
-    "                                it for an Azure package: package needs the same)\n"
-    "  --accept-unattested-kek FP    go on with the unattested KEK whose SHA-256 fingerprint\n"
-    "                                is FP (64 hex digits), after comparing it out of band;\n"
-    "                                without it the fingerprint is printed and nothing is done\n"
-    "  --card PATH                   an administrator card; give at least K, each once\n"
-    "  --pin-file FILE               the cards' PINs, one a line, in --card order\n"
-    "  --pin-fd N                    the same from file descriptor N\n"
-    "  --kmdata DIR                  kmdata folder\n"
-    "  --demo                        take KEK packages attested by the DEMO vendor root, whose\n"
-    "                                private key is public (demos and tests only; refused by\n"
-    "                                a build with a real root)\n"
-    "  --yes                         approve without the question at the terminal (the request\n"
-    "                                is still printed on stderr): for scripts\n"
-    "  --json                        print the result as JSON\n"
-    "  --help                        show this help\n"
-    "\n"
-    "Exit status: 0 reduced, 1 refused (verification, DEMO root without --demo, ACL, not\n"
-    "approved at the terminal, quorum, PIN, unaccepted KEK), 2 usage (no terminal to ask and no\n"
-    "--yes), 3 malformed input, 4 missing or existing file, 5 crypto failure.\n";
 
 typedef struct args {
     const char *ident, *app, *kmdata, *pin_file, *pin_fd;
     transfer_kek_source kek;
     const char *cards[WORLD_MAX_CARDS];
     size_t ncards;
-    bool json, help, yes;
+    bool json, yes;
 } args;
 
 /* 1. Options. Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, args *a)
 {
+    cli_args c;
+    const char *const *cards;
+    int status = cli_parse(&cmd, argc, argv, &c);
+
     memset(a, 0, sizeof *a);
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:k:w:", opts, NULL)) != -1;) {
-        switch (c) {
-        case OPT_IDENT:
-            a->ident = optarg;
-            break;
-        case OPT_APP:
-            a->app = optarg;
-            break;
-        case 'k':
-            a->kek.kek_package = optarg;
-            break;
-        case 'w':
-            a->kek.world_package = optarg;
-            break;
-        case OPT_KEK_PEM:
-            a->kek.kek_pem = optarg;
-            break;
-        case OPT_KID:
-            a->kek.kid = optarg;
-            break;
-        case OPT_ACCEPT:
-            a->kek.accept = optarg;
-            break;
-        case OPT_CARD:
-            if (a->ncards == WORLD_MAX_CARDS)
-                return cli_usage(CMD, "at most %d --card options", WORLD_MAX_CARDS);
-            a->cards[a->ncards++] = optarg;
-            break;
-        case OPT_PIN_FILE:
-            a->pin_file = optarg;
-            break;
-        case OPT_PIN_FD:
-            a->pin_fd = optarg;
-            break;
-        case OPT_KMDATA:
-            a->kmdata = optarg;
-            break;
-        case OPT_DEMO:
-            a->kek.demo = true;
-            break;
-        case OPT_YES:
-            a->yes = true;
-            break;
-        case OPT_JSON:
-            a->json = true;
-            break;
-        case OPT_HELP:
-            a->help = true;
-            break;
-        case ':':
-            return cli_usage(CMD, "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-        }
+    if (status >= 0)
+        return status;
+    a->ident = cli_value(&c, OPT_IDENT);
+    a->app = cli_value(&c, OPT_APP);
+    a->kmdata = cli_value(&c, OPT_KMDATA);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
+    a->yes = cli_flag(&c, OPT_YES);
+    a->json = cli_flag(&c, OPT_JSON);
+    cli_kek_source(&c, &a->kek);
+    a->ncards = cli_values(&c, OPT_CARD, &cards);
+    if (a->ncards > WORLD_MAX_CARDS) {
+        cli_args_free(&c);
+        return cli_usage(CMD, "at most %d --card options", WORLD_MAX_CARDS);
     }
-    if (optind < argc)
-        return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-    if (a->help)
-        return -1;
+    for (size_t i = 0; i < a->ncards; i++)
+        a->cards[i] = cards[i];
+    cli_args_free(&c);
     if (a->ident == NULL)
         return cli_usage(CMD, "--ident ID is required");
     return -1;
@@ -311,8 +233,6 @@ int cmd_modify_acls(int argc, char **argv)
     /* 1. options */
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     kt_err_clear(&e);
     if (world_key_check_ident(a.ident, &e) != KT_OK ||
         (a.app != NULL && world_key_check_app(a.app, &e) != KT_OK))

@@ -3,31 +3,27 @@
  * (module_<ESN>), as nShield's initunit clears a module. Keys stay loadable after a quorum of
  * administrator cards programs the module again with `keytransfer world program`.
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { OPT_KMDATA = 1000, OPT_YES, OPT_HELP };
+enum { OPT_YES = OPT_SHARED_END };
 
-static const struct option erase_opts[] = {
-    {"kmdata", required_argument, NULL, OPT_KMDATA}, /* the kmdata folder */
-    {"yes", no_argument, NULL, OPT_YES},             /* confirm: erase without asking */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt erase_opts[] = {
+    {OPT_YES, "yes", CLI_FLAG, NULL, "confirm the erase (required)"},
+    CLI_OPT_KMDATA,
+    {0},
 };
 
-static const char erase_help[] =
-    "Usage: keytransfer module erase --yes [--kmdata DIR]\n"
-    "\n"
-    "Destroy the module file that holds the module key for day-to-day use. Keys protected by\n"
-    "the module can be used again only after `keytransfer world program` with a quorum of the\n"
-    "administrator cards.\n"
-    "\n"
-    "  --yes          confirm the erase (required)\n"
-    "  --kmdata DIR   kmdata folder\n"
-    "  --help         show this help\n";
+static const cli_cmd erase_cmd = {
+    .name = "module erase",
+    .synopsis = "--yes [--kmdata DIR]",
+    .about = "Destroy the module file that holds the module key for day-to-day use. Keys "
+             "protected by\nthe module can be used again only after `keytransfer world program` "
+             "with a quorum of the\nadministrator cards.",
+    .opts = erase_opts,
+};
 
 static int module_erase(int argc, char **argv)
 {
@@ -39,28 +35,15 @@ static int module_erase(int argc, char **argv)
     kt_err e;
 
     /* 1. options */
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:", erase_opts, NULL)) != -1;) {
-        switch (c) {
-        case OPT_KMDATA:
-            kmdata = optarg;
-            break;
-        case OPT_YES:
-            yes = true;
-            break;
-        case OPT_HELP:
-            return fputs(erase_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':':
-            return cli_usage("module erase", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage("module erase", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage("module erase", "unexpected argument '%s'", argv[optind]);
+    cli_args c;
+    int status = cli_parse(&erase_cmd, argc, argv, &c);
+    if (status >= 0)
+        return status;
+    kmdata = cli_value(&c, OPT_KMDATA);
+    yes = cli_flag(&c, OPT_YES);
+    cli_args_free(&c);
     if (!yes)
-        return cli_usage("module erase",
+        return cli_usage(erase_cmd.name,
                          "erasing the module needs --yes: afterwards a quorum of administrator "
                          "cards must program it again before any key can be used");
 
@@ -82,7 +65,7 @@ static int module_erase(int argc, char **argv)
     return KT_EXIT_OK;
 }
 
-static const cli_subcommand subcommands[] = {
+static const cli_entry subcommands[] = {
     {"erase", module_erase, "destroy the module file (keys stay recoverable with the quorum)"},
 };
 

@@ -4,10 +4,9 @@
  * blob) with its manifest signed by the module (nShield's KeyTransferRemote -Package). The logic
  * is transfer_package (transfer.c); this file parses, calls and prints.
  */
-#include "cli.h"
+#include "commands.h"
 #include "transfer.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,157 +14,74 @@
 
 #define CMD "package"
 
-enum {
-    OPT_IDENT = 1000,
-    OPT_KEK_PEM,
-    OPT_KID,
-    OPT_ACCEPT,
-    OPT_TARGET,
-    OPT_OAEP_HASH,
-    OPT_SUBSCRIPTION,
-    OPT_NAME,
-    OPT_OUT,
-    OPT_KMDATA,
-    OPT_DEMO,
-    OPT_JSON,
-    OPT_HELP
+enum { OPT_IDENT = OPT_SHARED_END, OPT_TARGET, OPT_OAEP_HASH, OPT_SUBSCRIPTION, OPT_NAME, OPT_OUT };
+
+static const cli_opt opts[] = {
+    {OPT_IDENT, "ident", CLI_VALUE, "ID", "the key identifier (required)"},
+    CLI_OPTS_KEK,
+    {OPT_TARGET, "target", CLI_VALUE, "TARGET", "azure (default), aws or gcp"},
+    {OPT_OAEP_HASH, "oaep-hash", CLI_VALUE, "HASH",
+     "sha1 or sha256 for aws and gcp (default sha256); azure is\nalways sha1"},
+    {OPT_SUBSCRIPTION, "subscription", CLI_VALUE, "ID",
+     "the subscription the key goes to, recorded in the\nmanifest (required for azure)"},
+    {OPT_NAME, "name", CLI_VALUE, "NAME",
+     "the key's name in the cloud: 1-127 letters, digits, '-'\n(required); it names the files"},
+    {OPT_OUT, "out", CLI_VALUE, "DIR",
+     "an existing folder to write into (default: the current\nfolder)"},
+    CLI_OPT_KMDATA,
+    CLI_OPT_JSON,
+    {0},
 };
 
-static const struct option opts[] = {
-    {"ident", required_argument, NULL, OPT_IDENT},                  /* the reduced key */
-    {"kek-package", required_argument, NULL, 'k'},                  /* attested KEK */
-    {"world-package", required_argument, NULL, 'w'},                /* and its world */
-    {"kek-pem", required_argument, NULL, OPT_KEK_PEM},              /* unattested KEK */
-    {"kid", required_argument, NULL, OPT_KID},                      /* its key URL */
-    {"accept-unattested-kek", required_argument, NULL, OPT_ACCEPT}, /* its fingerprint */
-    {"target", required_argument, NULL, OPT_TARGET},                /* azure | aws | gcp */
-    {"oaep-hash", required_argument, NULL, OPT_OAEP_HASH},          /* sha1 | sha256 */
-    {"subscription", required_argument, NULL, OPT_SUBSCRIPTION},    /* recorded in the manifest */
-    {"name", required_argument, NULL, OPT_NAME},                    /* Key Vault key name */
-    {"out", required_argument, NULL, OPT_OUT},                      /* output folder */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"demo", no_argument, NULL, OPT_DEMO}, /* take a KEK the DEMO root vouches for */
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_cmd cmd = {
+    .name = CMD,
+    .synopsis = "--ident ID -k KEKPKG -w WORLDPKG --subscription ID --name NAME [--out DIR]\n"
+                "--ident ID --kek-pem FILE --accept-unattested-kek FP [--kid URL]\n"
+                "    [--target azure|aws|gcp] --name NAME [OPTIONS]",
+    .about =
+        "Wrap the reduced key key_xferacld_ID (made by `keytransfer modify-acls`) for the one KEK "
+        "its\nsigned ACL names (fingerprint, kid and world), and write the transfer package and "
+        "its\nmanifest, signed by the module, which records the root that vouched for the KEK:\n"
+        "  azure  TransferPackage-NAME.byok      Azure Key Vault BYOK (RSA-OAEP SHA-1 + AES-KWP)\n"
+        "         TransferPackage-NAME.manifest.json\n"
+        "  aws    TransferPackage-NAME.aws.bin   AWS KMS RSA_AES_KEY_WRAP_SHA_256 (or _SHA_1)\n"
+        "         TransferPackage-NAME.aws.manifest.json\n"
+        "  gcp    TransferPackage-NAME.gcp.bin   Google Cloud KMS "
+        "RSA_OAEP_3072|4096_SHA256_AES_256\n"
+        "         TransferPackage-NAME.gcp.manifest.json    (3072- and 4096-bit KEKs only)\n"
+        "The KEK and world packages are verified again first. Both files appear, or neither; no "
+        "file\nis ever replaced, and an earlier run's very package is recognised.",
+    .opts = opts,
+    .footer = "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL "
+              "not\nreduced or for another KEK or kid, unaccepted KEK, KEK size), 2 usage, 3 "
+              "malformed input,\n4 missing or existing file, 5 crypto failure.",
 };
-
-static const char help[] =
-    "Usage: keytransfer package --ident ID -k KEKPKG -w WORLDPKG --subscription ID --name NAME\n"
-    "                           [--out DIR]\n"
-    "       keytransfer package --ident ID --kek-pem FILE --accept-unattested-kek FP\n"
-    "                           [--kid URL] [--target azure|aws|gcp] --name NAME [OPTIONS]\n"
-    "\n"
-    "Wrap the reduced key key_xferacld_ID (made by `keytransfer modify-acls`) for the one KEK its\n"
-    "signed ACL names (fingerprint, kid and world), and write the transfer package and its\n"
-    "manifest, signed by the module, which records the root that vouched for the KEK:\n"
-    "  azure  TransferPackage-NAME.byok      Azure Key Vault BYOK (RSA-OAEP SHA-1 + AES-KWP)\n"
-    "         TransferPackage-NAME.manifest.json\n"
-    "  aws    TransferPackage-NAME.aws.bin   AWS KMS RSA_AES_KEY_WRAP_SHA_256 (or _SHA_1)\n"
-    "         TransferPackage-NAME.aws.manifest.json\n"
-    "  gcp    TransferPackage-NAME.gcp.bin   Google Cloud KMS RSA_OAEP_3072|4096_SHA256_AES_256\n"
-    "         TransferPackage-NAME.gcp.manifest.json    (3072- and 4096-bit KEKs only)\n"
-    "The KEK and world packages are verified again first. No file is ever replaced.\n"
-    "\n"
-    "  --ident ID                    the key identifier (required)\n"
-    "  -k, --kek-package FILE        the cloud's KEK package (attested KEK)\n"
-    "  -w, --world-package FILE      the cloud's security world package (with -k)\n"
-    "  --kek-pem FILE                an unattested KEK: its RSA public key (PEM or DER\n"
-    "                                SubjectPublicKeyInfo), instead of -k and -w\n"
-    "  --kid URL                     the unattested KEK's Key Vault key URL with its version;\n"
-    "                                required for azure (the .byok names it), optional for aws\n"
-    "                                and gcp (the manifest names the KEK by its fingerprint)\n"
-    "  --accept-unattested-kek FP    go on with the unattested KEK whose SHA-256 fingerprint\n"
-    "                                is FP (64 hex digits), after comparing it out of band\n"
-    "  --target TARGET               azure (default), aws or gcp\n"
-    "  --oaep-hash HASH              sha1 or sha256 for aws and gcp (default sha256); azure is\n"
-    "                                always sha1\n"
-    "  --subscription ID             the subscription the key goes to, recorded in the\n"
-    "                                manifest (required for azure)\n"
-    "  --name NAME                   the key's name in the cloud: 1-127 letters, digits, '-'\n"
-    "                                (required); it names the files\n"
-    "  --out DIR                     an existing folder to write into (default: the current\n"
-    "                                folder)\n"
-    "  --kmdata DIR                  kmdata folder\n"
-    "  --demo                        take KEK packages attested by the DEMO vendor root, whose\n"
-    "                                private key is public (demos and tests only; refused by\n"
-    "                                a build with a real root)\n"
-    "  --json                        print the result as JSON\n"
-    "  --help                        show this help\n"
-    "\n"
-    "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL not\n"
-    "reduced or for another KEK or kid, unaccepted KEK, KEK size), 2 usage, 3 malformed input,\n"
-    "4 missing or existing file, 5 crypto failure.\n";
 
 typedef struct args {
     const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata;
     transfer_kek_source kek;
-    bool json, help;
+    bool json;
 } args;
 
 /* 1. Options. Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, args *a)
 {
+    cli_args c;
+    int status = cli_parse(&cmd, argc, argv, &c);
+
     memset(a, 0, sizeof *a);
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:k:w:", opts, NULL)) != -1;) {
-        switch (c) {
-        case OPT_IDENT:
-            a->ident = optarg;
-            break;
-        case 'k':
-            a->kek.kek_package = optarg;
-            break;
-        case 'w':
-            a->kek.world_package = optarg;
-            break;
-        case OPT_KEK_PEM:
-            a->kek.kek_pem = optarg;
-            break;
-        case OPT_KID:
-            a->kek.kid = optarg;
-            break;
-        case OPT_ACCEPT:
-            a->kek.accept = optarg;
-            break;
-        case OPT_TARGET:
-            a->target = optarg;
-            break;
-        case OPT_OAEP_HASH:
-            a->oaep_hash = optarg;
-            break;
-        case OPT_SUBSCRIPTION:
-            a->subscription = optarg;
-            break;
-        case OPT_NAME:
-            a->name = optarg;
-            break;
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_KMDATA:
-            a->kmdata = optarg;
-            break;
-        case OPT_DEMO:
-            a->kek.demo = true;
-            break;
-        case OPT_JSON:
-            a->json = true;
-            break;
-        case OPT_HELP:
-            a->help = true;
-            break;
-        case ':':
-            return cli_usage(CMD, "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-    if (a->help)
-        return -1;
+    if (status >= 0)
+        return status;
+    a->ident = cli_value(&c, OPT_IDENT);
+    a->target = cli_value(&c, OPT_TARGET);
+    a->oaep_hash = cli_value(&c, OPT_OAEP_HASH);
+    a->subscription = cli_value(&c, OPT_SUBSCRIPTION);
+    a->name = cli_value(&c, OPT_NAME);
+    a->out = cli_value(&c, OPT_OUT);
+    a->kmdata = cli_value(&c, OPT_KMDATA);
+    a->json = cli_flag(&c, OPT_JSON);
+    cli_kek_source(&c, &a->kek);
+    cli_args_free(&c);
     if (a->ident == NULL)
         return cli_usage(CMD, "--ident ID is required");
     if (a->name == NULL)
@@ -281,8 +197,6 @@ int cmd_package(int argc, char **argv)
     /* 1. options */
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     if ((status = check_args(&a, &o)) >= 0)
         return status;
 

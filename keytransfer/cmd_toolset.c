@@ -4,30 +4,27 @@
  * the size caps, no more than the entry cap, no duplicate names, nothing overwritten
  * (packages/ pkg_zip_extract validates everything before it writes anything).
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pkg.h"
 
-enum { OPT_HELP = 1000 };
+static const cli_opt extract_opts[] = {{0}};
 
-static const struct option extract_opts[] = {
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_cmd extract_cmd = {
+    .name = "toolset extract",
+    .synopsis = "ZIP DIR",
+    .about = "Extract the BYOK toolset zip into DIR, which must not exist or be empty. Every "
+             "entry is\nchecked before anything is written: absolute paths, '..', links, other "
+             "non-regular\nentries, duplicate names, encrypted entries and entries over 16 MiB "
+             "(64 MiB in all,\n1000 entries) are refused, and existing files are never "
+             "overwritten.",
+    .opts = extract_opts,
+    .min_args = 2,
+    .max_args = 2,
 };
-
-static const char extract_help[] =
-    "Usage: keytransfer toolset extract ZIP DIR\n"
-    "\n"
-    "Extract the BYOK toolset zip into DIR, which must not exist or be empty. Every entry is\n"
-    "checked before anything is written: absolute paths, '..', links, other non-regular\n"
-    "entries, duplicate names, encrypted entries and entries over 16 MiB (64 MiB in all,\n"
-    "1000 entries) are refused, and existing files are never overwritten.\n"
-    "\n"
-    "  --help   show this help\n";
 
 static int toolset_extract(int argc, char **argv)
 {
@@ -35,16 +32,12 @@ static int toolset_extract(int argc, char **argv)
     kt_err e;
 
     /* 1. options */
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:", extract_opts, NULL)) != -1;) {
-        if (c == OPT_HELP)
-            return fputs(extract_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        return cli_usage("toolset extract", "unknown option '%s'", argv[optind - 1]);
-    }
-    if (argc - optind != 2)
-        return cli_usage("toolset extract", "give the zip file and the folder to extract into");
-    const char *zip = argv[optind], *dest = argv[optind + 1];
+    cli_args c;
+    int status = cli_parse(&extract_cmd, argc, argv, &c);
+    if (status >= 0)
+        return status;
+    const char *zip = c.arg[0], *dest = c.arg[1];
+    cli_args_free(&c);
 
     /* 2. inputs and 3. operation: validated as a whole, then written */
     kt_err_clear(&e);
@@ -67,7 +60,7 @@ static int toolset_extract(int argc, char **argv)
     return KT_EXIT_OK;
 }
 
-static const cli_subcommand subcommands[] = {
+static const cli_entry subcommands[] = {
     {"extract", toolset_extract, "safely unpack the vendor's toolset zip"},
 };
 

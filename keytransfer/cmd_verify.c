@@ -4,43 +4,38 @@
  * compiled into this program (verify/), prints every check, the embedded root hash as vendors
  * publish it, the KEK and the target world, then "Result: SUCCESS" or "Result: FAILURE: why".
  */
-#include "cli.h"
+#include "commands.h"
 #include "verify.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { OPT_JSON = 1000, OPT_HELP };
-
-static const struct option verify_opts[] = {
-    {"kek-package", required_argument, NULL, 'k'},   /* the KEK package (BYOK-KEK-pkg-*) */
-    {"world-package", required_argument, NULL, 'w'}, /* the world package */
-    {"json", no_argument, NULL, OPT_JSON},           /* machine-readable report */
-    {"help", no_argument, NULL, OPT_HELP},           {0, 0, 0, 0},
+static const cli_opt verify_opts[] = {
+    {'k', "kek-package", CLI_VALUE, "FILE", "the KEK package (e.g. BYOK-KEK-pkg-NA-1) (required)"},
+    {'w', "world-package", CLI_VALUE, "FILE",
+     "the security world package (e.g.\nBYOK-SecurityWorld-pkg-NA-1) (required)"},
+    {OPT_JSON, "json", CLI_FLAG, NULL, "print the report as JSON"},
+    {0},
 };
 
-static const char verify_help[] =
-    "Usage: keytransfer verify -k KEKPKG -w WORLDPKG [--json]\n"
-    "\n"
-    "Check that a cloud's key exchange key (KEK) and its security world were attested by a\n"
-    "genuine vendor HSM under the root whose hash is built into this program, that the KEK is an\n"
-    "RSA-HSM key that can only import and never be exported, and that it belongs to that world.\n"
-    "Compare the root hash printed with the one your HSM vendor publishes.\n"
-    "\n"
-    "  -k, --kek-package FILE     the KEK package (e.g. BYOK-KEK-pkg-NA-1) (required)\n"
-    "  -w, --world-package FILE   the security world package (e.g.\n"
-    "                             BYOK-SecurityWorld-pkg-NA-1) (required)\n"
-    "  --json                     print the report as JSON\n"
-    "  --help                     show this help\n"
-    "\n"
-    "Exit status: 0 verified, 1 a check failed, 2 usage, 3 malformed package, 4 unreadable file.\n";
+static const cli_cmd verify_cmd = {
+    .name = "verify",
+    .synopsis = "-k KEKPKG -w WORLDPKG [--json]",
+    .about = "Check that a cloud's key exchange key (KEK) and its security world were attested "
+             "by a\ngenuine vendor HSM under the root whose hash is built into this program, that "
+             "the KEK is an\nRSA-HSM key that can only import and never be exported, and that it "
+             "belongs to that world.\nCompare the root hash printed with the one your HSM vendor "
+             "publishes.",
+    .opts = verify_opts,
+    .footer = "Exit status: 0 verified, 1 a check failed, 2 usage, 3 malformed package, 4 "
+              "unreadable file.",
+};
 
 typedef struct verify_args {
     const char *kek, *world;
-    bool json, help;
+    bool json;
 } verify_args;
 
 static const char DEMO_WARNING[] =
@@ -52,40 +47,19 @@ static const char DEMO_WARNING[] =
 /* 1. Options. Returns -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, verify_args *a)
 {
+    cli_args c;
+    int status = cli_parse(&verify_cmd, argc, argv, &c);
+
     memset(a, 0, sizeof *a);
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:k:w:", verify_opts, NULL)) != -1;) {
-        switch (c) {
-        case 'k':
-            if (a->kek != NULL)
-                return cli_usage("verify", "give -k once");
-            a->kek = optarg;
-            break;
-        case 'w':
-            if (a->world != NULL)
-                return cli_usage("verify", "give -w once");
-            a->world = optarg;
-            break;
-        case OPT_JSON:
-            a->json = true;
-            break;
-        case OPT_HELP:
-            a->help = true;
-            break;
-        case ':':
-            return cli_usage("verify", "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage("verify", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage("verify", "unexpected argument '%s'", argv[optind]);
-    if (a->help)
-        return -1;
+    if (status >= 0)
+        return status;
+    a->kek = cli_value(&c, 'k');
+    a->world = cli_value(&c, 'w');
+    a->json = cli_flag(&c, OPT_JSON);
+    cli_args_free(&c);
     if (a->kek == NULL || a->world == NULL)
-        return cli_usage("verify", "give the KEK package with -k FILE and the world package with "
-                                   "-w FILE");
+        return cli_usage(verify_cmd.name, "give the KEK package with -k FILE and the world "
+                                          "package with -w FILE");
     return -1;
 }
 
@@ -174,8 +148,6 @@ int cmd_verify(int argc, char **argv)
     /* 1. options */
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(verify_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     if (pkg_root_is_demo())
         fputs(DEMO_WARNING, stderr);
 

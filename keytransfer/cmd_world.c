@@ -3,27 +3,20 @@
  * by a K-of-N administrator card set, show its identity, check a card and its PIN, and load the
  * world into a fresh module from a quorum of cards (the recovery path).
  */
-#include "cli.h"
+#include "commands.h"
 #include "pkg.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Options every world subcommand knows. */
+/* Options of the world subcommands, beside the shared ones (commands.h). */
 enum {
-    OPT_KMDATA = 1000,
-    OPT_CARDS_DIR,
-    OPT_PIN_FILE,
-    OPT_PIN_FD,
+    OPT_CARDS_DIR = OPT_SHARED_END,
     OPT_KDF,
     OPT_SUITE,
     OPT_QUORUM,
     OPT_FORCE,
-    OPT_JSON,
-    OPT_CARD,
-    OPT_HELP
 };
 
 #define CARD_ARGS_MAX WORLD_MAX_CARDS
@@ -33,60 +26,36 @@ typedef struct world_args {
     const char *kmdata, *cards_dir, *pin_file, *pin_fd, *kdf, *suite, *quorum;
     const char *cards[CARD_ARGS_MAX];
     size_t ncards;
-    bool force, json, help;
+    bool force, json;
 } world_args;
 
-static int parse_args(const char *cmd, int argc, char **argv, const struct option *opts,
-                      world_args *a)
+/* 1. options, for every world subcommand; -1 goes on, else the exit status. */
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, world_args *a)
 {
+    cli_args c;
+    const char *const *cards;
+    int status = cli_parse(cmd, argc, argv, &c);
+
     memset(a, 0, sizeof *a);
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "+:", opts, NULL)) != -1;) {
-        switch (c) {
-        case OPT_KMDATA:
-            a->kmdata = optarg;
-            break;
-        case OPT_CARDS_DIR:
-            a->cards_dir = optarg;
-            break;
-        case OPT_PIN_FILE:
-            a->pin_file = optarg;
-            break;
-        case OPT_PIN_FD:
-            a->pin_fd = optarg;
-            break;
-        case OPT_KDF:
-            a->kdf = optarg;
-            break;
-        case OPT_SUITE:
-            a->suite = optarg;
-            break;
-        case OPT_QUORUM:
-            a->quorum = optarg;
-            break;
-        case OPT_FORCE:
-            a->force = true;
-            break;
-        case OPT_JSON:
-            a->json = true;
-            break;
-        case OPT_HELP:
-            a->help = true;
-            break;
-        case OPT_CARD:
-            if (a->ncards == CARD_ARGS_MAX)
-                return cli_usage(cmd, "at most %d --card options", CARD_ARGS_MAX);
-            a->cards[a->ncards++] = optarg;
-            break;
-        case ':':
-            return cli_usage(cmd, "option %s needs a value", argv[optind - 1]);
-        default:
-            return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-        }
+    if (status >= 0)
+        return status;
+    a->kmdata = cli_value(&c, OPT_KMDATA);
+    a->cards_dir = cli_value(&c, OPT_CARDS_DIR);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
+    a->kdf = cli_value(&c, OPT_KDF);
+    a->suite = cli_value(&c, OPT_SUITE);
+    a->quorum = cli_value(&c, OPT_QUORUM);
+    a->force = cli_flag(&c, OPT_FORCE);
+    a->json = cli_flag(&c, OPT_JSON);
+    a->ncards = cli_values(&c, OPT_CARD, &cards);
+    if (a->ncards > CARD_ARGS_MAX) {
+        cli_args_free(&c);
+        return cli_usage(cmd->name, "at most %d --card options", CARD_ARGS_MAX);
     }
-    if (optind < argc)
-        return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    for (size_t i = 0; i < a->ncards; i++)
+        a->cards[i] = cards[i];
+    cli_args_free(&c);
     return -1;
 }
 
@@ -112,37 +81,29 @@ static void kdf_text(const world_info *info, char *out, size_t outsz)
 
 /* ---- world new ---------------------------------------------------------------------------- */
 
-static const struct option new_opts[] = {
-    {"acs-quorum", required_argument, NULL, OPT_QUORUM},   /* K/N, 1 <= K <= N <= 64 */
-    {"cipher-suite", required_argument, NULL, OPT_SUITE},  /* only the default today */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},       /* the kmdata folder */
-    {"cards-dir", required_argument, NULL, OPT_CARDS_DIR}, /* where the cards go */
-    {"pin-file", required_argument, NULL, OPT_PIN_FILE},   /* one PIN a line, card 1 first */
-    {"pin-fd", required_argument, NULL, OPT_PIN_FD},       /* the same from a descriptor */
-    {"kdf", required_argument, NULL, OPT_KDF},             /* moderate (default) | interactive */
-    {"force", no_argument, NULL, OPT_FORCE},               /* replace an existing world */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt new_opts[] = {
+    {OPT_QUORUM, "acs-quorum", CLI_VALUE, "K/N", "the quorum, 1 <= K <= N <= 64 (required)"},
+    {OPT_SUITE, "cipher-suite", CLI_VALUE, "NAME",
+     WORLD_SUITE_DEFAULT " (the default and only suite)"},
+    CLI_OPT_KMDATA,
+    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
+     "where to write the card files (default: KMDATA/cards)"},
+    CLI_OPT_PIN_FILE("read the N new card PINs from FILE, one a line"),
+    CLI_OPT_PIN_FD,
+    {OPT_KDF, "kdf", CLI_VALUE, "PROFILE",
+     "Argon2id cost for the cards: moderate (default) or interactive\n(tests and demos only); "
+     "the world records it, and no card\nbelow it opens"},
+    {OPT_FORCE, "force", CLI_FLAG, NULL, "replace an existing world that protects no keys"},
+    {0},
 };
 
-static const char new_help[] =
-    "Usage: keytransfer world new --acs-quorum K/N [OPTIONS]\n"
-    "\n"
-    "Create a security world: a module key KM and a world signing key KNSO guarded by an\n"
-    "administrator card set (ACS) of N cards, any K of which recover the world.\n"
-    "\n"
-    "  --acs-quorum K/N      the quorum, 1 <= K <= N <= 64 (required)\n"
-    "  --cipher-suite NAME   " WORLD_SUITE_DEFAULT " (the default and only suite)\n"
-    "  --kmdata DIR          kmdata folder (default: $KEYTRANSFER_KMDATA, else\n"
-    "                        ~/.local/share/keytransfer/kmdata)\n"
-    "  --cards-dir DIR       where to write the card files (default: KMDATA/cards)\n"
-    "  --pin-file FILE       read the N new card PINs from FILE, one a line\n"
-    "  --pin-fd N            read the N new card PINs from file descriptor N\n"
-    "  --kdf PROFILE         Argon2id cost for the cards: moderate (default) or interactive\n"
-    "                        (tests and demos only); the world records it, and no card\n"
-    "                        below it opens\n"
-    "  --force               replace an existing world that protects no keys\n"
-    "  --help                show this help\n";
+static const cli_cmd new_cmd = {
+    .name = "world new",
+    .synopsis = "--acs-quorum K/N [OPTIONS]",
+    .about = "Create a security world: a module key KM and a world signing key KNSO guarded by "
+             "an\nadministrator card set (ACS) of N cards, any K of which recover the world.",
+    .opts = new_opts,
+};
 
 static int world_new(int argc, char **argv)
 {
@@ -155,13 +116,11 @@ static int world_new(int argc, char **argv)
     char(*paths)[PATH_MAX] = NULL;
     kt_err e;
     unsigned long k = 0, n = 0;
-    int status = parse_args("world new", argc, argv, new_opts, &a);
+    int status = parse_args(&new_cmd, argc, argv, &a);
 
     /* 1. options */
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(new_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     if (a.quorum == NULL)
         return cli_usage("world new", "--acs-quorum K/N is required");
     {
@@ -248,25 +207,22 @@ static int world_new(int argc, char **argv)
 
 /* ---- world info --------------------------------------------------------------------------- */
 
-static const struct option info_opts[] = {
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"cards-dir", required_argument, NULL, OPT_CARDS_DIR}, /* where to look for cards */
-    {"json", no_argument, NULL, OPT_JSON},                 /* machine-readable output */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt info_opts[] = {
+    CLI_OPT_KMDATA,
+    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
+     "where to look for card files (default: KMDATA/cards)"},
+    CLI_OPT_JSON,
+    {0},
 };
 
-static const char info_help[] =
-    "Usage: keytransfer world info [--kmdata DIR] [--cards-dir DIR] [--json]\n"
-    "\n"
-    "Show the security world: world hash, cipher suite, the cards' KDF profile, quorum, module\n"
-    "ESN and whether the module is programmed, the module signing key fingerprint, the card\n"
-    "files found, and the creation time.\n"
-    "\n"
-    "  --kmdata DIR      kmdata folder\n"
-    "  --cards-dir DIR   where to look for card files (default: KMDATA/cards)\n"
-    "  --json            print JSON\n"
-    "  --help            show this help\n";
+static const cli_cmd info_cmd = {
+    .name = "world info",
+    .synopsis = "[--kmdata DIR] [--cards-dir DIR] [--json]",
+    .about = "Show the security world: world hash, cipher suite, the cards' KDF profile, quorum, "
+             "module\nESN and whether the module is programmed, the module signing key "
+             "fingerprint, the card\nfiles found, and the creation time.",
+    .opts = info_opts,
+};
 
 static int world_info_cmd(int argc, char **argv)
 {
@@ -278,12 +234,10 @@ static int world_info_cmd(int argc, char **argv)
     char **cards = NULL;
     size_t ncards = 0;
     kt_err e;
-    int status = parse_args("world info", argc, argv, info_opts, &a);
+    int status = parse_args(&info_cmd, argc, argv, &a);
 
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(info_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
 
     kt_err_clear(&e);
     if (cli_world_open(a.kmdata, a.cards_dir, false, false, &p, &lock, &e) != KT_OK)
@@ -361,25 +315,21 @@ static int world_info_cmd(int argc, char **argv)
 
 /* ---- world check-card --------------------------------------------------------------------- */
 
-static const struct option check_opts[] = {
-    {"card", required_argument, NULL, OPT_CARD}, /* the card file to check */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"pin-file", required_argument, NULL, OPT_PIN_FILE}, /* the card's PIN on the first line */
-    {"pin-fd", required_argument, NULL, OPT_PIN_FD},
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt check_opts[] = {
+    CLI_OPT_CARD("the card file (required)"),
+    CLI_OPT_KMDATA,
+    CLI_OPT_PIN_FILE("read the PIN from the first line of FILE"),
+    CLI_OPT_PIN_FD,
+    {0},
 };
 
-static const char check_help[] =
-    "Usage: keytransfer world check-card --card PATH [--kmdata DIR] [--pin-file F | --pin-fd N]\n"
-    "\n"
-    "Check that a card belongs to this world and that its PIN opens it. Nothing is written.\n"
-    "\n"
-    "  --card PATH       the card file (required)\n"
-    "  --kmdata DIR      kmdata folder\n"
-    "  --pin-file FILE   read the PIN from the first line of FILE\n"
-    "  --pin-fd N        read the PIN from file descriptor N\n"
-    "  --help            show this help\n";
+static const cli_cmd check_cmd = {
+    .name = "world check-card",
+    .synopsis = "--card PATH [--kmdata DIR] [--pin-file F | --pin-fd N]",
+    .about = "Check that a card belongs to this world and that its PIN opens it. Nothing is "
+             "written.",
+    .opts = check_opts,
+};
 
 static int world_check_card_cmd(int argc, char **argv)
 {
@@ -389,12 +339,10 @@ static int world_check_card_cmd(int argc, char **argv)
     world_card_info ci;
     cli_pins pins;
     kt_err e;
-    int status = parse_args("world check-card", argc, argv, check_opts, &a);
+    int status = parse_args(&check_cmd, argc, argv, &a);
 
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(check_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     if (a.ncards != 1)
         return cli_usage("world check-card", "give exactly one --card");
 
@@ -420,28 +368,22 @@ static int world_check_card_cmd(int argc, char **argv)
 
 /* ---- world program ------------------------------------------------------------------------ */
 
-static const struct option program_opts[] = {
-    {"card", required_argument, NULL, OPT_CARD}, /* repeat: one per card, K at least */
-    {"kmdata", required_argument, NULL, OPT_KMDATA},
-    {"pin-file", required_argument, NULL, OPT_PIN_FILE}, /* one PIN a line, in --card order */
-    {"pin-fd", required_argument, NULL, OPT_PIN_FD},
-    {"force", no_argument, NULL, OPT_FORCE}, /* rewrite an existing module file */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt program_opts[] = {
+    CLI_OPT_CARD("a card file; give at least K of them, each once"),
+    CLI_OPT_KMDATA,
+    CLI_OPT_PIN_FILE("the cards' PINs, one a line, in the order of the --card options"),
+    CLI_OPT_PIN_FD,
+    {OPT_FORCE, "force", CLI_FLAG, NULL, "rewrite a module file that already exists"},
+    {0},
 };
 
-static const char program_help[] =
-    "Usage: keytransfer world program --card PATH --card PATH ... [OPTIONS]\n"
-    "\n"
-    "Load the security world into a fresh module from a quorum of administrator cards: the\n"
-    "recovery path after `keytransfer module erase` or the loss of the module file.\n"
-    "\n"
-    "  --card PATH       a card file; give at least K of them, each once\n"
-    "  --kmdata DIR      kmdata folder\n"
-    "  --pin-file FILE   the cards' PINs, one a line, in the order of the --card options\n"
-    "  --pin-fd N        the same from file descriptor N\n"
-    "  --force           rewrite a module file that already exists\n"
-    "  --help            show this help\n";
+static const cli_cmd program_cmd = {
+    .name = "world program",
+    .synopsis = "--card PATH --card PATH ... [OPTIONS]",
+    .about = "Load the security world into a fresh module from a quorum of administrator cards: "
+             "the\nrecovery path after `keytransfer module erase` or the loss of the module file.",
+    .opts = program_opts,
+};
 
 static int world_program_cmd(int argc, char **argv)
 {
@@ -451,12 +393,10 @@ static int world_program_cmd(int argc, char **argv)
     world_info info;
     cli_pins pins;
     kt_err e;
-    int status = parse_args("world program", argc, argv, program_opts, &a);
+    int status = parse_args(&program_cmd, argc, argv, &a);
 
     if (status >= 0)
         return status;
-    if (a.help)
-        return fputs(program_help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
     if (a.ncards == 0)
         return cli_usage("world program", "give the quorum's cards with --card PATH");
 
@@ -483,7 +423,7 @@ static int world_program_cmd(int argc, char **argv)
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-static const cli_subcommand subcommands[] = {
+static const cli_entry subcommands[] = {
     {"new", world_new, "create a world and its administrator card set"},
     {"info", world_info_cmd, "show the world's identity, quorum, module and cards"},
     {"check-card", world_check_card_cmd, "check that a card and its PIN belong to this world"},

@@ -14,7 +14,7 @@
  * unchanged, so what the seed tools asked for interactively (cards, PINs, the approval) can be
  * given. Anything the mapping does not know is refused by name rather than ignored.
  */
-#include "cli.h"
+#include "commands.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -205,7 +205,7 @@ static int key_transfer_remote(int argc, char **argv)
                {"-SubscriptionId", "--subscription="},
                {"-KeyFriendlyName", "--name="}};
     args a = {0};
-    cli_cmd_fn fn = NULL;
+    cli_fn fn = NULL;
     const char *app = NULL;
     push(&a, "KeyTransferRemote");
     for (int i = 1; i < argc; i++) {
@@ -257,14 +257,14 @@ static int key_transfer_remote(int argc, char **argv)
 
 static const struct {
     const char *name;
-    cli_cmd_fn fn;
+    cli_fn fn;
 } fronts[] = {
     {"new-world", new_world},
     {"generatekey", generatekey},
     {"KeyTransferRemote", key_transfer_remote},
 };
 
-cli_cmd_fn compat_lookup(const char *name)
+cli_fn compat_lookup(const char *name)
 {
     for (size_t i = 0; i < sizeof fronts / sizeof fronts[0]; i++)
         if (strcmp(name, fronts[i].name) == 0)

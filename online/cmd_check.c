@@ -4,38 +4,39 @@
  * signing module (pinned by fingerprint when the user gives it), and the SHA-256 of the package
  * it names. Lists what is ready to upload.
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_EXPECT_MODULE = 1000, OPT_DEMO, OPT_JSON, OPT_HELP };
+enum { OPT_EXPECT_MODULE = 256, OPT_DEMO, OPT_JSON };
 
-static const struct option opts[] = {
-    {"expect-module", required_argument, NULL, OPT_EXPECT_MODULE}, /* pin the signing module */
-    {"demo", no_argument, NULL, OPT_DEMO}, /* take KEKs the DEMO root vouched for */
-    {"json", no_argument, NULL, OPT_JSON}, /* machine-readable output */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt opts[] = {
+    {OPT_EXPECT_MODULE, "expect-module", CLI_VALUE, "FP",
+     "refuse manifests not signed by this module: the SHA-256 (64 hex\ndigits) that "
+     "`keytransfer world info` prints as \"module key\""},
+    {OPT_DEMO, "demo", CLI_FLAG, NULL,
+     "take packages whose KEK the DEMO vendor root vouched for (its\nprivate key is public: "
+     "demos only; refused by a real-root build)"},
+    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    {0},
 };
 
-static const char help[] =
-    "Usage: keytransfer-online check DIR [--expect-module FINGERPRINT] [--json]\n"
-    "\n"
-    "Check every transfer manifest (*.manifest.json, at most 100) in DIR: its EdDSA signature,\n"
-    "the module that signed it, and that the package it names is in DIR with the SHA-256 it\n"
-    "states. Prints each signing module's fingerprint and what is ready to upload. Exit status\n"
-    "1 when a check said no (or there is no manifest), 3 for a malformed or oversized file, 4\n"
-    "for one that cannot be read; the highest of them when several manifests fail.\n"
-    "\n"
-    "  --expect-module FP   refuse manifests not signed by this module: the SHA-256 (64 hex\n"
-    "                       digits) that `keytransfer world info` prints as \"module key\"\n"
-    "  --demo               take packages whose KEK the DEMO vendor root vouched for (its\n"
-    "                       private key is public: demos only; refused by a real-root build)\n"
-    "  --json               print the result as JSON\n"
-    "  --help               show this help\n";
+static const cli_cmd cmd = {
+    .name = "check",
+    .synopsis = "DIR [--expect-module FINGERPRINT] [--json]",
+    .about =
+        "Check every transfer manifest (*.manifest.json, at most 100) in DIR: its EdDSA "
+        "signature,\nthe module that signed it, and that the package it names is in DIR with the "
+        "SHA-256 it\nstates. Prints each signing module's fingerprint and what is ready to "
+        "upload. Exit status\n1 when a check said no (or there is no manifest), 3 for a malformed "
+        "or oversized file, 4\nfor one that cannot be read; the highest of them when several "
+        "manifests fail.",
+    .opts = opts,
+    .min_args = 1,
+    .max_args = 1,
+};
 
 typedef struct check_args {
     const char *dir, *expect_module;
@@ -55,37 +56,19 @@ typedef struct verdict {
 static int parse(int argc, char **argv, check_args *a)
 {
     kt_err e;
+    cli_args c;
+    int status = cli_parse(&cmd, argc, argv, &c);
+
     memset(a, 0, sizeof *a);
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "-:", opts, NULL)) != -1;) {
-        switch (c) {
-        case 1:
-            if (a->dir != NULL)
-                return online_usage("check", "unexpected argument '%s'", optarg);
-            a->dir = optarg;
-            break;
-        case OPT_EXPECT_MODULE:
-            a->expect_module = optarg;
-            break;
-        case OPT_DEMO:
-            a->demo = true;
-            break;
-        case OPT_JSON:
-            a->json = true;
-            break;
-        case OPT_HELP:
-            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':':
-            return online_usage("check", "option %s needs a value", argv[optind - 1]);
-        default:
-            return online_usage("check", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (a->dir == NULL)
-        return online_usage("check", "give the folder (DIR) to check");
+    if (status >= 0)
+        return status;
+    a->dir = c.arg[0];
+    a->expect_module = cli_value(&c, OPT_EXPECT_MODULE);
+    a->demo = cli_flag(&c, OPT_DEMO);
+    a->json = cli_flag(&c, OPT_JSON);
+    cli_args_free(&c);
     if (a->expect_module != NULL && online_sha256_parse(a->expect_module, a->pin, &e) != KT_OK)
-        return online_usage("check", "--expect-module: %s", e.msg);
+        return cli_usage(cmd.name, "--expect-module: %s", e.msg);
     return -1;
 }
 
@@ -216,7 +199,7 @@ static int print_json(const check_args *a, const verdict *v, size_t n, bool ok)
     kt_rc rc = root ? kt_json_dump(root, true, &s, &e) : kt_fail(&e, KT_ENOMEM, "out of memory");
     json_decref(root);
     if (rc != KT_OK)
-        return online_report(&e);
+        return cli_report(&e);
     puts(s);
     free(s);
     return KT_EXIT_OK;
@@ -237,10 +220,10 @@ int cmd_check(int argc, char **argv)
     /* 2. inputs */
     kt_err_clear(&e);
     if (online_list_manifests(a.dir, &names, &n, &e) != KT_OK)
-        return online_report(&e);
+        return cli_report(&e);
     if (n > 0 && (v = calloc(n, sizeof *v)) == NULL) {
         online_names_free(names, n);
-        return online_report(&(kt_err){KT_ENOMEM, "out of memory"});
+        return cli_report(&(kt_err){KT_ENOMEM, "out of memory"});
     }
 
     /* 3. operation: each manifest on its own, so one bad file does not hide the others; the exit

@@ -3,34 +3,32 @@
  * and printed as PowerShell's Get-FileHash prints it, optionally checked against an expected
  * hash or the published hash table (DESIGN.md §1 step 1).
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_EXPECT = 1000, OPT_TABLE, OPT_HELP };
+enum { OPT_EXPECT = 256, OPT_TABLE };
 
-static const struct option opts[] = {
-    {"expect", required_argument, NULL, OPT_EXPECT}, /* the SHA-256 the file must have */
-    {"table", required_argument, NULL, OPT_TABLE},   /* published-hashes.txt to look it up in */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt opts[] = {
+    {OPT_EXPECT, "expect", CLI_VALUE, "HEX", "the expected SHA-256: 64 hex digits, either case"},
+    {OPT_TABLE, "table", CLI_VALUE, "FILE",
+     "the published hash table (published-hashes.txt); FILE's base name\nmust be listed in it"},
+    {0},
 };
 
-static const char help[] =
-    "Usage: keytransfer-online hash FILE [--expect HEX | --table published-hashes.txt]\n"
-    "\n"
-    "Compute the SHA-256 of FILE (read in 64 KiB pieces: files of any size in constant\n"
-    "memory) and print it as PowerShell's Get-FileHash does. With --expect or --table, compare\n"
-    "it and print 'Result: SUCCESS', or 'Result: FAILURE' (exit status 1).\n"
-    "\n"
-    "  --expect HEX    the expected SHA-256: 64 hex digits, either case\n"
-    "  --table FILE    the published hash table (published-hashes.txt); FILE's base name\n"
-    "                  must be listed in it\n"
-    "  --help          show this help\n";
+static const cli_cmd cmd = {
+    .name = "hash",
+    .synopsis = "FILE [--expect HEX | --table published-hashes.txt]",
+    .about = "Compute the SHA-256 of FILE (read in 64 KiB pieces: files of any size in constant\n"
+             "memory) and print it as PowerShell's Get-FileHash does. With --expect or --table, "
+             "compare\nit and print 'Result: SUCCESS', or 'Result: FAILURE' (exit status 1).",
+    .opts = opts,
+    .min_args = 1,
+    .max_args = 1,
+};
 
 typedef struct hash_args {
     const char *file, *expect, *table;
@@ -39,34 +37,17 @@ typedef struct hash_args {
 /* 1. options */
 static int parse(int argc, char **argv, hash_args *a)
 {
-    memset(a, 0, sizeof *a);
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "-:", opts, NULL)) != -1;) {
-        switch (c) {
-        case 1:
-            if (a->file != NULL)
-                return online_usage("hash", "unexpected argument '%s'", optarg);
-            a->file = optarg;
-            break;
-        case OPT_EXPECT:
-            a->expect = optarg;
-            break;
-        case OPT_TABLE:
-            a->table = optarg;
-            break;
-        case OPT_HELP:
-            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':':
-            return online_usage("hash", "option %s needs a value", argv[optind - 1]);
-        default:
-            return online_usage("hash", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (a->file == NULL)
-        return online_usage("hash", "give the FILE to hash");
+    cli_args c;
+    int status = cli_parse(&cmd, argc, argv, &c);
+
+    if (status >= 0)
+        return status;
+    a->file = c.arg[0];
+    a->expect = cli_value(&c, OPT_EXPECT);
+    a->table = cli_value(&c, OPT_TABLE);
+    cli_args_free(&c);
     if (a->expect != NULL && a->table != NULL)
-        return online_usage("hash", "give --expect or --table, not both");
+        return cli_usage(cmd.name, "give --expect or --table, not both");
     return -1;
 }
 
@@ -124,11 +105,11 @@ int cmd_hash(int argc, char **argv)
     kt_err_clear(&e);
     bool check = a.expect != NULL || a.table != NULL;
     if (check && expected(&a, want, source, sizeof source, &e) != KT_OK)
-        return online_report(&e);
+        return cli_report(&e);
 
     /* 3. operation */
     if (online_hash_file(a.file, have, NULL, kt_progress_stderr, NULL, &e) != KT_OK)
-        return online_report(&e);
+        return cli_report(&e);
 
     /* 4. output: Get-FileHash's table (Format-Table of Algorithm, Hash, Path) */
     if (realpath(a.file, path) == NULL)

@@ -5,9 +5,8 @@
  * the answer is lost: upload.c), and the key the service then holds is compared with the key
  * the manifest describes and with what was asked.
  */
-#include "cli.h"
+#include "commands.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,70 +17,65 @@
 #include <curl/curl.h>
 
 enum {
-    OPT_VAULT = 1000,
+    OPT_VAULT = 256,
     OPT_NAME,
     OPT_OPS,
     OPT_TOKEN_FILE,
     OPT_MANIFEST,
     OPT_EXPECT_MODULE,
     OPT_CACERT,
-    OPT_HELP,
     OPT_TRIES,
     OPT_TIMEOUT,
     OPT_MAX_TIME,
     OPT_DEMO,
 };
 
-static const struct option opts[] = {
-    {"vault", required_argument, NULL, OPT_VAULT},           /* https://NAME.vault.azure.net */
-    {"name", required_argument, NULL, OPT_NAME},             /* the key's name in the vault */
-    {"ops", required_argument, NULL, OPT_OPS},               /* key_ops, default per key type */
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE}, /* else $AZURE_ACCESS_TOKEN */
-    {"manifest", required_argument, NULL, OPT_MANIFEST},     /* default: beside FILE.byok */
-    {"expect-module", required_argument, NULL, OPT_EXPECT_MODULE}, /* pin the signer */
-    {"cacert", required_argument, NULL, OPT_CACERT},   /* CA certificates instead of the system's */
-    {"tries", required_argument, NULL, OPT_TRIES},     /* attempts of each request */
-    {"timeout", required_argument, NULL, OPT_TIMEOUT}, /* seconds per request */
-    {"max-time", required_argument, NULL, OPT_MAX_TIME}, /* seconds for the whole upload */
-    {"demo", no_argument, NULL, OPT_DEMO},               /* take a KEK the DEMO root vouched for */
-    {"help", no_argument, NULL, OPT_HELP},
-    {0, 0, 0, 0},
+static const cli_opt opts[] = {
+    {OPT_VAULT, "vault", CLI_VALUE, "URL",
+     "the vault, such as https://contoso.vault.azure.net (plain http\nonly to 127.0.0.1, [::1] or "
+     "localhost)"},
+    {OPT_NAME, "name", CLI_VALUE, "NAME", "the key's name in the vault: letters, digits and '-'"},
+    {OPT_OPS, "ops", CLI_VALUE, "OP,OP,...",
+     "key_ops: encrypt, decrypt, sign, verify, wrapKey, unwrapKey\n(default: all the key's type "
+     "allows; EC: sign,verify)"},
+    {OPT_TOKEN_FILE, "token-file", CLI_VALUE, "FILE",
+     "the bearer token (default: $" ONLINE_TOKEN_ENV "), as printed by\naz account "
+     "get-access-token --resource https://vault.azure.net\n--query accessToken -o tsv"},
+    {OPT_MANIFEST, "manifest", CLI_VALUE, "FILE",
+     "the transfer manifest (default: FILE.byok's name with\n.manifest.json instead of .byok)"},
+    {OPT_EXPECT_MODULE, "expect-module", CLI_VALUE, "FP",
+     "refuse a manifest not signed by this module: the SHA-256 that\n`keytransfer world info` "
+     "prints as \"module key\""},
+    {OPT_CACERT, "cacert", CLI_VALUE, "FILE",
+     "trust the CA certificates in FILE (PEM) instead of the system's"},
+    {OPT_TRIES, "tries", CLI_VALUE, "N",
+     "send each request (the import, the look-up) at most N times,\n1 to 10 (default 4)"},
+    {OPT_TIMEOUT, "timeout", CLI_VALUE, "SECONDS",
+     "give each request at most SECONDS, 1 to 600 (default 120)"},
+    {OPT_MAX_TIME, "max-time", CLI_VALUE, "SECONDS",
+     "give up after SECONDS in all, waits included, 1 to 3600\n(default 300)"},
+    {OPT_DEMO, "demo", CLI_FLAG, NULL,
+     "take a package whose KEK the DEMO vendor root vouched for (its\nprivate key is public: "
+     "demos only; refused by a real-root build)"},
+    {0},
 };
 
-static const char help[] =
-    "Usage: keytransfer-online upload --vault URL --name NAME FILE.byok [OPTIONS]\n"
-    "\n"
-    "Check FILE.byok against its signed transfer manifest (signature, signing module, SHA-256)\n"
-    "before anything is sent, import it with Key Vault's Import Key request\n"
-    "(PUT URL/keys/NAME?api-version=" ONLINE_API_VERSION
-    "), then check that the public key the vault\n"
-    "returns is the one the manifest states, under NAME, enabled, not exportable, with the\n"
-    "key_ops asked for. NAME must be the name the manifest states. A busy service (429, 503)\n"
-    "is asked again after its Retry-After; when the answer is lost or the name is taken (409),\n"
-    "the key is looked up (GET) and a key that matches the manifest is success. Prints\n"
-    "'Result: SUCCESS' at the end.\n"
-    "\n"
-    "  --vault URL           the vault, such as https://contoso.vault.azure.net (plain http\n"
-    "                        only to 127.0.0.1, [::1] or localhost)\n"
-    "  --name NAME           the key's name in the vault: letters, digits and '-'\n"
-    "  --ops OP,OP,...       key_ops: encrypt, decrypt, sign, verify, wrapKey, unwrapKey\n"
-    "                        (default: all the key's type allows; EC: sign,verify)\n"
-    "  --token-file FILE     the bearer token (default: $" ONLINE_TOKEN_ENV "), as printed by\n"
-    "                        az account get-access-token --resource https://vault.azure.net\n"
-    "                        --query accessToken -o tsv\n"
-    "  --manifest FILE       the transfer manifest (default: FILE.byok's name with\n"
-    "                        .manifest.json instead of .byok)\n"
-    "  --expect-module FP    refuse a manifest not signed by this module: the SHA-256 that\n"
-    "                        `keytransfer world info` prints as \"module key\"\n"
-    "  --cacert FILE         trust the CA certificates in FILE (PEM) instead of the system's\n"
-    "  --tries N             send each request (the import, the look-up) at most N times,\n"
-    "                        1 to 10 (default 4)\n"
-    "  --timeout SECONDS     give each request at most SECONDS, 1 to 600 (default 120)\n"
-    "  --max-time SECONDS    give up after SECONDS in all, waits included, 1 to 3600\n"
-    "                        (default 300)\n"
-    "  --demo                take a package whose KEK the DEMO vendor root vouched for (its\n"
-    "                        private key is public: demos only; refused by a real-root build)\n"
-    "  --help                show this help\n";
+static const cli_cmd cmd = {
+    .name = "upload",
+    .synopsis = "--vault URL --name NAME FILE.byok [OPTIONS]",
+    .about = "Check FILE.byok against its signed transfer manifest (signature, signing module, "
+             "SHA-256)\nbefore anything is sent, import it with Key Vault's Import Key request\n"
+             "(PUT URL/keys/NAME?api-version=" ONLINE_API_VERSION
+             "), then check that the public key the vault\nreturns is the one the manifest "
+             "states, under NAME, enabled, not exportable, with the\nkey_ops asked for. NAME must "
+             "be the name the manifest states. A busy service (429, 503)\nis asked again after its "
+             "Retry-After; when the answer is lost or the name is taken (409),\nthe key is looked "
+             "up (GET) and a key that matches the manifest is success. Prints\n'Result: SUCCESS' "
+             "at the end.",
+    .opts = opts,
+    .min_args = 1,
+    .max_args = 1,
+};
 
 typedef struct upload_args {
     const char *vault_url, *name, *ops, *token_file, *manifest, *expect_module, *cacert, *file;
@@ -95,14 +89,11 @@ typedef struct upload_args {
 static bool number(const char *opt, const char *text, unsigned lo, unsigned hi, unsigned *out,
                    int *status)
 {
-    unsigned long v = 0;
-    size_t n = strlen(text);
-    bool ok = n > 0 && n <= 5 && strspn(text, "0123456789") == n;
-    for (size_t i = 0; ok && i < n; i++)
-        v = v * 10 + (unsigned long)(text[i] - '0');
-    if (!ok || v < lo || v > hi) {
-        *status = online_usage("upload", "%s must be a number from %u to %u, not '%.40s'", opt, lo,
-                               hi, text);
+    unsigned long v;
+
+    if (!cli_parse_uint(text, lo, hi, &v)) {
+        *status = cli_usage(cmd.name, "%s must be a number from %u to %u, not '%.40s'", opt, lo, hi,
+                            text);
         return false;
     }
     *out = (unsigned)v;
@@ -113,73 +104,48 @@ static bool number(const char *opt, const char *text, unsigned lo, unsigned hi, 
 static int parse(int argc, char **argv, upload_args *a)
 {
     kt_err e;
-    int status = KT_EXIT_USAGE;
+    cli_args c;
+    int status = cli_parse(&cmd, argc, argv, &c);
+    const char *v;
+
     memset(a, 0, sizeof *a);
+    if (status >= 0)
+        return status;
     online_policy_default(&a->policy);
-    optind = 0;
-    opterr = 0;
-    for (int c; (c = getopt_long(argc, argv, "-:", opts, NULL)) != -1;) {
-        switch (c) {
-        case 1:
-            if (a->file != NULL)
-                return online_usage("upload", "unexpected argument '%s'", optarg);
-            a->file = optarg;
-            break;
-        case OPT_VAULT:
-            a->vault_url = optarg;
-            break;
-        case OPT_NAME:
-            a->name = optarg;
-            break;
-        case OPT_OPS:
-            a->ops = optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            a->token_file = optarg;
-            break;
-        case OPT_MANIFEST:
-            a->manifest = optarg;
-            break;
-        case OPT_EXPECT_MODULE:
-            a->expect_module = optarg;
-            break;
-        case OPT_CACERT:
-            a->cacert = optarg;
-            break;
-        case OPT_TRIES:
-            if (!number("--tries", optarg, 1, ONLINE_TRIES_MAX, &a->policy.tries, &status))
-                return status;
-            break;
-        case OPT_TIMEOUT:
-            if (!number("--timeout", optarg, 1, ONLINE_TIMEOUT_MAX, &a->policy.timeout, &status))
-                return status;
-            break;
-        case OPT_MAX_TIME:
-            if (!number("--max-time", optarg, 1, ONLINE_MAX_TIME_MAX, &a->policy.max_time, &status))
-                return status;
-            break;
-        case OPT_DEMO:
-            a->demo = true;
-            break;
-        case OPT_HELP:
-            return fputs(help, stdout) < 0 ? KT_EXIT_IO : KT_EXIT_OK;
-        case ':':
-            return online_usage("upload", "option %s needs a value", argv[optind - 1]);
-        default:
-            return online_usage("upload", "unknown option '%s'", argv[optind - 1]);
-        }
+    a->file = c.arg[0];
+    a->vault_url = cli_value(&c, OPT_VAULT);
+    a->name = cli_value(&c, OPT_NAME);
+    a->ops = cli_value(&c, OPT_OPS);
+    a->token_file = cli_value(&c, OPT_TOKEN_FILE);
+    a->manifest = cli_value(&c, OPT_MANIFEST);
+    a->expect_module = cli_value(&c, OPT_EXPECT_MODULE);
+    a->cacert = cli_value(&c, OPT_CACERT);
+    a->demo = cli_flag(&c, OPT_DEMO);
+    status = -1;
+    if ((v = cli_value(&c, OPT_TRIES)) != NULL &&
+        !number("--tries", v, 1, ONLINE_TRIES_MAX, &a->policy.tries, &status))
+        goto out;
+    if ((v = cli_value(&c, OPT_TIMEOUT)) != NULL &&
+        !number("--timeout", v, 1, ONLINE_TIMEOUT_MAX, &a->policy.timeout, &status))
+        goto out;
+    if ((v = cli_value(&c, OPT_MAX_TIME)) != NULL &&
+        !number("--max-time", v, 1, ONLINE_MAX_TIME_MAX, &a->policy.max_time, &status))
+        goto out;
+    if (a->vault_url == NULL || a->name == NULL) {
+        status = cli_usage(cmd.name, "give --vault URL, --name NAME and the FILE.byok");
+        goto out;
     }
-    if (a->file == NULL || a->vault_url == NULL || a->name == NULL)
-        return online_usage("upload", "give --vault URL, --name NAME and the FILE.byok");
     kt_err_clear(&e);
     if (online_vault_parse(a->vault_url, &a->vault, &e) != KT_OK ||
         online_check_key_name(a->name, &e) != KT_OK)
-        return online_usage("upload", "%s", e.msg);
-    if (a->expect_module != NULL && online_sha256_parse(a->expect_module, a->pin, &e) != KT_OK)
-        return online_usage("upload", "--expect-module: %s", e.msg);
-    if (a->cacert != NULL && !a->vault.https)
-        return online_usage("upload", "--cacert is for https:// vaults");
-    return -1;
+        status = cli_usage(cmd.name, "%s", e.msg);
+    else if (a->expect_module != NULL && online_sha256_parse(a->expect_module, a->pin, &e) != KT_OK)
+        status = cli_usage(cmd.name, "--expect-module: %s", e.msg);
+    else if (a->cacert != NULL && !a->vault.https)
+        status = cli_usage(cmd.name, "--cacert is for https:// vaults");
+out:
+    cli_args_free(&c);
+    return status;
 }
 
 /* What the upload prepares before it sends anything. */
@@ -279,14 +245,14 @@ static void print_checked(const upload_plan *p)
     printf("  name    %s, as stated\n", m->friendly_name);
     if (!p->pkg.pinned) {
         kt_hex(hex, p->pkg.module_sha256, 32);
-        online_warn("the signing module is not pinned: compare %s with the 'module key' line of "
-                    "`keytransfer world info` on the offline workstation and give "
-                    "--expect-module",
-                    hex);
+        cli_warn("the signing module is not pinned: compare %s with the 'module key' line of "
+                 "`keytransfer world info` on the offline workstation and give "
+                 "--expect-module",
+                 hex);
     }
     if (p->pkg.renamed)
-        online_warn("the package is named %s in the manifest; its content is the one stated",
-                    m->package_file);
+        cli_warn("the package is named %s in the manifest; its content is the one stated",
+                 m->package_file);
 }
 
 /* ---- the transport: libcurl, the clocks, stderr ----------------------------------------- */
@@ -378,7 +344,7 @@ int cmd_upload(int argc, char **argv)
     if (prepare(&a, &plan, &e) != KT_OK) {
         plan_free(&plan);
         printf("Result: FAILURE\n");
-        return online_report(&e);
+        return cli_report(&e);
     }
     print_checked(&plan);
 
@@ -420,7 +386,7 @@ int cmd_upload(int argc, char **argv)
     if (rc != KT_OK) {
         printf("Result: FAILURE\n");
         plan_free(&plan);
-        return online_report(&e);
+        return cli_report(&e);
     }
     print_result(&a, &res);
     plan_free(&plan);

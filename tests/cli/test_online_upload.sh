@@ -75,11 +75,16 @@ stop_server() {
 # scenario TAG "SERVER ARGS" UPLOAD-ARGS...: one upload against a fresh server; sets st (exit
 # status), puts and gets (requests the server counted); stdout in $t/TAG.out, stderr $t/TAG.err.
 scenario() {
-    local tag=$1 server_args=$2
+    local tag=$1 server_args=$2 as=$name
     shift 2
+    # --name NAME first among the extra arguments uploads under NAME (an option is given once)
+    if [ "${1:-}" = --name ]; then
+        as=$2
+        shift 2
+    fi
     # shellcheck disable=SC2086
     start_server "$tag" $server_args
-    "$ONLINE" upload --demo --vault "http://127.0.0.1:$srv_port" --name "$name" --token-file "$t/token" \
+    "$ONLINE" upload --demo --vault "http://127.0.0.1:$srv_port" --name "$as" --token-file "$t/token" \
         "$@" "$byok" >"$t/$tag.out" 2>"$t/$tag.err" </dev/null
     st=$?
     stop_server

@@ -1,0 +1,17 @@
+/*
+ * commands.h - the commands of keytransfer-cloud (one file each), on the CLI layer (cli/cli.h).
+ */
+#ifndef KT_KEK_COMMANDS_H
+#define KT_KEK_COMMANDS_H
+
+#include "cli.h"
+#include "kek.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* The default state folder: $KEYTRANSFER_CLOUD_STATE, else ~/.local/share/keytransfer/cloud. */
+const char *cloud_default_state(char *buf, size_t bufsz);
+
+#endif
