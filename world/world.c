@@ -40,6 +40,14 @@ static const struct {
     {"ECp521mAES", "its ECDSA world keys live in nShield firmware"},
 };
 
+const char *world_suite_nshield(const char *suite)
+{
+    for (size_t i = 0; i < sizeof legacy_suites / sizeof legacy_suites[0]; i++)
+        if (strcmp(suite, legacy_suites[i].name) == 0)
+            return legacy_suites[i].why;
+    return NULL;
+}
+
 kt_rc world_check_suite(const char *suite, kt_err *e)
 {
     if (strcmp(suite, WORLD_SUITE_DEFAULT) == 0)

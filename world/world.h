@@ -190,6 +190,10 @@ typedef struct world_new_opts {
  * supported ones; legacy nShield suites get their own explanation. */
 KT_MUST kt_rc world_check_suite(const char *suite, kt_err *e);
 
+/* For an nShield hardware cipher suite (DLf1024s160mRijndael, ...), why a software world does
+ * not offer it; NULL for any other name. */
+const char *world_suite_nshield(const char *suite);
+
 /*
  * Creates a world: a fresh logical token split K-of-N onto N cards (each sealed under its PIN),
  * the module file and the world file, written as one change with the commit protocol (kt_txn:

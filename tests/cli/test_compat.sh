@@ -19,8 +19,19 @@ K="$t/dl/BYOK-KEK-pkg-EU-1"
 W="$t/dl/BYOK-SecurityWorld-pkg-EU-1"
 
 expect 2 "new-world without --initialize" "$KT" new-world --acs-quorum=2/3 --pin-file "$t/pins"
-expect 2 "new-world with an unknown option" "$KT" new-world --initialize -m 1 \
+expect 2 "new-world with an unknown option" "$KT" new-world --initialize --nso-timeout=10 \
     --acs-quorum=2/3 --pin-file "$t/pins"
+expect 2 "new-world --module=2 (there is one module)" "$KT" new-world --initialize --module=2 \
+    --acs-quorum=2/3 --pin-file "$t/pins"
+expect_err "one software module, module 1" "$KT" new-world --initialize -m 2 --acs-quorum=2/3 \
+    --pin-file "$t/pins"
+expect 0 "new-world --help" "$KT" new-world --help
+expect_out "Usage: keytransfer new-world --initialize" "$KT" new-world --help
+expect_out "Usage: keytransfer generatekey --generate" "$KT" generatekey --help
+expect_out "Usage: keytransfer KeyTransferRemote -ModifyAcls" "$KT" KeyTransferRemote --help
+expect_err "the software world uses KTv1" "$KT" new-world --initialize \
+    --cipher-suite=DLf3072s256mRijndael --module=1 --acs-quorum=2/3 --pin-file "$t/pins" \
+    --kmdata "$t/seedworld" --kdf interactive
 expect 0 "new-world --initialize --acs-quorum=2/3" "$KT" new-world --initialize \
     --acs-quorum=2/3 --kdf interactive --pin-file "$t/pins"
 expect_out "ACS quorum +2/3" "$KT" world info
