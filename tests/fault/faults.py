@@ -161,10 +161,11 @@ class WorldNew:
     name = "world new"
 
     def setup(self, t):
-        with open(os.path.join(t, "pins"), "w") as f:
-            f.write(PINS)
-        with open(os.path.join(t, "quorum"), "w") as f:
-            f.write(QUORUM)
+        for name, text in (("pins", PINS), ("quorum", QUORUM)):
+            # PIN files others may read are refused, as ssh refuses such a key file
+            fd = os.open(os.path.join(t, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
         self.k = os.path.join(t, "kmdata")
 
     def argv(self, t):
@@ -390,6 +391,7 @@ def campaign(writer, root):
 
 
 def main():
+    os.umask(0o077)
     if subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True).returncode:
         print("SKIP: strace cannot trace here")
         return 77
