@@ -14,7 +14,7 @@ usage() {
 }
 [ "$mode" = demo ] || [ "$mode" = test ] || usage
 
-# --- dependencies (DESIGN.md §5) ------------------------------------------------------------
+# --- dependencies (docs/design.md §5) ------------------------------------------------------------
 deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjansson-dev
       libzip-dev libcriterion-dev python3 python3-cryptography libcurl4-openssl-dev
       libmicrohttpd-dev)

@@ -1,5 +1,5 @@
 /*
- * file.c - the one careful writer and the careful reader (DESIGN.md §6), plus removal, mkdir -p
+ * file.c - the one careful writer and the careful reader (docs/design.md §6), plus removal, mkdir -p
  * and an existence test.
  *
  * Writing: the target folder is opened (not a symlink) and locked with flock; the target must

@@ -23,7 +23,7 @@
 /* Errors                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Every error keytransfer can report. The exit status each maps to is DESIGN.md §6. */
+/* Every error keytransfer can report. The exit status each maps to is docs/design.md §6. */
 typedef enum kt_rc {
     KT_OK = 0,
     KT_EUSAGE,   /* bad command line (exit 2) */
@@ -41,7 +41,7 @@ typedef enum kt_rc {
     KT_RC_COUNT
 } kt_rc;
 
-/* Exit statuses of DESIGN.md §6. */
+/* Exit statuses of docs/design.md §6. */
 enum {
     KT_EXIT_OK = 0,
     KT_EXIT_DENIED = 1,

@@ -1,5 +1,5 @@
 /*
- * process.c - the start-up hardening every program runs first (DESIGN.md §6): libsodium ready,
+ * process.c - the start-up hardening every program runs first (docs/design.md §6): libsodium ready,
  * files private by default (umask 077), and no core dumps that could carry secrets to disk
  * (RLIMIT_CORE 0, and not dumpable, which also keeps other users' ptrace away); the check that
  * memory for secrets can be locked (no swap), reported to the program, which warns; and the check

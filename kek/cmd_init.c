@@ -34,7 +34,8 @@ static const cli_opt opts[] = {
      "the vendor root certificate (PEM); default: the DEMO root"},
     {OPT_VENDOR_KEY, "vendor-key", CLI_VALUE, "FILE", "the vendor root's private key (PEM)"},
     {OPT_VERIFY_SCRIPT, "verify-script", CLI_VALUE, "FILE",
-     "verifykeypackage.py to ship in the toolset zip"},
+     "the verifykeypackage.py to ship in the toolset zip (default:\nthe one this build trusts its "
+     "root hash with)"},
     {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
     {0},
 };

@@ -1,7 +1,7 @@
 /*
  * cmd_serve.c - `keytransfer-cloud serve`: the emulated cloud HSM behind a Key Vault-shaped REST
- * endpoint on loopback, for the upload step of demos and tests (DESIGN.md §2). Prints its URL and
- * bearer token, logs one line per request on stderr, and stops cleanly on SIGINT or SIGTERM.
+ * endpoint on loopback, for the upload step of demos and tests (docs/design.md §2). Prints its URL
+ * and bearer token, logs one line per request on stderr, and stops cleanly on SIGINT or SIGTERM.
  */
 #include "commands.h"
 #include "serve.h"

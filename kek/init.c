@@ -353,6 +353,9 @@ static kt_rc publish(init_ctx *c, kek_init_result *r, kt_err *e)
         if ((rc = kt_file_read(c->o->verify_script, 1024 * 1024, &script, e)) != KT_OK)
             return rc;
         entries[n++] = (pkg_zip_entry){"verifykeypackage.py", script.p, script.len};
+    } else {
+        entries[n++] =
+            (pkg_zip_entry){"verifykeypackage.py", kek_verify_script, kek_verify_script_len};
     }
     if ((rc = pkg_zip_build(entries, n, &zip, e)) == KT_OK &&
         (rc = kt_txn_put(c->txn, 1, zip_name, zip.p, zip.len, KT_TXN_NEW, e)) == KT_OK) {

@@ -1,5 +1,6 @@
 /*
- * kek.h - the face of kek/: the cloud side, for demos, tests and self-hosted use (DESIGN.md §2).
+ * kek.h - the face of kek/: the cloud side, for demos, tests and self-hosted use (docs/design.md
+ * §2).
  *
  * A region's emulated cloud HSM is a security world built from world/, like the offline side:
  *   - its module holds a warrant key (ECDSA P-384) certified by the vendor root, and an
@@ -53,7 +54,7 @@ typedef struct kek_init_opts {
     const char *state;         /* the cloud's private state folder (must not hold a cloud yet) */
     const char *vault;         /* Key Vault name; NULL: "keytransfer-demo-<region>" lower case */
     unsigned kek_bits;         /* 2048, 3072 or 4096 */
-    const char *verify_script; /* verifykeypackage.py to ship in the zip, or NULL */
+    const char *verify_script; /* verifykeypackage.py to ship in the zip; NULL: this build's */
     const kek_vendor *vendor;
     kt_progress_fn progress;
     void *progress_ctx;

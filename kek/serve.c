@@ -719,7 +719,7 @@ void kek_rest_handle(kek_rest *s, const kek_rest_request *rq, kek_rest_response 
 /* ---- the libmicrohttpd server ------------------------------------------------------------ */
 
 /*
- * Slow clients (issue 11 item 9). libmicrohttpd's own time-out is an idle one, which every byte
+ * Slow clients. libmicrohttpd's own time-out is an idle one, which every byte
  * resets, so a client sending one header byte a second held its connection for ever; and its
  * per-address limit is no defence on loopback, where every client is 127.0.0.1 (eight trickling
  * connections locked everyone out). So the server keeps its own account of each connection:

@@ -1,6 +1,6 @@
 /*
  * serve.h - the REST side of kek/: a Key Vault-shaped endpoint in front of the emulated cloud HSM
- * (`keytransfer-cloud serve`, DESIGN.md §2), on loopback only.
+ * (`keytransfer-cloud serve`, docs/design.md §2), on loopback only.
  *
  * Three layers, each usable without the next: the strict parser of the Import Key body (the
  * fuzz target), the request handler that maps a request to an answer without any transport, and
@@ -31,7 +31,7 @@
 #define KEK_SERVE_TOKEN_MIN   16
 #define KEK_SERVE_TOKEN_MAX   4096
 
-/* What clients may hold (issue 11 item 9: a slow-header attack from loopback); the defaults of
+/* What clients may hold (a slow-header attack from loopback); the defaults of
  * kek_serve_limits. */
 #define KEK_SERVE_CONN_MAX       32 /* connections at once */
 #define KEK_SERVE_HEADER_SECONDS 5  /* a request's headers, from the accept or the last answer */

@@ -719,7 +719,7 @@ static const char *base_name(const char *path)
     return s != NULL ? s + 1 : path;
 }
 
-/* The manifest (DESIGN.md §4) for what was written, signed with the module's Ed25519 key. */
+/* The manifest (docs/design.md §4) for what was written, signed with the module's Ed25519 key. */
 static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const world_key *key,
                            const transfer_package_opts *o, transfer_target t, pkg_oaep_hash h,
                            const transfer_package_result *r, char **out, kt_err *e)
@@ -857,7 +857,7 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         goto out;
 
     /* 3. CKM_RSA_AES_KEY_WRAP of the material as it sits in secure memory: PKCS#8
-     * PrivateKeyInfo DER (RSA, EC) or the raw key (AES), the target formats of DESIGN.md §4. */
+     * PrivateKeyInfo DER (RSA, EC) or the raw key (AES), the target formats of docs/design.md §4. */
     if ((rc = pkg_rsa_aes_wrap(k->key, h, key.material.p, key.material.len, &blob, e)) != KT_OK)
         goto out;
     r->rsa_len = pkg_rsa_modulus_len(k->key);

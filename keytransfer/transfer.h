@@ -1,5 +1,5 @@
 /*
- * transfer.h - the face of the transfer step (DESIGN.md §1 steps 7 and 8, §3): reduce a key's ACL
+ * transfer.h - the face of the transfer step (docs/design.md §1 steps 7 and 8, §3): reduce a key's ACL
  * with the administrator quorum so that it may go to one KEK only, then wrap it for that KEK.
  * It drives world/ (keys, ACLs, the quorum), verify/ (the KEK and world packages) and packages/
  * (CKM_RSA_AES_KEY_WRAP, the .byok, the manifest). The `keytransfer modify-acls` and `keytransfer
@@ -28,7 +28,7 @@
  * hands everything the cards will sign for (transfer_approval) to the caller's approve callback,
  * which shows it and asks, and only then reads the first card.
  *
- * Conventions as everywhere (DESIGN.md §6): every fallible function returns a kt_rc and fills
+ * Conventions as everywhere (docs/design.md §6): every fallible function returns a kt_rc and fills
  * the caller's kt_err once; nothing prints or exits. Private key material stays in the world_key's
  * sodium buffer; the ephemeral AES key lives and dies inside pkg_rsa_aes_wrap. Outputs are
  * cleared on entry.

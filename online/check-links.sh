@@ -1,7 +1,7 @@
 #!/bin/sh
 # check-links.sh PROGRAM - fails when PROGRAM holds code of world/, kek/, verify/ or the offline
 # transfer step (symbols world_, acs_, shamir_, kek_, verify_, transfer_). keytransfer-online must
-# hold none of it (DESIGN.md §2): it cannot touch key custody by construction. Run by ctest on
+# hold none of it (docs/design.md §2): it cannot touch key custody by construction. Run by ctest on
 # keytransfer-online, and on keytransfer-cloud to show that the check can fail.
 set -u
 prog=${1:?usage: check-links.sh PROGRAM}

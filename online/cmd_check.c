@@ -227,7 +227,7 @@ int cmd_check(int argc, char **argv)
     }
 
     /* 3. operation: each manifest on its own, so one bad file does not hide the others; the exit
-     * status is the highest of theirs (DESIGN.md §6: 1 said no, 3 malformed, 4 I/O) */
+     * status is the highest of theirs (docs/design.md §6: 1 said no, 3 malformed, 4 I/O) */
     bool ok = n > 0;
     int worst = n > 0 ? KT_EXIT_OK : KT_EXIT_DENIED;
     for (size_t i = 0; i < n; i++) {

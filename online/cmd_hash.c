@@ -1,7 +1,7 @@
 /*
  * cmd_hash.c - `keytransfer-online hash`: the SHA-256 of a download, streamed in constant memory
  * and printed as PowerShell's Get-FileHash prints it, optionally checked against an expected
- * hash or the published hash table (DESIGN.md §1 step 1).
+ * hash or the published hash table (docs/design.md §1 step 1).
  */
 #include "commands.h"
 

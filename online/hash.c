@@ -1,6 +1,6 @@
 /*
  * hash.c - the SHA-256 of a download, streamed through one fixed buffer so that memory does not
- * grow with the file (DESIGN.md §1 step 1), and the expected hashes users paste.
+ * grow with the file (docs/design.md §1 step 1), and the expected hashes users paste.
  */
 #include "online.h"
 

@@ -1,5 +1,5 @@
 /*
- * online.h - the face of online/: what the online workstation does (DESIGN.md §1 steps 1 and 9).
+ * online.h - the face of online/: what the online workstation does (docs/design.md §1 steps 1 and 9).
  *
  *   hash.c      streaming SHA-256 of downloads in constant memory, expected hashes
  *   package.c   the USB hand-over: transfer manifests, their signer, the package they name
@@ -10,7 +10,7 @@
  *   env.c       the environment variables that would log or divert TLS secrets, removed
  *
  * online/ links packages/ and common/ only, never world/, kek/ or verify/: the online program
- * holds no key and cannot touch key custody by construction (DESIGN.md §2, checked by a test
+ * holds no key and cannot touch key custody by construction (docs/design.md §2, checked by a test
  * that reads the program's symbols). What it handles is public (hashes, manifests, wrapped
  * packages, public keys) except the bearer token, which lives in sodium_malloc memory.
  *

@@ -1,5 +1,5 @@
 /*
- * manifest.c - the transfer manifest that travels beside each .byok (DESIGN.md §4): what was
+ * manifest.c - the transfer manifest that travels beside each .byok (docs/design.md §4): what was
  * wrapped, for which KEK and world, into which file with which SHA-256, signed by the source
  * module's Ed25519 key. The envelope is a JWS in flattened JSON serialization (RFC 7515 §7.2.2)
  * with alg EdDSA (RFC 8037 §3.1) and the signer's public key as a JWK in the protected header;

@@ -1,5 +1,5 @@
 /*
- * payload.c - the payloads of the vendor-signed packages (DESIGN.md §4): keytransfer-kek/1, what
+ * payload.c - the payloads of the vendor-signed packages (docs/design.md §4): keytransfer-kek/1, what
  * the cloud HSM states about its key exchange key, and keytransfer-world/1, what it states about
  * its security world. Builders write exactly what the struct holds; parsers return exactly what
  * the payload states. Both refuse what is malformed and nothing else: whether the statements are

@@ -1,5 +1,5 @@
 /*
- * pkg.h - the face of packages/: what travels between machines (DESIGN.md §3, §4).
+ * pkg.h - the face of packages/: what travels between machines (docs/design.md §3, §4).
  *
  *   wrap.c     CKM_RSA_AES_KEY_WRAP both directions: RSA-OAEP of a fresh AES-256 key followed by
  *              AES-KWP (RFC 5649) of the target; the primitives are OpenSSL's EVP
@@ -63,7 +63,7 @@ const char *pkg_oaep_hash_name(pkg_oaep_hash h);
 size_t pkg_rsa_modulus_len(const EVP_PKEY *key);
 
 /*
- * CKM_RSA_AES_KEY_WRAP (PKCS#11 v2.40 §2.1.21; DESIGN.md §4). Draws a fresh AES-256 key K into
+ * CKM_RSA_AES_KEY_WRAP (PKCS#11 v2.40 §2.1.21; docs/design.md §4). Draws a fresh AES-256 key K into
  * secure memory and writes into *blob
  *     RSAES-OAEP(kek, hash, MGF1(hash), empty label)(K)   -- exactly the modulus length
  *  || AES-KWP(K, target)                                   -- RFC 5649, 8 + 8*ceil(len/8) bytes
@@ -380,7 +380,7 @@ typedef struct pkg_cert_opts {
  */
 KT_MUST kt_rc pkg_x509_issue(const pkg_cert_opts *o, X509 **out, kt_err *e);
 
-/* SHA-256 of a certificate's SubjectPublicKeyInfo DER, the root hash of DESIGN.md §4. */
+/* SHA-256 of a certificate's SubjectPublicKeyInfo DER, the root hash of docs/design.md §4. */
 KT_MUST kt_rc pkg_cert_spki_sha256(const X509 *cert, uint8_t out[32], kt_err *e);
 
 /* DER SubjectPublicKeyInfo of a key (i2d_PUBKEY) into *out (kt_buf_free). */

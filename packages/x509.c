@@ -1,7 +1,7 @@
 /*
  * x509.c - certificates and keys for the vendor and cloud side: issuing X.509 v3 certificates
  * signed with ECDSA-SHA384 (vendor root, module warrant, attestation leaf), SubjectPublicKeyInfo
- * hashes (the root hash and key fingerprints of DESIGN.md §4), and loading and saving
+ * hashes (the root hash and key fingerprints of docs/design.md §4), and loading and saving
  * certificates and keys through the careful reader and writer of common/ (never fopen).
  */
 #include "internal.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# demo-offline.sh - the whole offline path of DESIGN.md §1 against the DEMO vendor, in a fresh
+# demo-offline.sh - the whole offline path of docs/design.md §1 against the DEMO vendor, in a fresh
 # folder: the cloud publishes its toolset, the custodian extracts it, creates a 2-of-3 world,
 # verifies the KEK and world packages, generates a key, reduces its ACL with two of the three
 # administrator cards, packages it, and the cloud imports the package. It ends by comparing the
@@ -15,7 +15,6 @@
 # --demo (and a keytransfer built with a real vendor root refuses them even then).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${1:?usage: $0 EMPTY-FOLDER}
 KT=${KT_BIN:?KT_BIN must name the keytransfer program}
 CLOUD=${KT_CLOUD:?KT_CLOUD must name the keytransfer-cloud program}
@@ -29,12 +28,10 @@ export KEYTRANSFER_KMDATA="$dir/kmdata"
 printf 'demo-pin-card-1\ndemo-pin-card-2\ndemo-pin-card-3\n' >"$dir/pins.txt"
 printf 'demo-pin-card-1\ndemo-pin-card-3\n' >"$dir/quorum-pins.txt" # cards 1 and 3
 chmod 600 "$dir/pins.txt" "$dir/quorum-pins.txt"
-verify_script="$here/verify/verifykeypackage.py"
 
 set -x
 # The cloud side (online): the region's KEK, its world, and the toolset zip with its hash.
-"$CLOUD" init --region NA --out "$dir/download" --state "$dir/cloud" \
-    --verify-script "$verify_script"
+"$CLOUD" init --region NA --out "$dir/download" --state "$dir/cloud"
 # Offline: extract the toolset carried over on the USB stick.
 "$KT" toolset extract "$dir/download/KeyTransfer-BYOK-Tools-NA.zip" "$dir/toolset"
 "$KT" world new --acs-quorum 2/3 --kdf interactive --pin-file "$dir/pins.txt"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# demo-online.sh - the online steps of DESIGN.md §1 (1 and 9) in a folder where
+# demo-online.sh - the online steps of docs/design.md §1 (1 and 9) in a folder where
 # scripts/demo-offline.sh left its output: the toolset zip is checked against the published hash
 # table, the USB stick folder is checked (manifest signatures, module, package hashes), the
 # region's cloud is served as a Key Vault REST endpoint on a free loopback port, and the .byok is

@@ -116,7 +116,7 @@ kt_rc verify_chain_root(STACK_OF(X509) * chain, const uint8_t root[32], const ch
         return kt_fail(e, KT_EDENIED, "%s: x5c holds no certificate", what);
     cert = sk_X509_value(chain, n - 1);
     verify_cert_label(label, cert);
-    /* DESIGN.md §4: SHA-256 of the root certificate's SubjectPublicKeyInfo DER. */
+    /* docs/design.md §4: SHA-256 of the root certificate's SubjectPublicKeyInfo DER. */
     if ((rc = pkg_cert_spki_sha256(cert, got, e)) != KT_OK) {
         kt_err_prefix(e, "%s: x5c[%d]", what, n - 1);
         return rc == KT_ENOMEM ? rc : KT_EDENIED;

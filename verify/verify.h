@@ -1,6 +1,6 @@
 /*
  * verify.h - the face of verify/: whether a KEK package and a world package may be trusted
- * (DESIGN.md §4, issue 5). The verdict rests on one thing only: the SHA-256 of the vendor root's
+ * (docs/design.md §4). The verdict rests on one thing only: the SHA-256 of the vendor root's
  * SubjectPublicKeyInfo compiled into this build (pkg_root_sha256()). Everything in the packages
  * is distrusted until the checks below have passed, in this fixed order:
  *
@@ -37,7 +37,7 @@
  * the same checks in the same order under the same names (an independent implementation; the
  * tests hold the two to the same answers).
  *
- * Exit statuses (DESIGN.md §6) follow the failing check's code: format, kek-payload and
+ * Exit statuses (docs/design.md §6) follow the failing check's code: format, kek-payload and
  * world-payload failures are KT_EFORMAT, KT_EVERSION or KT_ETOOBIG (exit 3), except that a JWS
  * algorithm other than ES384 is KT_EDENIED (exit 1, as pkg_jws_parse decides); every other check
  * fails with KT_EDENIED (exit 1).

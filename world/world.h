@@ -1,6 +1,6 @@
 /*
  * world.h - the face of world/: the software module, the security world and its administrator
- * card set (ACS), modeled on an nShield Security World (DESIGN.md §4).
+ * card set (ACS), modeled on an nShield Security World (docs/design.md §4).
  *
  * Key hierarchy:
  *   logical token LT (32 random bytes) --Shamir K-of-N--> shares, one per card,
@@ -549,7 +549,7 @@ KT_MUST kt_rc world_key_inspect(const world_paths *p, const world_module *m, con
  * Writes k as a new key file key_<k->info.app>_<k->info.ident> of m's world, sealing
  * k->material, never replacing a file (KT_EEXIST). The info must agree with the material (type,
  * size, curve, public key, key hash); its world hash and path are set from m and p. The path
- * issue 6's reduced-ACL copies take (a new app name, a reduced and signed ACL).
+ * the transfer step's reduced-ACL copies take (a new app name, a reduced and signed ACL).
  */
 KT_MUST kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, kt_err *e);
 

@@ -4,7 +4,7 @@
 # certificate under the root, and sign a KEK package (keytransfer-kek/1) for a KEK of their own
 # choosing, with its world package (keytransfer-world/1), in the JWS shape of docs/formats.md
 # (flattened JSON, ES384 raw r||s, x5c = [leaf, warrant, root]). With the DEMO root, whose key is
-# committed in packages/demo-vendor/, this is the forgery issue 11 is about: the packages verify,
+# committed in packages/demo-vendor/, this is the forgery the fail-closed default is about: the packages verify,
 # and every key wrapped to the forged KEK opens with its private key.
 #
 #   forge_kek_package.py ROOT_CERT ROOT_KEY KEK_PUB_PEM KID OUT_KEK OUT_WORLD

@@ -25,6 +25,15 @@ for f in BYOK-KEK-pkg-NA-1 BYOK-SecurityWorld-pkg-NA-1 KeyTransfer-BYOK-Tools-NA
     published-hashes.txt; do
     [ -s "$t/out/$f" ] || fail "init did not write $f"
 done
+# Without --verify-script the zip carries this build's verifykeypackage.py, as its README says.
+built_verifier="$(dirname "$CLOUD")/../verify/verifykeypackage.py"
+expect 0 "init EU, the default verifier" "$CLOUD" init --region EU --out "$t/out-eu" \
+    --state "$t/state-eu"
+unzip -p "$t/out-eu/KeyTransfer-BYOK-Tools-EU.zip" verifykeypackage.py >"$t/shipped.py" &&
+    cmp -s "$t/shipped.py" "$built_verifier" && ok ||
+    fail "the zip's verifykeypackage.py is not the build's ($built_verifier)"
+unzip -p "$t/out-eu/KeyTransfer-BYOK-Tools-EU.zip" README.txt | grep -q verifykeypackage.py && ok ||
+    fail "the zip's README does not name the verifier"
 
 # --- the packages, checked by openssl and pyca ---------------------------------------------------
 cat >"$t/x5c.py" <<'EOF'
@@ -187,7 +196,7 @@ have=$(import_fp openssl-aes "$t/aes.byok")
 expect 4 "the same name twice" "$CLOUD" import "$t/rsa.byok" --state "$t/state" --name openssl-rsa
 
 # --- refusals ------------------------------------------------------------------------------------
-expect 0 "a second cloud" "$CLOUD" init --region EU --out "$t/out-eu" --state "$t/state-eu"
+# (the EU cloud made above is a second cloud)
 expect 1 "a .byok for another KEK" "$CLOUD" import "$t/rsa.byok" --state "$t/state-eu" --name other
 expect_err "this cloud's KEK is" "$CLOUD" import "$t/rsa.byok" --state "$t/state-eu" --name other
 

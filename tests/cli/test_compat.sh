@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_compat.sh - the seed toolset's command lines (DESIGN.md §1), through keytransfer's
+# test_compat.sh - the seed toolset's command lines (docs/design.md §1), through keytransfer's
 # compatible front, run the whole offline path: new-world, generatekey, KeyTransferRemote
 # -ModifyAcls and -Package; the cloud imports the result with the source key's fingerprint.
 # What the front cannot honour is refused by name. The emulated cloud is DEMO-rooted: the front

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_keys.sh - module-protected keys through the `keytransfer` program, as a user drives them:
 # key generate / import / list / show / public, cross-checked with the `openssl` command; the
-# refusals and their exit statuses (DESIGN.md §6); tampered, foreign and existing key files; the
+# refusals and their exit statuses (docs/design.md §6); tampered, foreign and existing key files; the
 # module erased and programmed again; and every --option in --help documented in the man page.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # test_online.sh - the online side end to end: `keytransfer-online hash` in constant memory on a
-# 2 GiB file (same hash as sha256sum), the nine steps of DESIGN.md §1 with the offline steps done
+# 2 GiB file (same hash as sha256sum), the nine steps of docs/design.md §1 with the offline steps done
 # by `keytransfer` (scripts/demo-offline.sh) and the upload over HTTP on loopback to
 # `keytransfer-cloud serve`, the imported key's fingerprint checked against what `openssl` and
 # python3-cryptography compute; a package whose key the emulator already holds (409), found by
-# the look-up and matching; check's and hash's exit statuses (1, 3, 4 as DESIGN.md §6 has them);
+# the look-up and matching; check's and hash's exit statuses (1, 3, 4 as docs/design.md §6 has them);
 # upload refusals (a changed byte or another --name, before anything is sent; a wrong token; an
 # unreachable vault; TLS certificate and host checks against a python TLS server); the
 # emulator answering 500 malformed requests with 4xx and importing correctly afterwards; serve's
@@ -208,7 +208,7 @@ mkdir "$t/empty"
 expect 1 "check: no manifest" "$ONLINE" check "$t/empty"
 expect 4 "check: no such folder" "$ONLINE" check "$t/missing"
 expect 4 "check: a file, not a folder" "$ONLINE" check "$t/abc.txt"
-# The exit status names the worst failure (DESIGN.md §6): 1 a check said no, 3 malformed or
+# The exit status names the worst failure (docs/design.md §6): 1 a check said no, 3 malformed or
 # oversized, 4 unreadable; the highest of them when several manifests fail.
 mkdir "$t/bad-manifests"
 cp "$usb"/* "$t/bad-manifests/"

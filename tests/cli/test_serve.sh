@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_serve.sh - `keytransfer-cloud serve` under a slow-client attack from loopback (issue 11
-# item 9: ten connections trickling one header byte a second used to reset every honest request).
+# test_serve.sh - `keytransfer-cloud serve` under a slow-client attack from loopback
+# (ten connections trickling one header byte a second used to reset every honest request).
 # A Python stdlib client keeps 40 connections trickling their headers a byte a second (more than
 # the 32 the server serves at once; each one the server closes is opened again while the honest
 # requests run) and 2 that send their headers at once and then trickle a body. Meanwhile it

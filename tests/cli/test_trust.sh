@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_trust.sh - nobody fooled (issue 11, items 1 and 2), as an attacker and the card holders
+# test_trust.sh - nobody fooled: fail-closed trust defaults and the informed quorum, as an attacker and the card holders
 # meet it:
 #   - fail closed: KEK packages forged with the committed DEMO root key for a KEK whose private
 #     key this test holds (tests/cli/forge_kek_package.py, python3-cryptography only) are refused

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_world.sh - the security world through the `keytransfer` program, as a user drives it:
-# world new / info / check-card / program, module erase, the exit statuses of DESIGN.md §6, the
+# world new / info / check-card / program, module erase, the exit statuses of docs/design.md §6, the
 # refusals, and that every --option in --help is documented in the man page.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

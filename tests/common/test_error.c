@@ -1,6 +1,6 @@
 /*
  * test_error.c - the error table and the kt_fail family: every code named and mapped to the exit
- * status DESIGN.md §6 gives it, messages formatted, errno and OpenSSL texts appended, prefixes,
+ * status docs/design.md §6 gives it, messages formatted, errno and OpenSSL texts appended, prefixes,
  * and safe truncation of long messages.
  */
 #include <errno.h>

@@ -86,7 +86,7 @@ Test(hash, refuses_what_is_not_a_regular_file)
     cr_expect(strstr(e.msg, missing) != NULL, "%s", e.msg);
     cr_expect_eq(online_hash_file("/dev/zero", d, NULL, NULL, NULL, &e), KT_EIO);
     cr_expect(strstr(e.msg, "(a device)") != NULL, "%s", e.msg);
-    cr_expect_eq(kt_rc_exit(e.rc), 4, "DESIGN.md §6: I/O");
+    cr_expect_eq(kt_rc_exit(e.rc), 4, "docs/design.md §6: I/O");
     free(fifo);
     free(missing);
     ts_rmrf(dir);

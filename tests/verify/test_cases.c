@@ -1,5 +1,5 @@
 /*
- * test_cases.c - the crafted packages of issue 5, each refused by both verifiers with the same
+ * test_cases.c - the crafted packages, each refused by both verifiers with the same
  * failing check: the C library in-process and verifykeypackage.py (one /usr/bin/python3 process
  * over every case, --batch). Both accept the genuine packages, and for every case the two agree
  * on every check's outcome, the exit status and the facts they report. Every check of the table
@@ -962,7 +962,7 @@ static void huge_number(const vt_cloud *g, char **kek, char **world)
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* The certificate profile (issue 11 items 10 and 11): extensions both verifiers read alike,  */
+/* The certificate profile : extensions both verifiers read alike,  */
 /* and the exact shape of the chain                                                           */
 /* ----------------------------------------------------------------------------------------- */
 
@@ -1533,7 +1533,7 @@ static const vt_case cases[] = {
     {"NUL character in the kid", nul_in_kid, "kek-payload", 3},
     {"lone surrogate in the region", lone_surrogate, "kek-payload", 3},
     {"non-ASCII digit in the creation time", unicode_digit, "kek-payload", 3},
-    /* The certificate profile: extensions (issue 11 item 10). */
+    /* The certificate profile: extensions. */
     {"subjectKeyIdentifier not an OCTET STRING", ski_not_octets, "chain", 1},
     {"subjectKeyIdentifier with a byte after it", ski_trailing, "chain", 1},
     {"subjectKeyIdentifier as a constructed OCTET STRING", ski_constructed, "chain", 1},
@@ -1569,7 +1569,7 @@ static const vt_case cases[] = {
     {"unknown extension twice", private_ext_twice, "chain", 1},
     {"malformed nsComment (OpenSSL knows it, pyca does not)", ns_comment_malformed, "chain", 1},
     {"extension outside the profile on the root", root_private_ext, "chain", 1},
-    /* The chain's shape and the attestation purpose (issue 11 item 11). */
+    /* The chain's shape and the attestation purpose. */
     {"leaf without extendedKeyUsage", leaf_without_eku, "chain", 1},
     {"serverAuth leaf", leaf_server_auth, "chain", 1},
     {"serverAuth leaf, raw", eku_server_auth_raw, "chain", 1},

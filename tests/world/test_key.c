@@ -1086,7 +1086,7 @@ Test(key, list_reports_refused_files_and_still_lists_the_good_ones)
     teardown(&f);
 }
 
-/* ---- a reduced, signed ACL (what issue 6 writes) --------------------------------------------- */
+/* ---- a reduced, signed ACL (what modify-acls writes) --------------------------------------------- */
 
 Test(key, a_signed_reduced_acl_is_kept_and_verified)
 {
