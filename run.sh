@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run.sh - set everything up and run: `./run.sh demo` (the main job) or `./run.sh test` (the whole
-# test suite). Installs missing Debian packages with apt-get, configures and builds with CMake.
+# run.sh - set everything up and run: `./run.sh demo` (the main job), `./run.sh test` (the whole
+# test suite, as CI runs it) or `./run.sh package` (the .deb). Installs missing Debian packages
+# with apt-get, configures and builds with CMake.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -9,16 +10,18 @@ jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${KT_FUZZ_SECONDS:-30}
 
 usage() {
-    echo "usage: $0 demo|test" >&2
+    echo "usage: $0 demo|test|package" >&2
     exit 2
 }
-[ "$mode" = demo ] || [ "$mode" = test ] || usage
+[ "$mode" = demo ] || [ "$mode" = test ] || [ "$mode" = package ] || usage
 
 # --- dependencies (docs/design.md §5) ------------------------------------------------------------
 deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjansson-dev
       libzip-dev libcriterion-dev python3 python3-cryptography libcurl4-openssl-dev
       libmicrohttpd-dev)
-[ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux)
+[ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux shellcheck
+    man-db dpkg-dev)
+[ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,8 +51,19 @@ if [ "$mode" = demo ]; then
     exit 0
 fi
 
+# --- package: the .deb ------------------------------------------------------------------------
+if [ "$mode" = package ]; then
+    cmake -S "$here" -B "$here/build-release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKT_WERROR=ON \
+        -DKT_BUILD_TESTS=OFF >/dev/null
+    cmake --build "$here/build-release" -j "$jobs" >/dev/null
+    (cd "$here/build-release" && cpack -G DEB >/dev/null)
+    ls "$here"/build-release/keytransfer_*.deb
+    exit 0
+fi
+
 # --- test: the whole suite --------------------------------------------------------------------
-echo "== format check (clang-format)"
+stage() { echo "== $* ($((SECONDS / 60)) min $((SECONDS % 60)) s)"; }
+stage "format check (clang-format)"
 cd "$here"
 src_dirs=()
 for d in common cli world packages verify kek online keytransfer bench tests; do
@@ -57,19 +71,36 @@ for d in common cli world packages verify kek online keytransfer bench tests; do
 done
 find "${src_dirs[@]}" -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror
 
-echo "== hardened build, warnings as errors"
-cmake -S "$here" -B "$here/build-release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKT_WERROR=ON \
-    -DKT_BUILD_TESTS=OFF >/dev/null
-cmake --build "$here/build-release" -j "$jobs"
+stage "shellcheck (errors and warnings) over every script"
+mapfile -t scripts < <(git -C "$here" ls-files '*.sh' 2>/dev/null || find . -name '*.sh')
+shellcheck -S warning "${scripts[@]}" run.sh .ci/run scripts/completion/keytransfer
 
-echo "== ASan+UBSan build, unit and CLI tests"
+stage "ASan+UBSan build, unit, CLI and fault-injection tests"
 cmake -S "$here" -B "$here/build-asan" -DCMAKE_BUILD_TYPE=Debug -DKT_WERROR=ON -DKT_SANITIZE=ON \
     >/dev/null
 cmake --build "$here/build-asan" -j "$jobs"
 (cd "$here/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
 
-echo "== fuzz targets (clang libFuzzer, ${fuzz_seconds}s each)"
+# The tree on its own, as a clone without anything beside it: the hardened release build with
+# warnings as errors, the whole suite again, then the .deb installed and removed.
+stage "a copy of the tree alone: hardened release build and the whole suite"
+alone=$(mktemp -d /tmp/kt-alone.XXXXXX)
+trap 'rm -rf "$alone"' EXIT
+mkdir "$alone/keytransfer"
+(cd "$here" && { git ls-files -co --exclude-standard 2>/dev/null || find . -type f; } |
+    grep -v '^build' | while IFS= read -r f; do [ -e "$f" ] && printf '%s\n' "$f"; done |
+    tar -cf - -T -) | tar -xf - -C "$alone/keytransfer"
+cmake -S "$alone/keytransfer" -B "$alone/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKT_WERROR=ON \
+    >/dev/null
+cmake --build "$alone/build" -j "$jobs"
+(cd "$alone/build" && ctest --output-on-failure -j "$jobs")
+
+stage "the .deb: built, installed with apt-get, used, removed"
+(cd "$alone/build" && cpack -G DEB >/dev/null)
+"$here/tests/install/test_deb.sh" "$alone"/build/keytransfer_*.deb
+
+stage "fuzz targets (clang libFuzzer, ${fuzz_seconds}s each)"
 CC=clang cmake -S "$here" -B "$here/build-fuzz" -DCMAKE_BUILD_TYPE=Debug -DKT_WERROR=ON \
     -DKT_FUZZ=ON >/dev/null
 fuzzers=$(cd "$here/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')
@@ -90,4 +121,4 @@ for f in $fuzzers; do
     fi
     echo "$f: $(grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' "$log" | tail -n 1)"
 done
-echo "== all tests passed"
+stage "all tests passed"

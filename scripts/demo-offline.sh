@@ -22,7 +22,8 @@ if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
     echo "demo-offline.sh: $dir is not empty" >&2
     exit 2
 fi
-mkdir -p -m 700 "$dir"
+mkdir -p "$dir"
+chmod 700 "$dir"
 dir=$(cd "$dir" && pwd)
 export KEYTRANSFER_KMDATA="$dir/kmdata"
 printf 'demo-pin-card-1\ndemo-pin-card-2\ndemo-pin-card-3\n' >"$dir/pins.txt"

@@ -1,5 +1,7 @@
+# shellcheck shell=bash
 # lib.sh - the few helpers the CLI tests share. Each check counts as passed or failed; `finish`
 # prints "N passed, M failed" and exits non-zero when anything failed.
+# shellcheck disable=SC2034 # KT is for the scripts that source this file
 KT=${KT_BIN:?KT_BIN must name the keytransfer program}
 # Files the tests write are private, as PIN files must be (keytransfer refuses others).
 umask 077

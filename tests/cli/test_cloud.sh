@@ -225,7 +225,7 @@ expect 1 "a damaged RSA part" "$CLOUD" import "$t/badoaep.byok" --state "$t/stat
 printf 'this is not JSON\n' >"$t/text.byok"
 expect 3 "a non-JSON file" "$CLOUD" import "$t/text.byok" --state "$t/state" --name t5
 expect 2 "a bad key name" "$CLOUD" import "$t/rsa.byok" --state "$t/state" --name 'no/slash'
-[ -z "$(ls "$t/state/kmdata/local" | grep -E 'key_imported_t[0-9]')" ] && ok ||
+[ -z "$(find "$t/state/kmdata/local" -maxdepth 1 -name 'key_imported_t[0-9]*')" ] && ok ||
     fail "a refused import stored a key"
 
 # --- help and man page agree ---------------------------------------------------------------------

@@ -67,7 +67,7 @@ floor_msg "modify-acls with the weak card" "$KT" "${xfer[@]}"
 [ ! -e "$t/kmdata/local/key_xferacld_kdfkey" ] && ok || fail "a refused modify-acls wrote a key"
 expect 0 "module erase" "$KT" module erase --yes
 floor_msg "program with the weak card" "$KT" world program --card "$c3" --card "$c1"
-[ -z "$(ls "$t/kmdata/local" | grep module_)" ] && ok || fail "a refused program wrote a module"
+[ -z "$(find "$t/kmdata/local" -maxdepth 1 -name 'module_*')" ] && ok || fail "a refused program wrote a module"
 # The other cards are not affected.
 printf 'kdf-card-pin-3\n' >"$t/pin3"
 expect 0 "check-card of card 3" "$KT" world check-card --card "$c3" --pin-file "$t/pin3"

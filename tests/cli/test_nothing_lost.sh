@@ -141,7 +141,7 @@ KEYTRANSFER_KMDATA="$tpl/kmdata" "$KT" key generate --type EC --curve P-256 --id
 
 # copy_world NAME [--empty]: a fresh copy of the template (without its keys with --empty)
 copy_world() {
-    rm -rf "$t/$1"
+    rm -rf "${t:?}/$1"
     cp -a "$tpl" "$t/$1"
     [ "${2:-}" = --empty ] && rm -f "$t/$1"/kmdata/local/key_*
 }

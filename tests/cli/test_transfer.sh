@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # the per-size names (kekpkg2048, kekfp3072, ...) come from declare
 # test_transfer.sh - `keytransfer modify-acls` and `keytransfer package` as a custodian drives
 # them, cross-checked by programs that are not ours:
 #   - every target key type and size (RSA 2048/3072/4096, EC P-256/P-384/P-521/secp256k1, AES

@@ -213,7 +213,6 @@ no_file "no terminal, no --yes" "$local_dir/key_xferacld_prompted"
 # --- an informed quorum, at a terminal -----------------------------------------------------------
 "$KT" key show prompted --json >"$t/prompted.json" || fail "key show prompted"
 key_hash=$(json "$t/prompted.json" 'd["key_hash"]')
-world_dir="$t/kmdata"
 $PY - "$KT" "$t" "$c1" "$c3" "$key_hash" "$evil_fp" "$KID" "$world_hash" <<'EOF' >"$t/pty.out" 2>&1
 import os, pty, select, sys, time
 kt, t, c1, c3, key_hash, kek_fp, kid, world = sys.argv[1:9]

@@ -72,7 +72,7 @@ expect 1 "program with a wrong PIN" "$KT" world program --card "${cards[0]}" \
     --card "${cards[2]}" --pin-file "$t/pin1x"
 expect_err "wrong PIN or damaged card 3" "$KT" world program --card "${cards[0]}" \
     --card "${cards[2]}" --pin-file "$t/pin1x"
-[ -z "$(ls "$t/kmdata/local" | grep module_)" ] || fail "a refused program wrote a module file"
+[ -z "$(find "$t/kmdata/local" -maxdepth 1 -name 'module_*')" ] || fail "a refused program wrote a module file"
 printf 'third-card-pin\nfirst-card-pin\n' >"$t/pin31"
 expect 0 "program with cards 3 and 1" "$KT" world program --card "${cards[2]}" \
     --card "${cards[0]}" --pin-file "$t/pin31"

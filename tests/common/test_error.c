@@ -1,7 +1,7 @@
 /*
  * test_error.c - the error table and the kt_fail family: every code named and mapped to the exit
- * status docs/design.md §6 gives it, messages formatted, errno and OpenSSL texts appended, prefixes,
- * and safe truncation of long messages.
+ * status docs/design.md §6 gives it, messages formatted, errno and OpenSSL texts appended,
+ * prefixes, and safe truncation of long messages.
  */
 #include <errno.h>
 #include <string.h>

@@ -10,7 +10,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+
+/* Every scratch folder this process made, removed when it exits (each Criterion test runs in
+ * a process of its own), so that a test that fails or forgets leaves nothing in /tmp. */
+#define TRACKED_MAX 64
+static char tracked[TRACKED_MAX][PATH_MAX];
+static size_t ntracked;
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw);
+
+static void remove_tracked(void)
+{
+    for (size_t i = 0; i < ntracked; i++)
+        nftw(tracked[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void track(const char *dir)
+{
+    if (ntracked == 0)
+        atexit(remove_tracked);
+    if (ntracked < TRACKED_MAX)
+        snprintf(tracked[ntracked++], PATH_MAX, "%s", dir);
+}
 
 char *ts_scratch(void)
 {
@@ -20,7 +43,17 @@ char *ts_scratch(void)
     cr_assert(sodium_init() >= 0);
     cr_assert(asprintf(&dir, "%s/kt-test-XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp") > 0);
     cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+    track(dir);
     return dir;
+}
+
+void ts_scratch_into(char *out, size_t n)
+{
+    char *dir = ts_scratch();
+
+    cr_assert(strlen(dir) < n, "scratch path too long");
+    memcpy(out, dir, strlen(dir) + 1);
+    free(dir);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)

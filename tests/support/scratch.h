@@ -8,8 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A fresh private folder under $TMPDIR (else /tmp); free with ts_rmrf. */
+/* A fresh private folder under $TMPDIR (else /tmp); free with ts_rmrf. It is removed when the
+ * test's process exits in any case. */
 char *ts_scratch(void);
+
+/* As ts_scratch, into out (n bytes); removed when the test's process exits. */
+void ts_scratch_into(char *out, size_t n);
 
 /* Removes dir and everything below it (links are not followed), then frees dir. */
 void ts_rmrf(char *dir);

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "support/scratch.h"
 #include "../../world/internal.h"
 #include "kek.h"
 #include "pkg.h"
@@ -86,8 +87,7 @@ typedef struct fixture {
 
 static void make_tmpdir(char *out, size_t n)
 {
-    snprintf(out, n, "/tmp/kt-xfer-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(out));
+    ts_scratch_into(out, n);
 }
 
 static void setup(fixture *f)

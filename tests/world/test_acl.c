@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "support/scratch.h"
 #include "world.h"
 
 #define S  WORLD_ACT_SIGN
@@ -463,8 +464,7 @@ static void open_admin(world_admin *a, world_info *info)
     char dir[64], cards[1][PATH_MAX];
     world_paths p;
     kt_err e;
-    snprintf(dir, sizeof dir, "/tmp/kt-acl-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    ts_scratch_into(dir, sizeof dir);
     world_new_opts o = {.k = 1, .n = 1, .kdf = kdf, .pin = test_pin};
     world_kdf_floor_lower_for_tests(&kdf); /* structure, not KDF cost */
     cr_assert_eq(world_paths_init(&p, dir, NULL, &e), KT_OK, "%s", e.msg);

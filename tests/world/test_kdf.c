@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "reseal.h"
+#include "support/scratch.h"
 #include "world.h"
 
 /* Cheap parameters for the tests that lower the floor: structure, not cost. */
@@ -46,8 +47,7 @@ static void make_world(world_paths *p, char *dir, size_t dirsz, unsigned k, unsi
     world_info info;
     kt_err e;
     world_new_opts o = {.k = k, .n = n, .kdf = *kdf, .pin = test_pin};
-    snprintf(dir, dirsz, "/tmp/kt-kdf-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    ts_scratch_into(dir, dirsz);
     cr_assert_eq(world_paths_init(p, dir, NULL, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(world_create(p, &o, &info, cards, &e), KT_OK, "%s", e.msg);
 }
@@ -114,8 +114,7 @@ Test(kdf_floor, no_world_is_made_below_it_or_above_the_card_limits)
     world_paths p;
     world_info info;
     kt_err e;
-    snprintf(dir, sizeof dir, "/tmp/kt-kdf-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    ts_scratch_into(dir, sizeof dir);
     cr_assert_eq(world_paths_init(&p, dir, NULL, &e), KT_OK);
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         pins pc = {0};

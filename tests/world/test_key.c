@@ -44,8 +44,7 @@ static kt_rc test_pin(void *ctx, unsigned no, const char *card_path, bool is_new
 
 static void make_tmpdir(char *out, size_t n)
 {
-    snprintf(out, n, "/tmp/kt-key-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(out));
+    ts_scratch_into(out, n);
 }
 
 /* A fresh 1/1 world in a fresh folder, its module opened. */
@@ -1086,7 +1085,8 @@ Test(key, list_reports_refused_files_and_still_lists_the_good_ones)
     teardown(&f);
 }
 
-/* ---- a reduced, signed ACL (what modify-acls writes) --------------------------------------------- */
+/* ---- a reduced, signed ACL (what modify-acls writes)
+ * --------------------------------------------- */
 
 Test(key, a_signed_reduced_acl_is_kept_and_verified)
 {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "support/scratch.h"
 #include "world.h"
 
 /* The cheapest Argon2id libsodium allows: these tests are about structure, not KDF cost (the
@@ -42,8 +43,7 @@ static kt_rc test_pin(void *ctx, unsigned no, const char *card_path, bool is_new
 
 static void make_tmpdir(char *out, size_t n)
 {
-    snprintf(out, n, "/tmp/kt-world-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(out));
+    ts_scratch_into(out, n);
 }
 
 static void new_world(world_paths *p, const char *dir, unsigned k, unsigned n, world_info *info,

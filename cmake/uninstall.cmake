@@ -1,0 +1,11 @@
+# Removes every file install_manifest.txt lists (what the last `cmake --install` wrote).
+if(NOT EXISTS install_manifest.txt)
+    message(FATAL_ERROR "no install_manifest.txt here: nothing was installed from this build")
+endif()
+file(STRINGS install_manifest.txt kt_installed)
+foreach(kt_file ${kt_installed})
+    if(EXISTS "${kt_file}" OR IS_SYMLINK "${kt_file}")
+        message(STATUS "Removing ${kt_file}")
+        file(REMOVE "${kt_file}")
+    endif()
+endforeach()
