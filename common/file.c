@@ -1,9 +1,9 @@
 /*
- * file.c - the one careful writer and the careful reader (docs/design.md §6), plus removal, mkdir -p
- * and an existence test.
+ * file.c - the one careful writer and the careful reader (docs/design.md §6), plus removal, mkdir
+ * -p and an existence test.
  *
- * Writing: the target folder is opened (not a symlink) and locked with flock; the target must
- * not be a symlink; leftovers ".<name>.kt-tmp.<16 hex>" of an earlier crashed write are removed;
+ * Writing: the target folder is opened (not through a link) and locked with flock; the target must
+ * not be a symlink; a leftover ".<name>.kt-tmp" of an earlier crashed write is removed;
  * the data goes to an unnamed O_TMPFILE file in that folder (or, where the file system lacks
  * O_TMPFILE, to an exclusive 0600 temp file of that name), is written in full and fsync'd; then
  * it is published: KT_WRITE_NEW links it to the target name, which fails atomically if the name
@@ -35,12 +35,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define TMP_TAG        ".kt-tmp."
-#define TMP_RANDOM_HEX 16
-/* The longest target name whose temp name ".<name>.kt-tmp.<16 hex>" still fits NAME_MAX. */
-#define BASE_MAX (NAME_MAX - 1 - (sizeof TMP_TAG - 1) - TMP_RANDOM_HEX)
-/* Attempts at a fresh random temp name before giving up (a collision is 2^-64 per attempt). */
-#define TMP_ATTEMPTS 8
+#define TMP_TAG ".kt-tmp"
+/* The longest target name whose temp name ".<name>.kt-tmp" still fits NAME_MAX. */
+#define BASE_MAX (NAME_MAX - 1 - (sizeof TMP_TAG - 1))
+/* One name is tried: the folder lock keeps every other writer away (make_temp_name). */
+#define TMP_ATTEMPTS 1
 
 /* A path split into its folder (a heap copy, opened as dirfd) and its last component. */
 struct target {
@@ -95,76 +94,27 @@ static kt_rc open_dir(struct target *t, const char *path, const char *verb, kt_e
     return rc;
 }
 
-static bool is_hex_lower(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    }
-    return s[n] == '\0';
-}
-
-/* True when name is ".<base>.kt-tmp.<16 lower-case hex>". */
-static bool is_temp_of(const char *name, const char *base)
-{
-    size_t blen = strlen(base);
-
-    if (name[0] != '.' || strncmp(name + 1, base, blen) != 0)
-        return false;
-    name += 1 + blen;
-    if (strncmp(name, TMP_TAG, sizeof TMP_TAG - 1) != 0)
-        return false;
-    return is_hex_lower(name + sizeof TMP_TAG - 1, TMP_RANDOM_HEX);
-}
-
+/*
+ * The one temporary name a write to <base> uses: ".<base>.kt-tmp". The folder is locked for the
+ * whole write, so no other writer can be using it; one left by a crashed write is removed first.
+ * A fixed name makes that removal one system call, not a scan of the folder, so filling a
+ * folder with N files costs O(N), not O(N^2).
+ */
 static void make_temp_name(char out[NAME_MAX + 1], const char *base)
 {
-    uint8_t rnd[TMP_RANDOM_HEX / 2];
-    char hex[TMP_RANDOM_HEX + 1];
-
-    kt_random(rnd, sizeof rnd);
-    kt_hex(hex, rnd, sizeof rnd);
-    snprintf(out, NAME_MAX + 1, ".%s" TMP_TAG "%s", base, hex);
+    snprintf(out, NAME_MAX + 1, ".%s" TMP_TAG, base);
 }
 
-/* Removes the temp files an earlier write to the same target left behind when it crashed. */
+/* Removes the temp file an earlier write to the same target left behind when it crashed. */
 static kt_rc remove_leftovers(const struct target *t, const char *path, kt_err *e)
 {
-    DIR *d;
-    struct dirent *de;
-    int fd, err;
+    char name[NAME_MAX + 1];
 
-    fd = openat(t->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s': cannot list the folder '%s'",
-                             path, t->dir);
-    d = fdopendir(fd);
-    if (d == NULL) {
-        err = errno;
-        close(fd);
-        return kt_fail_errno(e, KT_EIO, err, "cannot write '%s': cannot list the folder '%s'", path,
-                             t->dir);
-    }
-    for (;;) {
-        errno = 0;
-        de = readdir(d);
-        if (de == NULL)
-            break;
-        if (!is_temp_of(de->d_name, t->base))
-            continue;
-        if (unlinkat(t->dirfd, de->d_name, 0) != 0 && errno != ENOENT) {
-            err = errno;
-            closedir(d);
-            return kt_fail_errno(e, KT_EIO, err,
-                                 "cannot remove '%s/%s', left over from an earlier write of '%s'",
-                                 t->dir, de->d_name, path);
-        }
-    }
-    err = errno;
-    closedir(d);
-    if (err != 0)
-        return kt_fail_errno(e, KT_EIO, err, "cannot write '%s': cannot list the folder '%s'", path,
-                             t->dir);
+    make_temp_name(name, t->base);
+    if (unlinkat(t->dirfd, name, 0) != 0 && errno != ENOENT)
+        return kt_fail_errno(e, KT_EIO, errno,
+                             "cannot remove '%s/%s', left over from an earlier write of '%s'",
+                             t->dir, name, path);
     return KT_OK;
 }
 
