@@ -857,7 +857,8 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         goto out;
 
     /* 3. CKM_RSA_AES_KEY_WRAP of the material as it sits in secure memory: PKCS#8
-     * PrivateKeyInfo DER (RSA, EC) or the raw key (AES), the target formats of docs/design.md §4. */
+     * PrivateKeyInfo DER (RSA, EC) or the raw key (AES), the target formats of docs/design.md §4.
+     */
     if ((rc = pkg_rsa_aes_wrap(k->key, h, key.material.p, key.material.len, &blob, e)) != KT_OK)
         goto out;
     r->rsa_len = pkg_rsa_modulus_len(k->key);

@@ -1,6 +1,6 @@
 /*
- * transfer.h - the face of the transfer step (docs/design.md §1 steps 7 and 8, §3): reduce a key's ACL
- * with the administrator quorum so that it may go to one KEK only, then wrap it for that KEK.
+ * transfer.h - the face of the transfer step (docs/design.md §1 steps 7 and 8, §3): reduce a key's
+ * ACL with the administrator quorum so that it may go to one KEK only, then wrap it for that KEK.
  * It drives world/ (keys, ACLs, the quorum), verify/ (the KEK and world packages) and packages/
  * (CKM_RSA_AES_KEY_WRAP, the .byok, the manifest). The `keytransfer modify-acls` and `keytransfer
  * package` commands are thin shells around transfer_reduce and transfer_package.

@@ -1,6 +1,6 @@
 /*
- * cmd_upload.c - `keytransfer-online upload`: the last step of a transfer (docs/design.md §1 step 9).
- * The package is checked against its signed manifest before anything is sent, imported with Key
+ * cmd_upload.c - `keytransfer-online upload`: the last step of a transfer (docs/design.md §1 step
+ * 9). The package is checked against its signed manifest before anything is sent, imported with Key
  * Vault's Import Key request (sent again within bounds when the service is busy, looked up when
  * the answer is lost: upload.c), and the key the service then holds is compared with the key
  * the manifest describes and with what was asked.

@@ -1,5 +1,6 @@
 /*
- * online.h - the face of online/: what the online workstation does (docs/design.md §1 steps 1 and 9).
+ * online.h - the face of online/: what the online workstation does (docs/design.md §1 steps 1 and
+ * 9).
  *
  *   hash.c      streaming SHA-256 of downloads in constant memory, expected hashes
  *   package.c   the USB hand-over: transfer manifests, their signer, the package they name

@@ -1,8 +1,8 @@
 /*
  * package.c - the USB hand-over: what arrives on the stick is checked before anything is sent.
  * A transfer manifest's EdDSA signature must verify, its signer may be pinned by fingerprint, and
- * the package it names must have the SHA-256 it states (docs/design.md §4, "Transfer manifest"), and
- * a KEK the DEMO root vouched for is taken only for a demo.
+ * the package it names must have the SHA-256 it states (docs/design.md §4, "Transfer manifest"),
+ * and a KEK the DEMO root vouched for is taken only for a demo.
  */
 #include "online.h"
 

@@ -1,9 +1,9 @@
 /*
- * payload.c - the payloads of the vendor-signed packages (docs/design.md §4): keytransfer-kek/1, what
- * the cloud HSM states about its key exchange key, and keytransfer-world/1, what it states about
- * its security world. Builders write exactly what the struct holds; parsers return exactly what
- * the payload states. Both refuse what is malformed and nothing else: whether the statements are
- * acceptable (RSA-HSM of 2048/3072/4096 bits, key_ops ["import"], not exportable, a fingerprint
+ * payload.c - the payloads of the vendor-signed packages (docs/design.md §4): keytransfer-kek/1,
+ * what the cloud HSM states about its key exchange key, and keytransfer-world/1, what it states
+ * about its security world. Builders write exactly what the struct holds; parsers return exactly
+ * what the payload states. Both refuse what is malformed and nothing else: whether the statements
+ * are acceptable (RSA-HSM of 2048/3072/4096 bits, key_ops ["import"], not exportable, a fingerprint
  * that matches, the same region and world) is verify/'s judgement, reported there by name.
  */
 #include "internal.h"

@@ -1,9 +1,9 @@
 /*
  * root.c - the vendor root a verifier trusts, fixed at build time: the SHA-256 of its
- * SubjectPublicKeyInfo DER (docs/design.md §4) from the CMake cache variable KEYTRANSFER_ROOT_SHA256,
- * checked there to be 64 hex digits and passed in as byte initializers. The default is the DEMO
- * root of packages/demo-vendor/, whose private key is committed: a build with it verifies demos,
- * never a real vendor.
+ * SubjectPublicKeyInfo DER (docs/design.md §4) from the CMake cache variable
+ * KEYTRANSFER_ROOT_SHA256, checked there to be 64 hex digits and passed in as byte initializers.
+ * The default is the DEMO root of packages/demo-vendor/, whose private key is committed: a build
+ * with it verifies demos, never a real vendor.
  */
 #include "pkg.h"
 

@@ -1,9 +1,9 @@
 /*
  * acl.c - key ACLs: permission groups of actions, each optionally bound to a KEK fingerprint,
- * a target world hash and the KEK's key identifier (docs/design.md §4 "ACLs"). Their strict, canonical
- * encoding (the key file's field 0x0B), the default ACL of a new key, the questions "is this
- * allowed?" and "is this a reduction?", a readable form for `key show`, and KNSO's signature over
- * a reduced ACL, which names the key it approves by its hash, app and ident.
+ * a target world hash and the KEK's key identifier (docs/design.md §4 "ACLs"). Their strict,
+ * canonical encoding (the key file's field 0x0B), the default ACL of a new key, the questions "is
+ * this allowed?" and "is this a reduction?", a readable form for `key show`, and KNSO's signature
+ * over a reduced ACL, which names the key it approves by its hash, app and ident.
  *
  * The reduction rule is monotone, as nShield's: a new ACL may only take permissions away or add
  * bindings, never add an action or drop a binding.

@@ -1,6 +1,6 @@
 /*
- * key.c - module-protected keys (docs/design.md §4, docs/formats.md "Key files"): generating RSA, EC
- * and AES keys, importing existing ones (PEM or DER; PKCS#8, encrypted PKCS#8, PKCS#1, SEC1; raw
+ * key.c - module-protected keys (docs/design.md §4, docs/formats.md "Key files"): generating RSA,
+ * EC and AES keys, importing existing ones (PEM or DER; PKCS#8, encrypted PKCS#8, PKCS#1, SEC1; raw
  * AES), and the key files that hold them: a public header that is the associated data of an
  * XChaCha20-Poly1305 seal, under a subkey of KM, of the private key.
  *
