@@ -638,6 +638,31 @@ static void say(kt_txn_report_fn report, void *ctx, const char *what, bool compl
     report(ctx, what, completed, line);
 }
 
+/* The end of a recovery: the record name removed (and, completing, the intent record first),
+ * the folder synced, and the user told; or the error named. */
+static kt_rc recovered(int jfd, const char *jdir, const char *id, const char *name,
+                       const char *what, bool completed, kt_rc rc, kt_txn_report_fn report,
+                       void *ctx, kt_err *e)
+{
+    if (rc == KT_OK) {
+        char intent[NAME_MAX + 1];
+        record_name(intent, id, false);
+        if (completed)
+            unlinkat(jfd, intent, 0);
+        if (unlinkat(jfd, name, 0) != 0 && errno != ENOENT)
+            rc = kt_fail_errno(e, KT_EIO, errno, "cannot remove '%s/%s'", jdir, name);
+        else
+            rc = sync_dir(jfd, jdir, e);
+    }
+    if (rc == KT_OK)
+        say(report, ctx, what, completed, jdir);
+    else if (completed)
+        kt_err_prefix(e, "cannot finish the interrupted '%s' in %s", what, jdir);
+    else
+        kt_err_prefix(e, "cannot undo the interrupted '%s' in %s", what, jdir);
+    return rc;
+}
+
 /* Finishes a committed change from its commit record. */
 static kt_rc roll_forward(int jfd, const char *jdir, const char *id, kt_txn_report_fn report,
                           void *ctx, kt_err *e)
@@ -666,19 +691,7 @@ static kt_rc roll_forward(int jfd, const char *jdir, const char *id, kt_txn_repo
             rc = sync_dir(fds[i], r.dirs[i], e);
     }
     close_record_dirs(&r, fds);
-    if (rc == KT_OK) {
-        char intent[NAME_MAX + 1];
-        record_name(intent, id, false);
-        unlinkat(jfd, intent, 0);
-        if (unlinkat(jfd, name, 0) != 0 && errno != ENOENT)
-            rc = kt_fail_errno(e, KT_EIO, errno, "cannot remove '%s/%s'", jdir, name);
-        else
-            rc = sync_dir(jfd, jdir, e);
-    }
-    if (rc == KT_OK)
-        say(report, ctx, r.what, true, jdir);
-    else
-        kt_err_prefix(e, "cannot finish the interrupted '%s' in %s", r.what, jdir);
+    rc = recovered(jfd, jdir, id, name, r.what, true, rc, report, ctx, e);
     record_free(&r);
     return rc;
 }
@@ -711,16 +724,7 @@ static kt_rc roll_back(int jfd, const char *jdir, const char *id, kt_txn_report_
             rc = unstage_all(fds[i], i == 0 ? jdir : r.dirs[i], id, e);
     if (r.ndirs > 0)
         close_record_dirs(&r, fds);
-    if (rc == KT_OK) {
-        if (unlinkat(jfd, name, 0) != 0 && errno != ENOENT)
-            rc = kt_fail_errno(e, KT_EIO, errno, "cannot remove '%s/%s'", jdir, name);
-        else
-            rc = sync_dir(jfd, jdir, e);
-    }
-    if (rc == KT_OK)
-        say(report, ctx, r.what, false, jdir);
-    else
-        kt_err_prefix(e, "cannot undo the interrupted '%s' in %s", r.what, jdir);
+    rc = recovered(jfd, jdir, id, name, r.what, false, rc, report, ctx, e);
     record_free(&r);
     return rc;
 }

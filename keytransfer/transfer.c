@@ -125,20 +125,6 @@ void transfer_kek_free(transfer_kek *k)
     memset(k, 0, sizeof *k);
 }
 
-/* The refusal of --demo by a build that trusts another root than the DEMO one. */
-static kt_rc refuse_demo_flag(kt_err *e)
-{
-    uint8_t root[32];
-    char groups[80];
-    pkg_root_sha256(root);
-    kt_hex_groups(groups, sizeof groups, root, 32);
-    return kt_fail(e, KT_EDENIED,
-                   "--demo: this keytransfer trusts only the vendor root %s "
-                   "(KEYTRANSFER_ROOT_SHA256); a build with a real root never takes a KEK "
-                   "vouched for by the DEMO root, whose private key is public. Leave --demo out",
-                   groups);
-}
-
 /*
  * The name of the root certificate (the last of the KEK package's x5c, which verify/ has held to
  * the compiled-in hash and its own signature): its organizationName, else its commonName, as
@@ -197,8 +183,8 @@ kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uin
 
     memset(k, 0, sizeof *k);
     memset(&r, 0, sizeof r);
-    if (demo && !pkg_root_is_demo())
-        return refuse_demo_flag(e);
+    if ((rc = pkg_root_demo_flag(demo, e)) != KT_OK)
+        return rc;
     if ((rc = read_package("the KEK package", kek_pkg, &kek_bytes, e)) != KT_OK ||
         (rc = read_package("the world package", world_pkg, &world_bytes, e)) != KT_OK)
         goto out;
@@ -340,8 +326,9 @@ kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek
     bool packages = s->kek_package != NULL || s->world_package != NULL;
 
     memset(k, 0, sizeof *k);
-    if (s->demo && !pkg_root_is_demo())
-        return refuse_demo_flag(e);
+    kt_rc rc = pkg_root_demo_flag(s->demo, e);
+    if (rc != KT_OK)
+        return rc;
     if (packages && s->kek_pem != NULL)
         return kt_fail(e, KT_EUSAGE,
                        "give the attested KEK (-k KEKPKG -w WORLDPKG) or an unattested one "

@@ -148,18 +148,10 @@ fail:
 
 kt_rc online_package_trust(const online_package *p, const char *manifest_path, bool demo, kt_err *e)
 {
-    uint8_t demo_root[32], root[32];
-    char groups[80];
-
-    pkg_root_sha256(root);
-    if (demo && !pkg_root_is_demo()) {
-        kt_hex_groups(groups, sizeof groups, root, 32);
-        return kt_fail(e, KT_EDENIED,
-                       "--demo: this keytransfer-online trusts only the vendor root %s "
-                       "(KEYTRANSFER_ROOT_SHA256); a build with a real root never uploads a "
-                       "package whose KEK the DEMO root vouched for. Leave --demo out",
-                       groups);
-    }
+    uint8_t demo_root[32];
+    kt_rc rc = pkg_root_demo_flag(demo, e);
+    if (rc != KT_OK)
+        return rc;
     if (!p->m.attested)
         return KT_OK;
     pkg_demo_root_sha256(demo_root);

@@ -444,6 +444,10 @@ bool pkg_root_is_demo(void);
 /* The SHA-256 of the DEMO root's SPKI (whatever root is compiled in). */
 void pkg_demo_root_sha256(uint8_t out[32]);
 
+/* The one rule for --demo: fine in a DEMO build, or when not asked for; a build with a real
+ * root refuses it outright (KT_EDENIED, naming the compiled-in root), before anything is read. */
+KT_MUST kt_rc pkg_root_demo_flag(bool demo, kt_err *e);
+
 /* ------------------------------------------------------------------------------------------ */
 /* The toolset zip (zip.c)                                                                     */
 /* ------------------------------------------------------------------------------------------ */

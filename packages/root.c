@@ -32,3 +32,19 @@ bool pkg_root_is_demo(void)
 {
     return memcmp(ROOT, DEMO_ROOT, sizeof ROOT) == 0;
 }
+
+kt_rc pkg_root_demo_flag(bool demo, kt_err *e)
+{
+    uint8_t root[32];
+    char groups[80];
+
+    if (!demo || pkg_root_is_demo())
+        return KT_OK;
+    pkg_root_sha256(root);
+    kt_hex_groups(groups, sizeof groups, root, 32);
+    return kt_fail(e, KT_EDENIED,
+                   "--demo: this build trusts only the vendor root %s (KEYTRANSFER_ROOT_SHA256); "
+                   "a build with a real root never takes a KEK vouched for by the DEMO root, "
+                   "whose private key is public. Leave --demo out",
+                   groups);
+}
