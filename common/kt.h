@@ -275,6 +275,14 @@ void kt_sha256(uint8_t out[32], const void *in, size_t n);
 /* Formats a UNIX time as "YYYY-MM-DDThh:mm:ssZ" (out at least 21 bytes). */
 void kt_time_iso8601(char *out, size_t outsz, uint64_t unix_seconds);
 
+/* A buffer for kt_quote: up to 64 characters of the text and "...". */
+#define KT_QUOTE_SIZE 68
+
+/* The one way untrusted text enters a message: s[0..n-1] with printable ASCII (0x20..0x7e) kept
+ * and anything else (control characters, escapes, NUL, UTF-8) as '?'; a text that does not fit
+ * in outsz (at least 4) is cut and ends in "...". Returns out, always NUL-terminated. */
+const char *kt_quote(char *out, size_t outsz, const char *s, size_t n);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Strict JSON (over jansson)                                                                  */
 /* ------------------------------------------------------------------------------------------ */

@@ -128,7 +128,7 @@ static void retry_after(CURL *curl, char *out, size_t outsz)
     out[0] = '\0';
     if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != NULL &&
         h->value != NULL)
-        online_sanitize(h->value, strlen(h->value), out, outsz);
+        kt_quote(out, outsz, h->value, strlen(h->value));
 }
 
 /* Whether a failed transfer may have reached the server: libcurl stamps the pre-transfer time

@@ -427,7 +427,7 @@ static kt_rc ec_sha256(const json_t *jwk, uint8_t out[32], kt_err *e)
             c = &curves[i];
     if (c == NULL) {
         char s[40];
-        online_sanitize(crv, strlen(crv), s, sizeof s);
+        kt_quote(s, sizeof s, crv, strlen(crv));
         return kt_fail(e, KT_EFORMAT,
                        "the key the service returned is on curve '%s', which is "
                        "not P-256, P-384, P-521 or P-256K",
@@ -484,20 +484,6 @@ kt_rc online_jwk_sha256(const json_t *jwk, uint8_t out[32], kt_err *e)
 
 /* ---- answers ----------------------------------------------------------------------------- */
 
-void online_sanitize(const char *text, size_t len, char *out, size_t outsz)
-{
-    size_t o = 0;
-    if (outsz == 0)
-        return;
-    for (size_t i = 0; i < len && o + 1 < outsz; i++) {
-        unsigned char c = (unsigned char)text[i];
-        out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    out[o] = '\0';
-    if (o < len && outsz > 4)
-        memcpy(out + outsz - 4, "...", 4);
-}
-
 /* HOST and NAME of https://HOST/keys/NAME/VERSION (the shape pkg_kid_check has checked). */
 static void kid_parts(const char *kid, char *host, size_t hostsz, char *name, size_t namesz)
 {
@@ -525,13 +511,13 @@ void online_describe_error(long status, const uint8_t *body, size_t len, char *o
         const char *c = json_string_value(json_object_get(err, "code"));
         const char *m = json_string_value(json_object_get(err, "message"));
         if (c != NULL)
-            online_sanitize(c, strlen(c), code, sizeof code);
+            kt_quote(code, sizeof code, c, strlen(c));
         if (m != NULL)
-            online_sanitize(m, strlen(m), msg, sizeof msg);
+            kt_quote(msg, sizeof msg, m, strlen(m));
         json_decref(j);
     }
     if (code[0] == '\0' && msg[0] == '\0' && len > 0) {
-        online_sanitize((const char *)body, len < 200 ? len : 200, msg, sizeof msg);
+        kt_quote(msg, sizeof msg, (const char *)body, len < 200 ? len : 200);
         snprintf(out, outsz, "HTTP %ld, not a Key Vault error answer: %s", status, msg);
         return;
     }
@@ -563,7 +549,7 @@ static kt_rc answer_ops(const json_t *key, online_imported *out, kt_err *e)
         if (bit == 0)
             out->ops_unknown = true;
         out->ops |= bit;
-        online_sanitize(name, strlen(name), s, sizeof s);
+        kt_quote(s, sizeof s, name, strlen(name));
         int n =
             snprintf(out->ops_text + used, sizeof out->ops_text - used, "%s%s", used ? "," : "", s);
         if (n > 0 && (size_t)n < sizeof out->ops_text - used)
@@ -630,7 +616,7 @@ kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, online_i
         goto out;
     if (strlen(kid) > PKG_KID_MAX || pkg_kid_check(kid, e) != KT_OK) {
         char s[120];
-        online_sanitize(kid, strlen(kid), s, sizeof s);
+        kt_quote(s, sizeof s, kid, strlen(kid));
         rc = kt_fail(e, KT_EFORMAT, "the service's answer: kid '%s' is not a key identifier", s);
         goto out;
     }
@@ -640,7 +626,7 @@ kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, online_i
         rc = kt_fail(e, KT_EFORMAT, "the service's answer: kty is not a key type");
         goto out;
     }
-    online_sanitize(kty, strlen(kty), out->kty, sizeof out->kty);
+    kt_quote(out->kty, sizeof out->kty, kty, strlen(kty));
     if ((rc = answer_ops(key, out, e)) != KT_OK || (rc = answer_attributes(j, out, e)) != KT_OK)
         goto out;
     if (strcmp(kty, "RSA") == 0 || strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC") == 0 ||

@@ -275,10 +275,6 @@ typedef struct online_expect {
 KT_MUST kt_rc online_check_answer(const online_expect *want, const online_imported *got,
                                   bool *compared, kt_err *e);
 
-/* Copies text into out for a terminal: printable ASCII kept, anything else '?', at most
- * outsz-1 bytes, "..." marking a cut. */
-void online_sanitize(const char *text, size_t len, char *out, size_t outsz);
-
 /* ------------------------------------------------------------------------------------------ */
 /* The bearer token and the request (http.c)                                                   */
 /* ------------------------------------------------------------------------------------------ */

@@ -25,7 +25,7 @@ static kt_rc check_schema(const json_t *root, const char *want, const char *othe
                           kt_err *e)
 {
     const char *schema, *slash = strchr(want, '/');
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     size_t family = (size_t)(slash - want) + 1; /* "keytransfer-kek/" */
     kt_rc rc = kt_json_get_string(root, "schema", what, &schema, e);
 
@@ -33,7 +33,7 @@ static kt_rc check_schema(const json_t *root, const char *want, const char *othe
         return rc;
     if (strcmp(schema, want) == 0)
         return KT_OK;
-    pkg_quote(q, schema);
+    kt_quote(q, sizeof q, schema, strlen(schema));
     if (strncmp(schema, want, family) == 0)
         return kt_fail(e, KT_EVERSION, "%s: schema \"%s\" is not supported; this reads %s", what, q,
                        want);

@@ -92,7 +92,7 @@ static kt_rc signature_of(const pkg_jws *jws, const char *what, char *detail, si
                           kt_err *e)
 {
     X509 *leaf = sk_X509_value(jws->chain, 0);
-    char label[VERIFY_QUOTE_MAX + 4];
+    char label[KT_QUOTE_SIZE];
     kt_rc rc = pkg_jws_verify_signature(jws, X509_get0_pubkey(leaf), e);
 
     if (rc != KT_OK) {
@@ -164,12 +164,12 @@ static kt_rc check_kek_type(run *c, char *detail, size_t detail_sz, kt_err *e)
     const pkg_kek_payload *k = &c->r->kek;
     EVP_PKEY *key = c->r->kek_key;
     BIGNUM *exp = NULL;
-    char q[VERIFY_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     int bits;
     bool exp_ok;
 
     if (strcmp(k->kty, KTY_HSM) != 0) {
-        verify_quote(q, k->kty, strlen(k->kty));
+        kt_quote(q, KT_QUOTE_SIZE, k->kty, strlen(k->kty));
         return kt_fail(e, KT_EDENIED,
                        "the KEK's kty is \"%s\"; a KEK must be \"" KTY_HSM
                        "\" (an RSA key held in an HSM)",
@@ -235,7 +235,7 @@ static kt_rc check_exportable(run *c, char *detail, size_t detail_sz, kt_err *e)
 static kt_rc check_module(run *c, char *detail, size_t detail_sz, kt_err *e)
 {
     const pkg_kek_payload *k = &c->r->kek;
-    char esn[PKG_ESN_LEN + 1], label[VERIFY_QUOTE_MAX + 4];
+    char esn[PKG_ESN_LEN + 1], label[KT_QUOTE_SIZE];
     kt_rc rc = verify_chain_warrant_esn(c->kek_jws.chain, KEK_WHAT, esn, e);
 
     if (rc != KT_OK)

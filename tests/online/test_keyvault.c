@@ -627,12 +627,3 @@ Test(answer, the_last_comparison)
     cr_expect_eq(online_compare_key(&m, &got, &compared, &e), KT_OK);
     cr_expect_not(compared, "an AES key has nothing to compare");
 }
-
-Test(answer, sanitize)
-{
-    char out[8];
-    online_sanitize("ab\ncd", 5, out, sizeof out);
-    cr_expect_str_eq(out, "ab?cd");
-    online_sanitize("abcdefghijkl", 12, out, sizeof out);
-    cr_expect_str_eq(out, "abcd...");
-}
