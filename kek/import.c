@@ -18,7 +18,7 @@ static kt_rc target_type(const kt_secbuf *target, world_key_type *type, kt_err *
 {
     EVP_PKEY *pkey = NULL;
     kt_err pkcs8_err;
-    if (pkg_pkcs8_decode(target->p, target->len, &pkey, &pkcs8_err) == KT_OK) {
+    if (kt_pkcs8_decode(target->p, target->len, &pkey, &pkcs8_err) == KT_OK) {
         bool rsa = EVP_PKEY_is_a(pkey, "RSA"), ec = EVP_PKEY_is_a(pkey, "EC");
         EVP_PKEY_free(pkey);
         if (!rsa && !ec)

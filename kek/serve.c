@@ -45,22 +45,11 @@ unsigned kek_ops_for(world_key_type type)
     return 0;
 }
 
-/* Key Vault curve names and world/'s canonical ones. */
-static const struct curve {
-    const char *jwk, *world;
-} curves[] = {
-    {"P-256", "P-256"},
-    {"P-384", "P-384"},
-    {"P-521", "P-521"},
-    {"P-256K", "secp256k1"},
-};
-
-static const struct curve *curve_by_world(const char *world)
+/* The curve of world/'s canonical name (the names in each vocabulary live in common/keys.c). */
+static const kt_curve *curve_by_world(const char *world)
 {
-    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
-        if (strcmp(curves[i].world, world) == 0)
-            return &curves[i];
-    return NULL;
+    const kt_curve *c = kt_curve_find(world);
+    return c != NULL && strcmp(c->name, world) == 0 ? c : NULL;
 }
 
 /* ---- the Import Key body ----------------------------------------------------------------- */
@@ -106,13 +95,11 @@ static kt_rc parse_crv(const json_t *key, kek_import_body *out, kt_err *e)
     }
     if (crv == NULL)
         return kt_fail(e, KT_EFORMAT, WHAT ": an EC-HSM key needs crv");
-    const char *s = json_string_value(crv);
-    for (size_t i = 0; s != NULL && i < sizeof curves / sizeof curves[0]; i++) {
-        if (strcmp(s, curves[i].jwk) == 0) {
-            snprintf(out->crv, sizeof out->crv, "%s", curves[i].jwk);
-            snprintf(out->curve, sizeof out->curve, "%s", curves[i].world);
-            return KT_OK;
-        }
+    const kt_curve *c = kt_curve_by_jwk(json_string_value(crv));
+    if (c != NULL) {
+        snprintf(out->crv, sizeof out->crv, "%s", c->jwk);
+        snprintf(out->curve, sizeof out->curve, "%s", c->name);
+        return KT_OK;
     }
     return kt_fail(e, KT_EFORMAT, WHAT ": crv must be P-256, P-384, P-521 or P-256K");
 }
@@ -496,7 +483,7 @@ static kt_rc key_jwk(const kek_cloud *c, const world_key_info *info, unsigned op
     if (key == NULL)
         return kt_fail(e, KT_ENOMEM, "out of memory");
     if (info->type != WORLD_KEY_AES) {
-        if ((rc = pkg_pubkey_from_der(info->spki, info->spki_len, &pkey, e)) != KT_OK)
+        if ((rc = kt_spki_decode(info->spki, info->spki_len, &pkey, e)) != KT_OK)
             goto out;
         if (info->type == WORLD_KEY_RSA) {
             if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a) != 1 ||
@@ -507,7 +494,7 @@ static kt_rc key_jwk(const kek_cloud *c, const world_key_info *info, unsigned op
             json_object_set_new(key, "n", b64_bn(a, 0));
             json_object_set_new(key, "e", b64_bn(b, 0));
         } else {
-            const struct curve *cv = curve_by_world(info->curve);
+            const kt_curve *cv = curve_by_world(info->curve);
             if (cv == NULL || EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a) != 1 ||
                 EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &b) != 1) {
                 rc = kt_fail_ssl(e, KT_ECRYPTO, "cannot read the EC public key");
@@ -565,7 +552,7 @@ static kt_rc peek(kek_cloud *c, const kt_buf *byok, world_key_type *type, char *
     }
     if ((rc = pkg_rsa_aes_unwrap(kek.pkey, PKG_OAEP_SHA1, b.blob.p, b.blob.len, &k.material, e)))
         goto out;
-    if (pkg_pkcs8_decode(k.material.p, k.material.len, &pkey, &ignored) == KT_OK)
+    if (kt_pkcs8_decode(k.material.p, k.material.len, &pkey, &ignored) == KT_OK)
         *type = EVP_PKEY_is_a(pkey, "RSA")  ? WORLD_KEY_RSA
                 : EVP_PKEY_is_a(pkey, "EC") ? WORLD_KEY_EC
                                             : 0;
@@ -638,7 +625,7 @@ static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq,
         goto out;
     }
     if (type == WORLD_KEY_EC && strcmp(curve, body.curve) != 0) {
-        const struct curve *cv = curve_by_world(curve);
+        const kt_curve *cv = curve_by_world(curve);
         answer_error(rs, 400, "BadParameter", "crv is %s, but the .byok carries a key on %s",
                      body.crv, cv ? cv->jwk : curve);
         goto out;

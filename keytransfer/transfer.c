@@ -229,7 +229,7 @@ kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uin
     snprintf(k->kid, sizeof k->kid, "%s", r.kek.kid);
     snprintf(k->region, sizeof k->region, "%s", r.world.region);
     memcpy(k->world_hash, r.world.world_hash, WORLD_HASH_LEN);
-    rc = pkg_spki_sha256(k->key, k->fp, e);
+    rc = kt_spki_sha256(k->key, k->fp, e);
     /* Our own hash of the key we will wrap to must be the fingerprint the vendor attested. */
     if (rc == KT_OK && !kt_ct_equal(k->fp, r.kek.public_key_sha256, 32))
         rc = kt_fail(e, KT_EDENIED, "the KEK's fingerprint is not the one its package states");
@@ -291,7 +291,7 @@ kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const char *a
         return rc;
     }
     if ((rc = check_unattested_key(pem_path, k->key, e)) != KT_OK ||
-        (rc = pkg_spki_sha256(k->key, k->fp, e)) != KT_OK)
+        (rc = kt_spki_sha256(k->key, k->fp, e)) != KT_OK)
         goto fail;
     k->bits = (unsigned)EVP_PKEY_get_bits(k->key);
     kt_hex(fp, k->fp, 32);

@@ -259,24 +259,10 @@ const char *online_kty_for(const char *key_type)
     return NULL;
 }
 
-/* Key Vault curve names, the OpenSSL group names and the coordinate lengths (RFC 7518 §6.2.1.2:
- * x and y are the full length of a field element). */
-static const struct curve {
-    const char *manifest, *jwk, *group;
-    size_t coord;
-} curves[] = {
-    {"P-256", "P-256", "prime256v1", 32},
-    {"P-384", "P-384", "secp384r1", 48},
-    {"P-521", "P-521", "secp521r1", 66},
-    {"secp256k1", "P-256K", "secp256k1", 32},
-};
-
 const char *online_crv_for(const char *curve)
 {
-    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
-        if (strcmp(curve, curves[i].manifest) == 0)
-            return curves[i].jwk;
-    return NULL;
+    const kt_curve *c = kt_curve_find(curve);
+    return c != NULL && strcmp(c->name, curve) == 0 ? c->jwk : NULL;
 }
 
 /* ---- the import body --------------------------------------------------------------------- */
@@ -370,7 +356,7 @@ static kt_rc fromdata_sha256(const char *type, OSSL_PARAM_BLD *bld, uint8_t out[
                          type);
         goto out;
     }
-    rc = pkg_spki_sha256(pkey, out, e);
+    rc = kt_spki_sha256(pkey, out, e);
 out:
     EVP_PKEY_CTX_free(check);
     EVP_PKEY_CTX_free(ctx);
@@ -413,7 +399,7 @@ out:
 
 static kt_rc ec_sha256(const json_t *jwk, uint8_t out[32], kt_err *e)
 {
-    const struct curve *c = NULL;
+    const kt_curve *c = NULL;
     const char *crv;
     kt_buf x = {0}, y = {0};
     uint8_t point[1 + 2 * 66];
@@ -422,10 +408,7 @@ static kt_rc ec_sha256(const json_t *jwk, uint8_t out[32], kt_err *e)
 
     if ((rc = kt_json_get_string(jwk, "crv", "the key the service returned", &crv, e)) != KT_OK)
         return rc;
-    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
-        if (strcmp(crv, curves[i].jwk) == 0)
-            c = &curves[i];
-    if (c == NULL) {
+    if ((c = kt_curve_by_jwk(crv)) == NULL) {
         char s[40];
         kt_quote(s, sizeof s, crv, strlen(crv));
         return kt_fail(e, KT_EFORMAT,

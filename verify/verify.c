@@ -129,7 +129,7 @@ static kt_rc check_kek_payload(run *c, char *detail, size_t detail_sz, kt_err *e
         return rc;
     }
     /* The parser has checked that public_key is SubjectPublicKeyInfo DER consumed in full. */
-    if ((rc = pkg_pubkey_from_der(r->kek.public_key.p, r->kek.public_key.len, &r->kek_key, e)) !=
+    if ((rc = kt_spki_decode(r->kek.public_key.p, r->kek.public_key.len, &r->kek_key, e)) !=
         KT_OK) {
         kt_err_prefix(e, "%s: public_key", KEK_WHAT);
         pkg_kek_payload_free(&r->kek);
@@ -268,7 +268,7 @@ static kt_rc check_fingerprint(run *c, char *detail, size_t detail_sz, kt_err *e
                        stated, have);
     }
     /* The fingerprint is only meaningful if every tool encodes this key to these bytes. */
-    if ((rc = pkg_spki_der(c->r->kek_key, &der, e)) != KT_OK)
+    if ((rc = kt_spki_encode(c->r->kek_key, &der, e)) != KT_OK)
         return rc == KT_ENOMEM ? rc : KT_EDENIED;
     canonical = der.len == k->public_key.len && memcmp(der.p, k->public_key.p, der.len) == 0;
     kt_buf_free(&der);

@@ -304,7 +304,7 @@ Test(jwk, rebuilds_the_fingerprint_openssl_computes)
         for (int round = 0; round < 4; round++) {
             EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec[i].group);
             json_t *j = jwk_of(k, ec[i].coord);
-            cr_assert_eq(pkg_spki_sha256(k, want, &e), KT_OK);
+            cr_assert_eq(kt_spki_sha256(k, want, &e), KT_OK);
             cr_expect_eq(online_jwk_sha256(j, have, &e), KT_OK, "%s: %s", ec[i].group, e.msg);
             cr_expect_arr_eq(have, want, 32, "%s", ec[i].group);
             json_decref(j);
@@ -313,7 +313,7 @@ Test(jwk, rebuilds_the_fingerprint_openssl_computes)
     }
     EVP_PKEY *rsa = ot_key("kek-2048.pem");
     json_t *j = jwk_of(rsa, 0);
-    cr_assert_eq(pkg_spki_sha256(rsa, want, &e), KT_OK);
+    cr_assert_eq(kt_spki_sha256(rsa, want, &e), KT_OK);
     cr_expect_eq(online_jwk_sha256(j, have, &e), KT_OK, "%s", e.msg);
     cr_expect_arr_eq(have, want, 32);
     json_decref(j);
@@ -407,7 +407,7 @@ Test(answer, a_good_answer)
     cr_expect_str_eq(got.name, "MyKey");
     cr_expect_str_eq(got.kty, "EC-HSM");
     cr_expect(got.has_public);
-    cr_assert_eq(pkg_spki_sha256(k, want, &e), KT_OK);
+    cr_assert_eq(kt_spki_sha256(k, want, &e), KT_OK);
     cr_expect_arr_eq(got.key_sha256, want, 32);
     cr_expect_eq(got.ops, ONLINE_OP_SIGN | ONLINE_OP_VERIFY);
     cr_expect_not(got.ops_unknown);
@@ -529,7 +529,7 @@ Test(answer, the_whole_answer_is_checked)
     kt_err e;
     snprintf(m.key_type, sizeof m.key_type, "EC");
     snprintf(m.curve, sizeof m.curve, "P-256");
-    cr_assert_eq(pkg_spki_sha256(k, m.key_sha256, &e), KT_OK);
+    cr_assert_eq(kt_spki_sha256(k, m.key_sha256, &e), KT_OK);
     online_expect want = {.m = &m,
                           .name = "mykey",
                           .host = "Contoso.vault.azure.net",
