@@ -10,6 +10,8 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,5 +522,154 @@ kt_rc world_audit_record(const world_paths *p, const world_audit_signer *s,
     if (rc == KT_OK && (rc = world_audit_stage(t, 0, p, s, op, e)) == KT_OK)
         rc = kt_txn_commit(t, &committed, e);
     kt_txn_free(t);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Operations recorded here with their files                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+json_t *world_audit_key_detail(const world_key_info *k)
+{
+    char hash[65];
+    kt_hex(hash, k->key_hash, WORLD_HASH_LEN);
+    return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "app", k->app, "ident", k->ident, "type",
+                     world_key_type_name(k->type), "bits", (int)k->bits, "curve", k->curve,
+                     "key_hash", hash);
+}
+
+kt_rc audit_put_with(const world_paths *p, const world_audit_signer *s, const world_audit_op *op,
+                     const char *name, const void *data, size_t len, kt_err *e)
+{
+    kt_txn *t = NULL;
+    bool committed = false;
+    const char *dirs[1] = {p->local};
+    char what[96];
+    snprintf(what, sizeof what, "%s", op->op);
+    kt_rc rc = kt_txn_begin(&t, what, dirs, 1, true, NULL, NULL, e);
+    if (rc == KT_OK && (rc = kt_txn_put(t, 0, name, data, len, KT_TXN_NEW, e)) == KT_OK &&
+        (rc = world_audit_stage(t, 0, p, s, op, e)) == KT_OK)
+        rc = kt_txn_commit(t, &committed, e);
+    kt_txn_free(t);
+    return rc;
+}
+
+/* True when name is key_<app>_<ident> for this ident and some app of [a-z0-9]. */
+static bool is_file_of_key(const char *name, const char *ident)
+{
+    if (strncmp(name, "key_", 4) != 0)
+        return false;
+    const char *app = name + 4, *us = strchr(app, '_');
+    if (us == NULL || us == app)
+        return false;
+    for (const char *c = app; c < us; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
+            return false;
+    return strcmp(us + 1, ident) == 0;
+}
+
+kt_rc world_key_delete(const world_paths *p, const world_module *m, const char *ident,
+                       char (*removed)[NAME_MAX + 1], size_t *nremoved, kt_err *e)
+{
+    char names[WORLD_KEY_FILES_MAX][NAME_MAX + 1];
+    size_t n = 0;
+    kt_txn *t = NULL;
+    bool committed = false;
+    json_t *d = NULL, *files = NULL;
+    kt_rc rc;
+
+    *nremoved = 0;
+    if ((rc = world_key_check_ident(ident, e)) != KT_OK)
+        return rc;
+    const char *dirs[1] = {p->local};
+    /* The folder is locked by the change from here, so the list is the one removed. */
+    if ((rc = kt_txn_begin(&t, "key delete", dirs, 1, true, NULL, NULL, e)) != KT_OK)
+        return rc;
+    DIR *dir = opendir(p->local);
+    if (dir == NULL) {
+        rc = kt_fail_errno(e, KT_EIO, errno, "cannot list %s", p->local);
+        goto out;
+    }
+    for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+        if (!is_file_of_key(de->d_name, ident))
+            continue;
+        if (n == WORLD_KEY_FILES_MAX) {
+            rc =
+                kt_fail(e, KT_ETOOBIG, "key %s has more than %d files", ident, WORLD_KEY_FILES_MAX);
+            break;
+        }
+        snprintf(names[n++], NAME_MAX + 1, "%s", de->d_name);
+    }
+    closedir(dir);
+    if (rc != KT_OK)
+        goto out;
+    if (n == 0) {
+        rc = kt_fail(e, KT_ENOENT, "there is no key %s in the world in %s", ident, p->kmdata);
+        goto out;
+    }
+    files = json_array();
+    for (size_t i = 0; rc == KT_OK && i < n; i++) {
+        /* Each file must be a key of this world, or it is not deleted as one. */
+        key_file kf;
+        kt_buf raw = {0};
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", p->local, names[i]) >= (int)sizeof path)
+            rc = kt_fail(e, KT_EUSAGE, "path too long: %s", p->local);
+        else if ((rc = kt_file_read(path, WORLD_KEY_FILE_MAX, &raw, e)) == KT_OK &&
+                 (rc = key_file_parse(raw.p, raw.len, &kf, e)) == KT_OK) {
+            char hash[65];
+            kt_hex(hash, kf.info.key_hash, WORLD_HASH_LEN);
+            if (!kt_ct_equal(kf.info.world_hash, m->info.hash, WORLD_HASH_LEN))
+                rc = kt_fail(e, KT_EDENIED, "%s is not a key of this world: not deleted", path);
+            else if (files != NULL)
+                json_array_append_new(files,
+                                      json_pack("{s:s, s:s}", "file", names[i], "key_hash", hash));
+        } else if (rc == KT_EFORMAT) {
+            kt_err_prefix(e, "%s is not a key file; not deleted", path);
+        }
+        kt_buf_free(&raw);
+        if (rc == KT_OK)
+            rc = kt_txn_remove(t, 0, names[i], true, e);
+    }
+    if (rc != KT_OK)
+        goto out;
+    d = json_pack("{s:s, s:O}", "ident", ident, "files", files);
+    world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
+    world_audit_op op = {.op = "key delete", .detail = d};
+    if (d == NULL)
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    else if ((rc = world_audit_stage(t, 0, p, &s, &op, e)) == KT_OK)
+        rc = kt_txn_commit(t, &committed, e);
+    if (committed) {
+        for (size_t i = 0; removed != NULL && i < n; i++)
+            snprintf(removed[i], NAME_MAX + 1, "%s", names[i]);
+        *nremoved = n;
+    }
+out:
+    kt_txn_free(t);
+    json_decref(d);
+    json_decref(files);
+    return rc;
+}
+
+kt_rc world_module_erase_logged(const world_paths *p, const world_module *m, kt_err *e)
+{
+    char name[NAME_MAX + 1];
+    kt_txn *t = NULL;
+    bool committed = false;
+    const char *dirs[1] = {p->local};
+    snprintf(name, sizeof name, "module_%s", m->info.esn);
+    json_t *d = json_pack("{s:s}", "esn", m->info.esn);
+    world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
+    world_audit_op op = {.op = "module erase", .detail = d};
+    /* The entry is signed before the module file goes: afterwards nothing could sign it. The
+     * removal overwrites the file's bytes once its name is gone (kt_txn_remove with wipe). */
+    kt_rc rc = d == NULL ? kt_fail(e, KT_ENOMEM, "out of memory")
+                         : kt_txn_begin(&t, "module erase", dirs, 1, true, NULL, NULL, e);
+    if (rc == KT_OK && (rc = world_audit_stage(t, 0, p, &s, &op, e)) == KT_OK &&
+        (rc = kt_txn_remove(t, 0, name, true, e)) == KT_OK)
+        rc = kt_txn_commit(t, &committed, e);
+    kt_txn_free(t);
+    json_decref(d);
     return rc;
 }

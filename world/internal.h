@@ -187,4 +187,9 @@ extern const char AUDIT_MAGIC[8];
 KT_MUST kt_rc audit_stage_genesis(kt_txn *t, size_t dir, const world_paths *p,
                                   const world_audit_signer *s, const world_audit_op *op, kt_err *e);
 
+/* Writes the new file name (in p->local) and op's audit entry as one change. */
+KT_MUST kt_rc audit_put_with(const world_paths *p, const world_audit_signer *s,
+                             const world_audit_op *op, const char *name, const void *data,
+                             size_t len, kt_err *e);
+
 #endif

@@ -610,6 +610,14 @@ KT_MUST kt_rc world_key_inspect(const world_paths *p, const world_module *m, con
  */
 KT_MUST kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, kt_err *e);
 
+/* As world_key_save; with op (not NULL), the key file and op's audit entry, signed by s, are
+ * written as one change (kt_txn over p->local). */
+struct world_audit_signer;
+struct world_audit_op;
+KT_MUST kt_rc world_key_save_logged(const world_paths *p, const world_module *m, world_key *k,
+                                    const struct world_audit_signer *s,
+                                    const struct world_audit_op *op, kt_err *e);
+
 /*
  * Fills k's type, size, curve, public key and key hash from k->material, which holds PKCS#8
  * PrivateKeyInfo DER of an RSA or EC key, or the raw bytes of an AES key when type is
@@ -658,19 +666,21 @@ KT_MUST kt_rc world_key_public_pem(const world_key_info *info, char **pem, kt_er
 #define WORLD_AUDIT_NAME       "audit"
 
 /* What an operation to record is. */
-typedef struct world_audit_op {
+typedef struct world_audit_op world_audit_op;
+struct world_audit_op {
     const char *op;        /* "key generate": 1..32 of [a-z -] */
     const json_t *detail;  /* an object, or NULL for {} (borrowed) */
     const unsigned *cards; /* the card numbers of the current set used, or NULL */
     size_t ncards;
-} world_audit_op;
+};
 
 /* Who signs: the module's signing key always; KNSO for an operation under the quorum. */
-typedef struct world_audit_signer {
+typedef struct world_audit_signer world_audit_signer;
+struct world_audit_signer {
     const world_info *info;     /* the world (its hash, public keys, card set) */
     const kt_secbuf *module_sk; /* Ed25519 secret key of the module, 64 bytes */
     const kt_secbuf *knso_sk;   /* NULL unless the operation had the quorum */
-} world_audit_signer;
+};
 
 /* One entry as read back (every field authenticated once world_audit_parse returned KT_OK). */
 typedef struct world_audit_entry {
@@ -689,6 +699,24 @@ typedef struct world_audit_log {
     size_t n;
     uint8_t head[WORLD_HASH_LEN]; /* hash of the last entry (the world hash when empty) */
 } world_audit_log;
+
+/* The details an entry gives of a key: app, ident, type, size, curve, key hash. A new reference
+ * (NULL when out of memory). */
+json_t *world_audit_key_detail(const world_key_info *k);
+
+/*
+ * Removes every file of the key ident (key_<app>_<ident> for any app: the key and its reduced,
+ * signed records), their bytes overwritten, as one change with a "key delete" entry signed by m.
+ * KT_ENOENT when there is no such file. removed (optional, WORLD_KEY_FILES_MAX entries)
+ * receives the file names, *nremoved their count.
+ */
+#define WORLD_KEY_FILES_MAX 64
+KT_MUST kt_rc world_key_delete(const world_paths *p, const world_module *m, const char *ident,
+                               char (*removed)[NAME_MAX + 1], size_t *nremoved, kt_err *e);
+
+/* Erases the module file as world_module_erase does, with a "module erase" entry signed by m
+ * (opened before) in the same change. */
+KT_MUST kt_rc world_module_erase_logged(const world_paths *p, const world_module *m, kt_err *e);
 
 /* True for the operations that need the quorum and so must carry KNSO's signature. */
 bool world_audit_op_needs_knso(const char *op);
