@@ -594,7 +594,6 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
     }
     /* KNSO signs for this key under the name of its copy (key_xferacld_<ident>). */
     rc = world_acl_sign(&admin, TRANSFER_APP, key.info.ident, key.info.key_hash, &acl, sig, e);
-    world_admin_close(&admin);
     if (rc != KT_OK)
         goto out;
 
@@ -603,8 +602,22 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
     key.info.acl = acl;
     key.info.acl_signed = true;
     memcpy(key.info.acl_sig, sig, sizeof sig);
-    if ((rc = world_key_save(p, m, &key, e)) == KT_OK && out != NULL)
+    /* The record and its audit entry (KEK, kid, cards; signed by the module and KNSO) at once. */
+    json_t *d = world_audit_key_detail(&key.info);
+    char wh[65];
+    kt_hex(wh, k->world_hash, 32);
+    if (d != NULL)
+        json_object_update_new(d, json_pack("{s:s, s:s, s:s}", "kek_sha256", fp, "kid", k->kid,
+                                            "target_world", k->attested ? wh : ""));
+    const world_audit_signer signer = {
+        .info = &m->info, .module_sk = &m->module_sk, .knso_sk = &admin.knso_sk};
+    const world_audit_op op = {
+        .op = "modify-acls", .detail = d, .cards = admin.cards_used, .ncards = admin.ncards_used};
+    if (d == NULL)
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    else if ((rc = world_key_save_logged(p, m, &key, &signer, &op, e)) == KT_OK && out != NULL)
         *out = key.info;
+    json_decref(d);
 out:
     world_admin_close(&admin);
     world_key_free(&key);
@@ -756,6 +769,28 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
     return rc;
 }
 
+/* The package's audit entry (target, file, its SHA-256, the KEK), in the package's change. */
+static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_module *m,
+                                 const transfer_kek *k, const world_key *key, transfer_target t,
+                                 const transfer_package_result *r, kt_err *e)
+{
+    char sha[65], fp[65];
+    kt_hex(sha, r->package_sha256, 32);
+    kt_hex(fp, k->fp, 32);
+    json_t *d = world_audit_key_detail(&key->info);
+    if (d != NULL)
+        json_object_update_new(d, json_pack("{s:s, s:s, s:s, s:s, s:s}", "target",
+                                            transfer_target_name(t), "package",
+                                            base_name(r->package_path), "package_sha256", sha,
+                                            "kek_sha256", fp, "kid", k->kid));
+    const world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
+    const world_audit_op op = {.op = "package", .detail = d};
+    kt_rc rc = d == NULL ? kt_fail(e, KT_ENOMEM, "out of memory")
+                         : world_audit_stage(txn, 1, p, &s, &op, e);
+    json_decref(d);
+    return rc;
+}
+
 kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
                        const transfer_package_opts *o, transfer_package_result *r, kt_err *e)
 {
@@ -875,14 +910,15 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
 
     /* 4. The package and its manifest as one change of the commit protocol: both appear or
      * neither; once committed they stand, even if what follows the commit point fails. */
-    const char *dirs[1] = {dir};
+    const char *dirs[2] = {dir, p->local};
     char what[96];
     bool committed = false;
     snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
-    if ((rc = kt_txn_begin(&txn, what, dirs, 1, true, o->report, o->report_ctx, e)) != KT_OK ||
+    if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
         (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
         (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
-                         KT_TXN_NEW, e)) != KT_OK)
+                         KT_TXN_NEW, e)) != KT_OK ||
+        (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
         goto out;
     rc = kt_txn_commit(txn, &committed, e);
     r->key = key.info;

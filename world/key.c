@@ -692,6 +692,12 @@ static kt_rc refuse_existing(const char *path, const char *app, const char *iden
 
 kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, kt_err *e)
 {
+    return world_key_save_logged(p, m, k, NULL, NULL, e);
+}
+
+kt_rc world_key_save_logged(const world_paths *p, const world_module *m, world_key *k,
+                            const world_audit_signer *s, const world_audit_op *op, kt_err *e)
+{
     world_key_info *in = &k->info;
     char path[PATH_MAX];
     EVP_PKEY *check = NULL;
@@ -716,7 +722,8 @@ kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, 
 
     kt_wbuf_init(&w, false);
     if ((rc = key_file_build(k, m, &w, e)) == KT_OK) {
-        rc = kt_file_write(path, w.p, w.len, KT_WRITE_NEW, e);
+        rc = op != NULL ? audit_put_with(p, s, op, in->path + strlen(p->local) + 1, w.p, w.len, e)
+                        : kt_file_write(path, w.p, w.len, KT_WRITE_NEW, e);
         if (rc == KT_EEXIST) /* made by someone else since the check above */
             rc = kt_fail(e, KT_EEXIST,
                          "key %s/%s already exists (%s); keytransfer never replaces a key: "
@@ -1009,6 +1016,21 @@ static kt_rc check_gen_opts(const world_key_gen_opts *o, const char **curve, kt_
     return kt_fail(e, KT_EUSAGE, "key type %d is not RSA, EC or AES", (int)o->type);
 }
 
+/* Saves a key new to the world with its audit entry (op), in one change. */
+static kt_rc save_generated(const world_paths *p, const world_module *m, world_key *k,
+                            const char *op, kt_err *e)
+{
+    world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
+    world_audit_op o = {.op = op};
+    json_t *d = world_audit_key_detail(&k->info);
+    if (d == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    o.detail = d;
+    kt_rc rc = world_key_save_logged(p, m, k, &s, &o, e);
+    json_decref(d);
+    return rc;
+}
+
 kt_rc world_key_generate(const world_paths *p, const world_module *m, const world_key_gen_opts *o,
                          world_key_info *info, kt_err *e)
 {
@@ -1043,7 +1065,7 @@ kt_rc world_key_generate(const world_paths *p, const world_module *m, const worl
         k.info.acl = *o->acl;
     else
         world_acl_default(k.info.type, &k.info.acl);
-    if ((rc = world_key_save(p, m, &k, e)) == KT_OK && info != NULL)
+    if ((rc = save_generated(p, m, &k, "key generate", e)) == KT_OK && info != NULL)
         *info = k.info;
 out:
     EVP_PKEY_free(pkey);
@@ -1282,7 +1304,7 @@ kt_rc world_key_import(const world_paths *p, const world_module *m, const world_
     }
     k.info.created = (uint64_t)time(NULL);
     world_acl_default(k.info.type, &k.info.acl);
-    if ((rc = world_key_save(p, m, &k, e)) == KT_OK && info != NULL)
+    if ((rc = save_generated(p, m, &k, "key import", e)) == KT_OK && info != NULL)
         *info = k.info;
 out:
     EVP_PKEY_free(pkey);
