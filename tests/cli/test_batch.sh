@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_batch.sh - migrating a key estate (issue 17): 50 AES keys of which 47 are reduced with one
+# test_batch.sh - migrating a key estate (issue 17): 50 EC P-256 keys of which 47 are reduced with one
 # opening of the quorum (every key listed in the one request), then packaged as one batch:
 #   - the 47 are packaged and the 3 not reduced are named, with exit 1;
 #   - a SIGKILL at a group's commit point (strace: the Nth linkat) leaves the groups before it
@@ -40,7 +40,7 @@ all=() reduce=() unreduced=(k07 k23 k41)
 for i in $(seq -w 1 50); do
     all+=(--ident "k$i")
     case " ${unreduced[*]} " in *" k$i "*) ;; *) reduce+=(--ident "k$i") ;; esac
-    "$KT" key generate --type AES --size 256 --ident "k$i" >/dev/null 2>&1 || fail "key generate k$i"
+    "$KT" key generate --type EC --curve P-256 --ident "k$i" >/dev/null 2>&1 || fail "key generate k$i"
 done
 
 # --- modify-acls: 47 keys, one request, one quorum ---------------------------------------------
@@ -162,5 +162,47 @@ st=$?
 
 # --- the online side: check the folder, upload it with --parallel -----------------------------
 "$ONLINE" check "$t/usb" --demo >"$t/check.out" 2>&1 && ok || fail "online check: $(tail -n 5 "$t/check.out")"
+printf 'ktv1-batch-test-token-0123456789\n' >"$t/token"
+"$CLOUD" serve --state "$t/state" --listen 127.0.0.1:0 --token-file "$t/token" >"$t/srv.out" \
+    2>"$t/srv.log" &
+srv_pid=$!
+url=
+for _ in $(seq 200); do
+    url=$(awk '$1 == "url" { print $2 }' "$t/srv.out")
+    [ -n "$url" ] && break
+    kill -0 "$srv_pid" 2>/dev/null || break
+    sleep 0.05
+done
+[ -n "$url" ] || { fail "serve did not start: $(cat "$t/srv.log")"; finish; exit 1; }
+"$ONLINE" upload --demo --vault "$url" --token-file "$t/token" --parallel 8 "$t/usb" \
+    >"$t/up.out" 2>"$t/up.err"
+st=$?
+[ "$st" -eq 0 ] && grep -q '^47 of 47 packages in the vault (47 imported, 0 there already), 0 failed; 8 at once' "$t/up.out" &&
+    ok || fail "upload of the folder: exit $st: $(tail -n 3 "$t/up.out") $(tail -n 5 "$t/up.err")"
+# each key imported exactly once: one successful PUT per name, and one key file each in the state
+for i in $(seq -w 1 50); do
+    case " ${unreduced[*]} " in *" k$i "*) want=0 ;; *) want=1 ;; esac
+    n=$(grep -c "PUT /keys/Estate-k$i -> 200\$" "$t/srv.log")
+    [ "$n" -eq "$want" ] && ok || fail "Estate-k$i imported $n times, expected $want"
+done
+n=$(find "$t/state" -name 'key_imported_estate-k*' | wc -l)
+[ "$n" -eq 47 ] && ok || fail "$n keys in the emulator's state, not 47"
+# again, with several files named and --json: every key is there already, nothing imported twice
+"$ONLINE" upload --demo --vault "$url" --token-file "$t/token" --json "$t"/usb/*.byok \
+    >"$t/up2.json" 2>"$t/up2.err"
+st=$?
+$PY - "$t/up2.json" <<'EOF' && [ "$st" -eq 0 ] && ok || fail "upload again: exit $st: $(head -c 600 "$t/up2.json") $(tail -n 3 "$t/up2.err")"
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["format"] == "keytransfer-online-upload-batch/1" and v["result"] == "SUCCESS", v
+assert (v["packages"], v["imported"], v["already"], v["failed"], v["parallel"]) == (47, 0, 47, 0, 4), v
+assert all(u["already"] is True and u["kid"] for u in v["uploads"]), v
+EOF
+n=$(grep -c 'PUT /keys/.* -> 200$' "$t/srv.log")
+[ "$n" -eq 47 ] && ok || fail "successful imports in the log after two uploads: $n, not 47"
+expect 2 "--name with a folder" "$ONLINE" upload --demo --vault "$url" --token-file "$t/token" \
+    --name X "$t/usb"
+expect 2 "--parallel 0" "$ONLINE" upload --demo --vault "$url" --token-file "$t/token" \
+    --parallel 0 "$t/usb"
 
 finish
