@@ -4,6 +4,8 @@
  * blob) with its manifest signed by the module (nShield's KeyTransferRemote -Package). The logic
  * is transfer_package (transfer.c); this file parses, calls and prints.
  */
+#include "batch.h"
+#include "cmd_batch.h"
 #include "commands.h"
 #include "transfer.h"
 
@@ -14,10 +16,24 @@
 
 #define CMD "package"
 
-enum { OPT_IDENT = OPT_SHARED_END, OPT_TARGET, OPT_OAEP_HASH, OPT_SUBSCRIPTION, OPT_NAME, OPT_OUT };
+enum {
+    OPT_IDENT = OPT_SHARED_END,
+    OPT_TARGET,
+    OPT_OAEP_HASH,
+    OPT_SUBSCRIPTION,
+    OPT_NAME,
+    OPT_OUT,
+    OPT_ALL_REDUCED,
+    OPT_NAME_PREFIX,
+    OPT_GROUP,
+    OPT_STOP_ON_ERROR,
+};
 
 static const cli_opt opts[] = {
-    {OPT_IDENT, "ident", CLI_VALUE, "ID", "the key identifier (required)"},
+    {OPT_IDENT, "ident", CLI_LIST, "ID",
+     "the key identifier; give it again for a batch of keys,\neach named once"},
+    {OPT_ALL_REDUCED, "all-reduced", CLI_FLAG, NULL,
+     "a batch of every key reduced for this KEK (instead of\n--ident)"},
     CLI_OPTS_KEK,
     {OPT_TARGET, "target", CLI_VALUE, "TARGET", "azure (default), aws or gcp"},
     {OPT_OAEP_HASH, "oaep-hash", CLI_VALUE, "HASH",
@@ -28,6 +44,14 @@ static const cli_opt opts[] = {
      "the key's name in the cloud: 1-127 letters, digits, '-'\n(required); it names the files"},
     {OPT_OUT, "out", CLI_VALUE, "DIR",
      "an existing folder to write into (default: the current\nfolder)"},
+    {OPT_NAME_PREFIX, "name-prefix", CLI_VALUE, "TEXT",
+     "a batch: each package's name is TEXT followed by its\nkey's identifier (default: the "
+     "identifier)"},
+    {OPT_GROUP, "group", CLI_VALUE, "N",
+     "a batch: keys committed together (1-2048, default 256);\na crash loses at most one "
+     "group's work, never half a pair"},
+    {OPT_STOP_ON_ERROR, "stop-on-error", CLI_FLAG, NULL,
+     "a batch: stop at the first key refused (the keys before\nit stand)"},
     CLI_OPT_KMDATA,
     CLI_OPT_JSON,
     {0},
@@ -37,7 +61,9 @@ static const cli_cmd cmd = {
     .name = CMD,
     .synopsis = "--ident ID -k KEKPKG -w WORLDPKG --subscription ID --name NAME [--out DIR]\n"
                 "--ident ID --kek-pem FILE --accept-unattested-kek FP [--kid URL]\n"
-                "    [--target azure|aws|gcp] --name NAME [OPTIONS]",
+                "    [--target azure|aws|gcp] --name NAME [OPTIONS]\n"
+                "--ident ID --ident ID ... | --all-reduced  -k KEKPKG -w WORLDPKG [--name-prefix "
+                "TEXT]\n    [--stop-on-error] [OPTIONS]",
     .about =
         "Wrap the reduced key key_xferacld_ID (made by `keytransfer modify-acls`) for the one KEK "
         "its\nsigned ACL names (fingerprint, kid and world), and write the transfer package and "
@@ -50,17 +76,27 @@ static const cli_cmd cmd = {
         "RSA_OAEP_3072|4096_SHA256_AES_256\n"
         "         TransferPackage-NAME.gcp.manifest.json    (3072- and 4096-bit KEKs only)\n"
         "The KEK and world packages are verified again first. Both files appear, or neither; no "
-        "file\nis ever replaced, and an earlier run's very package is recognised.",
+        "file\nis ever replaced, and an earlier run's very package is recognised.\n"
+        "A batch (--ident given more than once, or --all-reduced) verifies the packages and opens "
+        "the\nmodule once, names each package after its key, commits the pairs a group at a time, "
+        "and\nsums up every key; a refused key is named and the others go on.",
     .opts = opts,
-    .footer = "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL "
-              "not\nreduced or for another KEK or kid, unaccepted KEK, KEK size), 2 usage, 3 "
-              "malformed input,\n4 missing or existing file, 5 crypto failure.",
+    .footer =
+        "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL "
+        "not\nreduced or for another KEK or kid, unaccepted KEK, KEK size), 2 usage, 3 "
+        "malformed input,\n4 missing or existing file, 5 crypto failure. A batch exits with the "
+        "status of its first\nrefused key (1: refused) when the others were packaged.",
 };
 
 typedef struct args {
     const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata;
     transfer_kek_source kek;
     bool json;
+    /* a batch: more than one --ident, or --all-reduced */
+    bool batch, all_reduced, stop_on_error;
+    const char **idents; /* heap array borrowing from argv */
+    size_t nidents;
+    const char *name_prefix, *group;
 } args;
 
 /* 1. Options. Returns -1 to go on, or the exit status. */
@@ -72,7 +108,20 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     if (status >= 0)
         return status;
-    a->ident = cli_value(&c, OPT_IDENT);
+    const char *const *idents;
+    a->nidents = cli_values(&c, OPT_IDENT, &idents);
+    a->ident = a->nidents > 0 ? idents[0] : NULL;
+    a->all_reduced = cli_flag(&c, OPT_ALL_REDUCED);
+    a->name_prefix = cli_value(&c, OPT_NAME_PREFIX);
+    a->group = cli_value(&c, OPT_GROUP);
+    a->stop_on_error = cli_flag(&c, OPT_STOP_ON_ERROR);
+    a->batch = a->nidents > 1 || a->all_reduced;
+    if (a->batch && a->nidents > 0 && (a->idents = calloc(a->nidents, sizeof *a->idents)) == NULL) {
+        cli_args_free(&c);
+        return cli_usage(CMD, "out of memory");
+    }
+    for (size_t i = 0; a->idents != NULL && i < a->nidents; i++)
+        a->idents[i] = idents[i];
     a->target = cli_value(&c, OPT_TARGET);
     a->oaep_hash = cli_value(&c, OPT_OAEP_HASH);
     a->subscription = cli_value(&c, OPT_SUBSCRIPTION);
@@ -82,6 +131,17 @@ static int parse_args(int argc, char **argv, args *a)
     a->json = cli_flag(&c, OPT_JSON);
     cli_kek_source(&c, &a->kek);
     cli_args_free(&c);
+    if (a->batch) {
+        if (a->all_reduced && a->nidents > 0)
+            return cli_usage(CMD, "give --ident or --all-reduced, not both");
+        if (a->name != NULL)
+            return cli_usage(CMD, "a batch names each package after its key: give "
+                                  "--name-prefix, not --name");
+        return -1;
+    }
+    if (a->name_prefix != NULL || a->group != NULL || a->stop_on_error)
+        return cli_usage(CMD, "--name-prefix, --group and --stop-on-error are for a batch "
+                              "(several --ident, or --all-reduced)");
     if (a->ident == NULL)
         return cli_usage(CMD, "--ident ID is required");
     if (a->name == NULL)
@@ -108,8 +168,14 @@ static int check_args(const args *a, transfer_package_opts *o)
         else
             return cli_usage(CMD, "--oaep-hash is sha1 or sha256, not '%s'", a->oaep_hash);
     }
-    if (transfer_check_hash(o->target, o->hash, &e) != KT_OK ||
-        world_key_check_ident(a->ident, &e) != KT_OK || transfer_check_name(a->name, &e) != KT_OK)
+    if (transfer_check_hash(o->target, o->hash, &e) != KT_OK)
+        return cli_usage(CMD, "%s", e.msg);
+    for (size_t i = 0; i < a->nidents; i++)
+        if (world_key_check_ident(a->batch ? a->idents[i] : a->ident, &e) != KT_OK)
+            return cli_usage(CMD, "%s", e.msg);
+    if (a->batch && transfer_idents_unique(a->idents, a->nidents, &e) != KT_OK)
+        return cli_usage(CMD, "%s", e.msg);
+    if (!a->batch && transfer_check_name(a->name, &e) != KT_OK)
         return cli_usage(CMD, "%s", e.msg);
     if (o->target == TRANSFER_AZURE && a->subscription == NULL)
         return cli_usage(CMD, "--subscription ID is required for an Azure package");
@@ -195,10 +261,29 @@ int cmd_package(int argc, char **argv)
     int status = parse_args(argc, argv, &a);
 
     /* 1. options */
-    if (status >= 0)
+    if (status >= 0) {
+        free(a.idents);
         return status;
-    if ((status = check_args(&a, &o)) >= 0)
+    }
+    if ((status = check_args(&a, &o)) >= 0) {
+        free(a.idents);
         return status;
+    }
+    if (a.batch) {
+        const cli_package_batch b = {.idents = a.idents,
+                                     .n = a.nidents,
+                                     .all_reduced = a.all_reduced,
+                                     .name_prefix = a.name_prefix,
+                                     .group = a.group,
+                                     .kmdata = a.kmdata,
+                                     .stop_on_error = a.stop_on_error,
+                                     .json = a.json,
+                                     .kek = &a.kek,
+                                     .o = &o};
+        status = cmd_package_batch(&b);
+        free(a.idents);
+        return status;
+    }
 
     /* 2. inputs: the KEK (verified again, or accepted by fingerprint) and the module */
     kt_err_clear(&e);

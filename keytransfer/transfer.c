@@ -516,15 +516,108 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
 /* modify-acls                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
-                      const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
+kt_rc transfer_reduce_check(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const char *app, const char *ident, world_key *key, world_acl *acl,
+                            kt_err *e)
 {
-    const char *app = o->app != NULL ? o->app : WORLD_KEY_APP_DEFAULT;
     const world_acl_target to = {.kek_fp = k->fp,
                                  .world_hash = k->attested ? k->world_hash : NULL,
                                  .kid = k->kid[0] != '\0' ? k->kid : NULL};
     char xfer_path[PATH_MAX], acl_text[2 * WORLD_ACL_KID_MAX + 512], fp[65];
+    kt_rc rc;
+
+    memset(key, 0, sizeof *key);
+    app = app != NULL ? app : WORLD_KEY_APP_DEFAULT;
+    if (k->key == NULL)
+        return kt_fail(e, KT_EUSAGE, "no KEK given");
+    if (ident == NULL)
+        return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
+    if (strcmp(app, TRANSFER_APP) == 0)
+        return kt_fail(e, KT_EUSAGE,
+                       "key %s/%s is already a reduced copy; reduce the source key (--app, "
+                       "default %s)",
+                       app, ident, WORLD_KEY_APP_DEFAULT);
+    if ((rc = world_key_path(p, TRANSFER_APP, ident, xfer_path, sizeof xfer_path, e)) != KT_OK)
+        return rc;
+    if (kt_path_exists(xfer_path))
+        return kt_fail(e, KT_EEXIST,
+                       "key %s has already been reduced (%s exists): package it with `keytransfer "
+                       "package`; keytransfer never replaces a key file",
+                       ident, xfer_path);
+
+    /* Everything that can say no is asked before the first card is read. */
+    if ((rc = world_key_load(p, m, app, ident, key, e)) != KT_OK)
+        return rc;
+    kt_hex(fp, k->fp, 32);
+    world_acl_format(&key->info.acl, acl_text, sizeof acl_text);
+    if (!world_acl_allows_to(&key->info.acl, WORLD_ACT_REDUCE_ACL, &to)) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the ACL of key %s/%s does not allow ReduceACL for KEK %s%s (it allows: %s)",
+                     app, ident, fp, k->attested ? " in its world" : "", acl_text);
+        goto fail;
+    }
+    if (!world_acl_allows_to(&key->info.acl, WORLD_ACT_EXPORT_WRAPPED, &to)) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the ACL of key %s/%s does not allow ExportWrapped to KEK %s%s (it allows: "
+                     "%s)",
+                     app, ident, fp, k->attested ? " in its world" : "", acl_text);
+        goto fail;
+    }
+    transfer_reduced_acl(k, acl);
+    if (!world_acl_is_subset(acl, &key->info.acl)) {
+        rc = kt_fail(e, KT_EDENIED,
+                     "the reduced ACL would not be a subset of key %s/%s's ACL (%s): an ACL can "
+                     "only be narrowed",
+                     app, ident, acl_text);
+        goto fail;
+    }
+    return KT_OK;
+fail:
+    world_key_free(key);
+    return rc;
+}
+
+kt_rc transfer_reduce_write(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const world_admin *admin, world_key *key, const world_acl *acl,
+                            world_key_info *out, kt_err *e)
+{
     uint8_t sig[WORLD_ACL_SIG_LEN];
+    char fp[65], wh[65];
+    kt_rc rc;
+
+    if (memcmp(admin->info.hash, m->info.hash, WORLD_HASH_LEN) != 0)
+        return kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
+    /* KNSO signs for this key under the name of its copy (key_xferacld_<ident>). */
+    if ((rc = world_acl_sign(admin, TRANSFER_APP, key->info.ident, key->info.key_hash, acl, sig,
+                             e)) != KT_OK)
+        return rc;
+    /* The copy: same material, names and creation time; the reduced ACL and its signature. */
+    snprintf(key->info.app, sizeof key->info.app, "%s", TRANSFER_APP);
+    key->info.acl = *acl;
+    key->info.acl_signed = true;
+    memcpy(key->info.acl_sig, sig, sizeof sig);
+    /* The record and its audit entry (KEK, kid, cards; signed by the module and KNSO) at once. */
+    kt_hex(fp, k->fp, 32);
+    kt_hex(wh, k->world_hash, 32);
+    json_t *d = world_audit_key_detail(&key->info);
+    if (d != NULL)
+        json_object_update_new(d, json_pack("{s:s, s:s, s:s}", "kek_sha256", fp, "kid", k->kid,
+                                            "target_world", k->attested ? wh : ""));
+    const world_audit_signer signer = {
+        .info = &m->info, .module_sk = &m->module_sk, .knso_sk = &admin->knso_sk};
+    const world_audit_op op = {
+        .op = "modify-acls", .detail = d, .cards = admin->cards_used, .ncards = admin->ncards_used};
+    if (d == NULL)
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    else if ((rc = world_key_save_logged(p, m, key, &signer, &op, e)) == KT_OK && out != NULL)
+        *out = key->info;
+    json_decref(d);
+    return rc;
+}
+
+kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
+                      const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
+{
     world_key key = {0};
     world_admin admin = {0};
     world_acl acl;
@@ -532,53 +625,12 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
 
     if (out != NULL)
         memset(out, 0, sizeof *out);
-    if (k->key == NULL)
-        return kt_fail(e, KT_EUSAGE, "no KEK given");
-    if (o->ident == NULL)
-        return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
     if (o->approve == NULL)
         return kt_fail(e, KT_EUSAGE,
                        "nobody approves blind: transfer_reduce needs an approve callback that "
                        "shows the request to the card holders");
-    if (strcmp(app, TRANSFER_APP) == 0)
-        return kt_fail(e, KT_EUSAGE,
-                       "key %s/%s is already a reduced copy; reduce the source key (--app, "
-                       "default %s)",
-                       app, o->ident, WORLD_KEY_APP_DEFAULT);
-    if ((rc = world_key_path(p, TRANSFER_APP, o->ident, xfer_path, sizeof xfer_path, e)) != KT_OK)
+    if ((rc = transfer_reduce_check(p, m, k, o->app, o->ident, &key, &acl, e)) != KT_OK)
         return rc;
-    if (kt_path_exists(xfer_path))
-        return kt_fail(e, KT_EEXIST,
-                       "key %s has already been reduced (%s exists): package it with `keytransfer "
-                       "package`; keytransfer never replaces a key file",
-                       o->ident, xfer_path);
-
-    /* Everything that can say no is asked before the first card is read. */
-    if ((rc = world_key_load(p, m, app, o->ident, &key, e)) != KT_OK)
-        return rc;
-    kt_hex(fp, k->fp, 32);
-    world_acl_format(&key.info.acl, acl_text, sizeof acl_text);
-    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_REDUCE_ACL, &to)) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "the ACL of key %s/%s does not allow ReduceACL for KEK %s%s (it allows: %s)",
-                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
-        goto out;
-    }
-    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_EXPORT_WRAPPED, &to)) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "the ACL of key %s/%s does not allow ExportWrapped to KEK %s%s (it allows: "
-                     "%s)",
-                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
-        goto out;
-    }
-    transfer_reduced_acl(k, &acl);
-    if (!world_acl_is_subset(&acl, &key.info.acl)) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "the reduced ACL would not be a subset of key %s/%s's ACL (%s): an ACL can "
-                     "only be narrowed",
-                     app, o->ident, acl_text);
-        goto out;
-    }
 
     /* The card holders see what they approve before anyone types a PIN. */
     const transfer_approval approval = {.key = &key.info, .kek = k, .acl = &acl};
@@ -588,36 +640,7 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
     /* The quorum: K cards and their PINs give KNSO, which signs the narrowed ACL. */
     if ((rc = world_admin_open(p, o->cards, o->ncards, o->pin, o->pin_ctx, &admin, e)) != KT_OK)
         goto out;
-    if (memcmp(admin.info.hash, m->info.hash, WORLD_HASH_LEN) != 0) {
-        rc = kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
-        goto out;
-    }
-    /* KNSO signs for this key under the name of its copy (key_xferacld_<ident>). */
-    rc = world_acl_sign(&admin, TRANSFER_APP, key.info.ident, key.info.key_hash, &acl, sig, e);
-    if (rc != KT_OK)
-        goto out;
-
-    /* The copy: same material, names and creation time; the reduced ACL and its signature. */
-    snprintf(key.info.app, sizeof key.info.app, "%s", TRANSFER_APP);
-    key.info.acl = acl;
-    key.info.acl_signed = true;
-    memcpy(key.info.acl_sig, sig, sizeof sig);
-    /* The record and its audit entry (KEK, kid, cards; signed by the module and KNSO) at once. */
-    json_t *d = world_audit_key_detail(&key.info);
-    char wh[65];
-    kt_hex(wh, k->world_hash, 32);
-    if (d != NULL)
-        json_object_update_new(d, json_pack("{s:s, s:s, s:s}", "kek_sha256", fp, "kid", k->kid,
-                                            "target_world", k->attested ? wh : ""));
-    const world_audit_signer signer = {
-        .info = &m->info, .module_sk = &m->module_sk, .knso_sk = &admin.knso_sk};
-    const world_audit_op op = {
-        .op = "modify-acls", .detail = d, .cards = admin.cards_used, .ncards = admin.ncards_used};
-    if (d == NULL)
-        rc = kt_fail(e, KT_ENOMEM, "out of memory");
-    else if ((rc = world_key_save_logged(p, m, &key, &signer, &op, e)) == KT_OK && out != NULL)
-        *out = key.info;
-    json_decref(d);
+    rc = transfer_reduce_write(p, m, k, &admin, &key, &acl, out, e);
 out:
     world_admin_close(&admin);
     world_key_free(&key);
@@ -770,19 +793,26 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
 }
 
 /* The package's audit entry (target, file, its SHA-256, the KEK), in the package's change. */
-static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_module *m,
-                                 const transfer_kek *k, const world_key *key, transfer_target t,
-                                 const transfer_package_result *r, kt_err *e)
+json_t *transfer_package_audit_detail(const transfer_kek *k, const world_key_info *key,
+                                      transfer_target t, const transfer_package_result *r)
 {
     char sha[65], fp[65];
     kt_hex(sha, r->package_sha256, 32);
     kt_hex(fp, k->fp, 32);
-    json_t *d = world_audit_key_detail(&key->info);
+    json_t *d = world_audit_key_detail(key);
     if (d != NULL)
         json_object_update_new(d, json_pack("{s:s, s:s, s:s, s:s, s:s}", "target",
                                             transfer_target_name(t), "package",
                                             base_name(r->package_path), "package_sha256", sha,
                                             "kek_sha256", fp, "kid", k->kid));
+    return d;
+}
+
+static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_module *m,
+                                 const transfer_kek *k, const world_key *key, transfer_target t,
+                                 const transfer_package_result *r, kt_err *e)
+{
+    json_t *d = transfer_package_audit_detail(k, &key->info, t, r);
     const world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
     const world_audit_op op = {.op = "package", .detail = d};
     kt_rc rc = d == NULL ? kt_fail(e, KT_ENOMEM, "out of memory")
@@ -804,6 +834,7 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
     char *byok = NULL, *manifest = NULL, why[2 * WORLD_ACL_KID_MAX + 256];
     const uint8_t *data;
     size_t len;
+    bool broken = false;
     kt_rc rc;
 
     memset(r, 0, sizeof *r);
@@ -836,8 +867,9 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
                        k->bits);
     if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK)
         return rc;
-    /* An interrupted earlier package into this folder is finished (or undone) first. */
-    if ((rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
+    /* An interrupted earlier package into this folder is finished (or undone) first; a batch
+     * (o->txn) did that when it began its change. */
+    if (o->txn == NULL && (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
         return rc;
 
     /* 2. The reduced key, whose KNSO signature world_key_load has verified. */
@@ -909,10 +941,20 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         goto out;
 
     /* 4. The package and its manifest as one change of the commit protocol: both appear or
-     * neither; once committed they stand, even if what follows the commit point fails. */
+     * neither; once committed they stand, even if what follows the commit point fails. In a
+     * batch both are staged into the batch's change, which its caller commits. */
     const char *dirs[2] = {dir, p->local};
     char what[96];
     bool committed = false;
+    if (o->txn != NULL) {
+        if ((rc = kt_txn_put(o->txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) ==
+            KT_OK)
+            rc = kt_txn_put(o->txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
+                            KT_TXN_NEW, e);
+        r->key = key.info;
+        broken = rc != KT_OK;
+        goto out;
+    }
     snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
     if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
         (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
@@ -931,5 +973,6 @@ out:
     free(manifest);
     if (rc != KT_OK && !r->committed)
         memset(r, 0, sizeof *r);
+    r->txn_broken = broken;
     return rc;
 }

@@ -6,6 +6,7 @@
  * the manifest describes and with what was asked.
  */
 #include "commands.h"
+#include "upload_many.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ enum {
     OPT_TIMEOUT,
     OPT_MAX_TIME,
     OPT_DEMO,
+    OPT_PARALLEL,
+    OPT_JSON,
 };
 
 static const cli_opt opts[] = {
@@ -57,12 +60,17 @@ static const cli_opt opts[] = {
     {OPT_DEMO, "demo", CLI_FLAG, NULL,
      "take a package whose KEK the DEMO vendor root vouched for (its\nprivate key is public: "
      "demos only; refused by a real-root build)"},
+    {OPT_PARALLEL, "parallel", CLI_VALUE, "N",
+     "several packages (a folder, or several FILEs): at most N uploads\nat once, 1 to 64 "
+     "(default 4)"},
+    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
     {0},
 };
 
 static const cli_cmd cmd = {
     .name = "upload",
-    .synopsis = "--vault URL --name NAME FILE.byok [OPTIONS]",
+    .synopsis = "--vault URL --name NAME FILE.byok [OPTIONS]\n"
+                "--vault URL [--parallel N] DIR | FILE.byok FILE.byok ... [OPTIONS]",
     .about = "Check FILE.byok against its signed transfer manifest (signature, signing module, "
              "SHA-256)\nbefore anything is sent, import it with Key Vault's Import Key request\n"
              "(PUT URL/keys/NAME?api-version=" ONLINE_API_VERSION
@@ -71,10 +79,13 @@ static const cli_cmd cmd = {
              "be the name the manifest states. A busy service (429, 503)\nis asked again after its "
              "Retry-After; when the answer is lost or the name is taken (409),\nthe key is looked "
              "up (GET) and a key that matches the manifest is success. Prints\n'Result: SUCCESS' "
-             "at the end.",
+             "at the end.\nA folder (every *.byok in it) or several FILEs are uploaded each as "
+             "one upload, in a\nprocess of its own, --parallel at a time, each under the name its "
+             "manifest states;\na summary lists every package. Exit status: the highest of the "
+             "uploads'.",
     .opts = opts,
     .min_args = 1,
-    .max_args = 1,
+    .max_args = CLI_ARGS_MAX,
 };
 
 typedef struct upload_args {
@@ -82,7 +93,7 @@ typedef struct upload_args {
     online_vault vault;
     uint8_t pin[32];
     online_policy policy;
-    bool demo;
+    bool demo, json;
 } upload_args;
 
 /* A whole number lo..hi for option opt; false (with the usage error printed) otherwise. */
@@ -113,6 +124,14 @@ static int parse(int argc, char **argv, upload_args *a)
         return status;
     online_policy_default(&a->policy);
     a->file = c.arg[0];
+    a->json = cli_flag(&c, OPT_JSON);
+    if (c.nargs > 1 || upload_many_is_folder(a->file) || cli_value(&c, OPT_PARALLEL) != NULL) {
+        /* several packages: each one is this command again, in a child (upload_many.c) */
+        status =
+            upload_many_run(&c, argc, argv, cli_value(&c, OPT_PARALLEL), a->json,
+                            cli_value(&c, OPT_NAME) != NULL || cli_value(&c, OPT_MANIFEST) != NULL);
+        goto out;
+    }
     a->vault_url = cli_value(&c, OPT_VAULT);
     a->name = cli_value(&c, OPT_NAME);
     a->ops = cli_value(&c, OPT_OPS);
@@ -306,6 +325,31 @@ static void wire_note(void *ctx, const char *text)
     fprintf(stderr, "keytransfer-online: %s\n", text);
 }
 
+/* 4. output, as JSON (keytransfer-online-upload/1): r NULL for a failure, e says why */
+static int print_json(const upload_args *a, const upload_plan *p, const online_upload_result *r,
+                      const kt_err *e)
+{
+    char hex[65] = "", ops[160] = "";
+    const pkg_manifest *m = &p->pkg.m;
+
+    if (r != NULL) {
+        if (r->compared)
+            kt_hex(hex, r->got.key_sha256, 32);
+        online_ops_format(r->got.ops, ops, sizeof ops);
+    }
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "format",
+                          "keytransfer-online-upload/1", "result",
+                          r != NULL ? "SUCCESS" : "FAILURE", "file", a->file, "name", a->name,
+                          "ident", m->ident[0] ? json_string(m->ident) : json_null(), "kid",
+                          r != NULL ? json_string(r->got.kid) : json_null(), "already",
+                          r != NULL ? json_boolean(r->already) : json_null(), "public_key_sha256",
+                          r != NULL && r->compared ? json_string(hex) : json_null(), "key_ops",
+                          r != NULL ? json_string(ops) : json_null(), "error",
+                          r == NULL ? json_string(e->msg) : json_null(), "exit",
+                          json_integer(r != NULL ? 0 : kt_rc_exit(e->rc)));
+    return cli_print_json(v);
+}
+
 /* 4. output */
 static void print_result(const upload_args *a, const online_upload_result *r)
 {
@@ -342,16 +386,20 @@ int cmd_upload(int argc, char **argv)
     memset(&plan, 0, sizeof plan);
     kt_err_clear(&e);
     if (prepare(&a, &plan, &e) != KT_OK) {
+        if (a.json)
+            print_json(&a, &plan, NULL, &e);
+        else
+            printf("Result: FAILURE\n");
         plan_free(&plan);
-        printf("Result: FAILURE\n");
         return cli_report(&e);
     }
-    print_checked(&plan);
-
     char ops[96], host[ONLINE_HOST_MAX + 1];
     const char *kty = online_kty_for(plan.pkg.m.key_type);
     online_ops_format(plan.ops, ops, sizeof ops);
-    printf("Uploading to %s as %s (key_ops %s)\n", plan.url, kty, ops);
+    if (!a.json) {
+        print_checked(&plan);
+        printf("Uploading to %s as %s (key_ops %s)\n", plan.url, kty, ops);
+    }
     /* What is printed is the record of what is sent: if it cannot be written, send nothing. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         plan_free(&plan);
@@ -384,9 +432,17 @@ int cmd_upload(int argc, char **argv)
 
     /* 4. output */
     if (rc != KT_OK) {
-        printf("Result: FAILURE\n");
+        if (a.json)
+            print_json(&a, &plan, NULL, &e);
+        else
+            printf("Result: FAILURE\n");
         plan_free(&plan);
         return cli_report(&e);
+    }
+    if (a.json) {
+        status = print_json(&a, &plan, &res, &e);
+        plan_free(&plan);
+        return status;
     }
     print_result(&a, &res);
     plan_free(&plan);

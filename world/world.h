@@ -745,6 +745,12 @@ void world_audit_log_free(world_audit_log *log);
 KT_MUST kt_rc world_audit_stage(kt_txn *t, size_t dir, const world_paths *p,
                                 const world_audit_signer *s, const world_audit_op *op, kt_err *e);
 
+/* world_audit_stage with nops entries appended in order in the same change (a batch: one entry
+ * per key, one rewrite of the log). */
+KT_MUST kt_rc world_audit_stage_many(kt_txn *t, size_t dir, const world_paths *p,
+                                     const world_audit_signer *s, const world_audit_op *ops,
+                                     size_t nops, kt_err *e);
+
 /* world_audit_stage in a change of its own over p->local, committed. The caller holds the world
  * lock exclusively. */
 KT_MUST kt_rc world_audit_record(const world_paths *p, const world_audit_signer *s,
