@@ -130,6 +130,16 @@ kt_rc pkg_aws_check(pkg_aws_wrapping w, const char *key_type, unsigned bits, con
     return KT_OK;
 }
 
+kt_rc pkg_aws_b64_encode(const uint8_t *in, size_t n, char **out, kt_err *e)
+{
+    return pkg_b64std_encode(in, n, out, e);
+}
+
+kt_rc pkg_aws_b64_decode(const char *in, size_t max, kt_buf *out, kt_err *e)
+{
+    return pkg_b64std_decode(in, strlen(in), max, out, e);
+}
+
 /* ---- the parameters ----------------------------------------------------------------------- */
 
 void pkg_aws_params_free(pkg_aws_params *p)

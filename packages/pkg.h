@@ -722,6 +722,11 @@ KT_MUST kt_rc pkg_aws_wrap(EVP_PKEY *kek, pkg_aws_wrapping w, const uint8_t *mat
 KT_MUST kt_rc pkg_aws_unwrap(EVP_PKEY *kek, pkg_aws_wrapping w, const uint8_t *blob, size_t len,
                              kt_secbuf *out, kt_err *e);
 
+/* Standard padded base64 (RFC 4648 §4), the encoding of the AWS JSON 1.1 protocol's blobs:
+ * encode to a heap string (free()); decode strictly (one spelling) at most max bytes. */
+KT_MUST kt_rc pkg_aws_b64_encode(const uint8_t *in, size_t n, char **out, kt_err *e);
+KT_MUST kt_rc pkg_aws_b64_decode(const char *in, size_t max, kt_buf *out, kt_err *e);
+
 /* Parses an ISO 8601 time as the aws CLI prints it (see pkg_aws_params_parse) into UNIX
  * seconds, fractions cut. */
 KT_MUST kt_rc pkg_aws_time_parse(const char *s, const char *what, uint64_t *t, kt_err *e);
