@@ -79,19 +79,15 @@ enum {
         {OPT_AWS_PARAMS, "aws-params", CLI_VALUE, "FILE",                                          \
          "an unattested AWS KMS wrapping key: the JSON `aws kms\nget-parameters-for-import` "      \
          "printed (refused once expired)"},                                                        \
+        {OPT_IMPORT_JOB, "import-job", CLI_VALUE, "FILE",                                          \
+         "an unattested Cloud KMS wrapping key: the JSON that\n`gcloud kms import-jobs describe` " \
+         "printed as json (ACTIVE)"},                                                              \
     {                                                                                              \
-        OPT_IMPORT_JOB, "import-job", CLI_VALUE, "FILE",                                           \
-            "an unattested Cloud KMS wrapping key: the JSON that\n`gcloud kms import-jobs "        \
-            "describe` "
-"printed as json (ACTIVE)"
-}
-,
-{
-    OPT_DEMO, "demo", CLI_FLAG, NULL,
-        "take a KEK package the DEMO vendor root vouches for\n(its private key is public: "
-        "demos "
-        "and tests only;\nrefused by a build with a real root)"
-}
+        OPT_DEMO, "demo", CLI_FLAG, NULL,                                                          \
+            "take a KEK package the DEMO vendor root vouches for\n(its private key is public: "    \
+            "demos "                                                                               \
+            "and tests only;\nrefused by a build with a real root)"                                \
+    }
 
 /* Reads the CLI_OPTS_KEK options into k (transfer.h). */
 struct transfer_kek_source;
