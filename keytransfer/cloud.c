@@ -33,6 +33,37 @@ bool transfer_is_record_app(const char *app)
     return true;
 }
 
+kt_rc transfer_records(const world_paths *p, const world_module *m, const char *ident,
+                       world_key_info **out, size_t *n, kt_err *e)
+{
+    world_key_entry *all = NULL;
+    size_t count = 0;
+    kt_rc rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = world_key_list(p, m, &all, &count, e)) != KT_OK)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        const world_key_info *k = &all[i].info;
+        if (all[i].rc != KT_OK || strcmp(k->ident, ident) != 0 || !k->acl_signed ||
+            !transfer_is_record_app(k->app))
+            continue;
+        world_key_info *grown = realloc(*out, (*n + 1) * sizeof **out);
+        if (grown == NULL) {
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            free(all);
+            return kt_fail(e, KT_ENOMEM, "out of memory");
+        }
+        *out = grown;
+        (*out)[(*n)++] = *k;
+    }
+    free(all);
+    return KT_OK;
+}
+
 void transfer_cloud_free(transfer_kek *k)
 {
     if (k->aws != NULL) {

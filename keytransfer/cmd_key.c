@@ -4,6 +4,7 @@
  * module: what list and show print has been authenticated with KM, never just read from a file.
  */
 #include "commands.h"
+#include "transfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -520,14 +521,29 @@ static int key_show(int argc, char **argv)
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
     kt_rc rc = world_key_inspect(&p, &m, app_of(&a), a.ident, &k, &e);
+    /* The key's reduced records, one per KEK it may go to (transfer.h). */
+    world_key_info *recs = NULL;
+    size_t nrecs = 0;
+    if (rc == KT_OK)
+        rc = transfer_records(&p, &m, a.ident, &recs, &nrecs, &e);
     world_module_close(&m);
     world_lock_release(&lock);
-    if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK))
+    if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK)) {
+        free(recs);
         return cli_report(&e);
+    }
 
     if (a.json) {
         json_t *v = key_json(&k, true);
         if (v != NULL) {
+            json_t *list = json_array();
+            for (size_t i = 0; i < nrecs; i++) {
+                char fp[65];
+                kt_hex(fp, recs[i].acl.groups[0].kek_fp, 32);
+                json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "app", recs[i].app, "file",
+                                                      recs[i].path, "kek_sha256", fp));
+            }
+            json_object_set_new(v, "reduced_records", list);
             json_object_set_new(v, "public_key_pem", pem != NULL ? json_string(pem) : json_null());
             json_object_set_new(v, "format", json_string("keytransfer-key/1"));
         }
@@ -556,10 +572,17 @@ static int key_show(int argc, char **argv)
             world_acl_format_group(&k.acl.groups[i], g, sizeof g);
             printf("    group %u: %s\n", i + 1, g);
         }
+        for (size_t i = 0; i < nrecs; i++) {
+            char fp[65];
+            kt_hex(fp, recs[i].acl.groups[0].kek_fp, 32);
+            printf("  %s %s/%s, for KEK %s\n", i == 0 ? "reduced for" : "           ", recs[i].app,
+                   recs[i].ident, fp);
+        }
         if (pem != NULL)
             printf("  public key\n%s", pem);
         status = KT_EXIT_OK;
     }
+    free(recs);
     free(pem);
     return status;
 }

@@ -178,6 +178,11 @@ KT_MUST kt_rc transfer_kek_from_import_job(const char *path, const char *accept,
 void transfer_record_app(const uint8_t fp[32], char *out, size_t outsz);
 bool transfer_is_record_app(const char *app);
 
+/* The reduced records of key ident (every key_<record app>_<ident> that loads and whose ACL is
+ * signed), sorted by app: *out is a heap array (free()) of *n entries, NULL when there is none. */
+KT_MUST kt_rc transfer_records(const world_paths *p, const world_module *m, const char *ident,
+                               world_key_info **out, size_t *n, kt_err *e);
+
 /* Frees k->key and the cloud parameters; leaves k cleared. Safe on a cleared kek. */
 void transfer_kek_free(transfer_kek *k);
 
