@@ -21,6 +21,7 @@ deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjanss
       libmicrohttpd-dev)
 [ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux shellcheck
     man-db dpkg-dev)
+[ "$mode" = test ] && deps+=(awscli) # tests/cli/test_aws.sh: the real aws CLI
 [ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do

@@ -46,7 +46,7 @@ kt_rc transfer_list_reduced(const world_paths *p, const world_module *m, const t
     /* world_key_list sorts by app, then ident. */
     for (size_t i = 0; rc == KT_OK && i < n; i++) {
         const world_key_info *in = &keys[i].info;
-        if (keys[i].rc == KT_OK && strcmp(in->app, TRANSFER_APP) == 0 && in->acl_signed &&
+        if (keys[i].rc == KT_OK && transfer_is_record_app(in->app) && in->acl_signed &&
             transfer_acl_is_for(&in->acl, k, NULL, 0))
             rc = idents_add(out, in->ident, e);
     }
@@ -56,8 +56,8 @@ kt_rc transfer_list_reduced(const world_paths *p, const world_module *m, const t
     return rc;
 }
 
-kt_rc transfer_list_unreduced(const world_paths *p, const world_module *m, const char *app,
-                              transfer_idents *out, size_t *skipped, kt_err *e)
+kt_rc transfer_list_unreduced(const world_paths *p, const world_module *m, const transfer_kek *k,
+                              const char *app, transfer_idents *out, size_t *skipped, kt_err *e)
 {
     world_key_entry *keys = NULL;
     size_t n = 0;
@@ -72,11 +72,12 @@ kt_rc transfer_list_unreduced(const world_paths *p, const world_module *m, const
         const world_key_info *in = &keys[i].info;
         if (keys[i].rc != KT_OK || strcmp(in->app, app) != 0)
             continue;
-        /* a reduced copy exists: is there an xferacld entry with this ident? (both sorted) */
+        /* Already reduced for this KEK: a record of this ident whose signed ACL is for k. */
         bool reduced = false;
         for (size_t j = 0; j < n && !reduced; j++)
-            reduced = strcmp(keys[j].info.app, TRANSFER_APP) == 0 &&
-                      strcmp(keys[j].info.ident, in->ident) == 0;
+            reduced = keys[j].rc == KT_OK && transfer_is_record_app(keys[j].info.app) &&
+                      strcmp(keys[j].info.ident, in->ident) == 0 && keys[j].info.acl_signed &&
+                      transfer_acl_is_for(&keys[j].info.acl, k, NULL, 0);
         if (reduced)
             (*skipped)++;
         else
@@ -125,8 +126,8 @@ typedef struct staged {
 /* Stages the group's audit entries (one "package" entry per key, in order) into t's local
  * folder (its second). */
 static kt_rc stage_group_audit(kt_txn *t, const world_paths *p, const world_module *m,
-                               const transfer_kek *k, const transfer_batch_opts *o,
-                               const staged *g, size_t ng, kt_err *e)
+                               const transfer_kek *k, const transfer_batch_opts *o, const staged *g,
+                               size_t ng, kt_err *e)
 {
     transfer_target target = o->target != 0 ? o->target : TRANSFER_AZURE;
     world_audit_op *ops = calloc(ng, sizeof *ops);
@@ -224,6 +225,7 @@ kt_rc transfer_package_batch(const world_paths *p, const world_module *m, const 
         transfer_package_opts po = {.ident = o->idents[i],
                                     .target = o->target,
                                     .hash = o->hash,
+                                    .aws_wrapping = o->aws_wrapping,
                                     .subscription = o->subscription,
                                     .out_dir = o->out_dir,
                                     .now = o->now,
@@ -341,7 +343,8 @@ char *transfer_batch_approval_text(const transfer_batch_approval *a)
         else
             snprintf(type, sizeof type, "%s-%u", world_key_type_name(in->type), in->bits);
         ok = append(&s, &len, &cap, "  %4zu  %s/%s  %s  key hash %s  -> key_%s_%s\n", i + 1,
-                    in->app, in->ident, type, hash, TRANSFER_APP, in->ident);
+                    in->app, in->ident, type, hash,
+                    a->apps != NULL && a->apps[i] != NULL ? a->apps[i] : TRANSFER_APP, in->ident);
     }
     if (!ok) {
         free(s);
@@ -357,6 +360,8 @@ kt_rc transfer_reduce_batch(const world_paths *p, const world_module *m, const t
     world_key *keys = NULL;
     const world_key_info **infos = NULL;
     const char **idents = NULL;
+    char(*apps)[WORLD_KEY_APP_MAX + 1] = NULL;
+    const char **app_names = NULL;
     world_admin admin = {0};
     world_acl acl;
     size_t n = 0, i;
@@ -373,7 +378,9 @@ kt_rc transfer_reduce_batch(const world_paths *p, const world_module *m, const t
         return rc;
     if ((keys = calloc(o->n, sizeof *keys)) == NULL ||
         (infos = calloc(o->n, sizeof *infos)) == NULL ||
-        (idents = calloc(o->n, sizeof *idents)) == NULL) {
+        (idents = calloc(o->n, sizeof *idents)) == NULL ||
+        (apps = calloc(o->n, sizeof *apps)) == NULL ||
+        (app_names = calloc(o->n, sizeof *app_names)) == NULL) {
         rc = kt_fail(e, KT_ENOMEM, "out of memory");
         goto out;
     }
@@ -384,7 +391,7 @@ kt_rc transfer_reduce_batch(const world_paths *p, const world_module *m, const t
         kt_rc krc;
 
         kt_err_clear(&ke);
-        krc = transfer_reduce_check(p, m, k, o->app, o->idents[i], &keys[n], &acl, &ke);
+        krc = transfer_reduce_check(p, m, k, o->app, o->idents[i], &keys[n], &acl, apps[n], &ke);
         if (krc != KT_OK) {
             if (s->failed++ == 0)
                 s->first_rc = krc;
@@ -398,6 +405,7 @@ kt_rc transfer_reduce_batch(const world_paths *p, const world_module *m, const t
             continue;
         }
         infos[n] = &keys[n].info;
+        app_names[n] = apps[n];
         idents[n] = o->idents[i];
         n++;
     }
@@ -408,7 +416,8 @@ kt_rc transfer_reduce_batch(const world_paths *p, const world_module *m, const t
     }
 
     /* 2. The card holders see every key before anyone types a PIN. */
-    const transfer_batch_approval ap = {.kek = k, .acl = &acl, .keys = infos, .n = n};
+    const transfer_batch_approval ap = {
+        .kek = k, .acl = &acl, .keys = infos, .apps = app_names, .n = n};
     if ((rc = o->approve(o->approve_ctx, &ap, e)) != KT_OK) {
         s->skipped = n;
         goto out;
@@ -425,7 +434,7 @@ kt_rc transfer_reduce_batch(const world_paths *p, const world_module *m, const t
         kt_rc krc;
 
         kt_err_clear(&ke);
-        krc = transfer_reduce_write(p, m, k, &admin, &keys[i], &acl, &info, &ke);
+        krc = transfer_reduce_write(p, m, k, &admin, &keys[i], &acl, apps[i], &info, &ke);
         if (krc == KT_OK) {
             s->written++;
             o->done(o->done_ctx, idents[i], KT_OK, NULL, &info);
@@ -443,5 +452,7 @@ out:
     free(keys);
     free(infos);
     free(idents);
+    free(apps);
+    free(app_names);
     return rc;
 }

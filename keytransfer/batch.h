@@ -46,11 +46,12 @@ KT_MUST kt_rc transfer_list_reduced(const world_paths *p, const world_module *m,
                                     const transfer_kek *k, transfer_idents *out, kt_err *e);
 
 /*
- * Every key key_<app>_<ident> (app NULL: the default) that has no reduced copy yet: what
+ * Every key key_<app>_<ident> (app NULL: the default) that has no reduced record for k yet: what
  * `modify-acls --all` reduces, sorted by ident. *skipped counts those of app that have one.
  */
-KT_MUST kt_rc transfer_list_unreduced(const world_paths *p, const world_module *m, const char *app,
-                                      transfer_idents *out, size_t *skipped, kt_err *e);
+KT_MUST kt_rc transfer_list_unreduced(const world_paths *p, const world_module *m,
+                                      const transfer_kek *k, const char *app, transfer_idents *out,
+                                      size_t *skipped, kt_err *e);
 
 /* What became of one key of a batch package, told once its outcome is final (for a written
  * key: after its group's commit). rc KT_OK: r describes the package (r->earlier: an earlier run
@@ -64,6 +65,7 @@ typedef struct transfer_batch_opts {
     const char *name_prefix; /* each package's name is name_prefix (may be NULL) + ident */
     transfer_target target;  /* as in transfer_package_opts */
     pkg_oaep_hash hash;
+    pkg_aws_wrapping aws_wrapping; /* as in transfer_package_opts */
     const char *subscription;
     const char *out_dir; /* NULL: the current folder */
     uint64_t now;
@@ -106,6 +108,7 @@ typedef struct transfer_batch_approval {
     const transfer_kek *kek;
     const world_acl *acl; /* the same ACL for every key */
     const world_key_info *const *keys;
+    const char *const *apps; /* each key's record app (transfer_reduce_check's rec_app) */
     size_t n;
 } transfer_batch_approval;
 

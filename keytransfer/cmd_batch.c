@@ -163,6 +163,7 @@ int cmd_package_batch(const cli_package_batch *a)
                              .name_prefix = a->name_prefix,
                              .target = a->o->target,
                              .hash = a->o->hash,
+                             .aws_wrapping = a->o->aws_wrapping,
                              .subscription = a->o->subscription,
                              .out_dir = a->o->out_dir,
                              .now = a->o->now,
@@ -276,7 +277,7 @@ int cmd_modify_acls_batch(const cli_reduce_batch *a)
     size_t skipped = 0;
     bool pins_open = false;
     if (a->all) {
-        rc = transfer_list_unreduced(&p, &m, a->app, &all, &skipped, &e);
+        rc = transfer_list_unreduced(&p, &m, &kek, a->app, &all, &skipped, &e);
         o.idents = (const char *const *)all.v;
         o.n = all.n;
         if (rc == KT_OK && all.n == 0)

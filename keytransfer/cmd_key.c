@@ -4,6 +4,7 @@
  * module: what list and show print has been authenticated with KM, never just read from a file.
  */
 #include "commands.h"
+#include "transfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -566,10 +567,16 @@ static int key_show(int argc, char **argv)
     kt_err_clear(&herr);
     if (rc == KT_OK)
         history = key_history(&p, &m.info, a.ident, &herr);
+    /* The key's reduced records, one per KEK it may go to (transfer.h). */
+    world_key_info *recs = NULL;
+    size_t nrecs = 0;
+    if (rc == KT_OK)
+        rc = transfer_records(&p, &m, a.ident, &recs, &nrecs, &e);
     world_module_close(&m);
     world_lock_release(&lock);
     if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK)) {
         json_decref(history);
+        free(recs);
         return cli_report(&e);
     }
     if (history == NULL)
@@ -580,6 +587,14 @@ static int key_show(int argc, char **argv)
         if (v != NULL) {
             json_object_set_new(v, "history", history != NULL ? history : json_null());
             history = NULL;
+            json_t *list = json_array();
+            for (size_t i = 0; i < nrecs; i++) {
+                char fp[65];
+                kt_hex(fp, recs[i].acl.groups[0].kek_fp, 32);
+                json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "app", recs[i].app, "file",
+                                                      recs[i].path, "kek_sha256", fp));
+            }
+            json_object_set_new(v, "reduced_records", list);
             json_object_set_new(v, "public_key_pem", pem != NULL ? json_string(pem) : json_null());
             json_object_set_new(v, "format", json_string("keytransfer-key/1"));
         }
@@ -608,6 +623,12 @@ static int key_show(int argc, char **argv)
             world_acl_format_group(&k.acl.groups[i], g, sizeof g);
             printf("    group %u: %s\n", i + 1, g);
         }
+        for (size_t i = 0; i < nrecs; i++) {
+            char fp[65];
+            kt_hex(fp, recs[i].acl.groups[0].kek_fp, 32);
+            printf("  %s %s/%s, for KEK %s\n", i == 0 ? "reduced for" : "           ", recs[i].app,
+                   recs[i].ident, fp);
+        }
         if (history != NULL) {
             size_t i;
             json_t *h;
@@ -625,6 +646,7 @@ static int key_show(int argc, char **argv)
         status = KT_EXIT_OK;
     }
     json_decref(history);
+    free(recs);
     free(pem);
     return status;
 }

@@ -7,6 +7,7 @@
 #include "batch.h"
 #include "cmd_batch.h"
 #include "commands.h"
+#include "cloud.h"
 #include "transfer.h"
 
 #include <stdio.h>
@@ -27,6 +28,7 @@ enum {
     OPT_NAME_PREFIX,
     OPT_GROUP,
     OPT_STOP_ON_ERROR,
+    OPT_WRAPPING,
 };
 
 static const cli_opt opts[] = {
@@ -38,6 +40,10 @@ static const cli_opt opts[] = {
     {OPT_TARGET, "target", CLI_VALUE, "TARGET", "azure (default), aws or gcp"},
     {OPT_OAEP_HASH, "oaep-hash", CLI_VALUE, "HASH",
      "sha1 or sha256 for aws and gcp (default sha256); azure is\nalways sha1"},
+    {OPT_WRAPPING, "wrapping-algorithm", CLI_VALUE, "ALG",
+     "aws: RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 (AES, EC),\nRSA_AES_KEY_WRAP_SHA_1 or "
+     "RSA_AES_KEY_WRAP_SHA_256 (RSA, EC);\ndefault: RSAES_OAEP_SHA_256 for AES, "
+     "RSA_AES_KEY_WRAP_SHA_256\notherwise"},
     {OPT_SUBSCRIPTION, "subscription", CLI_VALUE, "ID",
      "the subscription the key goes to, recorded in the\nmanifest (required for azure)"},
     {OPT_NAME, "name", CLI_VALUE, "NAME",
@@ -89,7 +95,7 @@ static const cli_cmd cmd = {
 };
 
 typedef struct args {
-    const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata;
+    const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata, *wrapping;
     transfer_kek_source kek;
     bool json;
     /* a batch: more than one --ident, or --all-reduced */
@@ -128,6 +134,7 @@ static int parse_args(int argc, char **argv, args *a)
     a->name = cli_value(&c, OPT_NAME);
     a->out = cli_value(&c, OPT_OUT);
     a->kmdata = cli_value(&c, OPT_KMDATA);
+    a->wrapping = cli_value(&c, OPT_WRAPPING);
     a->json = cli_flag(&c, OPT_JSON);
     cli_kek_source(&c, &a->kek);
     cli_args_free(&c);
@@ -157,7 +164,18 @@ static int check_args(const args *a, transfer_package_opts *o)
     kt_err_clear(&e);
     memset(o, 0, sizeof *o);
     o->target = TRANSFER_AZURE;
+    /* The clouds' own parameters say where the package goes. */
+    if (a->kek.aws_params != NULL)
+        o->target = TRANSFER_AWS;
+    else if (a->kek.import_job != NULL)
+        o->target = TRANSFER_GCP;
     if (a->target != NULL && transfer_target_parse(a->target, &o->target, &e) != KT_OK)
+        return cli_usage(CMD, "%s", e.msg);
+    if ((a->kek.aws_params != NULL || a->kek.import_job != NULL) && a->oaep_hash != NULL)
+        return cli_usage(CMD, "--oaep-hash goes with --kek-pem; with %s the %s says the hash",
+                         a->kek.aws_params != NULL ? "--aws-params" : "--import-job",
+                         a->kek.aws_params != NULL ? "--wrapping-algorithm" : "import method");
+    if (a->wrapping != NULL && pkg_aws_wrapping_parse(a->wrapping, &o->aws_wrapping, &e) != KT_OK)
         return cli_usage(CMD, "%s", e.msg);
     o->hash = transfer_default_hash(o->target);
     if (a->oaep_hash != NULL) {
@@ -192,7 +210,13 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
                         const transfer_package_result *r)
 {
     const world_key_info *key = &r->key;
-    const char *scheme = transfer_scheme_name(o->target, r->hash, k->bits);
+    char scheme[96], import_cmd[TRANSFER_IMPORT_COMMAND_MAX];
+    if (o->target == TRANSFER_AZURE)
+        snprintf(scheme, sizeof scheme, "%s", transfer_scheme_name(o->target, r->hash, k->bits));
+    else
+        snprintf(scheme, sizeof scheme, "%s %s",
+                 o->target == TRANSFER_AWS ? "AWS KMS" : "Google Cloud KMS", r->wrapping);
+    transfer_import_command(k, r, o->name, import_cmd, sizeof import_cmd);
     char fp[65], world[65], hash[65], pkg[65], type[48], root[65], attested[PKG_ROOT_NAME_MAX + 64];
 
     kt_hex(root, k->root_sha256, 32);
@@ -227,24 +251,53 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
             "bits", (int)k->bits, "target_world_hash",
             k->attested ? json_string(world) : json_null(), "rsa_part_bytes", (int)r->rsa_len,
             "ciphertext_bytes", (int)r->blob_len);
+        if (v != NULL) {
+            json_object_set_new(v, "wrapping_algorithm", json_string(r->wrapping));
+            json_object_set_new(v, "import_token_file",
+                                r->token_path[0] ? json_string(r->token_path) : json_null());
+            json_object_set_new(v, "import_command",
+                                import_cmd[0] ? json_string(import_cmd) : json_null());
+        }
         return cli_print_json(v);
     }
-    printf("Transfer package written for %s\n"
-           "  package       %s\n"
-           "  manifest      %s (signed by the module)\n"
-           "  key           %s/%s, %s, SHA-256 %s\n"
-           "  KEK           %s\n"
-           "  KEK SHA-256   %s (%s, %u bits)\n"
-           "  target world  %s\n"
-           "  ciphertext    %zu bytes: RSA-OAEP %s/MGF1 %s (%zu bytes) + AES-256 key wrap with\n"
-           "                padding, RFC 5649 (%zu bytes)\n"
-           "  package hash  SHA-256 %s\n"
-           "\nResult: SUCCESS\n",
-           scheme, r->package_path, r->manifest_path, key->app, key->ident, type, hash,
-           k->kid[0] ? k->kid : "(no kid given)", fp, attested, k->bits,
-           k->attested ? world : "none (an unattested KEK has no world to bind)", r->blob_len,
-           pkg_oaep_hash_name(r->hash), pkg_oaep_hash_name(r->hash), r->rsa_len,
-           r->blob_len - r->rsa_len, pkg);
+    if (r->direct) {
+        printf("Transfer package written for %s\n"
+               "  package       %s\n"
+               "  manifest      %s (signed by the module)\n"
+               "  key           %s/%s, %s, SHA-256 %s\n"
+               "  KEK SHA-256   %s (%s, %u bits)\n"
+               "  ciphertext    %zu bytes: RSA-OAEP %s/MGF1 %s of the key material itself\n"
+               "  package hash  SHA-256 %s\n",
+               scheme, r->package_path, r->manifest_path, key->app, key->ident, type, hash, fp,
+               attested, k->bits, r->blob_len, pkg_oaep_hash_name(r->hash),
+               pkg_oaep_hash_name(r->hash), pkg);
+    } else {
+        printf(
+            "Transfer package written for %s\n"
+            "  package       %s\n"
+            "  manifest      %s (signed by the module)\n"
+            "  key           %s/%s, %s, SHA-256 %s\n"
+            "  KEK           %s\n"
+            "  KEK SHA-256   %s (%s, %u bits)\n"
+            "  target world  %s\n"
+            "  ciphertext    %zu bytes: RSA-OAEP %s/MGF1 %s (%zu bytes) + AES-256 key wrap with\n"
+            "                padding, RFC 5649 (%zu bytes)\n"
+            "  package hash  SHA-256 %s\n",
+            scheme, r->package_path, r->manifest_path, key->app, key->ident, type, hash,
+            k->kid[0] ? k->kid : "(no kid given)", fp, attested, k->bits,
+            k->attested ? world : "none (an unattested KEK has no world to bind)", r->blob_len,
+            pkg_oaep_hash_name(r->hash), pkg_oaep_hash_name(r->hash), r->rsa_len,
+            r->blob_len - r->rsa_len, pkg);
+    }
+    if (r->token_path[0] != '\0')
+        printf("  import token  %s (from the parameters, for ImportKeyMaterial)\n", r->token_path);
+    if (!k->attested && o->target != TRANSFER_AZURE)
+        printf("  trust         the wrapping key is not attested by any HSM vendor: %s does "
+               "not\n                vouch for it; you accepted it by its fingerprint\n",
+               o->target == TRANSFER_AWS ? "AWS KMS" : "Cloud KMS");
+    if (import_cmd[0] != '\0')
+        printf("\nImport it with:\n  %s\n", import_cmd);
+    printf("\nResult: SUCCESS\n");
     return fflush(stdout) == 0 ? KT_EXIT_OK : KT_EXIT_IO;
 }
 
