@@ -248,8 +248,7 @@ int cmd_serve(int argc, char **argv)
            "  token    %s\n"
            "  kek      %s\n"
            "Stop it with Ctrl-C or SIGTERM.\n",
-           tenant, token_file != NULL ? "(from the token file)" : (const char *)token.p,
-           cloud.kid);
+           tenant, token_file != NULL ? "(from the token file)" : (const char *)token.p, cloud.kid);
     if (fflush(stdout) != 0) {
         rc = kt_fail(&e, KT_EIO, "cannot write to standard output");
         goto out;

@@ -279,8 +279,7 @@ static kt_rc parse_release_policy(const json_t *root, const kek_api *api, json_t
         (rc = kt_json_get_string(rp, "data", WHAT " release_policy", &data, e)))
         return rc;
     if (strcasecmp(ct, KEK_POLICY_CT) != 0 && strcasecmp(ct, "application/json") != 0)
-        return kt_fail(e, KT_EFORMAT,
-                       WHAT ": release_policy.contentType must be " KEK_POLICY_CT);
+        return kt_fail(e, KT_EFORMAT, WHAT ": release_policy.contentType must be " KEK_POLICY_CT);
     size_t n = strlen(data);
     if (n == 0 || n > (KEK_POLICY_MAX + 2) / 3 * 4)
         return kt_fail(e, KT_EFORMAT, WHAT ": release_policy.data must hold 1 to %d bytes",
@@ -299,10 +298,9 @@ static kt_rc parse_release_policy(const json_t *root, const kek_api *api, json_t
     json_decref(doc);
     if (!object)
         return kt_fail(e, KT_EFORMAT, WHAT ": release_policy.data must be a JSON object");
-    *out = api->immutable
-               ? json_pack("{s:s, s:s, s:b}", "contentType", KEK_POLICY_CT, "data", data,
-                           "immutable", immutable)
-               : json_pack("{s:s, s:s}", "contentType", KEK_POLICY_CT, "data", data);
+    *out = api->immutable ? json_pack("{s:s, s:s, s:b}", "contentType", KEK_POLICY_CT, "data", data,
+                                      "immutable", immutable)
+                          : json_pack("{s:s, s:s}", "contentType", KEK_POLICY_CT, "data", data);
     if (*out == NULL)
         return kt_fail(e, KT_ENOMEM, "out of memory");
     return KT_OK;
@@ -345,8 +343,7 @@ kt_rc kek_import_body_parse_api(const uint8_t *in, size_t len, const kek_api *ap
         (rc = kt_json_only_keys(key, key_members, WHAT " key", e)) ||
         (rc = parse_kty(key, out, e)) || (rc = parse_crv(key, out, e)) ||
         (rc = parse_ops(key, out, e)) || (rc = parse_hsm(key, out, e)) ||
-        (rc = parse_hsm_flag(j, out, e)) ||
-        (rc = kek_attributes_parse(j, api, WHAT, &attrs, e)) ||
+        (rc = parse_hsm_flag(j, out, e)) || (rc = kek_attributes_parse(j, api, WHAT, &attrs, e)) ||
         (rc = kek_tags_parse(j, WHAT, &out->tags, e)) ||
         (rc = parse_release_policy(j, api, &out->release_policy, e)))
         goto out;
@@ -662,17 +659,16 @@ static json_t *b64_bn(const BIGNUM *bn, int pad)
 /* What a key bundle says beside the key: from the metadata, else the defaults of a key imported
  * before metadata was kept. */
 typedef struct bundle_facts {
-    const char *kid;   /* the cloud's own KEK: its kid; else NULL (made from the version) */
-    json_t *key_ops;   /* borrowed */
-    json_t *attributes; /* borrowed: enabled, nbf, exp, exportable; or NULL */
-    json_t *tags;      /* borrowed, or NULL */
+    const char *kid;        /* the cloud's own KEK: its kid; else NULL (made from the version) */
+    json_t *key_ops;        /* borrowed */
+    json_t *attributes;     /* borrowed: enabled, nbf, exp, exportable; or NULL */
+    json_t *tags;           /* borrowed, or NULL */
     json_t *release_policy; /* borrowed, or NULL */
 } bundle_facts;
 
 /* The key bundle of a stored key (RFC 7517/7518 JWK as Key Vault writes it), as api answers. */
 static kt_rc key_bundle(const kek_cloud *c, kek_host_kind host, const kek_api *api,
-                        const world_key_info *info, const bundle_facts *f, json_t **out,
-                        kt_err *e)
+                        const world_key_info *info, const bundle_facts *f, json_t **out, kt_err *e)
 {
     static const char *const ktys[] = {"", "RSA-HSM", "EC-HSM", "oct-HSM"};
     char version[33], kid[PKG_KID_MAX + 1], base[128];
@@ -818,9 +814,9 @@ static json_t *make_meta(const char *name, json_t *key_ops, const kek_key_attrs 
     return m;
 }
 
-static kt_rc answer_stored(kek_rest *s, kek_host_kind host, const kek_api *api,
-                           const char *ident, const world_key_info *info, const char *own_kid,
-                           unsigned fallback_ops, kek_rest_response *rs, kt_err *e)
+static kt_rc answer_stored(kek_rest *s, kek_host_kind host, const kek_api *api, const char *ident,
+                           const world_key_info *info, const char *own_kid, unsigned fallback_ops,
+                           kek_rest_response *rs, kt_err *e)
 {
     json_t *meta = NULL, *v = NULL, *ops = NULL;
     kt_rc rc = kek_meta_read(s->cloud, ident, &meta, e);
@@ -931,12 +927,11 @@ out:
 }
 
 /* Create Key: only what a BYOK KEK is, an RSA-HSM key whose one operation is import. */
-static void do_create(kek_rest *s, const route *r, const kek_rest_request *rq,
-                      kek_host_kind host, const kek_api *api, kek_rest_response *rs)
+static void do_create(kek_rest *s, const route *r, const kek_rest_request *rq, kek_host_kind host,
+                      const kek_api *api, kek_rest_response *rs)
 {
-    static const char *const top[] = {"kty",  "key_size",   "public_exponent", "key_ops",
-                                      "crv",  "attributes", "tags",            "release_policy",
-                                      NULL};
+    static const char *const top[] = {"kty",        "key_size", "public_exponent", "key_ops", "crv",
+                                      "attributes", "tags",     "release_policy",  NULL};
     kek_cloud *c = s->cloud;
     json_t *j = NULL, *ops, *tags = NULL, *meta = NULL, *opsv = NULL;
     const char *kty;
@@ -1471,8 +1466,8 @@ kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen
         }
         flags |= MHD_USE_TLS;
         /* libmicrohttpd reads both while it starts (gnutls_certificate_set_x509_key_mem). */
-        tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
-                                              (void *)tls->cert_pem.p};
+        tls_opts[0] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls->cert_pem.p};
         tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key_pem.p};
         /* TLS 1.2 and 1.3 only. */
         tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,

@@ -36,7 +36,7 @@
 struct kek_api;
 
 #define KEK_SERVE_BODY_MAX    (256 * 1024) /* request body; more is 413, enforced while receiving */
-#define KEK_SERVE_API_VERSION "7.4" /* what the emulator's own clients send by default */
+#define KEK_SERVE_API_VERSION "7.4"        /* what the emulator's own clients send by default */
 #define KEK_TLS_DIR           "tls"
 #define KEK_SERVE_TOKEN_MIN   16
 #define KEK_SERVE_TOKEN_MAX   4096
@@ -107,9 +107,9 @@ typedef struct kek_import_body {
     bool hsm;     /* "Hsm" was sent (it can only be true) */
     bool enabled; /* attributes.enabled; true when absent */
     bool has_nbf, has_exp;
-    int64_t nbf, exp;    /* attributes.nbf, .exp: seconds since 1970 */
-    bool exportable;     /* attributes.exportable (7.3 on); false when absent */
-    json_t *tags;        /* the tags object (owned), or NULL */
+    int64_t nbf, exp;       /* attributes.nbf, .exp: seconds since 1970 */
+    bool exportable;        /* attributes.exportable (7.3 on); false when absent */
+    json_t *tags;           /* the tags object (owned), or NULL */
     json_t *release_policy; /* {"contentType","data"[,"immutable"]} as it will be stored
                                (owned), or NULL */
 } kek_import_body;
@@ -169,10 +169,10 @@ typedef struct kek_rest_request {
 /* The answer. */
 typedef struct kek_rest_response {
     unsigned status;
-    char *body;            /* JSON, heap (free()) */
-    const char *allow;     /* an Allow header value (405), or NULL */
+    char *body;                 /* JSON, heap (free()) */
+    const char *allow;          /* an Allow header value (405), or NULL */
     char www_authenticate[160]; /* Key Vault's WWW-Authenticate challenge (401), or "" */
-    char code[32];         /* the error code, "" on success (for the log) */
+    char code[32];              /* the error code, "" on success (for the log) */
 } kek_rest_response;
 
 /*
@@ -218,8 +218,8 @@ typedef void (*kek_log_fn)(void *ctx, const char *line);
 
 /*
  * Starts a libmicrohttpd server on the loopback address sa (from kek_listen_parse), speaking
- * TLS 1.2 or 1.3 (libmicrohttpd's GnuTLS) with tls when it is not NULL, else plain HTTP, served by one
- * thread of its own, so requests reach the HSM one at a time (and s->lock serializes them too).
+ * TLS 1.2 or 1.3 (libmicrohttpd's GnuTLS) with tls when it is not NULL, else plain HTTP, served by
+ * one thread of its own, so requests reach the HSM one at a time (and s->lock serializes them too).
  * Caps: KEK_SERVE_BODY_MAX per body, KEK_SERVE_HEADERS_MAX of headers, KEK_SERVE_IDLE_SECONDS of
  * silence, and limits (NULL: KEK_SERVE_LIMITS_DEFAULT): absolute deadlines per request, for its
  * headers and then for the rest, so that trickling a byte at a time does not hold a connection;

@@ -151,8 +151,8 @@ static kt_rc make_pair(const kek_cloud *c, kt_buf *cert_pem, kt_secbuf *key_pem,
         X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC,
                                    (const unsigned char *)"keytransfer-cloud emulator (not Azure)",
                                    -1, -1, 0) != 1 ||
-        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-                                   0) != 1 ||
+        X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) !=
+            1 ||
         X509_set_issuer_name(x, nm) != 1) {
         rc = kt_fail_ssl(e, KT_ECRYPTO, "cannot make the TLS certificate");
         goto out;

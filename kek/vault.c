@@ -152,8 +152,8 @@ static bool cloud_kek_name(const kek_cloud *c, char *out, size_t outsz)
     return true;
 }
 
-kt_rc kek_vault_lookup(kek_cloud *c, const char *name, kek_stored_kind *kind,
-                       world_key_info *info, kt_err *e)
+kt_rc kek_vault_lookup(kek_cloud *c, const char *name, kek_stored_kind *kind, world_key_info *info,
+                       kt_err *e)
 {
     static const struct {
         const char *app;

@@ -15,17 +15,17 @@
 #include "kek.h"
 
 /* The created KEKs' application in the cloud world, and the metadata folder in the state. */
-#define KEK_APP_VAULT_KEK  "vaultkek"
-#define KEK_META_DIR       "vault"
-#define KEK_META_FORMAT    "keytransfer-cloud-key-metadata/1"
-#define KEK_META_MAX       (64 * 1024)
-#define KEK_TAGS_MAX       15  /* Key Vault: at most 15 tags */
-#define KEK_TAG_NAME_MAX   512 /* characters of a tag name */
-#define KEK_TAG_VALUE_MAX  256 /* characters of a tag value */
-#define KEK_POLICY_MAX     (10 * 1024) /* bytes of a release policy document */
-#define KEK_POLICY_CT      "application/json; charset=utf-8"
-#define KEK_VAULT_DOMAIN   "vault.azure.net"
-#define KEK_MHSM_DOMAIN    "managedhsm.azure.net"
+#define KEK_APP_VAULT_KEK "vaultkek"
+#define KEK_META_DIR      "vault"
+#define KEK_META_FORMAT   "keytransfer-cloud-key-metadata/1"
+#define KEK_META_MAX      (64 * 1024)
+#define KEK_TAGS_MAX      15          /* Key Vault: at most 15 tags */
+#define KEK_TAG_NAME_MAX  512         /* characters of a tag name */
+#define KEK_TAG_VALUE_MAX 256         /* characters of a tag value */
+#define KEK_POLICY_MAX    (10 * 1024) /* bytes of a release policy document */
+#define KEK_POLICY_CT     "application/json; charset=utf-8"
+#define KEK_VAULT_DOMAIN  "vault.azure.net"
+#define KEK_MHSM_DOMAIN   "managedhsm.azure.net"
 
 /* One api-version the emulator answers, with what that version's service takes and returns. */
 typedef struct kek_api {
@@ -64,7 +64,8 @@ kek_host_kind kek_host_parse(const char *host, const char *vault, bool *ours);
 /* The base of the key ids of kind: "https://<vault>.vault.azure.net" or the Managed HSM's. */
 void kek_vault_base(const kek_cloud *c, kek_host_kind kind, char *out, size_t outsz);
 
-/* The challenge's resource for kind: "https://vault.azure.net" or "https://managedhsm.azure.net". */
+/* The challenge's resource for kind: "https://vault.azure.net" or "https://managedhsm.azure.net".
+ */
 const char *kek_host_resource(kek_host_kind kind);
 
 /* The emulated tenant of this cloud: a GUID derived from the vault name (36 characters). */
