@@ -164,10 +164,17 @@ kt_rc online_check_key_name(const char *name, kt_err *e)
 
 kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t outsz, kt_err *e)
 {
+    return online_key_url_api(v, name, NULL, out, outsz, e);
+}
+
+kt_rc online_key_url_api(const online_vault *v, const char *name, const char *api, char *out,
+                         size_t outsz, kt_err *e)
+{
     kt_rc rc = online_check_key_name(name, e);
     if (rc != KT_OK)
         return rc;
-    int n = snprintf(out, outsz, "%s/keys/%s?api-version=%s", v->base, name, ONLINE_API_VERSION);
+    int n = snprintf(out, outsz, "%s/keys/%s?api-version=%s", v->base, name,
+                     api != NULL ? api : ONLINE_API_VERSION);
     if (n < 0 || (size_t)n >= outsz)
         return kt_fail(e, KT_EUSAGE, "the key URL is too long");
     return KT_OK;
@@ -319,7 +326,8 @@ kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, size_t l
     json_t *key = json_pack("{s:s, s:o, s:s}", "kty", kty, "key_ops", key_ops, "key_hsm", hsm);
     if (key != NULL && crv != NULL)
         json_object_set_new(key, "crv", json_string(crv));
-    json_t *body = json_pack("{s:o, s:{s:b}}", "key", key, "attributes", "enabled", 1);
+    json_t *body =
+        json_pack("{s:o, s:b, s:{s:b}}", "key", key, "Hsm", 1, "attributes", "enabled", 1);
     rc = body != NULL ? kt_json_dump(body, false, json, e) : kt_fail(e, KT_ENOMEM, "out of memory");
     json_decref(body);
     free(hsm);
@@ -698,10 +706,12 @@ kt_rc online_check_answer(const online_expect *want, const online_imported *got,
     if (got->enabled != want->enabled)
         differ(list, sizeof list, "it is %s, not %s as asked",
                got->enabled ? "enabled" : "disabled", want->enabled ? "enabled" : "disabled");
-    if (got->exportable)
+    if (got->exportable && !want->exportable)
         differ(list, sizeof list,
                "it is exportable (attributes.exportable true): the service may release the key "
                "out of its HSM, which was not asked for");
+    if (!got->exportable && want->exportable)
+        differ(list, sizeof list, "it is not exportable, as was asked");
     if (list[0] != '\0')
         return kt_fail(e, KT_EDENIED,
                        "the vault holds the key %s, but not as asked: %s; check it in the vault "
