@@ -425,7 +425,8 @@ static int upload(int argc, char **argv, upload_args *a)
                           .ops = plan.ops,
                           .enabled = !a->props.disabled,
                           .exportable = a->props.exportable,
-                          .vault = &a->vault};
+                          .vault = &a->vault,
+                          .props = &a->props};
     wire w = {.a = a, .p = &plan};
     online_transport t = {
         .send = wire_send,

@@ -229,6 +229,10 @@ typedef struct online_imported {
     bool enabled;                    /* attributes.enabled */
     bool exportable;                 /* attributes.exportable is true */
     bool exportable_stated;          /* attributes.exportable is present */
+    bool has_nbf, has_exp;           /* attributes.nbf, .exp are present (whole numbers) */
+    int64_t nbf, exp;
+    bool has_tags;           /* a tags object is present */
+    uint8_t tags_sha256[32]; /* SHA-256 of its canonical JSON (sorted, compact) */
 } online_imported;
 
 /*
@@ -268,6 +272,7 @@ typedef struct online_expect {
     bool enabled;          /* attributes.enabled asked for */
     bool exportable;       /* attributes.exportable asked for (with a release policy) */
     const online_vault *vault; /* the vault asked, to read a 401's challenge (NULL: not read) */
+    const struct online_props *props; /* nbf, exp and tags asked for (NULL: none) */
 } online_expect;
 
 /*
@@ -275,11 +280,15 @@ typedef struct online_expect {
  * (name ignoring case) in the vault asked for (host ignoring case); kty is the manifest type's
  * (online_kty_for); the public key is the manifest's (online_compare_key, *compared as there);
  * key_ops are exactly the ones asked for; enabled is as asked; exportable is as asked (false or
- * absent unless --exportable asked for it). KT_EDENIED naming every
+ * absent unless --exportable asked for it); nbf, exp and tags, when props asked for them, are
+ * the ones asked (tags compared as canonical JSON). KT_EDENIED naming every
  * difference found (for the key: both fingerprints).
  */
 KT_MUST kt_rc online_check_answer(const online_expect *want, const online_imported *got,
                                   bool *compared, kt_err *e);
+
+/* SHA-256 of a tags object's canonical JSON (keys sorted, compact, ASCII escapes). */
+KT_MUST kt_rc online_tags_digest(const json_t *tags, uint8_t out[32], kt_err *e);
 
 /* Copies text into out for a terminal: printable ASCII kept, anything else '?', at most
  * outsz-1 bytes, "..." marking a cut. */

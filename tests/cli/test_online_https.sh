@@ -137,6 +137,17 @@ assert "exportable" not in old["attributes"] and "release_policy" not in old, ol
 EOF
     ok || fail "the stored key's properties"
 
+# the key in the vault is checked against what was asked: other tags or another expiry are named
+other=(--not-before 2026-01-01 --disabled --exportable --release-policy "$t/policy.json"
+    --api-version 7.4-preview.1 --ops "sign,verify")
+expect_err "its tags are not the ones asked" "$ONLINE" upload --vault "$url" --cacert "$cacert" \
+    --name HttpsKey --token-file "$t/token" --demo "${other[@]}" --tags env=prod \
+    --expires 2031-05-17T12:00:00Z "$demo/usb/TransferPackage-HttpsKey.byok"
+expect_err "its expiry (attributes.exp) is not the one asked" "$ONLINE" upload --vault "$url" \
+    --cacert "$cacert" --name HttpsKey --token-file "$t/token" --demo "${other[@]}" \
+    --tags "env=test,owner=key custodians" --expires 2032-01-01 \
+    "$demo/usb/TransferPackage-HttpsKey.byok"
+
 # a certificate that is not the server's: refused, nothing sent
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t/other.key" \
     -out "$t/other.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
