@@ -21,6 +21,7 @@ deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjanss
       libmicrohttpd-dev)
 [ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux shellcheck
     man-db dpkg-dev)
+[ "$mode" = test ] && deps+=(python3-azure python3-azure-cli) # tests/azure: the real SDK and az code
 [ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do
