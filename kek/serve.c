@@ -819,7 +819,7 @@ static kt_rc answer_stored(kek_rest *s, kek_host_kind host, const kek_api *api, 
                            kek_rest_response *rs, kt_err *e)
 {
     json_t *meta = NULL, *v = NULL, *ops = NULL;
-    kt_rc rc = kek_meta_read(s->cloud, ident, &meta, e);
+    kt_rc rc = ident != NULL ? kek_meta_read(s->cloud, ident, &meta, e) : KT_OK;
     if (rc != KT_OK)
         return rc;
     bundle_facts f = {.kid = own_kid};
@@ -1048,9 +1048,11 @@ static void do_get(kek_rest *s, const route *r, kek_host_kind host, const kek_ap
                      r->version);
         return;
     }
-    if (kek_name_ident(r->name, ident, sizeof ident, &e) != KT_OK)
-        ident[0] = '\0'; /* the cloud's own KEK: no metadata */
-    if (answer_stored(s, host, api, ident[0] && own_kid == NULL ? ident : "-", &info, own_kid,
+    /* The cloud's own KEK has no metadata (it was made by init, not through the API). */
+    const char *meta_ident = NULL;
+    if (own_kid == NULL && kek_name_ident(r->name, ident, sizeof ident, &e) == KT_OK)
+        meta_ident = ident;
+    if (answer_stored(s, host, api, meta_ident, &info, own_kid,
                       kind == KEK_STORED_IMPORTED ? acl_ops(&info) : 0, rs, &e) != KT_OK)
         answer_rc(rs, &e);
 }
