@@ -22,6 +22,7 @@ deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjanss
 [ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux shellcheck
     man-db dpkg-dev)
 [ "$mode" = test ] && deps+=(awscli) # tests/cli/test_aws.sh: the real aws CLI
+[ "$mode" = test ] && deps+=(python3-azure python3-azure-cli) # tests/azure: the real SDK and az code
 [ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do

@@ -164,10 +164,17 @@ kt_rc online_check_key_name(const char *name, kt_err *e)
 
 kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t outsz, kt_err *e)
 {
+    return online_key_url_api(v, name, NULL, out, outsz, e);
+}
+
+kt_rc online_key_url_api(const online_vault *v, const char *name, const char *api, char *out,
+                         size_t outsz, kt_err *e)
+{
     kt_rc rc = online_check_key_name(name, e);
     if (rc != KT_OK)
         return rc;
-    int n = snprintf(out, outsz, "%s/keys/%s?api-version=%s", v->base, name, ONLINE_API_VERSION);
+    int n = snprintf(out, outsz, "%s/keys/%s?api-version=%s", v->base, name,
+                     api != NULL ? api : ONLINE_API_VERSION);
     if (n < 0 || (size_t)n >= outsz)
         return kt_fail(e, KT_EUSAGE, "the key URL is too long");
     return KT_OK;
@@ -305,7 +312,8 @@ kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, size_t l
     json_t *key = json_pack("{s:s, s:o, s:s}", "kty", kty, "key_ops", key_ops, "key_hsm", hsm);
     if (key != NULL && crv != NULL)
         json_object_set_new(key, "crv", json_string(crv));
-    json_t *body = json_pack("{s:o, s:{s:b}}", "key", key, "attributes", "enabled", 1);
+    json_t *body =
+        json_pack("{s:o, s:b, s:{s:b}}", "key", key, "Hsm", 1, "attributes", "enabled", 1);
     rc = body != NULL ? kt_json_dump(body, false, json, e) : kt_fail(e, KT_ENOMEM, "out of memory");
     json_decref(body);
     free(hsm);
@@ -559,6 +567,37 @@ static kt_rc answer_attributes(const json_t *root, online_imported *out, kt_err 
         out->exportable_stated = true;
         out->exportable = json_is_true(exp);
     }
+    static const char *const times[] = {"nbf", "exp"};
+    bool *has[] = {&out->has_nbf, &out->has_exp};
+    int64_t *val[] = {&out->nbf, &out->exp};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(attr, times[i]);
+        if (v == NULL)
+            continue;
+        if (!json_is_integer(v))
+            return kt_fail(e, KT_EFORMAT,
+                           "the service's answer: attributes.%s is not a whole number", times[i]);
+        *has[i] = true;
+        *val[i] = json_integer_value(v);
+    }
+    json_t *tags = json_object_get(root, "tags");
+    if (tags != NULL) {
+        if (!json_is_object(tags))
+            return kt_fail(e, KT_EFORMAT, "the service's answer: tags is not an object");
+        if ((rc = online_tags_digest(tags, out->tags_sha256, e)) != KT_OK)
+            return rc;
+        out->has_tags = true;
+    }
+    return KT_OK;
+}
+
+kt_rc online_tags_digest(const json_t *tags, uint8_t out[32], kt_err *e)
+{
+    char *s = json_dumps(tags, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    kt_sha256(out, s, strlen(s));
+    free(s);
     return KT_OK;
 }
 
@@ -667,10 +706,22 @@ kt_rc online_check_answer(const online_expect *want, const online_imported *got,
     if (got->enabled != want->enabled)
         differ(list, sizeof list, "it is %s, not %s as asked",
                got->enabled ? "enabled" : "disabled", want->enabled ? "enabled" : "disabled");
-    if (got->exportable)
+    if (got->exportable && !want->exportable)
         differ(list, sizeof list,
                "it is exportable (attributes.exportable true): the service may release the key "
                "out of its HSM, which was not asked for");
+    if (!got->exportable && want->exportable)
+        differ(list, sizeof list, "it is not exportable, though --exportable asked for it");
+    const online_props *p = want->props;
+    if (p != NULL && p->has_nbf && (!got->has_nbf || got->nbf != p->nbf))
+        differ(list, sizeof list, "its not-before (attributes.nbf) is not the one asked");
+    if (p != NULL && p->has_exp && (!got->has_exp || got->exp != p->exp))
+        differ(list, sizeof list, "its expiry (attributes.exp) is not the one asked");
+    uint8_t tags[32];
+    if (p != NULL && p->tags != NULL && json_object_size(p->tags) > 0 &&
+        (online_tags_digest(p->tags, tags, e) != KT_OK || !got->has_tags ||
+         memcmp(tags, got->tags_sha256, 32) != 0))
+        differ(list, sizeof list, "its tags are not the ones asked");
     if (list[0] != '\0')
         return kt_fail(e, KT_EDENIED,
                        "the vault holds the key %s, but not as asked: %s; check it in the vault "

@@ -216,7 +216,9 @@ Test(body, rsa_ec_and_oct)
     cr_expect_null(json_object_get(key, "crv"));
     cr_expect_eq(json_array_size(json_object_get(key, "key_ops")), 6);
     cr_expect(json_is_true(json_object_get(json_object_get(j, "attributes"), "enabled")));
-    cr_expect_eq(json_object_size(j), 2);
+    /* Hsm true, as az and the SDKs send it for a key_hsm package */
+    cr_expect(json_is_true(json_object_get(j, "Hsm")));
+    cr_expect_eq(json_object_size(j), 3);
     cr_expect_eq(json_object_size(key), 3);
     json_decref(j);
     EVP_PKEY_free(rsa);
