@@ -6,6 +6,7 @@
  * and asks the card holders at the terminal whether they approve what transfer_reduce shows them
  * before the first PIN (or takes --yes from a script that has shown it).
  */
+#include "cmd_token.h"
 #include "commands.h"
 #include "transfer.h"
 
@@ -35,6 +36,10 @@ static const cli_opt opts[] = {
      "approve without the question at the terminal (the request\nis still printed on stderr): "
      "for scripts"},
     CLI_OPT_JSON,
+    CLI_OPT_TOKEN(
+        "the key is in this PKCS#11 token (RFC 7512 URI): the KEK is\nimported into it as "
+        "a trusted wrapping key and the reduced\nrecord signed; the user PIN is read "
+        "first, then the cards'"),
     {0},
 };
 
@@ -59,7 +64,7 @@ static const cli_cmd cmd = {
 };
 
 typedef struct args {
-    const char *ident, *app, *kmdata, *pin_file, *pin_fd;
+    const char *ident, *app, *kmdata, *pin_file, *pin_fd, *token;
     transfer_kek_source kek;
     const char *cards[WORLD_MAX_CARDS];
     size_t ncards;
@@ -83,6 +88,7 @@ static int parse_args(int argc, char **argv, args *a)
     a->pin_fd = cli_value(&c, OPT_PIN_FD);
     a->yes = cli_flag(&c, OPT_YES);
     a->json = cli_flag(&c, OPT_JSON);
+    a->token = cli_value(&c, OPT_TOKEN);
     cli_kek_source(&c, &a->kek);
     a->ncards = cli_values(&c, OPT_CARD, &cards);
     if (a->ncards > WORLD_MAX_CARDS) {
@@ -280,7 +286,9 @@ int cmd_modify_acls(int argc, char **argv)
     o.pin_ctx = &pins;
     o.approve = approve;
     o.approve_ctx = &a;
-    kt_rc rc = transfer_reduce(&p, &m, &kek, &o, &info, &e);
+    kt_rc rc = a.token != NULL ? cli_token_modify_acls(&p, &m, &kek, a.token, a.ident, &pins,
+                                                       a.cards, a.ncards, approve, &a, &info, &e)
+                               : transfer_reduce(&p, &m, &kek, &o, &info, &e);
     cli_pins_close(&pins);
     world_module_close(&m);
     world_lock_release(&lock);

@@ -4,6 +4,7 @@
  * blob) with its manifest signed by the module (nShield's KeyTransferRemote -Package). The logic
  * is transfer_package (transfer.c); this file parses, calls and prints.
  */
+#include "cmd_token.h"
 #include "commands.h"
 #include "transfer.h"
 
@@ -30,6 +31,11 @@ static const cli_opt opts[] = {
      "an existing folder to write into (default: the current\nfolder)"},
     CLI_OPT_KMDATA,
     CLI_OPT_JSON,
+    CLI_OPT_TOKEN("the key is in this PKCS#11 token (RFC 7512 URI): it is\nwrapped inside the "
+                  "token; needs --card (the SO makes the\ntrusted session key)"),
+    CLI_OPT_CARD("with --token: an administrator card; give at least K"),
+    CLI_OPT_PIN_FILE("with --token: the user PIN, then the cards' PINs, one a\nline"),
+    CLI_OPT_PIN_FD,
     {0},
 };
 
@@ -59,6 +65,9 @@ static const cli_cmd cmd = {
 
 typedef struct args {
     const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata;
+    const char *token, *pin_file, *pin_fd; /* --token, its PINs and cards */
+    const char *cards[WORLD_MAX_CARDS];
+    size_t ncards;
     transfer_kek_source kek;
     bool json;
 } args;
@@ -80,8 +89,20 @@ static int parse_args(int argc, char **argv, args *a)
     a->out = cli_value(&c, OPT_OUT);
     a->kmdata = cli_value(&c, OPT_KMDATA);
     a->json = cli_flag(&c, OPT_JSON);
+    a->token = cli_value(&c, OPT_TOKEN);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
     cli_kek_source(&c, &a->kek);
+    const char *const *cards;
+    a->ncards = cli_values(&c, OPT_CARD, &cards);
+    for (size_t i = 0; i < a->ncards && i < WORLD_MAX_CARDS; i++)
+        a->cards[i] = cards[i];
     cli_args_free(&c);
+    if (a->ncards > WORLD_MAX_CARDS)
+        return cli_usage(CMD, "at most %d --card options", WORLD_MAX_CARDS);
+    if (a->token == NULL && (a->ncards > 0 || a->pin_file != NULL || a->pin_fd != NULL))
+        return cli_usage(CMD, "--card, --pin-file and --pin-fd are for a key in a token "
+                              "(--token); a world key's package needs no card");
     if (a->ident == NULL)
         return cli_usage(CMD, "--ident ID is required");
     if (a->name == NULL)
@@ -182,6 +203,20 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
     return fflush(stdout) == 0 ? KT_EXIT_OK : KT_EXIT_IO;
 }
 
+/* 3. With --token: the PINs, then the token's side (cmd_token.c). */
+static kt_rc package_token(const args *a, const world_paths *p, const world_module *m,
+                           const transfer_kek *k, const transfer_package_opts *o,
+                           transfer_package_result *r, kt_err *e)
+{
+    cli_pins pins;
+    kt_rc rc = cli_pins_open(&pins, a->pin_file, a->pin_fd, e);
+    if (rc != KT_OK)
+        return rc;
+    rc = cli_token_package(p, m, k, o, a->token, &pins, a->cards, a->ncards, r, e);
+    cli_pins_close(&pins);
+    return rc;
+}
+
 int cmd_package(int argc, char **argv)
 {
     args a;
@@ -224,7 +259,8 @@ int cmd_package(int argc, char **argv)
 
     /* 3. operation */
     o.report = cli_txn_report;
-    kt_rc rc = transfer_package(&p, &m, &kek, &o, &r, &e);
+    kt_rc rc = a.token != NULL ? package_token(&a, &p, &m, &kek, &o, &r, &e)
+                               : transfer_package(&p, &m, &kek, &o, &r, &e);
     world_module_close(&m);
     world_lock_release(&lock);
 

@@ -3,6 +3,7 @@
  * by a K-of-N administrator card set, show its identity, check a card and its PIN, and load the
  * world into a fresh module from a quorum of cards (the recovery path).
  */
+#include "cmd_token.h"
 #include "commands.h"
 #include "pkg.h"
 
@@ -428,6 +429,7 @@ static const cli_entry subcommands[] = {
     {"info", world_info_cmd, "show the world's identity, quorum, module and cards"},
     {"check-card", world_check_card_cmd, "check that a card and its PIN belong to this world"},
     {"program", world_program_cmd, "load the world into a fresh module from a card quorum"},
+    {"bind-token", cmd_world_bind_token, "guard a PKCS#11 token's SO PIN with the card quorum"},
 };
 
 int cmd_world(int argc, char **argv)

@@ -259,4 +259,21 @@ KT_MUST kt_rc transfer_package(const world_paths *p, const world_module *m, cons
                                const transfer_package_opts *o, transfer_package_result *r,
                                kt_err *e);
 
+/*
+ * The package of a key wrapped elsewhere (a PKCS#11 token, transfer_token.h), in two halves so
+ * that nothing is asked of the card holders for a package that is already there or cannot be
+ * written. transfer_package_prepare checks o (as transfer_package does), fills r's paths,
+ * completes or undoes an interrupted earlier package in the output folder and, when both files
+ * are already this very package for info (the key's authenticated facts), sets *done and fills r.
+ * transfer_package_blob checks the CKM_RSA_AES_KEY_WRAP layout of blob against the KEK, makes the
+ * package (.byok for Azure, the raw blob for AWS and GCP) and its manifest signed with m's module
+ * key, and writes both as one change of the commit protocol; r->committed as for transfer_package.
+ */
+KT_MUST kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
+                                       const world_key_info *info, const transfer_package_opts *o,
+                                       transfer_package_result *r, bool *done, kt_err *e);
+KT_MUST kt_rc transfer_package_blob(const world_module *m, const transfer_kek *k,
+                                    const world_key_info *info, const transfer_package_opts *o,
+                                    const kt_buf *blob, transfer_package_result *r, kt_err *e);
+
 #endif

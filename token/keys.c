@@ -414,27 +414,25 @@ kt_rc token_key_generate(token *t, const token_keygen *g, token_key *out, kt_err
         static const uint8_t f4[] = {0x01, 0x00, 0x01};
         const curve *c = rsa ? NULL : curve_by_name(g->curve);
         CK_MECHANISM m = {rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0};
-        CK_ATTRIBUTE pub_tmpl[6] = {
+        CK_ATTRIBUTE pub_all[9] = {
             {CKA_TOKEN, &yes, 1},    {CKA_PRIVATE, &no, 1},
-            {CKA_VERIFY, &yes, 1},   {CKA_LABEL, UNCONST(g->label), label_len},
+            {CKA_VERIFY, &yes, 1},   {CKA_ENCRYPT, &no, 1},
+            {CKA_WRAP, &no, 1},      {CKA_LABEL, UNCONST(g->label), label_len},
             {CKA_ID, id, sizeof id},
         };
         if (rsa) {
             if (bits != 2048 && bits != 3072 && bits != 4096)
                 return kt_fail(e, KT_EUSAGE, "an RSA key has 2048, 3072 or 4096 bits, not %u",
                                g->bits);
-            pub_tmpl[5] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof bits};
+            pub_all[7] = (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof bits};
+            pub_all[8] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, UNCONST(f4), sizeof f4};
         } else {
             if (c == NULL)
                 return kt_fail(e, KT_EUSAGE,
                                "the token offers the curves P-256, P-384, P-521 "
                                "and secp256k1 to keytransfer");
-            pub_tmpl[5] = (CK_ATTRIBUTE){CKA_EC_PARAMS, UNCONST(c->oid), c->oid_len};
+            pub_all[7] = (CK_ATTRIBUTE){CKA_EC_PARAMS, UNCONST(c->oid), c->oid_len};
         }
-        CK_ATTRIBUTE pub_e = {CKA_PUBLIC_EXPONENT, UNCONST(f4), sizeof f4};
-        CK_ATTRIBUTE pub_all[7];
-        memcpy(pub_all, pub_tmpl, sizeof pub_tmpl);
-        pub_all[6] = pub_e;
         CK_ATTRIBUTE priv_tmpl[] = {
             {CKA_TOKEN, &yes, 1},
             {CKA_PRIVATE, &yes, 1},
@@ -452,7 +450,7 @@ kt_rc token_key_generate(token *t, const token_keygen *g, token_key *out, kt_err
                                   rsa ? "generates an RSA key pair" : "generates an EC key pair",
                                   e)) != KT_OK)
             return rc;
-        rv = t->f->C_GenerateKeyPair(t->session, &m, pub_all, rsa ? 7 : 6, priv_tmpl,
+        rv = t->f->C_GenerateKeyPair(t->session, &m, pub_all, rsa ? 9 : 8, priv_tmpl,
                                      sizeof priv_tmpl / sizeof priv_tmpl[0], &pub, &priv);
         if (rv != CKR_OK) {
             char what[96];

@@ -46,13 +46,19 @@ static kt_rc wrap_key(token *t, CK_MECHANISM *m, CK_OBJECT_HANDLE wrapping, CK_O
     return KT_OK;
 }
 
-/*
- * The probe: are the token's CKM_AES_KEY_WRAP_PAD results RFC 5649? A token that pads the input
- * with zeros to a multiple of 8 before wrapping it (and states the padded length in the
- * alternative IV) writes a blob that unwraps to the key followed by zero bytes, which no cloud
- * accepts as PKCS#8. The probe's objects are session objects, public test values, destroyed here.
- */
-static kt_rc probe_kwp(token *t, kt_err *e)
+/* A value of a multiple of 8 octets (RFC 3394 §4.1's key data) under the same key: RFC 5649's
+ * answer, as python3-cryptography's aes_key_wrap_with_padding and `openssl enc
+ * -id-aes192-wrap-pad` both give it. */
+static const uint8_t probe8_key[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                       0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+static const uint8_t probe8_wrapped[24] = {0x3d, 0x50, 0x96, 0x11, 0x1d, 0x22, 0x7d, 0x3c,
+                                           0x97, 0xf6, 0xa8, 0xd6, 0x19, 0xcc, 0xf2, 0xee,
+                                           0x79, 0x12, 0xee, 0xbe, 0xb1, 0xb4, 0x1e, 0x43};
+
+/* Wraps value under the probe key (both session objects, public test values, destroyed here)
+ * and compares with want. */
+static kt_rc probe_one(token *t, const uint8_t *value, size_t value_len, const uint8_t *want,
+                       size_t want_len, bool *same, kt_err *e)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
     CK_KEY_TYPE aes = CKK_AES, gen = CKK_GENERIC_SECRET;
@@ -73,7 +79,7 @@ static kt_rc probe_kwp(token *t, kt_err *e)
         {CKA_PRIVATE, &no, 1},
         {CKA_SENSITIVE, &no, 1},
         {CKA_EXTRACTABLE, &yes, 1},
-        {CKA_VALUE, UNCONST(probe_key), sizeof probe_key},
+        {CKA_VALUE, UNCONST(value), value_len},
     };
     CK_OBJECT_HANDLE hk = CK_INVALID_HANDLE, hv = CK_INVALID_HANDLE;
     CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
@@ -86,15 +92,7 @@ static kt_rc probe_kwp(token *t, kt_err *e)
         rc = token_rv_fail(e, rv, "creating the RFC 5649 probe's session objects");
     if (rc == KT_OK)
         rc = wrap_key(t, &m, hk, hv, "C_WrapKey (CKM_AES_KEY_WRAP_PAD, the RFC 5649 probe)", &w, e);
-    if (rc == KT_OK && (w.len != sizeof probe_wrapped || memcmp(w.p, probe_wrapped, w.len) != 0))
-        rc = kt_fail(e, KT_EDENIED,
-                     "token \"%s\" (%s, %s) does not implement CKM_AES_KEY_WRAP_PAD as RFC 5649 "
-                     "defines it: it wraps the RFC's §6 example (20 octets) to %zu bytes that "
-                     "are not the RFC's answer (it pads the key itself, so a wrapped key would "
-                     "come out with zero bytes after it, which no cloud accepts). This is the "
-                     "token's fault; nothing was wrapped. Use a token whose key wrap conforms, or "
-                     "one that offers CKM_RSA_AES_KEY_WRAP",
-                     t->info.label, t->info.manufacturer, t->info.model, w.len);
+    *same = rc == KT_OK && w.len == want_len && memcmp(w.p, want, want_len) == 0;
     kt_buf_free(&w);
     if (hv != CK_INVALID_HANDLE)
         (void)t->f->C_DestroyObject(t->session, hv);
@@ -103,8 +101,38 @@ static kt_rc probe_kwp(token *t, kt_err *e)
     return rc;
 }
 
+/*
+ * The probe: are the token's CKM_AES_KEY_WRAP_PAD results RFC 5649? A token that pads the input
+ * with zeros to a multiple of 8 itself before wrapping it (and states the padded length in the
+ * alternative IV; SoftHSM 2.6.1 does) writes a blob that unwraps to the key followed by zero
+ * bytes, which no cloud accepts as PKCS#8. Such a token is still right for an input of a multiple
+ * of 8 octets: an AES key. exact_len is true when the target's length is known to be a multiple
+ * of 8 (AES keys, from CKA_VALUE_LEN); PKCS#8 lengths are the token's own.
+ */
+static kt_rc probe_kwp(token *t, bool multiple_of_8, kt_err *e)
+{
+    bool odd_ok = false, even_ok = false;
+    kt_rc rc =
+        probe_one(t, probe_key, sizeof probe_key, probe_wrapped, sizeof probe_wrapped, &odd_ok, e);
+    if (rc == KT_OK)
+        rc = probe_one(t, probe8_key, sizeof probe8_key, probe8_wrapped, sizeof probe8_wrapped,
+                       &even_ok, e);
+    if (rc != KT_OK || (odd_ok && even_ok) || (even_ok && multiple_of_8))
+        return rc;
+    return kt_fail(e, KT_EDENIED,
+                   "token \"%s\" (%s, %s) does not implement CKM_AES_KEY_WRAP_PAD as RFC 5649 "
+                   "defines it: it wraps the RFC's §6 example of 20 octets to bytes that are not "
+                   "the RFC's answer%s. A key whose length is not a multiple of 8 (a PKCS#8 "
+                   "private key) would come out with zero bytes after it, which no cloud "
+                   "accepts. This is the token's fault; nothing was wrapped. Use a token whose "
+                   "key wrap conforms, or one that offers CKM_RSA_AES_KEY_WRAP",
+                   t->info.label, t->info.manufacturer, t->info.model,
+                   even_ok ? " (it pads the input itself; 16 octets wrap right)"
+                           : ", nor 16 octets");
+}
+
 /* The target: found by label, the ID recorded at the reduction, allowed to go. */
-static kt_rc target(token *t, const token_wrap_opts *o, CK_OBJECT_HANDLE *h, kt_err *e)
+static kt_rc target(token *t, const token_wrap_opts *o, CK_OBJECT_HANDLE *h, bool *aes, kt_err *e)
 {
     token_key k;
     kt_rc rc = token_key_find(t, o->label, &k, e);
@@ -119,6 +147,7 @@ static kt_rc target(token *t, const token_wrap_opts *o, CK_OBJECT_HANDLE *h, kt_
     if (why != NULL)
         return kt_fail(e, KT_EDENIED, "key \"%s\" in token \"%s\" may not be transferred: %s",
                        o->label, t->info.label, why);
+    *aes = k.type == TOKEN_KEY_AES;
     CK_OBJECT_CLASS cls = k.type == TOKEN_KEY_AES ? CKO_SECRET_KEY : CKO_PRIVATE_KEY;
     return token_find_one(t, cls, o->label, o->id, o->id_len, h, e);
 }
@@ -158,6 +187,7 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
         .ulSourceDataLen = 0,
     };
     CK_OBJECT_HANDLE kek, key;
+    bool aes = false;
     kt_buf rsa = {0}, kwp = {0};
     kt_rc rc;
     kt_err ignored;
@@ -173,7 +203,8 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
         rsa_aes_params p = {.aes_key_bits = 256, .oaep = &oaep};
         CK_MECHANISM m = {CKM_RSA_AES_KEY_WRAP, &p, sizeof p};
         if ((rc = token_login(t, false, o->user_pin, e)) != KT_OK ||
-            (rc = target(t, o, &key, e)) != KT_OK || (rc = kek_object(t, o, &kek, e)) != KT_OK ||
+            (rc = target(t, o, &key, &aes, e)) != KT_OK ||
+            (rc = kek_object(t, o, &kek, e)) != KT_OK ||
             (rc = wrap_key(t, &m, kek, key, "C_WrapKey (CKM_RSA_AES_KEY_WRAP)", blob, e)) !=
                 KT_OK) {
             if (token_logout(t, &ignored) != KT_OK)
@@ -198,8 +229,9 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
         return rc;
 
     /* 2. As the user: the probe, and the target may go. */
-    if ((rc = token_login(t, false, o->user_pin, e)) != KT_OK || (rc = probe_kwp(t, e)) != KT_OK ||
-        (rc = target(t, o, &key, e)) != KT_OK || (rc = token_logout(t, e)) != KT_OK)
+    if ((rc = token_login(t, false, o->user_pin, e)) != KT_OK ||
+        (rc = target(t, o, &key, &aes, e)) != KT_OK || (rc = probe_kwp(t, aes, e)) != KT_OK ||
+        (rc = token_logout(t, e)) != KT_OK)
         goto out;
 
     /* 3. As the SO: the trusted session key, wrapped under the trusted KEK. */
@@ -208,13 +240,13 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
         goto out;
     {
         CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-        CK_KEY_TYPE aes = CKK_AES;
+        CK_KEY_TYPE aes_type = CKK_AES;
         CK_ULONG len = 32;
         CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
         CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
         CK_ATTRIBUTE tmpl[] = {
             {CKA_CLASS, &cls, sizeof cls},
-            {CKA_KEY_TYPE, &aes, sizeof aes},
+            {CKA_KEY_TYPE, &aes_type, sizeof aes_type},
             {CKA_VALUE_LEN, &len, sizeof len},
             {CKA_TOKEN, &no, 1},
             {CKA_PRIVATE, &no, 1},
@@ -253,7 +285,7 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
     {
         CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
         if ((rc = token_login(t, false, o->user_pin, e)) != KT_OK ||
-            (rc = target(t, o, &key, e)) != KT_OK ||
+            (rc = target(t, o, &key, &aes, e)) != KT_OK ||
             (rc = wrap_key(t, &m, t->session_key, key,
                            "C_WrapKey (CKM_AES_KEY_WRAP_PAD, the key under the session key)", &kwp,
                            e)) != KT_OK)
