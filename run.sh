@@ -18,9 +18,10 @@ usage() {
 # --- dependencies (docs/design.md §5) ------------------------------------------------------------
 deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjansson-dev
       libzip-dev libcriterion-dev python3 python3-cryptography libcurl4-openssl-dev
-      libmicrohttpd-dev)
+      libmicrohttpd-dev libp11-kit-dev)
 [ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux shellcheck
     man-db dpkg-dev)
+[ "$mode" = test ] && deps+=(softhsm2 opensc python3-pykcs11)
 [ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do

@@ -274,8 +274,17 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
         CK_MECHANISM m = {CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
         char what[128];
         snprintf(what, sizeof what, "C_WrapKey (%s, the session key under the KEK)", oaep_name);
-        if ((rc = wrap_key(t, &m, kek, t->session_key, what, &rsa, e)) != KT_OK)
+        if ((rc = wrap_key(t, &m, kek, t->session_key, what, &rsa, e)) != KT_OK) {
+            /* Many tokens offer OAEP with SHA-1 only (SoftHSM 2.6.1 among them). */
+            if (o->oaep_sha256 && rc == KT_EDENIED)
+                rc = kt_fail(e, KT_EDENIED,
+                             "token \"%s\" (%s %s) does not offer CKM_RSA_PKCS_OAEP with SHA-256 "
+                             "(%s); nothing was wrapped. For AWS and Google Cloud, package with "
+                             "--oaep-hash sha1 (AWS KMS RSA_AES_KEY_WRAP_SHA_1, Google Cloud KMS "
+                             "RSA_OAEP_3072_SHA1_AES_256 or RSA_OAEP_4096_SHA1_AES_256)",
+                             t->info.label, t->info.manufacturer, t->info.model, e->msg);
             goto out;
+        }
     }
     if ((rc = token_logout(t, e)) != KT_OK)
         goto out;
