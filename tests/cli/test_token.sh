@@ -73,6 +73,11 @@ expect 0 "module-name= (p11-kit's configuration)" "$KT" key list \
 printf 'user-pin-WRONG\n' >"$t/upin-wrong"
 expect 1 "a wrong user PIN" "$KT" key list --token "$U" --pin-file "$t/upin-wrong"
 expect_err "wrong PIN for the user" "$KT" key list --token "$U" --pin-file "$t/upin-wrong"
+# SoftHSM never locks a PIN; the shim answers C_Login with CKR_PIN_LOCKED.
+err=$(KT_SHIM_LOGIN_RV=0xa4 "$KT" key list --token "$S" --pin-file "$t/upin" 2>&1 >/dev/null)
+st=$?
+[ "$st" -eq 1 ] && grep -q "locked" <<<"$err" && grep -q CKR_PIN_LOCKED <<<"$err" && ok ||
+    fail "a locked PIN: exit $st: $err"
 
 # --- every key type generated in the token -------------------------------------------------------
 aes="aes128:128 aes192:192 aes256:256"

@@ -8,6 +8,8 @@
  *                                "token without the required mechanisms"
  *   KT_SHIM_KILL_WRAP=N          the process kills itself (SIGKILL) at the Nth C_WrapKey call:
  *                                a kill while the session key exists
+ *   KT_SHIM_LOGIN_RV=0xa4        C_Login returns this code (0xa4: CKR_PIN_LOCKED, which SoftHSM
+ *                                never returns: it does not count wrong PINs)
  *   KT_SHIM_FAIL_WRAP=N          the Nth C_WrapKey call fails with CKR_DEVICE_ERROR: a failure
  *                                while the session key exists
  *   KT_SHIM_FIX_KWP=1            a token whose CKM_AES_KEY_WRAP_PAD follows RFC 5649 (SoftHSM
@@ -238,6 +240,14 @@ static CK_RV shim_wrap_key(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDL
     return real->C_WrapKey(s, m, wrapping, key, out, outlen);
 }
 
+static CK_RV shim_login(CK_SESSION_HANDLE s, CK_USER_TYPE who, CK_UTF8CHAR *pin, CK_ULONG len)
+{
+    const char *rv = getenv("KT_SHIM_LOGIN_RV");
+    if (rv != NULL)
+        return strtoul(rv, NULL, 16);
+    return real->C_Login(s, who, pin, len);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST **list);
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST **list)
@@ -265,6 +275,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST **list)
         shim.C_GetMechanismInfo = shim_get_mechanism_info;
         shim.C_GenerateKey = shim_generate_key;
         shim.C_CreateObject = shim_create_object;
+        shim.C_Login = shim_login;
         shim.C_WrapKey = shim_wrap_key;
     }
     *list = &shim;
