@@ -10,7 +10,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${KT_FUZZ_SECONDS:-30}
 
 usage() {
-    echo "usage: $0 demo|test|package" >&2
+    echo "usage: $0 demo [--token]|test|package" >&2
     exit 2
 }
 [ "$mode" = demo ] || [ "$mode" = test ] || [ "$mode" = package ] || usage
@@ -44,6 +44,11 @@ if [ "$mode" = demo ]; then
     demo="$here/demo"
     rm -rf "$demo"
     export KT_BIN="$here/build/keytransfer/keytransfer" KT_CLOUD="$here/build/kek/keytransfer-cloud"
+    # ./run.sh demo --token: the key in a SoftHSMv2 token (the offline part only).
+    if [ "${2:-}" = --token ]; then
+        "$here/scripts/demo-offline.sh" --token "$demo"
+        exit 0
+    fi
     "$here/scripts/demo-offline.sh" "$demo"
     if [ -x "$here/scripts/demo-online.sh" ]; then
         export KT_ONLINE="$here/build/online/keytransfer-online"
