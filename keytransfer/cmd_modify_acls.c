@@ -185,7 +185,9 @@ static int print_result(const args *a, const transfer_kek *k, const world_key_in
     kt_hex(hash, info->key_hash, 32);
     kt_hex(root, k->root_sha256, 32);
     world_acl_format(&info->acl, acl, sizeof acl);
-    const char *src_app = a->app != NULL ? a->app : WORLD_KEY_APP_DEFAULT;
+    const char *src_app = a->token != NULL ? "token"
+                          : a->app != NULL ? a->app
+                                           : WORLD_KEY_APP_DEFAULT;
     char attested[PKG_ROOT_NAME_MAX + 64];
     if (!k->attested)
         snprintf(attested, sizeof attested, "UNATTESTED, accepted by fingerprint");

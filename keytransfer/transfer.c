@@ -507,9 +507,16 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
     }
     world_acl_format(a->acl, acl, sizeof acl);
     line(out, outsz, &used, "  new ACL       %s\n", acl);
-    line(out, outsz, &used,
-         "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
-         TRANSFER_APP, key->ident, key->app, key->ident);
+    /* A key in a PKCS#11 token (transfer_token.c) names its token where a key file's path is. */
+    if (strncmp(key->path, "pkcs11 token ", 13) == 0)
+        line(out, outsz, &used,
+             "  written as    tokenkey_%s_%s, a record signed by the quorum; the KEK goes into\n"
+             "                the %s as a trusted wrapping key (the key stays there)\n",
+             TRANSFER_APP, key->ident, key->path);
+    else
+        line(out, outsz, &used,
+             "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
+             TRANSFER_APP, key->ident, key->app, key->ident);
 }
 
 /* ------------------------------------------------------------------------------------------ */
