@@ -70,8 +70,9 @@ static kt_rc parse_uri(const char *uri, P11KitUri **out, kt_err *e)
         return kt_fail(e, KT_EUSAGE, "the token URI names module-path and module-name: give one");
     }
     if (path != NULL && path[0] != '/') {
+        kt_rc rc = kt_fail(e, KT_EUSAGE, "module-path must be an absolute path, not '%s'", path);
         p11_kit_uri_free(u);
-        return kt_fail(e, KT_EUSAGE, "module-path must be an absolute path, not '%s'", path);
+        return rc;
     }
     *out = u;
     return KT_OK;

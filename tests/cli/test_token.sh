@@ -6,7 +6,7 @@
 #
 # SoftHSM 2.6.1's CKM_AES_KEY_WRAP_PAD pads its input with zeros itself (not RFC 5649 for lengths
 # that are not a multiple of 8), so keytransfer's probe lets it package AES keys only and refuses
-# RSA and EC keys naming the token's fault. RSA and EC keys go through tests/token/shim.c
+# RSA and EC keys naming the token's fault. RSA and EC keys go through tests/token/shim/shim.c
 # ($KT_SHIM) in front of SoftHSM with KT_SHIM_FIX_KWP=1: a token whose key wrap conforms. The
 # shim also hides mechanisms, fails and kills the process at a chosen C_WrapKey.
 set -uo pipefail
