@@ -249,6 +249,8 @@ kt_rc transfer_token_package(const world_paths *p, const world_module *m, token 
         .label = rec.ident,
         .id = rec.key_id,
         .id_len = rec.key_id_len,
+        .spki = rec.spki_len > 0 ? rec.spki : NULL,
+        .spki_len = rec.spki_len,
         .kek_fp = k->fp,
         .kek = k->key,
         .oaep_sha256 = h == PKG_OAEP_SHA256,

@@ -169,6 +169,8 @@ typedef struct token_wrap_opts {
     const char *label; /* the target key */
     const uint8_t *id; /* its CKA_ID, as recorded at the reduction */
     size_t id_len;
+    const uint8_t *spki; /* RSA, EC: its public key as recorded (SPKI DER); NULL for AES */
+    size_t spki_len;
     const uint8_t *kek_fp;   /* 32 bytes: the KEK object's CKA_ID */
     EVP_PKEY *kek;           /* the KEK as verified: the token's object must be this key */
     bool oaep_sha256;        /* OAEP with SHA-256 and MGF1-SHA-256 (else SHA-1, MGF1-SHA-1) */
@@ -187,8 +189,8 @@ typedef struct token_wrap_opts {
  *   2. as the user: the conformance probe of CKM_AES_KEY_WRAP_PAD: the RFC 5649 §6 example (a
  *      public 192-bit key and 20-byte value, created as session objects for the probe only and
  *      destroyed) must wrap to the RFC's answer, or the token's fault is KT_EDENIED named, before
- *      anything is wrapped that no cloud could open; then finds the target by label and ID and
- *      refuses it when token_key_refusal says so;
+ *      anything is wrapped that no cloud could open; then finds the target by label and ID,
+ *      checks its public key against o->spki and refuses it when token_key_refusal says so;
  *   3. as the SO: checks the KEK object (trusted, for wrapping, this very key), generates the
  *      session key (CKA_TOKEN false, CKA_PRIVATE false, CKA_SENSITIVE, CKA_EXTRACTABLE,
  *      CKA_TRUSTED, CKA_WRAP_WITH_TRUSTED true, wrap only) and wraps it under the KEK with OAEP;

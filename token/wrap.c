@@ -143,6 +143,11 @@ static kt_rc target(token *t, const token_wrap_opts *o, CK_OBJECT_HANDLE *h, boo
                        "key \"%s\" in token \"%s\" is not the key that was reduced (its CKA_ID "
                        "differs from the record's): a key of the same label replaced it",
                        o->label, t->info.label);
+    if (o->spki != NULL && (k.spki_len != o->spki_len || memcmp(k.spki, o->spki, k.spki_len) != 0))
+        return kt_fail(e, KT_EDENIED,
+                       "key \"%s\" in token \"%s\" has another public key than the record: it "
+                       "is not the key that was reduced",
+                       o->label, t->info.label);
     const char *why = token_key_refusal(&k);
     if (why != NULL)
         return kt_fail(e, KT_EDENIED, "key \"%s\" in token \"%s\" may not be transferred: %s",
