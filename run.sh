@@ -44,12 +44,12 @@ if [ "$mode" = demo ]; then
     demo="$here/demo"
     rm -rf "$demo"
     export KT_BIN="$here/build/keytransfer/keytransfer" KT_CLOUD="$here/build/kek/keytransfer-cloud"
-    # ./run.sh demo --token: the key in a SoftHSMv2 token (the offline part only).
+    # ./run.sh demo --token: the key in a SoftHSMv2 token instead of the software world.
     if [ "${2:-}" = --token ]; then
         "$here/scripts/demo-offline.sh" --token "$demo"
-        exit 0
+    else
+        "$here/scripts/demo-offline.sh" "$demo"
     fi
-    "$here/scripts/demo-offline.sh" "$demo"
     if [ -x "$here/scripts/demo-online.sh" ]; then
         export KT_ONLINE="$here/build/online/keytransfer-online"
         "$here/scripts/demo-online.sh" "$demo"
