@@ -3,6 +3,7 @@
  * nShield's generatekey, kmfile-dump and aclprint do it. Every subcommand needs the programmed
  * module: what list and show print has been authenticated with KM, never just read from a file.
  */
+#include "cmd_token.h"
 #include "commands.h"
 #include "transfer.h"
 
@@ -28,7 +29,8 @@ enum {
 typedef struct key_args {
     const char *kmdata, *type, *size, *curve, *pubexp, *ident, *plainname, *app, *from, *pass_file,
         *out;
-    const char *positional; /* the ID of show and public */
+    const char *positional;                /* the ID of show and public */
+    const char *token, *pin_file, *pin_fd; /* --token URI and its user PIN */
     bool json, yes;
 } key_args;
 
@@ -54,10 +56,33 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, key_args *a)
     a->out = cli_value(&c, OPT_OUT);
     a->json = cli_flag(&c, OPT_JSON);
     a->yes = cli_flag(&c, OPT_YES);
+    a->token = cli_value(&c, OPT_TOKEN);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
     a->positional = c.nargs > 0 ? c.arg[0] : NULL;
     cli_args_free(&c);
     return -1;
 }
+
+/* --token URI: the subcommand runs on the PKCS#11 token instead (cmd_token.c). */
+static int on_token(const key_args *a, int (*fn)(const token_key_args *))
+{
+    const token_key_args t = {.uri = a->token,
+                              .type = a->type,
+                              .size = a->size,
+                              .curve = a->curve,
+                              .ident = a->ident,
+                              .pin_file = a->pin_file,
+                              .pin_fd = a->pin_fd,
+                              .out = a->out,
+                              .json = a->json};
+    return fn(&t);
+}
+
+#define CLI_OPTS_TOKEN_KEY                                                                         \
+    CLI_OPT_TOKEN("work on the key in this PKCS#11 token (RFC 7512 URI with\nmodule-path= or "     \
+                  "module-name=) instead of the world"),                                           \
+        CLI_OPT_PIN_FILE("with --token: the token's user PIN (first line)"), CLI_OPT_PIN_FD
 
 #define OPT_IDENT_ENTRY                                                                            \
     {                                                                                              \
@@ -159,6 +184,7 @@ static const cli_opt generate_opts[] = {
     OPT_APP_ENTRY("the application the key belongs to (default: simple)"),
     CLI_OPT_KMDATA,
     CLI_OPT_JSON,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -185,6 +211,8 @@ static int key_generate(int argc, char **argv)
     /* 1. options */
     if (status >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_generate);
     kt_err_clear(&e);
     if (a.type == NULL)
         return cli_usage(cmd, "--type RSA, EC or AES is required");
@@ -369,6 +397,7 @@ static int key_import(int argc, char **argv)
 static const cli_opt list_opts[] = {
     CLI_OPT_JSON,
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -433,6 +462,8 @@ static int key_list(int argc, char **argv)
 
     if (status >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_list);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
@@ -497,6 +528,7 @@ static const cli_opt show_opts[] = {
     OPT_APP_ENTRY("the key's application (default: simple)"),
     CLI_OPT_JSON,
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -557,6 +589,8 @@ static int key_show(int argc, char **argv)
         return status;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_show);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
@@ -720,6 +754,7 @@ static const cli_opt public_opts[] = {
     {OPT_OUT, "out", CLI_VALUE, "FILE",
      "write FILE (never replacing one) instead of standard output"},
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -748,6 +783,8 @@ static int key_public(int argc, char **argv)
         return status;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_public);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)

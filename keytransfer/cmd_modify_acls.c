@@ -8,6 +8,7 @@
  */
 #include "batch.h"
 #include "cmd_batch.h"
+#include "cmd_token.h"
 #include "commands.h"
 #include "transfer.h"
 
@@ -42,6 +43,10 @@ static const cli_opt opts[] = {
      "approve without the question at the terminal (the request\nis still printed on stderr): "
      "for scripts"},
     CLI_OPT_JSON,
+    CLI_OPT_TOKEN(
+        "the key is in this PKCS#11 token (RFC 7512 URI): the KEK is\nimported into it as "
+        "a trusted wrapping key and the reduced\nrecord signed; the user PIN is read "
+        "first, then the cards'"),
     {0},
 };
 
@@ -69,7 +74,7 @@ static const cli_cmd cmd = {
 };
 
 typedef struct args {
-    const char *ident, *app, *kmdata, *pin_file, *pin_fd;
+    const char *ident, *app, *kmdata, *pin_file, *pin_fd, *token;
     transfer_kek_source kek;
     const char *cards[WORLD_MAX_CARDS];
     size_t ncards;
@@ -107,6 +112,7 @@ static int parse_args(int argc, char **argv, args *a)
     a->pin_fd = cli_value(&c, OPT_PIN_FD);
     a->yes = cli_flag(&c, OPT_YES);
     a->json = cli_flag(&c, OPT_JSON);
+    a->token = cli_value(&c, OPT_TOKEN);
     cli_kek_source(&c, &a->kek);
     a->ncards = cli_values(&c, OPT_CARD, &cards);
     if (a->ncards > WORLD_MAX_CARDS) {
@@ -116,6 +122,9 @@ static int parse_args(int argc, char **argv, args *a)
     for (size_t i = 0; i < a->ncards; i++)
         a->cards[i] = cards[i];
     cli_args_free(&c);
+    if (a->batch && a->token != NULL)
+        return cli_usage(CMD, "a key in a token is reduced one at a time: give one --ident with "
+                              "--token");
     if (a->batch)
         return a->all && a->nidents > 0 ? cli_usage(CMD, "give --ident or --all, not both") : -1;
     if (a->stop_on_error)
@@ -215,7 +224,9 @@ static int print_result(const args *a, const transfer_kek *k, const world_key_in
     kt_hex(hash, info->key_hash, 32);
     kt_hex(root, k->root_sha256, 32);
     world_acl_format(&info->acl, acl, sizeof acl);
-    const char *src_app = a->app != NULL ? a->app : WORLD_KEY_APP_DEFAULT;
+    const char *src_app = a->token != NULL ? "token"
+                          : a->app != NULL ? a->app
+                                           : WORLD_KEY_APP_DEFAULT;
     char attested[PKG_ROOT_NAME_MAX + 64];
     if (!k->attested)
         snprintf(attested, sizeof attested, "UNATTESTED, accepted by fingerprint");
@@ -349,7 +360,9 @@ int cmd_modify_acls(int argc, char **argv)
     o.pin_ctx = &pins;
     o.approve = approve;
     o.approve_ctx = &a;
-    kt_rc rc = transfer_reduce(&p, &m, &kek, &o, &info, &e);
+    kt_rc rc = a.token != NULL ? cli_token_modify_acls(&p, &m, &kek, a.token, a.ident, &pins,
+                                                       a.cards, a.ncards, approve, &a, &info, &e)
+                               : transfer_reduce(&p, &m, &kek, &o, &info, &e);
     cli_pins_close(&pins);
     world_module_close(&m);
     world_lock_release(&lock);

@@ -6,6 +6,7 @@
  */
 #include "batch.h"
 #include "cmd_batch.h"
+#include "cmd_token.h"
 #include "commands.h"
 #include "cloud.h"
 #include "transfer.h"
@@ -60,6 +61,11 @@ static const cli_opt opts[] = {
      "a batch: stop at the first key refused (the keys before\nit stand)"},
     CLI_OPT_KMDATA,
     CLI_OPT_JSON,
+    CLI_OPT_TOKEN("the key is in this PKCS#11 token (RFC 7512 URI): it is\nwrapped inside the "
+                  "token; needs --card (the SO makes the\ntrusted session key)"),
+    CLI_OPT_CARD("with --token: an administrator card; give at least K"),
+    CLI_OPT_PIN_FILE("with --token: the user PIN, then the cards' PINs, one a\nline"),
+    CLI_OPT_PIN_FD,
     {0},
 };
 
@@ -96,6 +102,9 @@ static const cli_cmd cmd = {
 
 typedef struct args {
     const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata, *wrapping;
+    const char *token, *pin_file, *pin_fd; /* --token, its PINs and cards */
+    const char *cards[WORLD_MAX_CARDS];
+    size_t ncards;
     transfer_kek_source kek;
     bool json;
     /* a batch: more than one --ident, or --all-reduced */
@@ -136,8 +145,23 @@ static int parse_args(int argc, char **argv, args *a)
     a->kmdata = cli_value(&c, OPT_KMDATA);
     a->wrapping = cli_value(&c, OPT_WRAPPING);
     a->json = cli_flag(&c, OPT_JSON);
+    a->token = cli_value(&c, OPT_TOKEN);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
     cli_kek_source(&c, &a->kek);
+    const char *const *cards;
+    a->ncards = cli_values(&c, OPT_CARD, &cards);
+    for (size_t i = 0; i < a->ncards && i < WORLD_MAX_CARDS; i++)
+        a->cards[i] = cards[i];
     cli_args_free(&c);
+    if (a->ncards > WORLD_MAX_CARDS)
+        return cli_usage(CMD, "at most %d --card options", WORLD_MAX_CARDS);
+    if (a->token == NULL && (a->ncards > 0 || a->pin_file != NULL || a->pin_fd != NULL))
+        return cli_usage(CMD, "--card, --pin-file and --pin-fd are for a key in a token "
+                              "(--token); a world key's package needs no card");
+    if (a->batch && a->token != NULL)
+        return cli_usage(CMD, "a key in a token is packaged one at a time: give one --ident "
+                              "with --token");
     if (a->batch) {
         if (a->all_reduced && a->nidents > 0)
             return cli_usage(CMD, "give --ident or --all-reduced, not both");
@@ -301,6 +325,20 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
     return fflush(stdout) == 0 ? KT_EXIT_OK : KT_EXIT_IO;
 }
 
+/* 3. With --token: the PINs, then the token's side (cmd_token.c). */
+static kt_rc package_token(const args *a, const world_paths *p, const world_module *m,
+                           const transfer_kek *k, const transfer_package_opts *o,
+                           transfer_package_result *r, kt_err *e)
+{
+    cli_pins pins;
+    kt_rc rc = cli_pins_open(&pins, a->pin_file, a->pin_fd, e);
+    if (rc != KT_OK)
+        return rc;
+    rc = cli_token_package(p, m, k, o, a->token, &pins, a->cards, a->ncards, r, e);
+    cli_pins_close(&pins);
+    return rc;
+}
+
 int cmd_package(int argc, char **argv)
 {
     args a;
@@ -362,7 +400,8 @@ int cmd_package(int argc, char **argv)
 
     /* 3. operation */
     o.report = cli_txn_report;
-    kt_rc rc = transfer_package(&p, &m, &kek, &o, &r, &e);
+    kt_rc rc = a.token != NULL ? package_token(&a, &p, &m, &kek, &o, &r, &e)
+                               : transfer_package(&p, &m, &kek, &o, &r, &e);
     world_module_close(&m);
     world_lock_release(&lock);
 

@@ -534,9 +534,16 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
     }
     world_acl_format(a->acl, acl, sizeof acl);
     line(out, outsz, &used, "  new ACL       %s\n", acl);
-    line(out, outsz, &used,
-         "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
-         a->app != NULL ? a->app : TRANSFER_APP, key->ident, key->app, key->ident);
+    /* A key in a PKCS#11 token (transfer_token.c) names its token where a key file's path is. */
+    if (strncmp(key->path, "pkcs11 token ", 13) == 0)
+        line(out, outsz, &used,
+             "  written as    tokenkey_%s_%s, a record signed by the quorum; the KEK goes into\n"
+             "                the %s as a trusted wrapping key (the key stays there)\n",
+             TRANSFER_APP, key->ident, key->path);
+    else
+        line(out, outsz, &used,
+             "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
+             a->app != NULL ? a->app : TRANSFER_APP, key->ident, key->app, key->ident);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1098,5 +1105,110 @@ out:
     if (rc != KT_OK && !r->committed)
         memset(r, 0, sizeof *r);
     r->txn_broken = broken;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* package, for a key wrapped elsewhere (a PKCS#11 token): the same files and manifest         */
+/* ------------------------------------------------------------------------------------------ */
+
+kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
+                               const world_key_info *info, const transfer_package_opts *o,
+                               transfer_package_result *r, bool *done, kt_err *e)
+{
+    transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    pkg_oaep_hash h = o->hash != 0 ? o->hash : transfer_default_hash(t);
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    world_key key;
+    kt_rc rc;
+
+    memset(r, 0, sizeof *r);
+    *done = false;
+    if (t != TRANSFER_AZURE && t != TRANSFER_AWS && t != TRANSFER_GCP)
+        return kt_fail(e, KT_EUSAGE, "unknown target %d", (int)t);
+    if ((rc = transfer_check_hash(t, h, e)) != KT_OK)
+        return rc;
+    if (k->key == NULL || o->ident == NULL || o->name == NULL)
+        return kt_fail(e, KT_EUSAGE, "a KEK, a key and a package name are required");
+    if ((rc = transfer_check_name(o->name, e)) != KT_OK)
+        return rc;
+    if (!is_printable_text(o->subscription != NULL ? o->subscription : "",
+                           sizeof((pkg_manifest *)0)->subscription))
+        return kt_fail(e, KT_EUSAGE, "the subscription must be printable text under %zu bytes",
+                       sizeof((pkg_manifest *)0)->subscription);
+    if (t == TRANSFER_AZURE && k->kid[0] == '\0')
+        return kt_fail(e, KT_EUSAGE,
+                       "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
+                       "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
+    if (t == TRANSFER_GCP && k->bits != 3072 && k->bits != 4096)
+        return kt_fail(e, KT_EDENIED,
+                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
+                       "keys only; this KEK has %u bits",
+                       k->bits);
+    if ((rc = transfer_cloud_check_kwp(k, t, h, info, e)) != KT_OK)
+        return rc;
+    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK ||
+        (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
+        return rc;
+    memset(&key, 0, sizeof key);
+    key.info = *info;
+    return earlier_package(m, k, &key, t, h, o, r, done, e);
+}
+
+kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const world_key_info *info, const transfer_package_opts *o,
+                            const kt_buf *blob, transfer_package_result *r, kt_err *e)
+{
+    transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    pkg_oaep_hash h = o->hash != 0 ? o->hash : transfer_default_hash(t);
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    char *byok = NULL, *manifest = NULL;
+    const uint8_t *data;
+    size_t len;
+    kt_txn *txn = NULL;
+    world_key key;
+    kt_rc rc;
+
+    r->rsa_len = pkg_rsa_modulus_len(k->key);
+    r->blob_len = blob->len;
+    /* PKCS#11 §2.1.21: the RSA part is exactly the modulus length; RFC 5649 §4.1: the rest is
+     * 8 + 8*ceil(len/8) bytes, so at least 16 and a multiple of 8. Checked, not trusted. */
+    if (r->rsa_len != k->bits / 8 || blob->len < r->rsa_len + 16 ||
+        (blob->len - r->rsa_len) % 8 != 0)
+        return kt_fail(e, KT_ECRYPTO, "the wrapped key has %zu bytes, not the expected layout",
+                       blob->len);
+    if (t == TRANSFER_AZURE) {
+        if ((rc = pkg_byok_write(k->kid, blob->p, blob->len, GENERATOR, &byok, e)) != KT_OK)
+            return rc;
+        data = (const uint8_t *)byok;
+        len = strlen(byok);
+    } else {
+        data = blob->p;
+        len = blob->len;
+    }
+    kt_sha256(r->package_sha256, data, len);
+    r->package_len = len;
+    r->hash = h;
+    memset(&key, 0, sizeof key);
+    key.info = *info;
+    if ((rc = sign_manifest(m, k, &key, o, t, h, r, &manifest, e)) != KT_OK)
+        goto out;
+    const char *dirs[2] = {dir, p->local};
+    char what[96];
+    bool committed = false;
+    snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
+    if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
+        (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
+        (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
+                         KT_TXN_NEW, e)) != KT_OK ||
+        (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
+        goto out;
+    rc = kt_txn_commit(txn, &committed, e);
+    r->key = *info;
+    r->committed = committed;
+out:
+    kt_txn_free(txn);
+    free(byok);
+    free(manifest);
     return rc;
 }
