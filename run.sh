@@ -22,6 +22,7 @@ deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjanss
 [ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux shellcheck
     man-db dpkg-dev)
 [ "$mode" = test ] && deps+=(softhsm2 opensc python3-pykcs11)
+[ "$mode" = demo ] && [ "${2:-}" = --token ] && deps+=(softhsm2)
 [ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do
