@@ -352,6 +352,22 @@ want=$(openssl pkey -pubin -in "$t/cloudkey.pem" -outform DER | sha256sum | cut 
 [ "$(json "$t/imp.json" 'd["public_key_sha256"]' 2>/dev/null)" = "$want" ] && ok ||
     fail "the cloud imported another key than the token's"
 
+# SoftHSM alone makes a .byok of an AES key that the cloud imports.
+"$KT" key generate --token "$U" --type AES --size 256 --ident cloudaes --pin-file "$t/upin" \
+    >/dev/null 2>&1 || fail "generate cloudaes"
+"$KT" modify-acls --token "$U" --ident cloudaes "${ck[@]}" --card "$c1" --card "$c3" \
+    --pin-file "$t/q" --yes >/dev/null 2>"$t/err" || fail "modify-acls cloudaes: $(cat "$t/err")"
+"$KT" package --token "$U" --ident cloudaes "${ck[@]}" --name cloudaes --subscription sub-1 \
+    --out "$t/out" --card "$c1" --card "$c3" --pin-file "$t/q" >/dev/null 2>"$t/err" ||
+    fail "package cloudaes: $(cat "$t/err")"
+"$CLOUD" import "$t/out/TransferPackage-cloudaes.byok" --state "$t/state" --name cloudaes --json \
+    >"$t/imp.json" 2>"$t/err" || fail "keytransfer-cloud import of the AES key: $(cat "$t/err")"
+[ "$(json "$t/imp.json" 'd["type"], d["size"]' 2>/dev/null)" = "AES 256" ] && ok ||
+    fail "the cloud did not import an AES-256 key: $(cat "$t/imp.json")"
+expect_out "CKA_WRAP_WITH_TRUSTED +true" "$KT" key show --token "$U" cloudaes --pin-file "$t/upin"
+expect_out "transfer +refused: it has CKA_SENSITIVE false" "$KT" key show --token "$U" readable \
+    --pin-file "$t/upin"
+
 # --- every --option of the help is in the man page -----------------------------------------------------
 for c in "world bind-token" "key generate" "modify-acls" "package"; do
     # shellcheck disable=SC2086 # the command is two words on purpose
