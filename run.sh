@@ -24,6 +24,7 @@ deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjanss
 [ "$mode" = test ] && deps+=(awscli) # tests/cli/test_aws.sh: the real aws CLI
 [ "$mode" = test ] && deps+=(python3-azure python3-azure-cli) # tests/azure: the real SDK and az code
 [ "$mode" = test ] && deps+=(softhsm2 opensc python3-pykcs11)
+[ "$mode" = demo ] && [ "${2:-}" = --token ] && deps+=(softhsm2)
 [ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do

@@ -160,8 +160,7 @@ static int parse_args(int argc, char **argv, args *a)
         return cli_usage(CMD, "--card, --pin-file and --pin-fd are for a key in a token "
                               "(--token); a world key's package needs no card");
     if (a->batch && a->token != NULL)
-        return cli_usage(CMD, "a key in a token is packaged one at a time: give one --ident "
-                              "with --token");
+        return cli_usage(CMD, "--token packages one key at a time: give one --ident");
     if (a->batch) {
         if (a->all_reduced && a->nidents > 0)
             return cli_usage(CMD, "give --ident or --all-reduced, not both");

@@ -478,6 +478,10 @@ kt_rc cli_token_package(const world_paths *p, const world_module *m, const trans
         cli_note("wrapped inside token \"%s\" with CKM_RSA_AES_KEY_WRAP: the token itself let the "
                  "key (CKA_WRAP_WITH_TRUSTED) out only under the trusted KEK",
                  token_get_info(t)->label);
+    else if (rc == KT_OK && form == TOKEN_WRAP_DIRECT)
+        cli_note("wrapped inside token \"%s\" with CKM_RSA_PKCS_OAEP: the token itself let the key "
+                 "(CKA_WRAP_WITH_TRUSTED) out only under the trusted KEK",
+                 token_get_info(t)->label);
     else if (rc == KT_OK && form == TOKEN_WRAP_TWO_STEP)
         cli_note("wrapped inside token \"%s\" in two steps: the key (CKA_WRAP_WITH_TRUSTED) under "
                  "a session AES-256 key the Security Officer marked trusted (CKA_TRUSTED, "

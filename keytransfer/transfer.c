@@ -1112,6 +1112,59 @@ out:
 /* package, for a key wrapped elsewhere (a PKCS#11 token): the same files and manifest         */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The scheme a token key is wrapped with for t: Azure CKM_RSA_AES_KEY_WRAP; AWS the algorithm
+ * asked for, else the one AWS documents for the type (RSAES_OAEP_* for AES-256, direct;
+ * RSA_AES_KEY_WRAP_* for RSA and EC), after pkg_aws_check; Google the import job's method, else
+ * RSA_OAEP_<bits>_<hash>_AES_256, after pkg_gcp_check. Fills r->wrapping, r->hash, r->direct. */
+static kt_rc token_scheme(const transfer_kek *k, transfer_target t, pkg_oaep_hash h,
+                          const transfer_package_opts *o, const world_key_info *info,
+                          transfer_package_result *r, kt_err *e)
+{
+    const char *type = world_key_type_name(info->type);
+    kt_rc rc;
+
+    if (t == TRANSFER_AZURE) {
+        snprintf(r->wrapping, sizeof r->wrapping, "CKM_RSA_AES_KEY_WRAP");
+        r->hash = h;
+        return KT_OK;
+    }
+    if (t == TRANSFER_AWS) {
+        pkg_aws_wrapping w = o->aws_wrapping;
+        if (w == 0) {
+            w = pkg_aws_wrapping_default(type);
+            if (h == PKG_OAEP_SHA1)
+                w = w == PKG_AWS_RSAES_OAEP_SHA_256 ? PKG_AWS_RSAES_OAEP_SHA_1
+                                                    : PKG_AWS_RSA_AES_KEY_WRAP_SHA_1;
+        }
+        if ((rc = pkg_aws_check(w, type, info->bits, info->curve, k->bits, e)) != KT_OK)
+            return rc;
+        snprintf(r->wrapping, sizeof r->wrapping, "%s", pkg_aws_wrapping_name(w));
+        r->hash = pkg_aws_wrapping_hash(w);
+        r->direct = pkg_aws_wrapping_is_direct(w);
+        return KT_OK;
+    }
+    pkg_gcp_method m;
+    if (k->gcp != NULL)
+        m = k->gcp->method;
+    else if (k->bits == 3072)
+        m = h == PKG_OAEP_SHA1 ? PKG_GCP_RSA_OAEP_3072_SHA1_AES_256
+                               : PKG_GCP_RSA_OAEP_3072_SHA256_AES_256;
+    else
+        m = h == PKG_OAEP_SHA1 ? PKG_GCP_RSA_OAEP_4096_SHA1_AES_256
+                               : PKG_GCP_RSA_OAEP_4096_SHA256_AES_256;
+    if (pkg_gcp_method_bits(m) != k->bits)
+        return kt_fail(e, KT_EDENIED,
+                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
+                       "keys only; this KEK has %u bits",
+                       k->bits);
+    if ((rc = pkg_gcp_check(m, type, info->bits, info->curve, e)) != KT_OK)
+        return rc;
+    snprintf(r->wrapping, sizeof r->wrapping, "%s", pkg_gcp_method_name(m));
+    r->hash = pkg_gcp_method_hash(m);
+    r->direct = pkg_gcp_method_is_direct(m);
+    return KT_OK;
+}
+
 kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
                                const world_key_info *info, const transfer_package_opts *o,
                                transfer_package_result *r, bool *done, kt_err *e)
@@ -1130,6 +1183,8 @@ kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
         return rc;
     if (k->key == NULL || o->ident == NULL || o->name == NULL)
         return kt_fail(e, KT_EUSAGE, "a KEK, a key and a package name are required");
+    if (o->txn != NULL)
+        return kt_fail(e, KT_EUSAGE, "a token key is packaged on its own, not in a batch");
     if ((rc = transfer_check_name(o->name, e)) != KT_OK)
         return rc;
     if (!is_printable_text(o->subscription != NULL ? o->subscription : "",
@@ -1140,19 +1195,35 @@ kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
         return kt_fail(e, KT_EUSAGE,
                        "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
                        "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
-    if (t == TRANSFER_GCP && k->bits != 3072 && k->bits != 4096)
-        return kt_fail(e, KT_EDENIED,
-                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
-                       "keys only; this KEK has %u bits",
-                       k->bits);
-    if ((rc = transfer_cloud_check_kwp(k, t, h, info, e)) != KT_OK)
+    if ((k->aws != NULL && t != TRANSFER_AWS) || (k->gcp != NULL && t != TRANSFER_GCP))
+        return kt_fail(e, KT_EUSAGE, "%s are for --target %s",
+                       k->aws != NULL ? "AWS import parameters (--aws-params)"
+                                      : "a Cloud KMS import job (--import-job)",
+                       k->aws != NULL ? "aws" : "gcp");
+    if (o->aws_wrapping != 0 && t != TRANSFER_AWS)
+        return kt_fail(e, KT_EUSAGE, "--wrapping-algorithm is for --target aws");
+    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK)
         return rc;
-    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK ||
+    if (k->aws != NULL) {
+        int n = snprintf(r->token_path, sizeof r->token_path, "%s/TransferPackage-%s.aws.token.bin",
+                         dir, o->name);
+        if (n < 0 || (size_t)n >= sizeof r->token_path)
+            return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
+    }
+    if ((rc = token_scheme(k, t, h, o, info, r, e)) != KT_OK ||
         (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
         return rc;
     memset(&key, 0, sizeof key);
     key.info = *info;
-    return earlier_package(m, k, &key, t, h, o, r, done, e);
+    transfer_package_result keep = *r;
+    rc = earlier_package(m, k, &key, t, r->hash, o, r, done, e);
+    if (rc == KT_OK && !*done) {
+        /* earlier_package leaves r alone when there is none; the scheme stays. */
+        snprintf(r->wrapping, sizeof r->wrapping, "%s", keep.wrapping);
+        r->hash = keep.hash;
+        r->direct = keep.direct;
+    }
+    return rc;
 }
 
 kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const transfer_kek *k,
@@ -1160,7 +1231,6 @@ kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const t
                             const kt_buf *blob, transfer_package_result *r, kt_err *e)
 {
     transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
-    pkg_oaep_hash h = o->hash != 0 ? o->hash : transfer_default_hash(t);
     const char *dir = o->out_dir != NULL ? o->out_dir : ".";
     char *byok = NULL, *manifest = NULL;
     const uint8_t *data;
@@ -1172,9 +1242,11 @@ kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const t
     r->rsa_len = pkg_rsa_modulus_len(k->key);
     r->blob_len = blob->len;
     /* PKCS#11 §2.1.21: the RSA part is exactly the modulus length; RFC 5649 §4.1: the rest is
-     * 8 + 8*ceil(len/8) bytes, so at least 16 and a multiple of 8. Checked, not trusted. */
-    if (r->rsa_len != k->bits / 8 || blob->len < r->rsa_len + 16 ||
-        (blob->len - r->rsa_len) % 8 != 0)
+     * 8 + 8*ceil(len/8) bytes, so at least 16 and a multiple of 8; a direct RSA-OAEP is one
+     * block. Checked, not trusted. */
+    if (r->rsa_len != k->bits / 8 ||
+        (r->direct ? blob->len != r->rsa_len
+                   : blob->len < r->rsa_len + 16 || (blob->len - r->rsa_len) % 8 != 0))
         return kt_fail(e, KT_ECRYPTO, "the wrapped key has %zu bytes, not the expected layout",
                        blob->len);
     if (t == TRANSFER_AZURE) {
@@ -1188,17 +1260,20 @@ kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const t
     }
     kt_sha256(r->package_sha256, data, len);
     r->package_len = len;
-    r->hash = h;
     memset(&key, 0, sizeof key);
     key.info = *info;
-    if ((rc = sign_manifest(m, k, &key, o, t, h, r, &manifest, e)) != KT_OK)
+    if ((rc = sign_manifest(m, k, &key, o, t, r->hash, r, &manifest, e)) != KT_OK)
         goto out;
+    /* The package, the AWS import token, the manifest and the audit entry: one change. */
     const char *dirs[2] = {dir, p->local};
     char what[96];
     bool committed = false;
     snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
     if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
         (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
+        (r->token_path[0] != '\0' &&
+         (rc = kt_txn_put(txn, 0, base_name(r->token_path), k->aws->import_token.p,
+                          k->aws->import_token.len, KT_TXN_NEW, e)) != KT_OK) ||
         (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
                          KT_TXN_NEW, e)) != KT_OK ||
         (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)

@@ -339,18 +339,19 @@ KT_MUST kt_rc transfer_package(const world_paths *p, const world_module *m, cons
  * KEK's fingerprint and kid. A new object (json_decref), NULL when out of memory. */
 json_t *transfer_package_audit_detail(const transfer_kek *k, const world_key_info *key,
                                       transfer_target t, const transfer_package_result *r);
+
 /*
  * The package of a key wrapped elsewhere (a PKCS#11 token, transfer_token.h), in two halves so
  * that nothing is asked of the card holders for a package that is already there or cannot be
- * written. transfer_package_prepare checks o (as transfer_package does), fills r's paths,
- * completes or undoes an interrupted earlier package in the output folder and, when both files
- * are already this very package for info (the key's authenticated facts), sets *done and fills r.
- * transfer_package_blob checks the CKM_RSA_AES_KEY_WRAP layout of blob against the KEK, makes the
- * package (.byok for Azure, the raw blob for AWS and GCP) and its manifest signed with m's module
- * key, and writes both as one change of the commit protocol with the package's audit entry in p;
- * r->committed as for transfer_package. Only the CKM_RSA_AES_KEY_WRAP form is made this way, so
- * prepare refuses AWS parameters and import jobs and what AWS and Google document no such
- * wrapping for (transfer_cloud_check_kwp).
+ * written. transfer_package_prepare checks o (as transfer_package does), fills r's paths and
+ * the scheme (r->wrapping, r->hash, r->direct: the cloud's rules for the key type, as
+ * transfer_package applies them), completes or undoes an interrupted earlier package in the
+ * output folder and, when both files are already this very package for info (the key's
+ * authenticated facts), sets *done and fills r. transfer_package_blob checks the layout of blob
+ * (CKM_RSA_AES_KEY_WRAP, or one RSA-OAEP block when r->direct) against the KEK, makes the package
+ * (.byok for Azure, the raw blob for AWS and GCP) and its manifest signed with m's module key, and
+ * writes them with the AWS import token and the audit entry as one change of the commit protocol;
+ * r->committed as for transfer_package.
  */
 KT_MUST kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
                                        const world_key_info *info, const transfer_package_opts *o,

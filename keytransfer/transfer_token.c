@@ -243,8 +243,6 @@ kt_rc transfer_token_package(const world_paths *p, const world_module *m, token 
     world_admin_close(&a);
     if (rc != KT_OK)
         goto out;
-    transfer_target target = o->target != 0 ? o->target : TRANSFER_AZURE;
-    pkg_oaep_hash h = o->hash != 0 ? o->hash : transfer_default_hash(target);
     const token_wrap_opts w = {
         .label = rec.ident,
         .id = rec.key_id,
@@ -253,7 +251,8 @@ kt_rc transfer_token_package(const world_paths *p, const world_module *m, token 
         .spki_len = rec.spki_len,
         .kek_fp = k->fp,
         .kek = k->key,
-        .oaep_sha256 = h == PKG_OAEP_SHA256,
+        .oaep_sha256 = r->hash == PKG_OAEP_SHA256,
+        .direct = r->direct,
         .so_pin = &so_pin,
         .user_pin = user_pin,
     };

@@ -162,6 +162,7 @@ typedef enum token_wrap_form {
     TOKEN_WRAP_ONE_STEP = 1, /* CKM_RSA_AES_KEY_WRAP in the token */
     TOKEN_WRAP_TWO_STEP = 2, /* session AES-256 under CKM_RSA_PKCS_OAEP, target under
                                 CKM_AES_KEY_WRAP_PAD */
+    TOKEN_WRAP_DIRECT = 3,   /* the target itself under CKM_RSA_PKCS_OAEP (AWS RSAES_OAEP_*) */
 } token_wrap_form;
 
 /* What token_wrap needs. */
@@ -174,6 +175,7 @@ typedef struct token_wrap_opts {
     const uint8_t *kek_fp;   /* 32 bytes: the KEK object's CKA_ID */
     EVP_PKEY *kek;           /* the KEK as verified: the token's object must be this key */
     bool oaep_sha256;        /* OAEP with SHA-256 and MGF1-SHA-256 (else SHA-1, MGF1-SHA-1) */
+    bool direct;             /* RSA-OAEP of the target itself (a secret key), no AES part */
     const kt_secbuf *so_pin; /* the Security Officer's PIN (makes the trusted session key) */
     const kt_secbuf *user_pin;
 } token_wrap_opts;
@@ -198,7 +200,9 @@ typedef struct token_wrap_opts {
  *   5. destroys the session key (on every path; were the process killed, it would die with the
  *      session) and logs out.
  *
- * Only what C_WrapKey returns comes out: *blob (heap, kt_buf_free) and *form.
+ * With o->direct (AWS RSAES_OAEP_* for a symmetric key), one C_WrapKey of the target itself with
+ * CKM_RSA_PKCS_OAEP under the trusted KEK, as the user: the token lets it out only under that
+ * trusted key. Only what C_WrapKey returns comes out: *blob (heap, kt_buf_free) and *form.
  */
 KT_MUST kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_form *form,
                          kt_err *e);

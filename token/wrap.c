@@ -175,6 +175,19 @@ static kt_rc kek_object(token *t, const token_wrap_opts *o, CK_OBJECT_HANDLE *h,
     return token_find_one(t, CKO_PUBLIC_KEY, NULL, o->kek_fp, 32, h, e);
 }
 
+/* Many tokens offer OAEP with SHA-1 only (SoftHSM 2.6.1 among them): say what to do. */
+static kt_rc no_sha256(token *t, kt_err *e)
+{
+    char why[KT_ERR_MSG_MAX];
+    snprintf(why, sizeof why, "%s", e->msg);
+    return kt_fail(e, KT_EDENIED,
+                   "token \"%s\" (%s %s) does not offer CKM_RSA_PKCS_OAEP with SHA-256 (%.300s); "
+                   "nothing was wrapped. For AWS and Google Cloud, package with --oaep-hash sha1 "
+                   "(AWS KMS RSA_AES_KEY_WRAP_SHA_1 or RSAES_OAEP_SHA_1, Google Cloud KMS "
+                   "RSA_OAEP_3072_SHA1_AES_256 or RSA_OAEP_4096_SHA1_AES_256)",
+                   t->info.label, t->info.manufacturer, t->info.model, why);
+}
+
 static void destroy_session_key(token *t)
 {
     if (t->session_key != CK_INVALID_HANDLE)
@@ -201,6 +214,28 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
     *form = 0;
     const char *oaep_name = o->oaep_sha256 ? "CKM_RSA_PKCS_OAEP with SHA-256 and MGF1-SHA-256"
                                            : "CKM_RSA_PKCS_OAEP with SHA-1 and MGF1-SHA-1";
+
+    /* Direct: the target itself under the trusted KEK (RFC 8017 §7.1.1 in the token). */
+    if (o->direct) {
+        CK_MECHANISM m = {CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
+        char what[128];
+        snprintf(what, sizeof what, "C_WrapKey (%s, the key under the KEK)", oaep_name);
+        if ((rc = token_need_mech(t, CKM_RSA_PKCS_OAEP, CKF_WRAP, "wraps the key under the KEK",
+                                  e)) != KT_OK)
+            return rc;
+        if ((rc = token_login(t, false, o->user_pin, e)) != KT_OK ||
+            (rc = target(t, o, &key, &aes, e)) != KT_OK ||
+            (rc = kek_object(t, o, &kek, e)) != KT_OK ||
+            (rc = wrap_key(t, &m, kek, key, what, blob, e)) != KT_OK) {
+            if (o->oaep_sha256 && rc == KT_EDENIED && strstr(e->msg, "C_WrapKey") != NULL)
+                rc = no_sha256(t, e);
+            if (token_logout(t, &ignored) != KT_OK)
+                kt_err_clear(&ignored);
+            return rc;
+        }
+        *form = TOKEN_WRAP_DIRECT;
+        return token_logout(t, e);
+    }
 
     /* One step, when the token offers it: the target with CKA_WRAP_WITH_TRUSTED goes out under
      * the trusted KEK only; the user's login is enough. */
@@ -280,14 +315,8 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
         char what[128];
         snprintf(what, sizeof what, "C_WrapKey (%s, the session key under the KEK)", oaep_name);
         if ((rc = wrap_key(t, &m, kek, t->session_key, what, &rsa, e)) != KT_OK) {
-            /* Many tokens offer OAEP with SHA-1 only (SoftHSM 2.6.1 among them). */
             if (o->oaep_sha256 && rc == KT_EDENIED)
-                rc = kt_fail(e, KT_EDENIED,
-                             "token \"%s\" (%s %s) does not offer CKM_RSA_PKCS_OAEP with SHA-256 "
-                             "(%s); nothing was wrapped. For AWS and Google Cloud, package with "
-                             "--oaep-hash sha1 (AWS KMS RSA_AES_KEY_WRAP_SHA_1, Google Cloud KMS "
-                             "RSA_OAEP_3072_SHA1_AES_256 or RSA_OAEP_4096_SHA1_AES_256)",
-                             t->info.label, t->info.manufacturer, t->info.model, e->msg);
+                rc = no_sha256(t, e);
             goto out;
         }
     }
