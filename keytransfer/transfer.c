@@ -838,7 +838,12 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
             snprintf(man.import_for, sizeof man.import_for, "%s", k->gcp->name);
     }
     if (r->token_path[0] != '\0') {
-        snprintf(man.token_file, sizeof man.token_file, "%s", base_name(r->token_path));
+        const char *tf = base_name(r->token_path);
+        if (strlen(tf) >= sizeof man.token_file) {
+            pkg_manifest_free(&man);
+            return kt_fail(e, KT_EUSAGE, "the import token file name %s is too long", tf);
+        }
+        memcpy(man.token_file, tf, strlen(tf) + 1);
         kt_sha256(man.token_sha256, k->aws->import_token.p, k->aws->import_token.len);
     }
     kt_rc rc = pkg_manifest_sign(&man, m->module_sk.p, out, e);
