@@ -204,6 +204,13 @@ have=$(json "$t/cloud/aws-kms/$aes_keyid.json" 'd["KeyMaterialHash"]')
 [ -n "$want" ] && [ "$have" = "$want" ] && ok || fail "the KMS holds AES key $have, not $want"
 "${kms[@]}" describe-key --key-id "$aes_keyid" --query KeyMetadata.KeyState --output text \
     2>"$t/err" | grep -qx Enabled && ok || fail "describe-key aes: not Enabled $(cat "$t/err")"
+# The USB hand-over check on the online side holds the token to its manifest too.
+ONLINE=${KT_ONLINE:?KT_ONLINE must name the keytransfer-online program}
+"$ONLINE" check "$t/out" >"$t/check.txt" 2>&1 && grep -q "token    TransferPackage-aes.aws.token.bin" \
+    "$t/check.txt" && ok || fail "keytransfer-online check: $(cat "$t/check.txt")"
+printf 'x' >>"$tok"
+expect 1 "online check of a changed import token" "$ONLINE" check "$t/out"
+cp "$t/token.good" "$tok"
 echo "aes: $((SECONDS - start)) s"
 
 # --- refusals without the CLI: expired parameters, the wrong algorithm for the key ----------
