@@ -25,6 +25,7 @@ log. Exit 0 when every trial held, 1 otherwise, 77 when strace cannot trace here
 Environment: KT_BIN, KT_CLOUD, KT_ONLINE (the programs), KT_FAULT_JOBS (parallel trials,
 default 2), KT_FAULT_ONLY (a writer name, to run one).
 """
+import base64
 import concurrent.futures
 import hashlib
 import json
@@ -288,7 +289,7 @@ class PackageAws(Package):
         params = {"KeyId": "arn:aws:kms:eu-west-1:111122223333:key/"
                            "1234abcd-12ab-34cd-56ef-1234567890ab",
                   "ImportToken": "a2V5dHJhbnNmZXIgZmF1bHRzIGltcG9ydCB0b2tlbg==",
-                  "PublicKey": __import__("base64").b64encode(der).decode(),
+                  "PublicKey": base64.b64encode(der).decode(),
                   "ParametersValidTo": "2099-01-01T00:00:00+00:00"}
         with open(os.path.join(t, "params.json"), "w") as f:
             json.dump(params, f)
