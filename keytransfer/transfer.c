@@ -914,13 +914,19 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         return rc;
 
     /* 2. The reduced key, whose KNSO signature world_key_load has verified: the record for this
-     * KEK's fingerprint when there is one, else the first record (transfer_record_app). */
+     * KEK's fingerprint when there is one and it is for this KEK (kid included), else the first
+     * record (transfer_record_app). */
     char app[WORLD_KEY_APP_MAX + 1], rec_path[PATH_MAX];
+    world_key_info fp_rec;
     kt_err ignored_path;
     transfer_record_app(k->fp, app, sizeof app);
     if (world_key_path(p, app, o->ident, rec_path, sizeof rec_path, &ignored_path) != KT_OK ||
         !kt_path_exists(rec_path))
         snprintf(app, sizeof app, "%s", TRANSFER_APP);
+    else if ((rc = world_key_inspect(p, m, app, o->ident, &fp_rec, e)) != KT_OK)
+        goto out; /* a damaged record is said, not passed over */
+    else if (!fp_rec.acl_signed || !transfer_acl_is_for(&fp_rec.acl, k, NULL, 0))
+        snprintf(app, sizeof app, "%s", TRANSFER_APP); /* the same KEK under another kid */
     rc = world_key_load(p, m, app, o->ident, &key, e);
     if (rc == KT_ENOENT) {
         char source[PATH_MAX];
