@@ -512,6 +512,15 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
              "  kid           none given: the KEK is bound by its fingerprint alone\n");
     kt_hex(hex, k->fp, 32);
     line(out, outsz, &used, "  KEK SHA-256   %s (RSA-%u)\n", hex, k->bits);
+    if (k->aws != NULL) {
+        char until[32];
+        kt_time_iso8601(until, sizeof until, k->aws->valid_to);
+        line(out, outsz, &used, "  AWS KMS key   %.200s\n  valid until   %s (the parameters)\n",
+             k->aws->key_id, until);
+    } else if (k->gcp != NULL) {
+        line(out, outsz, &used, "  import job    %.300s (%s)\n", k->gcp->name,
+             pkg_gcp_method_name(k->gcp->method));
+    }
     if (!k->attested) {
         line(out, outsz, &used,
              "  attested by   UNATTESTED: no HSM vendor vouches that this KEK lives in the "

@@ -158,6 +158,8 @@ expect_err "reduce it for this KEK" "$KT" package --ident ec "${p2[@]}" \
 # The quorum reduces it for the second one: a record of its own, beside the first.
 "$KT" modify-acls --ident ec "${p2[@]}" "${cards[@]}" --yes >/dev/null 2>"$t/err.ma" ||
     fail "modify-acls ec for the second wrapping key: $(cat "$t/err.ma")"
+grep -qF "AWS KMS key   $(json "$t/ec.params2.json" 'd["KeyId"]')" "$t/err.ma" && ok ||
+    fail "the card holders are not shown the AWS key: $(cat "$t/err.ma")"
 grep -qF "written as    key_xferacld${fp2:0:16}_ec" "$t/err.ma" && ok ||
     fail "the second record is not key_xferacld${fp2:0:16}_ec: $(cat "$t/err.ma")"
 [ -f "$t/kmdata/local/key_xferacld_ec" ] && [ -f "$t/kmdata/local/key_xferacld${fp2:0:16}_ec" ] &&
