@@ -10,7 +10,7 @@
 # import token (the emulated KMS: InvalidImportTokenException). Re-reduction: a second wrapping
 # key for the same key is refused until the quorum reduces the key for it too, after which both
 # records package and `key show` lists both; a third, unreduced KEK is refused.
-# The aws CLI starts in about a second: it is run 13 times in all.
+# The aws CLI starts in about a second: it is run 14 times in all.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 CLOUD=${KT_CLOUD:?KT_CLOUD must name the keytransfer-cloud program}
