@@ -456,7 +456,7 @@ static void get_parameters(kek_rest *s, const json_t *body, kek_rest_response *r
     if (world_key_generate(&s->cloud->paths, &s->cloud->module, &g, NULL, &e) != KT_OK ||
         world_key_load(&s->cloud->paths, &s->cloud->module, AWS_APP_WRAP, ident, &wk, &e) !=
             KT_OK ||
-        pkg_spki_der(wk.pkey, &der, &e) != KT_OK ||
+        kt_spki_encode(wk.pkey, &der, &e) != KT_OK ||
         pkg_aws_b64_encode(der.p, der.len, &pub64, &e) != KT_OK) {
         fail_rc(rs, &e);
         goto out;

@@ -183,6 +183,27 @@ static pkg_gcp_method gcp_method_for(unsigned bits, pkg_oaep_hash h)
                               : PKG_GCP_RSA_OAEP_4096_SHA256_AES_256;
 }
 
+kt_rc transfer_cloud_check_kwp(const transfer_kek *k, transfer_target t, pkg_oaep_hash h,
+                               const world_key_info *info, kt_err *e)
+{
+    const char *type = world_key_type_name(info->type);
+
+    if (k->aws != NULL || k->gcp != NULL)
+        return kt_fail(e, KT_EUSAGE,
+                       "a key in a token is wrapped in the CKM_RSA_AES_KEY_WRAP form only: give "
+                       "the wrapping key with --kek-pem (and --accept-unattested-kek) instead of "
+                       "%s",
+                       k->aws != NULL ? "--aws-params (pass the ImportToken to AWS yourself)"
+                                      : "--import-job (an RSA_OAEP_*_AES_256 job)");
+    if (t == TRANSFER_AWS)
+        return pkg_aws_check(h == PKG_OAEP_SHA1 ? PKG_AWS_RSA_AES_KEY_WRAP_SHA_1
+                                                : PKG_AWS_RSA_AES_KEY_WRAP_SHA_256,
+                             type, info->bits, info->curve, k->bits, e);
+    if (t == TRANSFER_GCP)
+        return pkg_gcp_check(gcp_method_for(k->bits, h), type, info->bits, info->curve, e);
+    return KT_OK;
+}
+
 kt_rc transfer_cloud_wrap(const transfer_kek *k, transfer_target t, pkg_oaep_hash h,
                           pkg_aws_wrapping w, const world_key *key, kt_buf *blob,
                           transfer_wrapped *out, kt_err *e)

@@ -29,6 +29,15 @@ KT_MUST kt_rc transfer_cloud_wrap(const transfer_kek *k, transfer_target t, pkg_
                                   pkg_aws_wrapping w, const world_key *key, kt_buf *blob,
                                   transfer_wrapped *out, kt_err *e);
 
+/*
+ * Whether a key wrapped elsewhere (a token) in the CKM_RSA_AES_KEY_WRAP form with hash h suits
+ * target t: AWS as RSA_AES_KEY_WRAP_SHA_* (pkg_aws_check: RSA and EC keys), Google as
+ * RSA_OAEP_<bits>_SHA*_AES_256 (pkg_gcp_check). AWS parameters and import jobs are refused: their
+ * direct methods and import token are made by transfer_cloud_wrap for world keys only.
+ */
+KT_MUST kt_rc transfer_cloud_check_kwp(const transfer_kek *k, transfer_target t, pkg_oaep_hash h,
+                                       const world_key_info *info, kt_err *e);
+
 /* Frees k->aws and k->gcp. */
 void transfer_cloud_free(transfer_kek *k);
 

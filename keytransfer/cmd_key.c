@@ -3,6 +3,7 @@
  * nShield's generatekey, kmfile-dump and aclprint do it. Every subcommand needs the programmed
  * module: what list and show print has been authenticated with KM, never just read from a file.
  */
+#include "cmd_token.h"
 #include "commands.h"
 #include "transfer.h"
 
@@ -21,14 +22,16 @@ enum {
     OPT_FROM,
     OPT_PASS_FILE,
     OPT_OUT,
+    OPT_YES,
 };
 
 /* What the key subcommands parse from the command line. */
 typedef struct key_args {
     const char *kmdata, *type, *size, *curve, *pubexp, *ident, *plainname, *app, *from, *pass_file,
         *out;
-    const char *positional; /* the ID of show and public */
-    bool json;
+    const char *positional;                /* the ID of show and public */
+    const char *token, *pin_file, *pin_fd; /* --token URI and its user PIN */
+    bool json, yes;
 } key_args;
 
 /* 1. options, for every key subcommand; -1 goes on, else the exit status. */
@@ -52,10 +55,34 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, key_args *a)
     a->pass_file = cli_value(&c, OPT_PASS_FILE);
     a->out = cli_value(&c, OPT_OUT);
     a->json = cli_flag(&c, OPT_JSON);
+    a->yes = cli_flag(&c, OPT_YES);
+    a->token = cli_value(&c, OPT_TOKEN);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
     a->positional = c.nargs > 0 ? c.arg[0] : NULL;
     cli_args_free(&c);
     return -1;
 }
+
+/* --token URI: the subcommand runs on the PKCS#11 token instead (cmd_token.c). */
+static int on_token(const key_args *a, int (*fn)(const token_key_args *))
+{
+    const token_key_args t = {.uri = a->token,
+                              .type = a->type,
+                              .size = a->size,
+                              .curve = a->curve,
+                              .ident = a->ident,
+                              .pin_file = a->pin_file,
+                              .pin_fd = a->pin_fd,
+                              .out = a->out,
+                              .json = a->json};
+    return fn(&t);
+}
+
+#define CLI_OPTS_TOKEN_KEY                                                                         \
+    CLI_OPT_TOKEN("work on the key in this PKCS#11 token (RFC 7512 URI with\nmodule-path= or "     \
+                  "module-name=) instead of the world"),                                           \
+        CLI_OPT_PIN_FILE("with --token: the token's user PIN (first line)"), CLI_OPT_PIN_FD
 
 #define OPT_IDENT_ENTRY                                                                            \
     {                                                                                              \
@@ -140,6 +167,8 @@ static bool parse_pubexp(const char *s, uint64_t *out)
     return true;
 }
 
+static json_t *key_json(const world_key_info *k, bool acl);
+
 /* ---- key generate ------------------------------------------------------------------------- */
 
 static const cli_opt generate_opts[] = {
@@ -154,6 +183,8 @@ static const cli_opt generate_opts[] = {
     OPT_PLAINNAME_ENTRY,
     OPT_APP_ENTRY("the application the key belongs to (default: simple)"),
     CLI_OPT_KMDATA,
+    CLI_OPT_JSON,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -180,6 +211,8 @@ static int key_generate(int argc, char **argv)
     /* 1. options */
     if (status >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_generate);
     kt_err_clear(&e);
     if (a.type == NULL)
         return cli_usage(cmd, "--type RSA, EC or AES is required");
@@ -221,6 +254,12 @@ static int key_generate(int argc, char **argv)
     kt_hex(hash, info.key_hash, sizeof info.key_hash);
     kt_hex(world, info.world_hash, sizeof info.world_hash);
     size_text(&info, size, sizeof size);
+    if (a.json) {
+        json_t *v = key_json(&info, true);
+        if (v != NULL)
+            json_object_set_new(v, "format", json_string("keytransfer-key-generated/1"));
+        return cli_print_json(v);
+    }
     printf("Key generated, protected by the module key of world %s\n"
            "  app        %s\n"
            "  ident      %s\n"
@@ -358,6 +397,7 @@ static int key_import(int argc, char **argv)
 static const cli_opt list_opts[] = {
     CLI_OPT_JSON,
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -422,6 +462,8 @@ static int key_list(int argc, char **argv)
 
     if (status >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_list);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
@@ -486,6 +528,7 @@ static const cli_opt show_opts[] = {
     OPT_APP_ENTRY("the key's application (default: simple)"),
     CLI_OPT_JSON,
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -499,6 +542,36 @@ static const cli_cmd show_cmd = {
     .opts = show_opts,
     .max_args = 1,
 };
+
+/* The entries of the audit log about key ident, as JSON (NULL with e filled when the log is
+ * missing or does not verify: the history is then not shown as if it were whole). */
+static json_t *key_history(const world_paths *p, const world_info *info, const char *ident,
+                           kt_err *e)
+{
+    world_audit_log log;
+    json_t *out;
+    if (world_audit_read(p, info, &log, e) != KT_OK)
+        return NULL;
+    out = json_array();
+    for (size_t i = 0; out != NULL && i < log.n; i++) {
+        const world_audit_entry *en = &log.entries[i];
+        json_t *d = NULL;
+        kt_err ignored;
+        char when[32];
+        if (kt_json_parse((const uint8_t *)en->detail, strlen(en->detail), WORLD_AUDIT_DETAIL_MAX,
+                          &d, &ignored) != KT_OK)
+            continue;
+        const char *id = json_string_value(json_object_get(d, "ident"));
+        if (id != NULL && strcmp(id, ident) == 0) {
+            kt_time_iso8601(when, sizeof when, en->time);
+            json_array_append_new(out, json_pack("{s:I, s:s, s:s, s:O}", "seq", (json_int_t)en->seq,
+                                                 "time", when, "op", en->op, "detail", d));
+        }
+        json_decref(d);
+    }
+    world_audit_log_free(&log);
+    return out;
+}
 
 static int key_show(int argc, char **argv)
 {
@@ -516,11 +589,18 @@ static int key_show(int argc, char **argv)
         return status;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_show);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
     kt_rc rc = world_key_inspect(&p, &m, app_of(&a), a.ident, &k, &e);
+    json_t *history = NULL;
+    kt_err herr;
+    kt_err_clear(&herr);
+    if (rc == KT_OK)
+        history = key_history(&p, &m.info, a.ident, &herr);
     /* The key's reduced records, one per KEK it may go to (transfer.h). */
     world_key_info *recs = NULL;
     size_t nrecs = 0;
@@ -529,13 +609,18 @@ static int key_show(int argc, char **argv)
     world_module_close(&m);
     world_lock_release(&lock);
     if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK)) {
+        json_decref(history);
         free(recs);
         return cli_report(&e);
     }
+    if (history == NULL)
+        cli_note("no history for key %s: %s", a.ident, herr.msg);
 
     if (a.json) {
         json_t *v = key_json(&k, true);
         if (v != NULL) {
+            json_object_set_new(v, "history", history != NULL ? history : json_null());
+            history = NULL;
             json_t *list = json_array();
             for (size_t i = 0; i < nrecs; i++) {
                 char fp[65];
@@ -578,13 +663,87 @@ static int key_show(int argc, char **argv)
             printf("  %s %s/%s, for KEK %s\n", i == 0 ? "reduced for" : "           ", recs[i].app,
                    recs[i].ident, fp);
         }
+        if (history != NULL) {
+            size_t i;
+            json_t *h;
+            printf("  history     (from the audit log)\n");
+            json_array_foreach(history, i, h)
+            {
+                printf("    %6lld  %s  %s\n",
+                       (long long)json_integer_value(json_object_get(h, "seq")),
+                       json_string_value(json_object_get(h, "time")),
+                       json_string_value(json_object_get(h, "op")));
+            }
+        }
         if (pem != NULL)
             printf("  public key\n%s", pem);
         status = KT_EXIT_OK;
     }
+    json_decref(history);
     free(recs);
     free(pem);
     return status;
+}
+
+/* ---- key delete --------------------------------------------------------------------------- */
+
+static const cli_opt delete_opts[] = {
+    OPT_IDENT_ENTRY,
+    {OPT_YES, "yes", CLI_FLAG, NULL, "confirm the deletion (required)"},
+    CLI_OPT_KMDATA,
+    CLI_OPT_JSON,
+    {0},
+};
+
+static const cli_cmd delete_cmd = {
+    .name = "key delete",
+    .synopsis = "--ident ID --yes [--kmdata DIR] [--json]",
+    .about = "Delete a key: every file of it (key_APP_ID for every app: the key and its reduced, "
+             "signed\nrecords) is removed and its bytes overwritten, in one change with the audit "
+             "entry. A key\nalready imported into a cloud HSM stays there; copies in backups stay "
+             "in the backups.",
+    .opts = delete_opts,
+};
+
+static int key_delete(int argc, char **argv)
+{
+    world_lock lock;
+    key_args a;
+    world_paths p;
+    world_module m;
+    char removed[WORLD_KEY_FILES_MAX][NAME_MAX + 1];
+    size_t n = 0;
+    kt_err e;
+    int status = parse_args(&delete_cmd, argc, argv, &a);
+
+    if (status >= 0)
+        return status;
+    if (a.ident == NULL)
+        return cli_usage(delete_cmd.name, "--ident ID is required");
+    if (!a.yes)
+        return cli_usage(delete_cmd.name,
+                         "deleting key %s needs --yes: its files are overwritten and removed, and "
+                         "only a backup can bring it back",
+                         a.ident);
+    kt_err_clear(&e);
+    if (open_module(&a, true, &p, &lock, &m, &e) != KT_OK)
+        return cli_report(&e);
+    kt_rc rc = world_key_delete(&p, &m, a.ident, removed, &n, &e);
+    world_module_close(&m);
+    world_lock_release(&lock);
+    if (rc != KT_OK)
+        return cli_report(&e);
+    if (a.json) {
+        json_t *files = json_array();
+        for (size_t i = 0; files != NULL && i < n; i++)
+            json_array_append_new(files, json_string(removed[i]));
+        return cli_print_json(json_pack("{s:s, s:s, s:o}", "format", "keytransfer-key-deleted/1",
+                                        "ident", a.ident, "files", files));
+    }
+    printf("Key %s deleted: %zu file%s overwritten and removed\n", a.ident, n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++)
+        printf("  %s/%s\n", p.local, removed[i]);
+    return KT_EXIT_OK;
 }
 
 /* ---- key public --------------------------------------------------------------------------- */
@@ -595,6 +754,7 @@ static const cli_opt public_opts[] = {
     {OPT_OUT, "out", CLI_VALUE, "FILE",
      "write FILE (never replacing one) instead of standard output"},
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -623,6 +783,8 @@ static int key_public(int argc, char **argv)
         return status;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_public);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
@@ -649,6 +811,7 @@ static const cli_entry subcommands[] = {
     {"list", key_list, "list the keys of the world"},
     {"show", key_show, "show a key: names, type, hashes, ACL and public key"},
     {"public", key_public, "write a key's public key as PEM"},
+    {"delete", key_delete, "wipe and remove every file of a key"},
 };
 
 int cmd_key(int argc, char **argv)

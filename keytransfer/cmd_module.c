@@ -52,8 +52,19 @@ static int module_erase(int argc, char **argv)
     if (cli_world_open(kmdata, NULL, true, false, &p, &lock, &e) != KT_OK)
         return cli_report(&e);
     kt_rc rc = world_load_info(&p, &info, &e);
-    if (rc == KT_OK)
+    world_module m;
+    kt_err why;
+    if (rc == KT_OK && world_module_open(&p, &m, &why) == KT_OK) {
+        /* The module signs the entry of its own erasure, in the same change. */
+        rc = world_module_erase_logged(&p, &m, &e);
+        world_module_close(&m);
+    } else if (rc == KT_OK) {
+        /* A module file that does not open cannot sign: erased all the same, unrecorded. */
+        if (why.rc != KT_ENOENT)
+            cli_warn("the module file does not open (%s): it is erased without an audit entry",
+                     why.msg);
         rc = world_module_erase(&p, &e);
+    }
     world_lock_release(&lock);
     if (rc != KT_OK)
         return cli_report(&e);

@@ -4,6 +4,9 @@
  * blob) with its manifest signed by the module (nShield's KeyTransferRemote -Package). The logic
  * is transfer_package (transfer.c); this file parses, calls and prints.
  */
+#include "batch.h"
+#include "cmd_batch.h"
+#include "cmd_token.h"
 #include "commands.h"
 #include "cloud.h"
 #include "transfer.h"
@@ -22,11 +25,18 @@ enum {
     OPT_SUBSCRIPTION,
     OPT_NAME,
     OPT_OUT,
-    OPT_WRAPPING
+    OPT_ALL_REDUCED,
+    OPT_NAME_PREFIX,
+    OPT_GROUP,
+    OPT_STOP_ON_ERROR,
+    OPT_WRAPPING,
 };
 
 static const cli_opt opts[] = {
-    {OPT_IDENT, "ident", CLI_VALUE, "ID", "the key identifier (required)"},
+    {OPT_IDENT, "ident", CLI_LIST, "ID",
+     "the key identifier; give it again for a batch of keys,\neach named once"},
+    {OPT_ALL_REDUCED, "all-reduced", CLI_FLAG, NULL,
+     "a batch of every key reduced for this KEK (instead of\n--ident)"},
     CLI_OPTS_KEK,
     {OPT_TARGET, "target", CLI_VALUE, "TARGET", "azure (default), aws or gcp"},
     {OPT_OAEP_HASH, "oaep-hash", CLI_VALUE, "HASH",
@@ -41,8 +51,21 @@ static const cli_opt opts[] = {
      "the key's name in the cloud: 1-127 letters, digits, '-'\n(required); it names the files"},
     {OPT_OUT, "out", CLI_VALUE, "DIR",
      "an existing folder to write into (default: the current\nfolder)"},
+    {OPT_NAME_PREFIX, "name-prefix", CLI_VALUE, "TEXT",
+     "a batch: each package's name is TEXT followed by its\nkey's identifier (default: the "
+     "identifier)"},
+    {OPT_GROUP, "group", CLI_VALUE, "N",
+     "a batch: keys committed together (1-2048, default 256);\na crash loses at most one "
+     "group's work, never half a pair"},
+    {OPT_STOP_ON_ERROR, "stop-on-error", CLI_FLAG, NULL,
+     "a batch: stop at the first key refused (the keys before\nit stand)"},
     CLI_OPT_KMDATA,
     CLI_OPT_JSON,
+    CLI_OPT_TOKEN("the key is in this PKCS#11 token (RFC 7512 URI): it is\nwrapped inside the "
+                  "token; needs --card (the SO makes the\ntrusted session key)"),
+    CLI_OPT_CARD("with --token: an administrator card; give at least K"),
+    CLI_OPT_PIN_FILE("with --token: the user PIN, then the cards' PINs, one a\nline"),
+    CLI_OPT_PIN_FD,
     {0},
 };
 
@@ -52,7 +75,9 @@ static const cli_cmd cmd = {
                 "--ident ID --kek-pem FILE --accept-unattested-kek FP [--kid URL]\n"
                 "    [--target azure|aws|gcp] --name NAME [OPTIONS]\n"
                 "--ident ID --aws-params FILE --accept-unattested-kek FP --name NAME [OPTIONS]\n"
-                "--ident ID --import-job FILE --accept-unattested-kek FP --name NAME [OPTIONS]",
+                "--ident ID --import-job FILE --accept-unattested-kek FP --name NAME [OPTIONS]\n"
+                "--ident ID --ident ID ... | --all-reduced  -k KEKPKG -w WORLDPKG [--name-prefix "
+                "TEXT]\n    [--stop-on-error] [OPTIONS]",
     .about =
         "Wrap the reduced record of key ID for the KEK given (key_xferacldF16_ID for that KEK, "
         "else\nkey_xferacld_ID, made by `keytransfer modify-acls`), whose signed ACL must name "
@@ -73,18 +98,31 @@ static const cli_cmd cmd = {
         "With --aws-params or --import-job (the JSON the aws and gcloud CLIs print) the cloud's "
         "own\nimport command is printed. The KEK and world packages are verified again first. "
         "The files\nappear together, or none; no file is ever replaced, and an earlier run's very "
-        "package is\nrecognised.",
+        "package is\nrecognised.\n"
+        "A batch (--ident given more than once, or --all-reduced) verifies the packages and opens "
+        "the\nmodule once, names each package after its key, commits the pairs a group at a time, "
+        "and\nsums up every key; a refused key is named and the others go on.",
     .opts = opts,
-    .footer = "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL "
-              "not\nreduced or for another KEK or kid, unaccepted KEK, KEK size, expired AWS "
-              "parameters, an\nimport job not ACTIVE, a key type the cloud does not import), 2 "
-              "usage, 3 malformed input,\n4 missing or existing file, 5 crypto failure.",
+    .footer =
+        "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL "
+        "not\nreduced or for another KEK or kid, unaccepted KEK, KEK size, expired AWS parameters, "
+        "an\nimport job not ACTIVE, a key type the cloud does not import), 2 usage, 3 malformed "
+        "input,\n4 missing or existing file, 5 crypto failure. A batch exits with the status of "
+        "its first\nrefused key (1: refused) when the others were packaged.",
 };
 
 typedef struct args {
     const char *ident, *target, *oaep_hash, *subscription, *name, *out, *kmdata, *wrapping;
+    const char *token, *pin_file, *pin_fd; /* --token, its PINs and cards */
+    const char *cards[WORLD_MAX_CARDS];
+    size_t ncards;
     transfer_kek_source kek;
     bool json;
+    /* a batch: more than one --ident, or --all-reduced */
+    bool batch, all_reduced, stop_on_error;
+    const char **idents; /* heap array borrowing from argv */
+    size_t nidents;
+    const char *name_prefix, *group;
 } args;
 
 /* 1. Options. Returns -1 to go on, or the exit status. */
@@ -96,7 +134,20 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     if (status >= 0)
         return status;
-    a->ident = cli_value(&c, OPT_IDENT);
+    const char *const *idents;
+    a->nidents = cli_values(&c, OPT_IDENT, &idents);
+    a->ident = a->nidents > 0 ? idents[0] : NULL;
+    a->all_reduced = cli_flag(&c, OPT_ALL_REDUCED);
+    a->name_prefix = cli_value(&c, OPT_NAME_PREFIX);
+    a->group = cli_value(&c, OPT_GROUP);
+    a->stop_on_error = cli_flag(&c, OPT_STOP_ON_ERROR);
+    a->batch = a->nidents > 1 || a->all_reduced;
+    if (a->batch && a->nidents > 0 && (a->idents = calloc(a->nidents, sizeof *a->idents)) == NULL) {
+        cli_args_free(&c);
+        return cli_usage(CMD, "out of memory");
+    }
+    for (size_t i = 0; a->idents != NULL && i < a->nidents; i++)
+        a->idents[i] = idents[i];
     a->target = cli_value(&c, OPT_TARGET);
     a->oaep_hash = cli_value(&c, OPT_OAEP_HASH);
     a->subscription = cli_value(&c, OPT_SUBSCRIPTION);
@@ -105,8 +156,34 @@ static int parse_args(int argc, char **argv, args *a)
     a->kmdata = cli_value(&c, OPT_KMDATA);
     a->wrapping = cli_value(&c, OPT_WRAPPING);
     a->json = cli_flag(&c, OPT_JSON);
+    a->token = cli_value(&c, OPT_TOKEN);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
     cli_kek_source(&c, &a->kek);
+    const char *const *cards;
+    a->ncards = cli_values(&c, OPT_CARD, &cards);
+    for (size_t i = 0; i < a->ncards && i < WORLD_MAX_CARDS; i++)
+        a->cards[i] = cards[i];
     cli_args_free(&c);
+    if (a->ncards > WORLD_MAX_CARDS)
+        return cli_usage(CMD, "at most %d --card options", WORLD_MAX_CARDS);
+    if (a->token == NULL && (a->ncards > 0 || a->pin_file != NULL || a->pin_fd != NULL))
+        return cli_usage(CMD, "--card, --pin-file and --pin-fd are for a key in a token "
+                              "(--token); a world key's package needs no card");
+    if (a->batch && a->token != NULL)
+        return cli_usage(CMD, "a key in a token is packaged one at a time: give one --ident "
+                              "with --token");
+    if (a->batch) {
+        if (a->all_reduced && a->nidents > 0)
+            return cli_usage(CMD, "give --ident or --all-reduced, not both");
+        if (a->name != NULL)
+            return cli_usage(CMD, "a batch names each package after its key: give "
+                                  "--name-prefix, not --name");
+        return -1;
+    }
+    if (a->name_prefix != NULL || a->group != NULL || a->stop_on_error)
+        return cli_usage(CMD, "--name-prefix, --group and --stop-on-error are for a batch "
+                              "(several --ident, or --all-reduced)");
     if (a->ident == NULL)
         return cli_usage(CMD, "--ident ID is required");
     if (a->name == NULL)
@@ -144,8 +221,14 @@ static int check_args(const args *a, transfer_package_opts *o)
         else
             return cli_usage(CMD, "--oaep-hash is sha1 or sha256, not '%s'", a->oaep_hash);
     }
-    if (transfer_check_hash(o->target, o->hash, &e) != KT_OK ||
-        world_key_check_ident(a->ident, &e) != KT_OK || transfer_check_name(a->name, &e) != KT_OK)
+    if (transfer_check_hash(o->target, o->hash, &e) != KT_OK)
+        return cli_usage(CMD, "%s", e.msg);
+    for (size_t i = 0; i < a->nidents; i++)
+        if (world_key_check_ident(a->batch ? a->idents[i] : a->ident, &e) != KT_OK)
+            return cli_usage(CMD, "%s", e.msg);
+    if (a->batch && transfer_idents_unique(a->idents, a->nidents, &e) != KT_OK)
+        return cli_usage(CMD, "%s", e.msg);
+    if (!a->batch && transfer_check_name(a->name, &e) != KT_OK)
         return cli_usage(CMD, "%s", e.msg);
     if (o->target == TRANSFER_AZURE && a->subscription == NULL)
         return cli_usage(CMD, "--subscription ID is required for an Azure package");
@@ -253,6 +336,20 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
     return fflush(stdout) == 0 ? KT_EXIT_OK : KT_EXIT_IO;
 }
 
+/* 3. With --token: the PINs, then the token's side (cmd_token.c). */
+static kt_rc package_token(const args *a, const world_paths *p, const world_module *m,
+                           const transfer_kek *k, const transfer_package_opts *o,
+                           transfer_package_result *r, kt_err *e)
+{
+    cli_pins pins;
+    kt_rc rc = cli_pins_open(&pins, a->pin_file, a->pin_fd, e);
+    if (rc != KT_OK)
+        return rc;
+    rc = cli_token_package(p, m, k, o, a->token, &pins, a->cards, a->ncards, r, e);
+    cli_pins_close(&pins);
+    return rc;
+}
+
 int cmd_package(int argc, char **argv)
 {
     args a;
@@ -266,10 +363,29 @@ int cmd_package(int argc, char **argv)
     int status = parse_args(argc, argv, &a);
 
     /* 1. options */
-    if (status >= 0)
+    if (status >= 0) {
+        free(a.idents);
         return status;
-    if ((status = check_args(&a, &o)) >= 0)
+    }
+    if ((status = check_args(&a, &o)) >= 0) {
+        free(a.idents);
         return status;
+    }
+    if (a.batch) {
+        const cli_package_batch b = {.idents = a.idents,
+                                     .n = a.nidents,
+                                     .all_reduced = a.all_reduced,
+                                     .name_prefix = a.name_prefix,
+                                     .group = a.group,
+                                     .kmdata = a.kmdata,
+                                     .stop_on_error = a.stop_on_error,
+                                     .json = a.json,
+                                     .kek = &a.kek,
+                                     .o = &o};
+        status = cmd_package_batch(&b);
+        free(a.idents);
+        return status;
+    }
 
     /* 2. inputs: the KEK (verified again, or accepted by fingerprint) and the module */
     kt_err_clear(&e);
@@ -295,7 +411,8 @@ int cmd_package(int argc, char **argv)
 
     /* 3. operation */
     o.report = cli_txn_report;
-    kt_rc rc = transfer_package(&p, &m, &kek, &o, &r, &e);
+    kt_rc rc = a.token != NULL ? package_token(&a, &p, &m, &kek, &o, &r, &e)
+                               : transfer_package(&p, &m, &kek, &o, &r, &e);
     world_module_close(&m);
     world_lock_release(&lock);
 

@@ -19,6 +19,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_toolset(int argc, char **argv);
 int cmd_modify_acls(int argc, char **argv);
 int cmd_package(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* The seed-compatible front (compat.c): the command named new-world, generatekey or
  * KeyTransferRemote, or NULL. */

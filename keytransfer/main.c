@@ -14,6 +14,7 @@ static const cli_entry commands[] = {
     {"verify", cmd_verify, "check a KEK package and a world package against the vendor root"},
     {"modify-acls", cmd_modify_acls, "with the card quorum, reduce a key's ACL to one KEK"},
     {"package", cmd_package, "wrap a reduced key into a .byok (or AWS/GCP) transfer package"},
+    {"audit", cmd_audit, "show and verify the world's audit log"},
 };
 
 /* OpenSSL's secure heap (1 MiB, locked, guarded) for the private BIGNUMs of RSA and EC keys.

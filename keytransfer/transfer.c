@@ -231,7 +231,7 @@ kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uin
     snprintf(k->kid, sizeof k->kid, "%s", r.kek.kid);
     snprintf(k->region, sizeof k->region, "%s", r.world.region);
     memcpy(k->world_hash, r.world.world_hash, WORLD_HASH_LEN);
-    rc = pkg_spki_sha256(k->key, k->fp, e);
+    rc = kt_spki_sha256(k->key, k->fp, e);
     /* Our own hash of the key we will wrap to must be the fingerprint the vendor attested. */
     if (rc == KT_OK && !kt_ct_equal(k->fp, r.kek.public_key_sha256, 32))
         rc = kt_fail(e, KT_EDENIED, "the KEK's fingerprint is not the one its package states");
@@ -282,7 +282,7 @@ kt_rc transfer_kek_accept(const char *what, EVP_PKEY *key, const char *accept, t
 
     k->key = key;
     if ((rc = check_unattested_key(what, k->key, e)) != KT_OK ||
-        (rc = pkg_spki_sha256(k->key, k->fp, e)) != KT_OK)
+        (rc = kt_spki_sha256(k->key, k->fp, e)) != KT_OK)
         goto fail;
     k->bits = (unsigned)EVP_PKEY_get_bits(k->key);
     kt_hex(fp, k->fp, 32);
@@ -543,9 +543,16 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
     }
     world_acl_format(a->acl, acl, sizeof acl);
     line(out, outsz, &used, "  new ACL       %s\n", acl);
-    line(out, outsz, &used,
-         "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
-         a->app != NULL ? a->app : TRANSFER_APP, key->ident, key->app, key->ident);
+    /* A key in a PKCS#11 token (transfer_token.c) names its token where a key file's path is. */
+    if (strncmp(key->path, "pkcs11 token ", 13) == 0)
+        line(out, outsz, &used,
+             "  written as    tokenkey_%s_%s, a record signed by the quorum; the KEK goes into\n"
+             "                the %s as a trusted wrapping key (the key stays there)\n",
+             TRANSFER_APP, key->ident, key->path);
+    else
+        line(out, outsz, &used,
+             "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
+             a->app != NULL ? a->app : TRANSFER_APP, key->ident, key->app, key->ident);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -589,66 +596,118 @@ static kt_rc record_for_reduce(const world_paths *p, const world_module *m, cons
     return KT_OK;
 }
 
-kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
-                      const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
+kt_rc transfer_reduce_check(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const char *app, const char *ident, world_key *key, world_acl *acl,
+                            char rec_app[WORLD_KEY_APP_MAX + 1], kt_err *e)
 {
-    const char *app = o->app != NULL ? o->app : WORLD_KEY_APP_DEFAULT;
     const world_acl_target to = {.kek_fp = k->fp,
                                  .world_hash = k->attested ? k->world_hash : NULL,
                                  .kid = k->kid[0] != '\0' ? k->kid : NULL};
     char xfer_path[PATH_MAX], acl_text[2 * WORLD_ACL_KID_MAX + 512], fp[65];
-    char rec_app[WORLD_KEY_APP_MAX + 1];
-    uint8_t sig[WORLD_ACL_SIG_LEN];
-    world_key key = {0};
-    world_admin admin = {0};
-    world_acl acl;
     kt_rc rc;
 
-    if (out != NULL)
-        memset(out, 0, sizeof *out);
+    memset(key, 0, sizeof *key);
+    app = app != NULL ? app : WORLD_KEY_APP_DEFAULT;
     if (k->key == NULL)
         return kt_fail(e, KT_EUSAGE, "no KEK given");
-    if (o->ident == NULL)
+    if (ident == NULL)
         return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
-    if (o->approve == NULL)
-        return kt_fail(e, KT_EUSAGE,
-                       "nobody approves blind: transfer_reduce needs an approve callback that "
-                       "shows the request to the card holders");
     if (strcmp(app, TRANSFER_APP) == 0)
         return kt_fail(e, KT_EUSAGE,
                        "key %s/%s is already a reduced copy; reduce the source key (--app, "
                        "default %s)",
-                       app, o->ident, WORLD_KEY_APP_DEFAULT);
-    if ((rc = record_for_reduce(p, m, k, o->ident, rec_app, sizeof rec_app, xfer_path,
+                       app, ident, WORLD_KEY_APP_DEFAULT);
+    if ((rc = record_for_reduce(p, m, k, ident, rec_app, WORLD_KEY_APP_MAX + 1, xfer_path,
                                 sizeof xfer_path, e)) != KT_OK)
         return rc;
 
     /* Everything that can say no is asked before the first card is read. */
-    if ((rc = world_key_load(p, m, app, o->ident, &key, e)) != KT_OK)
+    if ((rc = world_key_load(p, m, app, ident, key, e)) != KT_OK)
         return rc;
     kt_hex(fp, k->fp, 32);
-    world_acl_format(&key.info.acl, acl_text, sizeof acl_text);
-    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_REDUCE_ACL, &to)) {
+    world_acl_format(&key->info.acl, acl_text, sizeof acl_text);
+    if (!world_acl_allows_to(&key->info.acl, WORLD_ACT_REDUCE_ACL, &to)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the ACL of key %s/%s does not allow ReduceACL for KEK %s%s (it allows: %s)",
-                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
-        goto out;
+                     app, ident, fp, k->attested ? " in its world" : "", acl_text);
+        goto fail;
     }
-    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_EXPORT_WRAPPED, &to)) {
+    if (!world_acl_allows_to(&key->info.acl, WORLD_ACT_EXPORT_WRAPPED, &to)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the ACL of key %s/%s does not allow ExportWrapped to KEK %s%s (it allows: "
                      "%s)",
-                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
-        goto out;
+                     app, ident, fp, k->attested ? " in its world" : "", acl_text);
+        goto fail;
     }
-    transfer_reduced_acl(k, &acl);
-    if (!world_acl_is_subset(&acl, &key.info.acl)) {
+    transfer_reduced_acl(k, acl);
+    if (!world_acl_is_subset(acl, &key->info.acl)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the reduced ACL would not be a subset of key %s/%s's ACL (%s): an ACL can "
                      "only be narrowed",
-                     app, o->ident, acl_text);
-        goto out;
+                     app, ident, acl_text);
+        goto fail;
     }
+    return KT_OK;
+fail:
+    world_key_free(key);
+    return rc;
+}
+
+kt_rc transfer_reduce_write(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const world_admin *admin, world_key *key, const world_acl *acl,
+                            const char *rec_app, world_key_info *out, kt_err *e)
+{
+    uint8_t sig[WORLD_ACL_SIG_LEN];
+    char fp[65], wh[65];
+    kt_rc rc;
+
+    if (memcmp(admin->info.hash, m->info.hash, WORLD_HASH_LEN) != 0)
+        return kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
+    /* KNSO signs for this key under the name of its record (rec_app/<ident>). */
+    if ((rc = world_acl_sign(admin, rec_app, key->info.ident, key->info.key_hash, acl, sig, e)) !=
+        KT_OK)
+        return rc;
+    /* The record: same material, names and creation time; the reduced ACL and its signature. */
+    snprintf(key->info.app, sizeof key->info.app, "%s", rec_app);
+    key->info.acl = *acl;
+    key->info.acl_signed = true;
+    memcpy(key->info.acl_sig, sig, sizeof sig);
+    /* The record and its audit entry (KEK, kid, cards; signed by the module and KNSO) at once. */
+    kt_hex(fp, k->fp, 32);
+    kt_hex(wh, k->world_hash, 32);
+    json_t *d = world_audit_key_detail(&key->info);
+    if (d != NULL)
+        json_object_update_new(d, json_pack("{s:s, s:s, s:s}", "kek_sha256", fp, "kid", k->kid,
+                                            "target_world", k->attested ? wh : ""));
+    const world_audit_signer signer = {
+        .info = &m->info, .module_sk = &m->module_sk, .knso_sk = &admin->knso_sk};
+    const world_audit_op op = {
+        .op = "modify-acls", .detail = d, .cards = admin->cards_used, .ncards = admin->ncards_used};
+    if (d == NULL)
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    else if ((rc = world_key_save_logged(p, m, key, &signer, &op, e)) == KT_OK && out != NULL)
+        *out = key->info;
+    json_decref(d);
+    return rc;
+}
+
+kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
+                      const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
+{
+    world_key key = {0};
+    world_admin admin = {0};
+    world_acl acl;
+    char rec_app[WORLD_KEY_APP_MAX + 1] = "";
+    kt_rc rc;
+
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (o->approve == NULL)
+        return kt_fail(e, KT_EUSAGE,
+                       "nobody approves blind: transfer_reduce needs an approve callback that "
+                       "shows the request to the card holders");
+    if ((rc = transfer_reduce_check(p, m, k, o->app, o->ident, &key, &acl, rec_app, e)) != KT_OK)
+        return rc;
 
     /* The card holders see what they approve before anyone types a PIN. */
     const transfer_approval approval = {.key = &key.info, .kek = k, .acl = &acl, .app = rec_app};
@@ -658,23 +717,7 @@ kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfe
     /* The quorum: K cards and their PINs give KNSO, which signs the narrowed ACL. */
     if ((rc = world_admin_open(p, o->cards, o->ncards, o->pin, o->pin_ctx, &admin, e)) != KT_OK)
         goto out;
-    if (memcmp(admin.info.hash, m->info.hash, WORLD_HASH_LEN) != 0) {
-        rc = kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
-        goto out;
-    }
-    /* KNSO signs for this key under the name of its copy (key_xferacld_<ident>). */
-    rc = world_acl_sign(&admin, rec_app, key.info.ident, key.info.key_hash, &acl, sig, e);
-    world_admin_close(&admin);
-    if (rc != KT_OK)
-        goto out;
-
-    /* The copy: same material, names and creation time; the reduced ACL and its signature. */
-    snprintf(key.info.app, sizeof key.info.app, "%s", rec_app);
-    key.info.acl = acl;
-    key.info.acl_signed = true;
-    memcpy(key.info.acl_sig, sig, sizeof sig);
-    if ((rc = world_key_save(p, m, &key, e)) == KT_OK && out != NULL)
-        *out = key.info;
+    rc = transfer_reduce_write(p, m, k, &admin, &key, &acl, rec_app, out, e);
 out:
     world_admin_close(&admin);
     world_key_free(&key);
@@ -860,6 +903,35 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
     return rc;
 }
 
+/* The package's audit entry (target, file, its SHA-256, the KEK), in the package's change. */
+json_t *transfer_package_audit_detail(const transfer_kek *k, const world_key_info *key,
+                                      transfer_target t, const transfer_package_result *r)
+{
+    char sha[65], fp[65];
+    kt_hex(sha, r->package_sha256, 32);
+    kt_hex(fp, k->fp, 32);
+    json_t *d = world_audit_key_detail(key);
+    if (d != NULL)
+        json_object_update_new(d, json_pack("{s:s, s:s, s:s, s:s, s:s}", "target",
+                                            transfer_target_name(t), "package",
+                                            base_name(r->package_path), "package_sha256", sha,
+                                            "kek_sha256", fp, "kid", k->kid));
+    return d;
+}
+
+static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_module *m,
+                                 const transfer_kek *k, const world_key *key, transfer_target t,
+                                 const transfer_package_result *r, kt_err *e)
+{
+    json_t *d = transfer_package_audit_detail(k, &key->info, t, r);
+    const world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
+    const world_audit_op op = {.op = "package", .detail = d};
+    kt_rc rc = d == NULL ? kt_fail(e, KT_ENOMEM, "out of memory")
+                         : world_audit_stage(txn, 1, p, &s, &op, e);
+    json_decref(d);
+    return rc;
+}
+
 kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
                        const transfer_package_opts *o, transfer_package_result *r, kt_err *e)
 {
@@ -873,6 +945,7 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
     char *byok = NULL, *manifest = NULL, why[2 * WORLD_ACL_KID_MAX + 256];
     const uint8_t *data;
     size_t len;
+    bool broken = false;
     kt_rc rc;
 
     memset(r, 0, sizeof *r);
@@ -918,8 +991,9 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         if (n < 0 || (size_t)n >= sizeof r->token_path)
             return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
     }
-    /* An interrupted earlier package into this folder is finished (or undone) first. */
-    if ((rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
+    /* An interrupted earlier package into this folder is finished (or undone) first; a batch
+     * (o->txn) did that when it began its change. */
+    if (o->txn == NULL && (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
         return rc;
 
     /* 2. The reduced key, whose KNSO signature world_key_load has verified: the record for this
@@ -1011,18 +1085,33 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         goto out;
 
     /* 4. The package and its manifest as one change of the commit protocol: both appear or
-     * neither; once committed they stand, even if what follows the commit point fails. */
-    const char *dirs[1] = {dir};
+     * neither; once committed they stand, even if what follows the commit point fails. In a
+     * batch both are staged into the batch's change, which its caller commits. */
+    const char *dirs[2] = {dir, p->local};
     char what[96];
     bool committed = false;
+    if (o->txn != NULL) {
+        if ((rc = kt_txn_put(o->txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) ==
+                KT_OK &&
+            r->token_path[0] != '\0')
+            rc = kt_txn_put(o->txn, 0, base_name(r->token_path), k->aws->import_token.p,
+                            k->aws->import_token.len, KT_TXN_NEW, e);
+        if (rc == KT_OK)
+            rc = kt_txn_put(o->txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
+                            KT_TXN_NEW, e);
+        r->key = key.info;
+        broken = rc != KT_OK;
+        goto out;
+    }
     snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
-    if ((rc = kt_txn_begin(&txn, what, dirs, 1, true, o->report, o->report_ctx, e)) != KT_OK ||
+    if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
         (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
         (r->token_path[0] != '\0' &&
          (rc = kt_txn_put(txn, 0, base_name(r->token_path), k->aws->import_token.p,
                           k->aws->import_token.len, KT_TXN_NEW, e)) != KT_OK) ||
         (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
-                         KT_TXN_NEW, e)) != KT_OK)
+                         KT_TXN_NEW, e)) != KT_OK ||
+        (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
         goto out;
     rc = kt_txn_commit(txn, &committed, e);
     r->key = key.info;
@@ -1035,5 +1124,111 @@ out:
     free(manifest);
     if (rc != KT_OK && !r->committed)
         memset(r, 0, sizeof *r);
+    r->txn_broken = broken;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* package, for a key wrapped elsewhere (a PKCS#11 token): the same files and manifest         */
+/* ------------------------------------------------------------------------------------------ */
+
+kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
+                               const world_key_info *info, const transfer_package_opts *o,
+                               transfer_package_result *r, bool *done, kt_err *e)
+{
+    transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    pkg_oaep_hash h = o->hash != 0 ? o->hash : transfer_default_hash(t);
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    world_key key;
+    kt_rc rc;
+
+    memset(r, 0, sizeof *r);
+    *done = false;
+    if (t != TRANSFER_AZURE && t != TRANSFER_AWS && t != TRANSFER_GCP)
+        return kt_fail(e, KT_EUSAGE, "unknown target %d", (int)t);
+    if ((rc = transfer_check_hash(t, h, e)) != KT_OK)
+        return rc;
+    if (k->key == NULL || o->ident == NULL || o->name == NULL)
+        return kt_fail(e, KT_EUSAGE, "a KEK, a key and a package name are required");
+    if ((rc = transfer_check_name(o->name, e)) != KT_OK)
+        return rc;
+    if (!is_printable_text(o->subscription != NULL ? o->subscription : "",
+                           sizeof((pkg_manifest *)0)->subscription))
+        return kt_fail(e, KT_EUSAGE, "the subscription must be printable text under %zu bytes",
+                       sizeof((pkg_manifest *)0)->subscription);
+    if (t == TRANSFER_AZURE && k->kid[0] == '\0')
+        return kt_fail(e, KT_EUSAGE,
+                       "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
+                       "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
+    if (t == TRANSFER_GCP && k->bits != 3072 && k->bits != 4096)
+        return kt_fail(e, KT_EDENIED,
+                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
+                       "keys only; this KEK has %u bits",
+                       k->bits);
+    if ((rc = transfer_cloud_check_kwp(k, t, h, info, e)) != KT_OK)
+        return rc;
+    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK ||
+        (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
+        return rc;
+    memset(&key, 0, sizeof key);
+    key.info = *info;
+    return earlier_package(m, k, &key, t, h, o, r, done, e);
+}
+
+kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const world_key_info *info, const transfer_package_opts *o,
+                            const kt_buf *blob, transfer_package_result *r, kt_err *e)
+{
+    transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    pkg_oaep_hash h = o->hash != 0 ? o->hash : transfer_default_hash(t);
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    char *byok = NULL, *manifest = NULL;
+    const uint8_t *data;
+    size_t len;
+    kt_txn *txn = NULL;
+    world_key key;
+    kt_rc rc;
+
+    r->rsa_len = pkg_rsa_modulus_len(k->key);
+    r->blob_len = blob->len;
+    /* PKCS#11 §2.1.21: the RSA part is exactly the modulus length; RFC 5649 §4.1: the rest is
+     * 8 + 8*ceil(len/8) bytes, so at least 16 and a multiple of 8. Checked, not trusted. */
+    if (r->rsa_len != k->bits / 8 || blob->len < r->rsa_len + 16 ||
+        (blob->len - r->rsa_len) % 8 != 0)
+        return kt_fail(e, KT_ECRYPTO, "the wrapped key has %zu bytes, not the expected layout",
+                       blob->len);
+    if (t == TRANSFER_AZURE) {
+        if ((rc = pkg_byok_write(k->kid, blob->p, blob->len, GENERATOR, &byok, e)) != KT_OK)
+            return rc;
+        data = (const uint8_t *)byok;
+        len = strlen(byok);
+    } else {
+        data = blob->p;
+        len = blob->len;
+    }
+    kt_sha256(r->package_sha256, data, len);
+    r->package_len = len;
+    r->hash = h;
+    memset(&key, 0, sizeof key);
+    key.info = *info;
+    if ((rc = sign_manifest(m, k, &key, o, t, h, r, &manifest, e)) != KT_OK)
+        goto out;
+    const char *dirs[2] = {dir, p->local};
+    char what[96];
+    bool committed = false;
+    snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
+    if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
+        (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
+        (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
+                         KT_TXN_NEW, e)) != KT_OK ||
+        (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
+        goto out;
+    rc = kt_txn_commit(txn, &committed, e);
+    r->key = *info;
+    r->committed = committed;
+out:
+    kt_txn_free(txn);
+    free(byok);
+    free(manifest);
     return rc;
 }

@@ -255,6 +255,30 @@ typedef struct transfer_reduce_opts {
 KT_MUST kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
                               const transfer_reduce_opts *o, world_key_info *out, kt_err *e);
 
+/*
+ * The checks of transfer_reduce for one key, before any card is read: app (NULL: the default)
+ * is not the reduced copy's, no record for k stands yet (rec_app receives the app of the record
+ * to write: xferacld, or transfer_record_app's beside an earlier one), key_<app>_<ident> loads with
+ * m and its ACL allows ReduceACL and ExportWrapped to k, and the reduced ACL is a subset of it. On
+ * KT_OK *key holds the loaded source key (world_key_free it) and *acl the ACL the quorum will
+ * sign; on a failure *key is freed. A batch (batch.c) runs this for every key first.
+ */
+KT_MUST kt_rc transfer_reduce_check(const world_paths *p, const world_module *m,
+                                    const transfer_kek *k, const char *app, const char *ident,
+                                    world_key *key, world_acl *acl,
+                                    char rec_app[WORLD_KEY_APP_MAX + 1], kt_err *e);
+
+/*
+ * The rest of transfer_reduce with the opened quorum admin: checks that it is m's world, signs
+ * acl with KNSO for rec_app/<ident> and writes key_<rec_app>_<ident> from *key (which becomes
+ * that copy in memory; the caller still frees it) in one change with its audit entry (k's
+ * fingerprint and kid, the cards). out (optional) receives the new key's info.
+ */
+KT_MUST kt_rc transfer_reduce_write(const world_paths *p, const world_module *m,
+                                    const transfer_kek *k, const world_admin *admin, world_key *key,
+                                    const world_acl *acl, const char *rec_app, world_key_info *out,
+                                    kt_err *e);
+
 /* What transfer_package makes. */
 typedef struct transfer_package_opts {
     const char *ident;             /* the key: key_xferacld_<ident> is packaged */
@@ -267,6 +291,9 @@ typedef struct transfer_package_opts {
     uint64_t now;                  /* the manifest's creation time (UNIX seconds) */
     kt_txn_report_fn report;       /* told what recovery did to an interrupted earlier package */
     void *report_ctx;
+    kt_txn *txn; /* NULL: the package is its own change. A batch's change over out_dir (begun,
+                    so recovered, by the caller): both files are staged into it and the caller
+                    commits; r->committed stays false */
 } transfer_package_opts;
 
 /* What transfer_package wrote. */
@@ -282,9 +309,11 @@ typedef struct transfer_package_result {
     char token_path[PATH_MAX]; /* aws with --aws-params: the ImportToken file; else "" */
     bool direct;               /* RSA-OAEP of the material itself (no AES key wrap part) */
     world_key_info key;        /* the packaged key's (authenticated) public facts */
-    bool earlier;   /* an earlier run of the same command had written this very package */
-    bool committed; /* the files stand (also when a failure after the commit point is
-                       reported) */
+    bool earlier;    /* an earlier run of the same command had written this very package */
+    bool committed;  /* the files stand (also when a failure after the commit point is
+                        reported) */
+    bool txn_broken; /* with o->txn: staging into it failed part way, so that change holds a
+                        partial entry and must not be committed (kt_txn_free undoes it) */
 } transfer_package_result;
 
 /*
@@ -305,5 +334,30 @@ typedef struct transfer_package_result {
 KT_MUST kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
                                const transfer_package_opts *o, transfer_package_result *r,
                                kt_err *e);
+
+/* The details of a package's audit entry: the key, the target, the file and its SHA-256, the
+ * KEK's fingerprint and kid. A new object (json_decref), NULL when out of memory. */
+json_t *transfer_package_audit_detail(const transfer_kek *k, const world_key_info *key,
+                                      transfer_target t, const transfer_package_result *r);
+/*
+ * The package of a key wrapped elsewhere (a PKCS#11 token, transfer_token.h), in two halves so
+ * that nothing is asked of the card holders for a package that is already there or cannot be
+ * written. transfer_package_prepare checks o (as transfer_package does), fills r's paths,
+ * completes or undoes an interrupted earlier package in the output folder and, when both files
+ * are already this very package for info (the key's authenticated facts), sets *done and fills r.
+ * transfer_package_blob checks the CKM_RSA_AES_KEY_WRAP layout of blob against the KEK, makes the
+ * package (.byok for Azure, the raw blob for AWS and GCP) and its manifest signed with m's module
+ * key, and writes both as one change of the commit protocol with the package's audit entry in p;
+ * r->committed as for transfer_package. Only the CKM_RSA_AES_KEY_WRAP form is made this way, so
+ * prepare refuses AWS parameters and import jobs and what AWS and Google document no such
+ * wrapping for (transfer_cloud_check_kwp).
+ */
+KT_MUST kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
+                                       const world_key_info *info, const transfer_package_opts *o,
+                                       transfer_package_result *r, bool *done, kt_err *e);
+KT_MUST kt_rc transfer_package_blob(const world_paths *p, const world_module *m,
+                                    const transfer_kek *k, const world_key_info *info,
+                                    const transfer_package_opts *o, const kt_buf *blob,
+                                    transfer_package_result *r, kt_err *e);
 
 #endif

@@ -128,7 +128,7 @@ static void retry_after(CURL *curl, char *out, size_t outsz)
     out[0] = '\0';
     if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != NULL &&
         h->value != NULL)
-        online_sanitize(h->value, strlen(h->value), out, outsz);
+        kt_quote(out, outsz, h->value, strlen(h->value));
 }
 
 /* Whether a failed transfer may have reached the server: libcurl stamps the pre-transfer time
@@ -283,6 +283,12 @@ kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
     resp->fate = ONLINE_ANSWERED;
     resp->status = status;
     retry_after(curl, resp->retry_after, sizeof resp->retry_after);
+    if (status == 401) {
+        struct curl_header *ch = NULL;
+        if (curl_easy_header(curl, "WWW-Authenticate", 0, CURLH_HEADER, -1, &ch) == CURLHE_OK &&
+            ch != NULL && ch->value != NULL)
+            kt_quote(resp->challenge, sizeof resp->challenge, ch->value, strlen(ch->value));
+    }
     resp->body.p = sink.p;
     resp->body.len = sink.len;
     sink.p = NULL;

@@ -52,8 +52,8 @@ kt_rc pkg_aws_wrapping_parse(const char *s, pkg_aws_wrapping *w, kt_err *e)
             *w = wrappings[i].w;
             return KT_OK;
         }
-    char q[PKG_QUOTE_MAX + 4];
-    pkg_quote(q, s);
+    char q[KT_QUOTE_SIZE];
+    kt_quote(q, sizeof q, s, strlen(s));
     return kt_fail(e, KT_EUSAGE,
                    "unknown AWS wrapping algorithm '%s': RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256 "
                    "(symmetric and EC material), RSA_AES_KEY_WRAP_SHA_1 or "
@@ -245,8 +245,8 @@ kt_rc pkg_aws_params_parse(const uint8_t *in, size_t len, pkg_aws_params *out, k
     if ((rc = get_b64(j, "PublicKey", PKG_PEM_MAX, &out->public_key_der, e)) != KT_OK ||
         (rc = get_b64(j, "ImportToken", PKG_AWS_TOKEN_MAX, &out->import_token, e)) != KT_OK)
         goto out;
-    if ((rc = pkg_pubkey_from_der(out->public_key_der.p, out->public_key_der.len, &out->public_key,
-                                  e)) != KT_OK) {
+    if ((rc = kt_spki_decode(out->public_key_der.p, out->public_key_der.len, &out->public_key,
+                             e)) != KT_OK) {
         kt_err_prefix(e, WHAT ": PublicKey");
         goto out;
     }

@@ -58,8 +58,8 @@ kt_rc pkg_gcp_method_parse(const char *s, pkg_gcp_method *m, kt_err *e)
             *m = methods[i].m;
             return KT_OK;
         }
-    char q[PKG_QUOTE_MAX + 4];
-    pkg_quote(q, s);
+    char q[KT_QUOTE_SIZE];
+    kt_quote(q, sizeof q, s, strlen(s));
     return kt_fail(e, KT_EFORMAT,
                    WHAT ": unknown importMethod '%s': RSA_OAEP_{3072,4096}_SHA1_AES_256, "
                         "RSA_OAEP_{3072,4096}_SHA256_AES_256 or RSA_OAEP_{3072,4096}_SHA256",
@@ -187,8 +187,8 @@ static kt_rc parse_name(const char *name, pkg_gcp_job *j, kt_err *e)
     memcpy(j->name, name, strlen(name) + 1);
     return KT_OK;
 bad:;
-    char q[PKG_QUOTE_MAX + 4];
-    pkg_quote(q, name);
+    char q[KT_QUOTE_SIZE];
+    kt_quote(q, sizeof q, name, strlen(name));
     return kt_fail(e, KT_EFORMAT,
                    WHAT ": name '%s' is not projects/P/locations/L/keyRings/R/importJobs/J", q);
 }

@@ -1,17 +1,21 @@
 /*
  * pkg.h - the face of packages/: what travels between machines (docs/design.md §3, §4).
  *
- *   wrap.c     CKM_RSA_AES_KEY_WRAP both directions: RSA-OAEP of a fresh AES-256 key followed by
- *              AES-KWP (RFC 5649) of the target; the primitives are OpenSSL's EVP
- *   pkcs8.c    the target formats: PKCS#8 PrivateKeyInfo DER for RSA and EC keys
+ *   wrap.c     CKM_RSA_AES_KEY_WRAP both directions: RSA-OAEP of a fresh AES-256 key
+ *              followed by AES-KWP (RFC 5649) of the target; the primitives are OpenSSL's EVP
  *   byok.c     the Azure Key Vault `.byok` JSON (schema_version 1.0.0) and the kid shape
  *   jws.c      JWS (RFC 7515) flattened JSON serialization, ES384 with an x5c chain
  *   payload.c  the KEK package and world package payloads (keytransfer-kek/1, keytransfer-world/1)
  *   x509.c     certificates for the vendor and cloud side, PEM/DER loading and saving
- *   root.c     the vendor root hash compiled in (KEYTRANSFER_ROOT_SHA256) and whether it is the
- * DEMO root zip.c      the toolset zip: deterministic writing and safe extraction (libzip) hashes.c
- * the published hash table (region, file name, SHA-256) util.c     helpers shared inside the folder
- * (internal.h): quoting, hex, base64, times
+ *   root.c     the vendor root hash compiled in (KEYTRANSFER_ROOT_SHA256), DEMO or not
+ *   zip.c      the toolset zip: deterministic writing and safe extraction (libzip)
+ *   hashes.c   the published hash table (region, file name, SHA-256)
+ *   manifest.c the signed manifest beside each transfer package
+ *   util.c     helpers shared inside the folder (internal.h): character classes, hex, base64,
+ *              times
+ *
+ * The key encodings the packages carry (PKCS#8, SubjectPublicKeyInfo, curves) are common/'s
+ * (kt.h, keys.c): world/ writes them too.
  *
  * Conventions. Every fallible function returns a kt_rc and on failure fills the caller's kt_err
  * once with a message that names what was wrong; nothing here prints or exits. Outputs are
@@ -117,18 +121,6 @@ KT_MUST kt_rc pkg_aes_kwp_wrap(const uint8_t *key, size_t key_len, const uint8_t
  */
 KT_MUST kt_rc pkg_aes_kwp_unwrap(const uint8_t *key, size_t key_len, const uint8_t *in,
                                  size_t in_len, kt_secbuf *out, kt_err *e);
-
-/* ------------------------------------------------------------------------------------------ */
-/* Target formats (pkcs8.c)                                                                    */
-/* ------------------------------------------------------------------------------------------ */
-
-/* PKCS#8 PrivateKeyInfo DER (RFC 5208) of an RSA or EC private key into *out (secure memory,
- * kt_secbuf_free); OpenSSL's intermediate copy is cleared before it is freed. */
-KT_MUST kt_rc pkg_pkcs8_encode(EVP_PKEY *key, kt_secbuf *out, kt_err *e);
-
-/* Parses PKCS#8 PrivateKeyInfo DER that must fill exactly len bytes; *key is a new private key
- * the caller frees with EVP_PKEY_free. Anything else is KT_EFORMAT. */
-KT_MUST kt_rc pkg_pkcs8_decode(const uint8_t *der, size_t len, EVP_PKEY **key, kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The Azure Key Vault .byok (byok.c)                                                          */
@@ -383,12 +375,6 @@ KT_MUST kt_rc pkg_x509_issue(const pkg_cert_opts *o, X509 **out, kt_err *e);
 /* SHA-256 of a certificate's SubjectPublicKeyInfo DER, the root hash of docs/design.md §4. */
 KT_MUST kt_rc pkg_cert_spki_sha256(const X509 *cert, uint8_t out[32], kt_err *e);
 
-/* DER SubjectPublicKeyInfo of a key (i2d_PUBKEY) into *out (kt_buf_free). */
-KT_MUST kt_rc pkg_spki_der(EVP_PKEY *key, kt_buf *out, kt_err *e);
-
-/* SHA-256 of a key's SubjectPublicKeyInfo DER: the fingerprint of KEKs and keys. */
-KT_MUST kt_rc pkg_spki_sha256(EVP_PKEY *key, uint8_t out[32], kt_err *e);
-
 /* A certificate from DER that d2i_X509 must consume exactly (at most PKG_CERT_DER_MAX bytes) and
  * that is DER, not merely BER: re-encoded, it gives back the same bytes (KT_EFORMAT otherwise). */
 KT_MUST kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e);
@@ -424,9 +410,6 @@ KT_MUST kt_rc pkg_key_save_pem(const char *path, EVP_PKEY *key, unsigned flags, 
 /* Reads a public key: PEM "PUBLIC KEY" (SPKI) or DER SPKI that d2i_PUBKEY consumes in full
  * (at most PKG_PEM_MAX bytes). *out: EVP_PKEY_free. */
 KT_MUST kt_rc pkg_pubkey_load(const char *path, EVP_PKEY **out, kt_err *e);
-
-/* A public key from DER SPKI that d2i_PUBKEY must consume exactly. */
-KT_MUST kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The vendor root compiled in (root.c)                                                        */

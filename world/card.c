@@ -19,22 +19,25 @@ void card_free(card *c)
     memset(c, 0, sizeof *c);
 }
 
-kt_rc card_path(const world_paths *p, const uint8_t *world_hash, unsigned no, char *out,
-                size_t outsz, kt_err *e)
+kt_rc card_path(const world_paths *p, const uint8_t *world_hash, uint32_t set, unsigned no,
+                char *out, size_t outsz, kt_err *e)
 {
     char name[CARD_NAME_MAX];
-    card_name(world_hash, no, name);
+    card_name(world_hash, set, no, name);
     int n = snprintf(out, outsz, "%s/%s", p->cards, name);
     if (n < 0 || (size_t)n >= outsz)
         return kt_fail(e, KT_EUSAGE, "card folder path too long: %s", p->cards);
     return KT_OK;
 }
 
-void card_name(const uint8_t *world_hash, unsigned no, char out[CARD_NAME_MAX])
+void card_name(const uint8_t *world_hash, uint32_t set, unsigned no, char out[CARD_NAME_MAX])
 {
     char hex[2 * WORLD_HASH_LEN + 1];
     kt_hex(hex, world_hash, WORLD_HASH_LEN);
-    snprintf(out, CARD_NAME_MAX, "card_%.16s_%u", hex, no);
+    if (set <= 1)
+        snprintf(out, CARD_NAME_MAX, "card_%.16s_%u", hex, no);
+    else
+        snprintf(out, CARD_NAME_MAX, "card_%.16s_s%u_%u", hex, (unsigned)set, no);
 }
 
 /* ---- the KDF floor ---- */
@@ -143,13 +146,25 @@ kt_rc card_parse(card *c, kt_err *e)
     kt_rbuf_init(&r, c->raw.p, c->raw.len, "card");
     if ((rc = kt_rbuf_header(&r, CARD_MAGIC, &version, e)) != KT_OK)
         return rc;
-    if (version != WORLD_FORMAT_VERSION)
-        return kt_fail(e, KT_EVERSION, "card format version %u is not supported (this is %u)",
-                       version, WORLD_FORMAT_VERSION);
+    if (version != WORLD_FORMAT_VERSION && version != CARD_FORMAT_V2)
+        return kt_fail(e, KT_EVERSION,
+                       "card format version %u is not supported (this reads %u and %u)", version,
+                       WORLD_FORMAT_VERSION, CARD_FORMAT_V2);
     if ((rc = kt_rbuf_field_fixed(&r, CARD_T_WORLD, c->ci.world_hash, WORLD_HASH_LEN, e)) ||
         (rc = kt_rbuf_field_fixed(&r, CARD_T_SET, set, sizeof set, e)) ||
-        (rc = kt_rbuf_field_fixed(&r, CARD_T_X, &x, 1, e)) ||
-        (rc = kt_rbuf_field_fixed(&r, CARD_T_KDFALG, &alg, 1, e)) ||
+        (rc = kt_rbuf_field_fixed(&r, CARD_T_X, &x, 1, e)))
+        return rc;
+    c->ci.cardset = 1;
+    if (version == CARD_FORMAT_V2) {
+        uint8_t cs[4];
+        if ((rc = kt_rbuf_field_fixed(&r, CARD_T_CSET, cs, sizeof cs, e)) != KT_OK)
+            return rc;
+        c->ci.cardset = kt_be32(cs);
+        if (c->ci.cardset < 2)
+            return kt_fail(e, KT_EFORMAT, "card format 2 names card set %u; it starts at 2",
+                           (unsigned)c->ci.cardset);
+    }
+    if ((rc = kt_rbuf_field_fixed(&r, CARD_T_KDFALG, &alg, 1, e)) ||
         (rc = kt_rbuf_field_u64(&r, CARD_T_OPS, &c->ci.kdf.opslimit, e)) ||
         (rc = kt_rbuf_field_u64(&r, CARD_T_MEM, &c->ci.kdf.memlimit, e)) ||
         (rc = kt_rbuf_field_fixed(&r, CARD_T_SALT, c->salt, SALT_LEN, e)) ||
@@ -248,10 +263,15 @@ kt_rc card_build(const world_card_info *ci, const kt_secbuf *pin, const uint8_t 
     kt_random(nonce, sizeof nonce);
 
     kt_wbuf_init(&w, false);
-    kt_wbuf_header(&w, CARD_MAGIC, WORLD_FORMAT_VERSION);
+    kt_wbuf_header(&w, CARD_MAGIC, ci->cardset > 1 ? CARD_FORMAT_V2 : WORLD_FORMAT_VERSION);
     kt_wbuf_field(&w, CARD_T_WORLD, ci->world_hash, WORLD_HASH_LEN);
     kt_wbuf_field(&w, CARD_T_SET, set, sizeof set);
     kt_wbuf_field(&w, CARD_T_X, &ci->x, 1);
+    if (ci->cardset > 1) {
+        uint8_t cs[4] = {(uint8_t)(ci->cardset >> 24), (uint8_t)(ci->cardset >> 16),
+                         (uint8_t)(ci->cardset >> 8), (uint8_t)ci->cardset};
+        kt_wbuf_field(&w, CARD_T_CSET, cs, sizeof cs);
+    }
     kt_wbuf_field(&w, CARD_T_KDFALG, &alg, 1);
     kt_wbuf_field_u64(&w, CARD_T_OPS, ci->kdf.opslimit);
     kt_wbuf_field_u64(&w, CARD_T_MEM, ci->kdf.memlimit);

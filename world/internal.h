@@ -32,7 +32,9 @@ enum {
     CARD_T_SALT = 7,   /* 16 */
     CARD_T_NONCE = 8,  /* 24 */
     CARD_T_SEALED = 9, /* share (32) + tag (16); AAD = every byte before this field */
+    CARD_T_CSET = 10,  /* format 2, after CARD_T_X: u32, the card set (2 and later) */
 };
+#define CARD_FORMAT_V2 2 /* a card of a replacement set */
 
 typedef struct card {
     world_card_info ci;
@@ -57,11 +59,11 @@ KT_MUST kt_rc card_build(const world_card_info *ci, const kt_secbuf *pin, const 
 KT_MUST kt_rc card_write(const char *path, const world_card_info *ci, const kt_secbuf *pin,
                          const uint8_t *share, kt_err *e);
 /* The file name a card of this world gets: card_<first 16 hex of world hash>_<no>. */
-#define CARD_NAME_MAX 32
-void card_name(const uint8_t *world_hash, unsigned no, char out[CARD_NAME_MAX]);
-/* The file name a card of this world gets: card_<first 16 hex of world hash>_<no>. */
-KT_MUST kt_rc card_path(const world_paths *p, const uint8_t *world_hash, unsigned no, char *out,
-                        size_t outsz, kt_err *e);
+#define CARD_NAME_MAX 48
+void card_name(const uint8_t *world_hash, uint32_t set, unsigned no, char out[CARD_NAME_MAX]);
+/* The path of that file in p->cards; for a set after the first: card_<hash16>_s<set>_<no>. */
+KT_MUST kt_rc card_path(const world_paths *p, const uint8_t *world_hash, uint32_t set, unsigned no,
+                        char *out, size_t outsz, kt_err *e);
 
 /*
  * Lowers the absolute KDF floor for the calling process (NULL puts libsodium's interactive
@@ -85,6 +87,7 @@ enum {
     WORLD_T_KDF_MEM = 0x0A, /* version 2: u64, their memlimit in bytes */
     WORLD_T_NONCE = 0x10,
     WORLD_T_SECRETS = 0x11, /* AEAD(LT key; KM || KNSO seed), AAD = the identity */
+    WORLD_T_CARDSET = 0x12, /* optional: u32 set, u8 k, u8 n, u64 time: the current card set */
     WORLD_T_SIG = 0x20,     /* Ed25519 (KNSO) over every byte before this field */
 };
 #define WORLD_SECRETS_LEN (WORLD_KM_LEN + SEED_LEN)
@@ -176,5 +179,17 @@ KT_MUST kt_rc key_file_open(const key_file *k, const world_module *m, world_key 
 
 /* Builds the bytes of k's key file sealed under m's KM into w (a public kt_wbuf). */
 KT_MUST kt_rc key_file_build(const world_key *k, const world_module *m, kt_wbuf *w, kt_err *e);
+
+/* ---- audit log ---- */
+extern const char AUDIT_MAGIC[8];
+/* world_audit_stage for world new: begins a new log, replacing whatever log is there (a replaced
+ * world's, which the caller has staged aside). */
+KT_MUST kt_rc audit_stage_genesis(kt_txn *t, size_t dir, const world_paths *p,
+                                  const world_audit_signer *s, const world_audit_op *op, kt_err *e);
+
+/* Writes the new file name (in p->local) and op's audit entry as one change. */
+KT_MUST kt_rc audit_put_with(const world_paths *p, const world_audit_signer *s,
+                             const world_audit_op *op, const char *name, const void *data,
+                             size_t len, kt_err *e);
 
 #endif

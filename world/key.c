@@ -37,21 +37,6 @@ const char KEY_MAGIC[8] = {'K', 'T', 'X', 'K', 'E', 'Y', 'F', 'L'};
 static const unsigned rsa_sizes[] = {2048, 3072, 4096};
 static const unsigned aes_sizes[] = {128, 192, 256};
 
-/* The supported curves: canonical name, OpenSSL's group name, size, other accepted names. */
-static const struct {
-    const char *name;
-    const char *group;
-    unsigned bits;
-    const char *aliases[3];
-} curves[] = {
-    {"P-256", "prime256v1", 256, {"secp256r1", "NISTP256", NULL}},
-    {"P-384", "secp384r1", 384, {"NISTP384", NULL, NULL}},
-    {"P-521", "secp521r1", 521, {"NISTP521", NULL, NULL}},
-    {"secp256k1", "secp256k1", 256, {NULL, NULL, NULL}},
-};
-#define NCURVES          (sizeof curves / sizeof curves[0])
-#define CURVES_SUPPORTED "P-256, P-384, P-521 and secp256k1"
-
 static const char aes_hash_domain[] = "keytransfer aes key hash v1";
 
 /* ---------------------------------------------------------------------------------------- */
@@ -133,29 +118,16 @@ kt_rc world_key_check_plainname(const char *plainname, kt_err *e)
     return KT_OK;
 }
 
-/* Index of the curve called name (any accepted spelling), or -1. */
-static int curve_index(const char *name)
-{
-    for (size_t i = 0; i < NCURVES; i++) {
-        if (strcasecmp(name, curves[i].name) == 0 || strcasecmp(name, curves[i].group) == 0)
-            return (int)i;
-        for (size_t j = 0; j < 3 && curves[i].aliases[j] != NULL; j++)
-            if (strcasecmp(name, curves[i].aliases[j]) == 0)
-                return (int)i;
-    }
-    return -1;
-}
-
 kt_rc world_key_curve(const char *name, const char **canonical, unsigned *bits, kt_err *e)
 {
-    int i = name != NULL ? curve_index(name) : -1;
-    if (i < 0)
+    const kt_curve *c = kt_curve_find(name);
+    if (c == NULL)
         return kt_fail(e, KT_EUSAGE,
-                       "curve '%s' is not supported; the curves are " CURVES_SUPPORTED,
+                       "curve '%s' is not supported; the curves are " KT_CURVES_SUPPORTED,
                        name != NULL ? name : "");
     if (canonical != NULL)
-        *canonical = curves[i].name;
-    *bits = curves[i].bits;
+        *canonical = c->name;
+    *bits = c->bits;
     return KT_OK;
 }
 
@@ -272,94 +244,70 @@ static kt_rc describe_pkey(EVP_PKEY *pkey, const char *what, key_facts *f, kt_er
                            what);
         if (EVP_PKEY_get_group_name(pkey, group, sizeof group, NULL) != 1) {
             ERR_clear_error();
-            return kt_fail(e, KT_EDENIED,
-                           "%s is an EC key on an unnamed curve; the curves are " CURVES_SUPPORTED,
-                           what);
+            return kt_fail(
+                e, KT_EDENIED,
+                "%s is an EC key on an unnamed curve; the curves are " KT_CURVES_SUPPORTED, what);
         }
-        int i = curve_index(group);
-        if (i < 0)
+        const kt_curve *c = kt_curve_find(group);
+        if (c == NULL)
             return kt_fail(e, KT_EDENIED,
                            "%s is an EC key on curve %s, which is not supported; the curves "
-                           "are " CURVES_SUPPORTED,
+                           "are " KT_CURVES_SUPPORTED,
                            what, group);
         f->type = WORLD_KEY_EC;
-        f->bits = curves[i].bits;
-        f->curve = curves[i].name;
+        f->bits = c->bits;
+        f->curve = c->name;
         return KT_OK;
     }
     const char *name = EVP_PKEY_get0_type_name(pkey);
     return kt_fail(e, KT_EDENIED,
                    "%s is a key of type %s; keytransfer keeps RSA (2048, 3072, 4096 bits), EC "
-                   "(" CURVES_SUPPORTED ") and AES (128, 192, 256 bits) keys",
+                   "(" KT_CURVES_SUPPORTED ") and AES (128, 192, 256 bits) keys",
                    what, name != NULL ? name : "unknown");
 }
 
 /* The SubjectPublicKeyInfo DER of pkey into out (WORLD_KEY_SPKI_MAX bytes). */
 static kt_rc pkey_spki(EVP_PKEY *pkey, uint8_t *out, size_t *len, kt_err *e)
 {
-    int n = i2d_PUBKEY(pkey, NULL);
-    if (n <= 0)
-        return kt_fail_ssl(e, KT_ECRYPTO, "cannot encode the public key");
-    if ((size_t)n > WORLD_KEY_SPKI_MAX)
-        return kt_fail(e, KT_ETOOBIG, "the public key is %d bytes; at most %d are kept", n,
-                       WORLD_KEY_SPKI_MAX);
-    unsigned char *p = out;
-    if (i2d_PUBKEY(pkey, &p) != n)
-        return kt_fail_ssl(e, KT_ECRYPTO, "cannot encode the public key");
-    *len = (size_t)n;
-    return KT_OK;
+    kt_buf der = {0};
+    kt_rc rc = kt_spki_encode(pkey, &der, e);
+    if (rc != KT_OK)
+        return rc;
+    if (der.len > WORLD_KEY_SPKI_MAX)
+        rc = kt_fail(e, KT_ETOOBIG, "the public key is %zu bytes; at most %d are kept", der.len,
+                     WORLD_KEY_SPKI_MAX);
+    else {
+        memcpy(out, der.p, der.len);
+        *len = der.len;
+    }
+    kt_buf_free(&der);
+    return rc;
 }
 
-/*
- * The PKCS#8 PrivateKeyInfo DER of pkey into *out (secure memory). OpenSSL's encoder writes
- * into a buffer of ours in secure memory; its own memory BIO is freed with clearing.
- */
+/* The PKCS#8 PrivateKeyInfo DER of pkey into *out (secure memory), at most KEY_MATERIAL_MAX. */
 static kt_rc pkey_pkcs8(EVP_PKEY *pkey, kt_secbuf *out, kt_err *e)
 {
-    kt_secbuf tmp = {0};
-    kt_rc rc;
-    OSSL_ENCODER_CTX *ctx =
-        OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_KEYPAIR, "DER", "PrivateKeyInfo", NULL);
-    if (ctx == NULL || OSSL_ENCODER_CTX_get_num_encoders(ctx) == 0) {
-        rc = kt_fail_ssl(e, KT_ECRYPTO, "no PKCS#8 encoder for this key");
-        goto out;
+    kt_rc rc = kt_pkcs8_encode(pkey, out, e);
+    if (rc == KT_OK && out->len > KEY_MATERIAL_MAX) {
+        size_t n = out->len;
+        kt_secbuf_free(out);
+        rc = kt_fail(e, KT_ETOOBIG,
+                     "the private key's PKCS#8 form is %zu bytes; at most %d are kept", n,
+                     KEY_MATERIAL_MAX);
     }
-    if ((rc = kt_secbuf_alloc(&tmp, KEY_MATERIAL_MAX, e)) != KT_OK)
-        goto out;
-    unsigned char *p = tmp.p;
-    size_t left = tmp.len;
-    if (OSSL_ENCODER_to_data(ctx, &p, &left) != 1 || left >= tmp.len) {
-        rc = kt_fail_ssl(e, KT_ECRYPTO, "cannot encode the private key as PKCS#8");
-        goto out;
-    }
-    size_t n = tmp.len - left;
-    if ((rc = kt_secbuf_alloc(out, n, e)) != KT_OK)
-        goto out;
-    memcpy(out->p, tmp.p, n);
-out:
-    kt_secbuf_free(&tmp);
-    OSSL_ENCODER_CTX_free(ctx);
     return rc;
 }
 
 /* Decodes PKCS#8 PrivateKeyInfo DER (all of it) of the given type into *out. */
 static kt_rc pkcs8_decode(const kt_secbuf *der, world_key_type type, EVP_PKEY **out, kt_err *e)
 {
-    EVP_PKEY *pkey = NULL;
     const char *name = type == WORLD_KEY_RSA ? "RSA" : "EC";
-    OSSL_DECODER_CTX *ctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", "PrivateKeyInfo", name,
-                                                          EVP_PKEY_KEYPAIR, NULL, NULL);
-    const unsigned char *p = der->p;
-    size_t left = der->len;
+    kt_err inner = {0};
+    EVP_PKEY *pkey = NULL;
+
     *out = NULL;
-    if (ctx == NULL) {
-        return kt_fail_ssl(e, KT_ECRYPTO, "no PKCS#8 decoder for %s keys", name);
-    }
-    int ok = OSSL_DECODER_from_data(ctx, &p, &left);
-    OSSL_DECODER_CTX_free(ctx);
-    if (ok != 1 || pkey == NULL || left != 0) {
+    if (kt_pkcs8_decode(der->p, der->len, &pkey, &inner) != KT_OK || !EVP_PKEY_is_a(pkey, name)) {
         EVP_PKEY_free(pkey);
-        ERR_clear_error();
         return kt_fail(e, KT_EFORMAT, "the sealed private key is not a PKCS#8 %s key", name);
     }
     *out = pkey;
@@ -543,17 +491,14 @@ static kt_rc name_field(kt_rbuf *r, uint16_t tag, char *out, size_t max,
 /* Checks a stated SPKI: DER of one supported public key, canonical, agreeing with the header. */
 static kt_rc spki_check(const world_key_info *in, kt_err *e)
 {
-    const unsigned char *p = in->spki;
     uint8_t again[WORLD_KEY_SPKI_MAX];
     size_t again_len = 0;
     key_facts f;
+    kt_err inner = {0};
     kt_rc rc;
-    EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)in->spki_len);
-    if (pkey == NULL || p != in->spki + in->spki_len) {
-        EVP_PKEY_free(pkey);
-        ERR_clear_error();
+    EVP_PKEY *pkey = NULL;
+    if (kt_spki_decode(in->spki, in->spki_len, &pkey, &inner) != KT_OK)
         return kt_fail(e, KT_EFORMAT, "key file: the public key is not one SubjectPublicKeyInfo");
-    }
     if ((rc = describe_pkey(pkey, "the key file's public key", &f, e)) == KT_OK &&
         (rc = pkey_spki(pkey, again, &again_len, e)) == KT_OK) {
         if (f.type != in->type || f.bits != in->bits || strcmp(f.curve, in->curve) != 0)
@@ -654,13 +599,13 @@ kt_rc key_file_parse(const uint8_t *raw, size_t len, key_file *k, kt_err *e)
             return kt_fail(e, KT_EFORMAT, "key file: an RSA key names a curve");
         break;
     case WORLD_KEY_EC: {
-        int i = curve_index(in->curve);
-        if (i < 0 || strcmp(curves[i].name, in->curve) != 0)
-            return kt_fail(e, KT_EFORMAT, "key file: curve '%s' is not one of " CURVES_SUPPORTED,
+        const kt_curve *c = kt_curve_find(in->curve);
+        if (c == NULL || strcmp(c->name, in->curve) != 0)
+            return kt_fail(e, KT_EFORMAT, "key file: curve '%s' is not one of " KT_CURVES_SUPPORTED,
                            in->curve);
-        if (curves[i].bits != bits)
+        if (c->bits != bits)
             return kt_fail(e, KT_EFORMAT, "key file: curve %s is %u bits, not %u", in->curve,
-                           curves[i].bits, (unsigned)bits);
+                           c->bits, (unsigned)bits);
         break;
     }
     case WORLD_KEY_AES:
@@ -747,6 +692,12 @@ static kt_rc refuse_existing(const char *path, const char *app, const char *iden
 
 kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, kt_err *e)
 {
+    return world_key_save_logged(p, m, k, NULL, NULL, e);
+}
+
+kt_rc world_key_save_logged(const world_paths *p, const world_module *m, world_key *k,
+                            const world_audit_signer *s, const world_audit_op *op, kt_err *e)
+{
     world_key_info *in = &k->info;
     char path[PATH_MAX];
     EVP_PKEY *check = NULL;
@@ -771,7 +722,8 @@ kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, 
 
     kt_wbuf_init(&w, false);
     if ((rc = key_file_build(k, m, &w, e)) == KT_OK) {
-        rc = kt_file_write(path, w.p, w.len, KT_WRITE_NEW, e);
+        rc = op != NULL ? audit_put_with(p, s, op, in->path + strlen(p->local) + 1, w.p, w.len, e)
+                        : kt_file_write(path, w.p, w.len, KT_WRITE_NEW, e);
         if (rc == KT_EEXIST) /* made by someone else since the check above */
             rc = kt_fail(e, KT_EEXIST,
                          "key %s/%s already exists (%s); keytransfer never replaces a key: "
@@ -1049,7 +1001,7 @@ static kt_rc check_gen_opts(const world_key_gen_opts *o, const char **curve, kt_
     case WORLD_KEY_EC: {
         unsigned bits;
         if (o->curve == NULL)
-            return kt_fail(e, KT_EUSAGE, "an EC key needs a curve: " CURVES_SUPPORTED);
+            return kt_fail(e, KT_EUSAGE, "an EC key needs a curve: " KT_CURVES_SUPPORTED);
         if ((rc = world_key_curve(o->curve, curve, &bits, e)) != KT_OK)
             return rc;
         if (o->bits != 0 && o->bits != bits)
@@ -1062,6 +1014,21 @@ static kt_rc check_gen_opts(const world_key_gen_opts *o, const char **curve, kt_
         return KT_OK;
     }
     return kt_fail(e, KT_EUSAGE, "key type %d is not RSA, EC or AES", (int)o->type);
+}
+
+/* Saves a key new to the world with its audit entry (op), in one change. */
+static kt_rc save_generated(const world_paths *p, const world_module *m, world_key *k,
+                            const char *op, kt_err *e)
+{
+    world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
+    world_audit_op o = {.op = op};
+    json_t *d = world_audit_key_detail(&k->info);
+    if (d == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    o.detail = d;
+    kt_rc rc = world_key_save_logged(p, m, k, &s, &o, e);
+    json_decref(d);
+    return rc;
 }
 
 kt_rc world_key_generate(const world_paths *p, const world_module *m, const world_key_gen_opts *o,
@@ -1098,7 +1065,7 @@ kt_rc world_key_generate(const world_paths *p, const world_module *m, const worl
         k.info.acl = *o->acl;
     else
         world_acl_default(k.info.type, &k.info.acl);
-    if ((rc = world_key_save(p, m, &k, e)) == KT_OK && info != NULL)
+    if ((rc = save_generated(p, m, &k, "key generate", e)) == KT_OK && info != NULL)
         *info = k.info;
 out:
     EVP_PKEY_free(pkey);
@@ -1337,7 +1304,7 @@ kt_rc world_key_import(const world_paths *p, const world_module *m, const world_
     }
     k.info.created = (uint64_t)time(NULL);
     world_acl_default(k.info.type, &k.info.acl);
-    if ((rc = world_key_save(p, m, &k, e)) == KT_OK && info != NULL)
+    if ((rc = save_generated(p, m, &k, "key import", e)) == KT_OK && info != NULL)
         *info = k.info;
 out:
     EVP_PKEY_free(pkey);

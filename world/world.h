@@ -163,11 +163,16 @@ typedef struct world_info {
     uint64_t created; /* UNIX seconds */
     unsigned k, n;
     char esn[WORLD_ESN_LEN + 1];
-    uint8_t knso_pub[32];   /* Ed25519 */
-    uint8_t module_pub[32]; /* Ed25519, derived from KM */
-    uint8_t hkm[32];        /* SHA-256 check value of KM */
-    bool kdf_recorded;      /* the world file records the profile its cards were sealed with */
-    world_kdf kdf;          /* that profile (zero when not recorded) */
+    uint8_t knso_pub[32];      /* Ed25519 */
+    uint8_t module_pub[32];    /* Ed25519, derived from KM */
+    uint8_t hkm[32];           /* SHA-256 check value of KM */
+    bool kdf_recorded;         /* the world file records the profile its cards were sealed with */
+    world_kdf kdf;             /* that profile (zero when not recorded) */
+    uint32_t cardset;          /* the current card set: 1 for the set the world was made with, one
+                                  more for each `world replace-cards` */
+    uint64_t cards_replaced;   /* when the current set replaced the one before it (0: never) */
+    unsigned ident_k, ident_n; /* the quorum the identity records (that of the first set); k and
+                                  n above are the current set's */
 } world_info;
 
 /* The floor the cards of this world must meet: its recorded profile, raised to the absolute
@@ -232,6 +237,7 @@ typedef struct world_card_info {
     unsigned no, k, n;
     uint8_t x;
     world_kdf kdf;
+    uint32_t cardset; /* which card set of the world: 1 (card format 1) or later (format 2) */
 } world_card_info;
 
 /* Reads a card's public facts (no PIN): its format, and that it is sealed at or above the
@@ -247,7 +253,9 @@ KT_MUST kt_rc world_check_card(const world_paths *p, const char *card_path, worl
 typedef struct world_admin {
     world_info info;
     kt_secbuf km;
-    kt_secbuf knso_sk; /* Ed25519 secret key, 64 bytes */
+    kt_secbuf knso_sk;                    /* Ed25519 secret key, 64 bytes */
+    unsigned cards_used[WORLD_MAX_CARDS]; /* the numbers of the K cards that opened it */
+    size_t ncards_used;
 } world_admin;
 
 /*
@@ -274,6 +282,55 @@ enum {
     WORLD_KM_MODULE_MAC = 2,  /* MAC key of the module file */
     WORLD_KM_KEY_FILES = 3,   /* AEAD key of module-protected key files */
 };
+
+/*
+ * Changes the PIN of one card: the card must be of this world's current set and open with its
+ * PIN (asked with is_new false); the new PIN (is_new true) seals the same share under a fresh
+ * salt, and the card file is replaced in one change with the audit entry ("world change-pin"),
+ * which the module signs (KT_ENOENT when the module is not programmed). The old PIN opens the
+ * card no more.
+ */
+KT_MUST kt_rc world_change_pin(const world_paths *p, const char *card_path, world_pin_fn pin,
+                               void *pin_ctx, world_card_info *ci, kt_err *e);
+
+/* Options of world_replace_cards. */
+typedef struct world_replace_opts {
+    const char *const *cards; /* at least K cards of the current set */
+    size_t ncards;
+    unsigned k, n;    /* the new quorum */
+    world_kdf kdf;    /* the new cards' Argon2id profile: at least the world's recorded profile */
+    world_pin_fn pin; /* the current cards' PINs, then the N new ones (is_new) */
+    void *pin_ctx;
+    kt_progress_fn progress;
+    void *progress_ctx;
+} world_replace_opts;
+
+/*
+ * Replaces the administrator card set: opens the quorum of the current set, makes a fresh logical
+ * token split K-of-N onto N new cards (card_<hash16>_s<set>_<n>, card format 2, naming the new
+ * set) and re-seals KM and KNSO under it in the world file, whose identity (and so the world hash,
+ * the keys and the signed ACLs) stays as it was; the world file records the new set, so the old
+ * cards are refused from then on (they stay where they are, for their holders to destroy). One
+ * change with its audit entry. info receives the world as it now is; card_paths (n entries of
+ * PATH_MAX, optional) the new cards.
+ */
+KT_MUST kt_rc world_replace_cards(const world_paths *p, const world_replace_opts *o,
+                                  world_info *info, char (*card_paths)[PATH_MAX], kt_err *e);
+
+/* A card file found in the cards folder. */
+typedef struct world_card_found {
+    char path[PATH_MAX];
+    kt_rc rc; /* KT_OK when it is a card; else why not (err) */
+    kt_err err;
+    world_card_info ci;
+    bool this_world; /* of the world in kmdata */
+    bool current;    /* of its current card set */
+} world_card_found;
+
+/* Every file named card_* in p->cards, sorted by name; info may be NULL (no world). *found is a
+ * heap array (free()). */
+KT_MUST kt_rc world_cards_scan(const world_paths *p, const world_info *info,
+                               world_card_found **found, size_t *count, kt_err *e);
 
 /* Lists the card files in p->cards that belong to this world; paths is a heap array of heap
  * strings (free each and the array), sorted by card number. */
@@ -553,6 +610,14 @@ KT_MUST kt_rc world_key_inspect(const world_paths *p, const world_module *m, con
  */
 KT_MUST kt_rc world_key_save(const world_paths *p, const world_module *m, world_key *k, kt_err *e);
 
+/* As world_key_save; with op (not NULL), the key file and op's audit entry, signed by s, are
+ * written as one change (kt_txn over p->local). */
+struct world_audit_signer;
+struct world_audit_op;
+KT_MUST kt_rc world_key_save_logged(const world_paths *p, const world_module *m, world_key *k,
+                                    const struct world_audit_signer *s,
+                                    const struct world_audit_op *op, kt_err *e);
+
 /*
  * Fills k's type, size, curve, public key and key hash from k->material, which holds PKCS#8
  * PrivateKeyInfo DER of an RSA or EC key, or the raw bytes of an AES key when type is
@@ -582,5 +647,175 @@ KT_MUST kt_rc world_key_list(const world_paths *p, const world_module *m, world_
 /* The public key as PEM ("-----BEGIN PUBLIC KEY-----", the SPKI DER as stored); *pem is a heap
  * string the caller frees. AES keys have none (KT_EUSAGE). */
 KT_MUST kt_rc world_key_public_pem(const world_key_info *info, char **pem, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The audit log                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * <kmdata>/local/audit: append-only and hash-chained. Every entry states its sequence number,
+ * time, the hash of the entry before it (the world hash for the first), the operation, its
+ * details (a JSON object) and the cards used, and is signed by the module key; an operation under
+ * the quorum is signed by KNSO too. The log ends with a head (entry count and last entry hash)
+ * signed by the module key, so a truncated log is told from a short one. docs/formats.md has the
+ * layout. An entry is written in the same change (kt_txn) as the operation it records.
+ */
+#define WORLD_AUDIT_OP_MAX     32
+#define WORLD_AUDIT_DETAIL_MAX 4096
+#define WORLD_AUDIT_FILE_MAX   (64u * 1024 * 1024)
+#define WORLD_AUDIT_NAME       "audit"
+
+/* What an operation to record is. */
+typedef struct world_audit_op world_audit_op;
+struct world_audit_op {
+    const char *op;        /* "key generate": 1..32 of [a-z -] */
+    const json_t *detail;  /* an object, or NULL for {} (borrowed) */
+    const unsigned *cards; /* the card numbers of the current set used, or NULL */
+    size_t ncards;
+};
+
+/* Who signs: the module's signing key always; KNSO for an operation under the quorum. */
+typedef struct world_audit_signer world_audit_signer;
+struct world_audit_signer {
+    const world_info *info;     /* the world (its hash, public keys, card set) */
+    const kt_secbuf *module_sk; /* Ed25519 secret key of the module, 64 bytes */
+    const kt_secbuf *knso_sk;   /* NULL unless the operation had the quorum */
+};
+
+/* One entry as read back (every field authenticated once world_audit_parse returned KT_OK). */
+typedef struct world_audit_entry {
+    uint64_t seq, time;
+    char op[WORLD_AUDIT_OP_MAX + 1];
+    char *detail; /* the JSON object's text (heap) */
+    uint32_t cardset;
+    unsigned cards[WORLD_MAX_CARDS];
+    size_t ncards;
+    bool knso_signed;
+    uint8_t hash[WORLD_HASH_LEN];
+} world_audit_entry;
+
+typedef struct world_audit_log {
+    world_audit_entry *entries;
+    size_t n;
+    uint8_t head[WORLD_HASH_LEN]; /* hash of the last entry (the world hash when empty) */
+} world_audit_log;
+
+/* The details an entry gives of a key: app, ident, type, size, curve, key hash. A new reference
+ * (NULL when out of memory). */
+json_t *world_audit_key_detail(const world_key_info *k);
+
+/*
+ * Removes every file of the key ident (key_<app>_<ident> for any app: the key and its reduced,
+ * signed records), their bytes overwritten, as one change with a "key delete" entry signed by m.
+ * KT_ENOENT when there is no such file. removed (optional, WORLD_KEY_FILES_MAX entries)
+ * receives the file names, *nremoved their count.
+ */
+#define WORLD_KEY_FILES_MAX 64
+KT_MUST kt_rc world_key_delete(const world_paths *p, const world_module *m, const char *ident,
+                               char (*removed)[NAME_MAX + 1], size_t *nremoved, kt_err *e);
+
+/* Erases the module file as world_module_erase does, with a "module erase" entry signed by m
+ * (opened before) in the same change. */
+KT_MUST kt_rc world_module_erase_logged(const world_paths *p, const world_module *m, kt_err *e);
+
+/* True for the operations that need the quorum and so must carry KNSO's signature. */
+bool world_audit_op_needs_knso(const char *op);
+
+/*
+ * Checks len bytes of a log against info's world: the format, that every entry is the next in
+ * sequence, chained to the one before, signed by the module key (and by KNSO where the operation
+ * needs the quorum), and that the head signs the count and the last entry. Any failure is
+ * KT_EDENIED naming the first bad entry (1-based) and what is wrong with it. log (optional)
+ * receives the entries; free it with world_audit_log_free.
+ */
+KT_MUST kt_rc world_audit_parse(const uint8_t *raw, size_t len, const world_info *info,
+                                world_audit_log *log, kt_err *e);
+
+/* Reads and checks <kmdata>/local/audit (world_audit_parse); a missing log is KT_ENOENT. */
+KT_MUST kt_rc world_audit_read(const world_paths *p, const world_info *info, world_audit_log *log,
+                               kt_err *e);
+void world_audit_log_free(world_audit_log *log);
+
+/*
+ * Stages the log with op appended as part of the change t, whose folder dir is p->local
+ * (KT_TXN_REPLACE, or KT_TXN_NEW for a new log). The log there is checked first, whole: a
+ * damaged log is refused (KT_EDENIED, saying what to do) and nothing is staged; a missing log is
+ * begun anew, its first entry chained to the world hash.
+ */
+KT_MUST kt_rc world_audit_stage(kt_txn *t, size_t dir, const world_paths *p,
+                                const world_audit_signer *s, const world_audit_op *op, kt_err *e);
+
+/* world_audit_stage with nops entries appended in order in the same change (a batch: one entry
+ * per key, one rewrite of the log). */
+KT_MUST kt_rc world_audit_stage_many(kt_txn *t, size_t dir, const world_paths *p,
+                                     const world_audit_signer *s, const world_audit_op *ops,
+                                     size_t nops, kt_err *e);
+
+/* world_audit_stage in a change of its own over p->local, committed. The caller holds the world
+ * lock exclusively. */
+KT_MUST kt_rc world_audit_record(const world_paths *p, const world_audit_signer *s,
+                                 const world_audit_op *op, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Backup and restore                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A backup is a folder shaped like a kmdata without its module: local/world, local/audit,
+ * every local/key_* file (the keys and their reduced, signed records), cards/card_* of the
+ * world's current set when asked for, and BACKUP, a manifest of every file and its SHA-256
+ * signed by the module key (docs/formats.md). It never holds a module file: KM is in it only
+ * sealed under the card set's token (the world file) and key files only sealed under KM.
+ */
+#define WORLD_BACKUP_MANIFEST  "BACKUP"
+#define WORLD_BACKUP_FILES_MAX 4096
+
+/* What a backup holds, once made or checked. */
+typedef struct world_backup_info {
+    world_info world;
+    size_t nkeys;  /* key_* files */
+    size_t ncards; /* card files */
+    bool has_audit;
+    size_t naudit; /* entries of its audit log (checked) */
+} world_backup_info;
+
+/*
+ * Writes a backup of p's world into out, a folder that must not exist yet (its parent must),
+ * as one change (kt_txn over the parent, the folder staged whole and renamed into place), with a
+ * "world backup" entry in the audit log in the same change. m is the opened module (it signs the
+ * manifest and the entry). with_cards adds the current set's card files found in p->cards.
+ */
+KT_MUST kt_rc world_backup(const world_paths *p, const world_module *m, const char *out,
+                           bool with_cards, world_backup_info *info, kt_err *e);
+
+/*
+ * Checks the backup folder dir without any secret: the manifest's format and module signature
+ * against the backup's own world file (its KNSO signature checked), every file listed present
+ * with its SHA-256, nothing else there (a module file above all), and its audit log whole
+ * (world_audit_parse). KT_EDENIED naming the file that fails.
+ */
+KT_MUST kt_rc world_backup_check_files(const char *dir, world_backup_info *info, kt_err *e);
+
+/*
+ * world_backup_check_files, then every key file of the backup opened with KM (world_key_inspect:
+ * the seal, the public key, the ACL signature): KM comes from km (a module of the same world, or
+ * one from world_admin_open on the backup's world). KT_EDENIED names the first key file refused.
+ */
+KT_MUST kt_rc world_backup_check_keys(const char *dir, const world_module *km,
+                                      world_backup_info *info, kt_err *e);
+
+/*
+ * Restores the backup dir into p's kmdata, which must hold no world and no key file: the files
+ * are checked as world_backup_check_files does, then written as one change. The module is not
+ * programmed: `keytransfer world program` with a quorum of the cards follows (nothing in a backup
+ * can do it). No audit entry is written here, as there is no module key yet to sign one: the
+ * restored log goes on with the world program that follows.
+ */
+KT_MUST kt_rc world_restore(const world_paths *p, const char *dir, world_backup_info *info,
+                            kt_err *e);
+
+/* A module for m built from KM of an opened quorum (for world_backup_check_keys without a
+ * programmed module); closed with world_module_close. */
+KT_MUST kt_rc world_module_from_admin(const world_admin *a, world_module *m, kt_err *e);
 
 #endif

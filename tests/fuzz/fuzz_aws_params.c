@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (p.key_id[0] == '\0' || strlen(p.key_id) > PKG_AWS_KEY_ID_MAX || p.import_token.len == 0 ||
         p.import_token.len > PKG_AWS_TOKEN_MAX ||
         EVP_PKEY_get_base_id(p.public_key) != EVP_PKEY_RSA ||
-        pkg_pubkey_from_der(p.public_key_der.p, p.public_key_der.len, &again, &e) != KT_OK ||
+        kt_spki_decode(p.public_key_der.p, p.public_key_der.len, &again, &e) != KT_OK ||
         EVP_PKEY_eq(again, p.public_key) != 1)
         abort();
     EVP_PKEY_free(again);

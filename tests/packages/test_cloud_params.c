@@ -22,7 +22,7 @@ static char *b64_spki(EVP_PKEY *k)
     kt_buf der = {0};
     char *s = NULL;
     kt_err e;
-    cr_assert_eq(pkg_spki_der(k, &der, &e), KT_OK);
+    cr_assert_eq(kt_spki_encode(k, &der, &e), KT_OK);
     cr_assert_eq(pkg_aws_b64_encode(der.p, der.len, &s, &e), KT_OK);
     kt_buf_free(&der);
     return s;

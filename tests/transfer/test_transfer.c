@@ -171,7 +171,7 @@ static void fp_hex(EVP_PKEY *key, char out[65])
 {
     uint8_t fp[32];
     kt_err e;
-    cr_assert_eq(pkg_spki_sha256(key, fp, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(kt_spki_sha256(key, fp, &e), KT_OK, "%s", e.msg);
     kt_hex(out, fp, 32);
 }
 
@@ -206,7 +206,7 @@ static void kek_attested(EVP_PKEY *kek, const uint8_t world[32], transfer_kek *k
     cr_assert_eq(EVP_PKEY_up_ref(kek), 1);
     k->key = kek;
     k->bits = (unsigned)EVP_PKEY_get_bits(kek);
-    cr_assert_eq(pkg_spki_sha256(kek, k->fp, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(kt_spki_sha256(kek, k->fp, &e), KT_OK, "%s", e.msg);
     snprintf(k->kid, sizeof k->kid, "%s", KID);
     k->attested = true;
     snprintf(k->root_name, sizeof k->root_name, "Test HSM Vendor");
