@@ -154,8 +154,9 @@ typedef struct aws_key {
     char description[256];
     char expiration[40];
     uint64_t created;
-    unsigned params;   /* how many GetParametersForImport (names the wrapping keys) */
-    char wrapping[32]; /* of the current parameters; "" none */
+    unsigned params;     /* how many GetParametersForImport (names the wrapping keys) */
+    char wrapping[32];   /* of the current parameters; "" none */
+    char wrap_ident[64]; /* their wrapping key: key_awswrap_<wrap_ident>; "" none */
     char token_hex[2 * AWS_TOKEN_BYTES + 1];
     uint64_t valid_to;
     char material_hash[65]; /* hex of the world's key hash of the imported material */
@@ -186,6 +187,8 @@ static kt_rc key_save(const kek_cloud *c, const aws_key *k, bool replace, kt_err
         "CreationDate", (json_int_t)k->created, "Params", (json_int_t)k->params,
         "WrappingAlgorithm", k->wrapping, "ImportToken", k->token_hex, "ParametersValidTo",
         (json_int_t)k->valid_to, "KeyMaterialHash", k->material_hash);
+    if (v != NULL)
+        json_object_set_new(v, "WrappingKey", json_string(k->wrap_ident));
     if (v != NULL && k->expiration[0] != '\0')
         json_object_set_new(v, "ExpirationModel", json_string(k->expiration));
     rc = v != NULL ? kt_json_dump(v, true, &text, e) : kt_fail(e, KT_ENOMEM, "out of memory");
@@ -234,6 +237,7 @@ static kt_rc key_load(const kek_cloud *c, const char *id, aws_key *k, kt_err *e)
         (rc = copy_str(j, "Description", k->description, sizeof k->description, e)) ||
         (rc = copy_str(j, "WrappingAlgorithm", k->wrapping, sizeof k->wrapping, e)) ||
         (rc = copy_str(j, "ImportToken", k->token_hex, sizeof k->token_hex, e)) ||
+        (rc = copy_str(j, "WrappingKey", k->wrap_ident, sizeof k->wrap_ident, e)) ||
         (rc = copy_str(j, "KeyMaterialHash", k->material_hash, sizeof k->material_hash, e)) ||
         (rc = kt_json_get_int(j, "CreationDate", "AWS KMS key state", 0, INT64_MAX, &created, e)) ||
         (rc = kt_json_get_int(j, "Params", "AWS KMS key state", 0, 1000000, &params, e)) ||
@@ -395,9 +399,15 @@ static void describe_key(kek_rest *s, const json_t *body, kek_rest_response *rs)
         answer(rs, 200, json_pack("{s:o}", "KeyMetadata", metadata(&k)));
 }
 
-static void wrap_ident(const aws_key *k, unsigned n, char *out, size_t outsz)
+/* A wrapping key's ident: the key's id and 8 random bytes, so that a set handed out before a
+ * crash (its key written, the state not) never stands in the way of the next one. */
+static void wrap_ident(const aws_key *k, char *out, size_t outsz)
 {
-    snprintf(out, outsz, "%s-%u", k->id, n);
+    uint8_t r[8];
+    char hex[17];
+    kt_random(r, sizeof r);
+    kt_hex(hex, r, sizeof r);
+    snprintf(out, outsz, "%.36s-%s", k->id, hex);
 }
 
 static void get_parameters(kek_rest *s, const json_t *body, kek_rest_response *rs)
@@ -439,7 +449,7 @@ static void get_parameters(kek_rest *s, const json_t *body, kek_rest_response *r
     }
     bits = (unsigned)strtoul(kspec + 4, NULL, 10);
     /* A fresh wrapping key pair inside the HSM, which may only unwrap an import. */
-    wrap_ident(&k, k.params + 1, ident, sizeof ident);
+    wrap_ident(&k, ident, sizeof ident);
     world_key_gen_opts g = {
         .type = WORLD_KEY_RSA, .bits = bits, .app = AWS_APP_WRAP, .ident = ident, .acl = &acl};
     kt_buf der = {0};
@@ -458,6 +468,7 @@ static void get_parameters(kek_rest *s, const json_t *body, kek_rest_response *r
         goto out;
     }
     k.params++;
+    snprintf(k.wrap_ident, sizeof k.wrap_ident, "%s", ident);
     snprintf(k.wrapping, sizeof k.wrapping, "%s", pkg_aws_wrapping_name(w));
     k.valid_to = (uint64_t)time(NULL) + AWS_PARAMS_HOURS * 3600u;
     if (key_save(s->cloud, &k, true, &e) != KT_OK) {
@@ -544,7 +555,7 @@ static void import_material(kek_rest *s, const json_t *body, kek_rest_response *
         goto out;
     }
     /* Inside the HSM: the wrapping key may only unwrap; the material lives in secure memory. */
-    wrap_ident(&k, k.params, ident, sizeof ident);
+    snprintf(ident, sizeof ident, "%s", k.wrap_ident);
     if (pkg_aws_b64_decode(ekm64, AWS_BODY_MAX, &ekm, &e) != KT_OK) {
         fail(rs, 400, "ValidationException", "EncryptedKeyMaterial: %s", e.msg);
         goto out;
@@ -578,7 +589,18 @@ static void import_material(kek_rest *s, const json_t *body, kek_rest_response *
     snprintf(m.info.ident, sizeof m.info.ident, "%s", k.id);
     snprintf(m.info.plainname, sizeof m.info.plainname, "aws-kms-%.100s", k.id);
     m.info.created = (uint64_t)time(NULL);
-    if (world_key_save(&s->cloud->paths, &s->cloud->module, &m, &e) != KT_OK) {
+    /* Material stored before a crash that kept the state from saying so is taken again when it
+     * is the same key; other material for this key is refused. */
+    world_key_info stored;
+    kt_err ignored;
+    if (world_key_inspect(&s->cloud->paths, &s->cloud->module, AWS_APP_KEY, k.id, &stored,
+                          &ignored) == KT_OK) {
+        if (!kt_ct_equal(stored.key_hash, m.info.key_hash, 32)) {
+            fail(rs, 400, "IncorrectKeyMaterialException",
+                 "key %s already holds other key material", k.id);
+            goto out;
+        }
+    } else if (world_key_save(&s->cloud->paths, &s->cloud->module, &m, &e) != KT_OK) {
         fail_rc(rs, &e);
         goto out;
     }
@@ -588,6 +610,7 @@ static void import_material(kek_rest *s, const json_t *body, kek_rest_response *
              model != NULL ? model : "KEY_MATERIAL_EXPIRES");
     k.wrapping[0] = '\0';
     k.token_hex[0] = '\0';
+    k.wrap_ident[0] = '\0';
     if (key_save(s->cloud, &k, true, &e) != KT_OK) {
         fail_rc(rs, &e);
         goto out;

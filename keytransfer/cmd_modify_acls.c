@@ -63,8 +63,9 @@ static const cli_cmd cmd = {
         "first, and every check\nthat could refuse runs before any PIN is asked. Then what the "
         "cards approve (the key, the\nKEK's kid, fingerprint and attestation, the target world) "
         "is shown at the terminal, and\nonly 'yes' goes on to the cards; without a terminal, "
-        "--yes is required.\nA batch (--ident given more than once, or --all) checks every key "
-        "first, "
+        "--yes is required. A key already reduced\nfor another KEK gets a record of its own "
+        "beside the first, key_xferacldF16_ID (F16: the\nfirst 16 hex digits of the KEK's "
+        "fingerprint).\nA batch (--ident given more than once, or --all) checks every key first, "
         "shows them all\nin one request, opens the quorum once and signs each key's ACL.",
     .opts = opts,
     .footer = "Exit status: 0 reduced, 1 refused (verification, DEMO root without --demo, ACL, "

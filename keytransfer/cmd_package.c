@@ -74,30 +74,41 @@ static const cli_cmd cmd = {
     .synopsis = "--ident ID -k KEKPKG -w WORLDPKG --subscription ID --name NAME [--out DIR]\n"
                 "--ident ID --kek-pem FILE --accept-unattested-kek FP [--kid URL]\n"
                 "    [--target azure|aws|gcp] --name NAME [OPTIONS]\n"
+                "--ident ID --aws-params FILE --accept-unattested-kek FP --name NAME [OPTIONS]\n"
+                "--ident ID --import-job FILE --accept-unattested-kek FP --name NAME [OPTIONS]\n"
                 "--ident ID --ident ID ... | --all-reduced  -k KEKPKG -w WORLDPKG [--name-prefix "
                 "TEXT]\n    [--stop-on-error] [OPTIONS]",
     .about =
-        "Wrap the reduced key key_xferacld_ID (made by `keytransfer modify-acls`) for the one KEK "
-        "its\nsigned ACL names (fingerprint, kid and world), and write the transfer package and "
-        "its\nmanifest, signed by the module, which records the root that vouched for the KEK:\n"
+        "Wrap the reduced record of key ID for the KEK given (key_xferacldF16_ID for that KEK, "
+        "else\nkey_xferacld_ID, made by `keytransfer modify-acls`), whose signed ACL must name "
+        "that KEK\n(fingerprint, kid and world), and write the transfer package and its manifest, "
+        "signed by\nthe module, which records the root that vouched for the KEK:\n"
         "  azure  TransferPackage-NAME.byok      Azure Key Vault BYOK (RSA-OAEP SHA-1 + AES-KWP)\n"
         "         TransferPackage-NAME.manifest.json\n"
-        "  aws    TransferPackage-NAME.aws.bin   AWS KMS RSA_AES_KEY_WRAP_SHA_256 (or _SHA_1)\n"
+        "  aws    TransferPackage-NAME.aws.bin   AWS KMS EncryptedKeyMaterial: "
+        "RSA_AES_KEY_WRAP_SHA_256\n"
+        "                                        (RSA, EC) or RSAES_OAEP_SHA_256 (AES-256)\n"
+        "         TransferPackage-NAME.aws.token.bin  the ImportToken (with --aws-params)\n"
         "         TransferPackage-NAME.aws.manifest.json\n"
-        "  gcp    TransferPackage-NAME.gcp.bin   Google Cloud KMS "
-        "RSA_OAEP_3072|4096_SHA256_AES_256\n"
-        "         TransferPackage-NAME.gcp.manifest.json    (3072- and 4096-bit KEKs only)\n"
-        "The KEK and world packages are verified again first. Both files appear, or neither; no "
-        "file\nis ever replaced, and an earlier run's very package is recognised.\n"
+        "  gcp    TransferPackage-NAME.gcp.bin   Google Cloud KMS wrappedKey: the import job's "
+        "method,\n"
+        "                                        or RSA_OAEP_3072|4096_SHA256_AES_256 for "
+        "--kek-pem\n"
+        "         TransferPackage-NAME.gcp.manifest.json\n"
+        "With --aws-params or --import-job (the JSON the aws and gcloud CLIs print) the cloud's "
+        "own\nimport command is printed. The KEK and world packages are verified again first. "
+        "The files\nappear together, or none; no file is ever replaced, and an earlier run's very "
+        "package is\nrecognised.\n"
         "A batch (--ident given more than once, or --all-reduced) verifies the packages and opens "
         "the\nmodule once, names each package after its key, commits the pairs a group at a time, "
         "and\nsums up every key; a refused key is named and the others go on.",
     .opts = opts,
     .footer =
         "Exit status: 0 written, 1 refused (verification, DEMO root without --demo, ACL "
-        "not\nreduced or for another KEK or kid, unaccepted KEK, KEK size), 2 usage, 3 "
-        "malformed input,\n4 missing or existing file, 5 crypto failure. A batch exits with the "
-        "status of its first\nrefused key (1: refused) when the others were packaged.",
+        "not\nreduced or for another KEK or kid, unaccepted KEK, KEK size, expired AWS parameters, "
+        "an\nimport job not ACTIVE, a key type the cloud does not import), 2 usage, 3 malformed "
+        "input,\n4 missing or existing file, 5 crypto failure. A batch exits with the status of "
+        "its first\nrefused key (1: refused) when the others were packaged.",
 };
 
 typedef struct args {

@@ -512,6 +512,15 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
              "  kid           none given: the KEK is bound by its fingerprint alone\n");
     kt_hex(hex, k->fp, 32);
     line(out, outsz, &used, "  KEK SHA-256   %s (RSA-%u)\n", hex, k->bits);
+    if (k->aws != NULL) {
+        char until[32];
+        kt_time_iso8601(until, sizeof until, k->aws->valid_to);
+        line(out, outsz, &used, "  AWS KMS key   %.200s\n  valid until   %s (the parameters)\n",
+             k->aws->key_id, until);
+    } else if (k->gcp != NULL) {
+        line(out, outsz, &used, "  import job    %.300s (%s)\n", k->gcp->name,
+             pkg_gcp_method_name(k->gcp->method));
+    }
     if (!k->attested) {
         line(out, outsz, &used,
              "  attested by   UNATTESTED: no HSM vendor vouches that this KEK lives in the "
@@ -881,7 +890,12 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
             snprintf(man.import_for, sizeof man.import_for, "%s", k->gcp->name);
     }
     if (r->token_path[0] != '\0') {
-        snprintf(man.token_file, sizeof man.token_file, "%s", base_name(r->token_path));
+        const char *tf = base_name(r->token_path);
+        if (strlen(tf) >= sizeof man.token_file) {
+            pkg_manifest_free(&man);
+            return kt_fail(e, KT_EUSAGE, "the import token file name %s is too long", tf);
+        }
+        memcpy(man.token_file, tf, strlen(tf) + 1);
         kt_sha256(man.token_sha256, k->aws->import_token.p, k->aws->import_token.len);
     }
     kt_rc rc = pkg_manifest_sign(&man, m->module_sk.p, out, e);
@@ -983,13 +997,19 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         return rc;
 
     /* 2. The reduced key, whose KNSO signature world_key_load has verified: the record for this
-     * KEK's fingerprint when there is one, else the first record (transfer_record_app). */
+     * KEK's fingerprint when there is one and it is for this KEK (kid included), else the first
+     * record (transfer_record_app). */
     char app[WORLD_KEY_APP_MAX + 1], rec_path[PATH_MAX];
+    world_key_info fp_rec;
     kt_err ignored_path;
     transfer_record_app(k->fp, app, sizeof app);
     if (world_key_path(p, app, o->ident, rec_path, sizeof rec_path, &ignored_path) != KT_OK ||
         !kt_path_exists(rec_path))
         snprintf(app, sizeof app, "%s", TRANSFER_APP);
+    else if ((rc = world_key_inspect(p, m, app, o->ident, &fp_rec, e)) != KT_OK)
+        goto out; /* a damaged record is said, not passed over */
+    else if (!fp_rec.acl_signed || !transfer_acl_is_for(&fp_rec.acl, k, NULL, 0))
+        snprintf(app, sizeof app, "%s", TRANSFER_APP); /* the same KEK under another kid */
     rc = world_key_load(p, m, app, o->ident, &key, e);
     if (rc == KT_ENOENT) {
         char source[PATH_MAX];

@@ -10,7 +10,7 @@
 # import token (the emulated KMS: InvalidImportTokenException). Re-reduction: a second wrapping
 # key for the same key is refused until the quorum reduces the key for it too, after which both
 # records package and `key show` lists both; a third, unreduced KEK is refused.
-# The aws CLI starts in about a second: it is run 13 times in all.
+# The aws CLI starts in about a second: it is run 14 times in all.
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 CLOUD=${KT_CLOUD:?KT_CLOUD must name the keytransfer-cloud program}
@@ -158,6 +158,8 @@ expect_err "reduce it for this KEK" "$KT" package --ident ec "${p2[@]}" \
 # The quorum reduces it for the second one: a record of its own, beside the first.
 "$KT" modify-acls --ident ec "${p2[@]}" "${cards[@]}" --yes >/dev/null 2>"$t/err.ma" ||
     fail "modify-acls ec for the second wrapping key: $(cat "$t/err.ma")"
+grep -qF "AWS KMS key   $(json "$t/ec.params2.json" 'd["KeyId"]')" "$t/err.ma" && ok ||
+    fail "the card holders are not shown the AWS key: $(cat "$t/err.ma")"
 grep -qF "written as    key_xferacld${fp2:0:16}_ec" "$t/err.ma" && ok ||
     fail "the second record is not key_xferacld${fp2:0:16}_ec: $(cat "$t/err.ma")"
 [ -f "$t/kmdata/local/key_xferacld_ec" ] && [ -f "$t/kmdata/local/key_xferacld${fp2:0:16}_ec" ] &&
@@ -204,6 +206,13 @@ have=$(json "$t/cloud/aws-kms/$aes_keyid.json" 'd["KeyMaterialHash"]')
 [ -n "$want" ] && [ "$have" = "$want" ] && ok || fail "the KMS holds AES key $have, not $want"
 "${kms[@]}" describe-key --key-id "$aes_keyid" --query KeyMetadata.KeyState --output text \
     2>"$t/err" | grep -qx Enabled && ok || fail "describe-key aes: not Enabled $(cat "$t/err")"
+# The USB hand-over check on the online side holds the token to its manifest too.
+ONLINE=${KT_ONLINE:?KT_ONLINE must name the keytransfer-online program}
+"$ONLINE" check "$t/out" >"$t/check.txt" 2>&1 && grep -q "token    TransferPackage-aes.aws.token.bin" \
+    "$t/check.txt" && ok || fail "keytransfer-online check: $(cat "$t/check.txt")"
+printf 'x' >>"$tok"
+expect 1 "online check of a changed import token" "$ONLINE" check "$t/out"
+cp "$t/token.good" "$tok"
 echo "aes: $((SECONDS - start)) s"
 
 # --- refusals without the CLI: expired parameters, the wrong algorithm for the key ----------

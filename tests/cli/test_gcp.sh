@@ -150,6 +150,18 @@ refuse 1 "$fp3072" --ident aes256 --import-job "$t/job-1.json" --name unaccepted
 refuse 1 "reduce it for this KEK" --ident p256 --import-job "$t/job-3.json" \
     --accept-unattested-kek "$fp3072" --name p256-m3
 
+# The same wrapping key under a kid is another destination: a record of its own, and each of
+# the two packages from the record that names it.
+kidA=https://a.vault.azure.net/keys/kek/0123456789abcdef0123456789abcdef
+"$KT" modify-acls --ident rsa2048 --kek-pem "$t/wrap3072.pub" --kid "$kidA" \
+    --accept-unattested-kek "$fp3072" "${cards[@]}" --yes >/dev/null 2>"$t/err" ||
+    fail "modify-acls rsa2048 with a kid: $(cat "$t/err")"
+for kid in "" "$kidA"; do
+    "$KT" package --ident rsa2048 --kek-pem "$t/wrap3072.pub" ${kid:+--kid "$kid"} \
+        --accept-unattested-kek "$fp3072" --target gcp --name "rsa-kid${kid:+a}" --out "$t/out" \
+        >/dev/null 2>"$t/err" && ok || fail "package rsa2048 kid '$kid': $(cat "$t/err")"
+done
+
 # python3-cryptography opens every blob to the key.
 for k in rsa2048 p256; do "$KT" key public "$k" >"$t/$k.pub"; done
 "$PY" - "$t" <<'EOF' >"$t/pyca.out" 2>&1
