@@ -449,14 +449,52 @@ static json_t *key_json(const world_key_info *k, bool full)
     return v;
 }
 
+/* What key list gathers as world_key_foreach hands it the keys one at a time. */
+typedef struct list_state {
+    bool json;
+    json_t *list, *refused; /* --json */
+    size_t shown;
+    int bad; /* the first refusal's exit status */
+} list_state;
+
+/* One key: a refused file is reported on stderr at once; a key is printed (or kept for JSON). */
+static kt_rc list_one(void *ctx, const world_key_entry *it, kt_err *e)
+{
+    list_state *s = ctx;
+    const world_key_info *k = &it->info;
+    char created[32], type[32];
+
+    if (it->rc != KT_OK) {
+        int st = cli_report(&it->err);
+        if (s->bad == KT_EXIT_OK)
+            s->bad = st;
+        if (s->json && json_array_append_new(s->refused, json_pack("{s:s, s:s}", "file", it->file,
+                                                                   "error", it->err.msg)) != 0)
+            return kt_fail(e, KT_ENOMEM, "out of memory");
+        return KT_OK;
+    }
+    if (s->json) {
+        if (json_array_append_new(s->list, key_json(k, false)) != 0)
+            return kt_fail(e, KT_ENOMEM, "out of memory");
+        return KT_OK;
+    }
+    if (s->shown++ == 0)
+        printf("%-8s %-24s %-15s %-20s %s\n", "APP", "IDENT", "TYPE", "CREATED", "PLAINNAME");
+    kt_time_iso8601(created, sizeof created, k->created);
+    if (k->type == WORLD_KEY_EC)
+        snprintf(type, sizeof type, "EC %s", k->curve);
+    else
+        snprintf(type, sizeof type, "%s-%u", world_key_type_name(k->type), k->bits);
+    printf("%-8s %-24s %-15s %-20s %s\n", k->app, k->ident, type, created, k->plainname);
+    return KT_OK;
+}
+
 static int key_list(int argc, char **argv)
 {
     world_lock lock;
     key_args a;
     world_paths p;
     world_module m;
-    world_key_entry *keys = NULL;
-    size_t n = 0;
     kt_err e;
     int status = parse_args(&list_cmd, argc, argv, &a);
 
@@ -468,57 +506,33 @@ static int key_list(int argc, char **argv)
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
-    kt_rc rc = world_key_list(&p, &m, &keys, &n, &e);
+    /* The keys are printed as they are read (one at a time: world_key_foreach), so a listing
+     * of many keys holds their names, not their entries. */
+    list_state s = {.json = a.json, .bad = KT_EXIT_OK};
     char world[65];
     kt_hex(world, m.info.hash, sizeof m.info.hash);
+    kt_rc rc = KT_OK;
+    if (a.json && ((s.list = json_array()) == NULL || (s.refused = json_array()) == NULL))
+        rc = kt_fail(&e, KT_ENOMEM, "out of memory");
+    if (rc == KT_OK)
+        rc = world_key_foreach(&p, &m, list_one, &s, &e);
     world_module_close(&m);
     world_lock_release(&lock);
-    if (rc != KT_OK)
+    if (rc != KT_OK) {
+        json_decref(s.list);
+        json_decref(s.refused);
         return cli_report(&e);
-
-    /* Refused files are reported on stderr; the exit status is the first refusal's. */
-    int bad = KT_EXIT_OK;
-    for (size_t i = 0; i < n; i++)
-        if (keys[i].rc != KT_OK) {
-            int s = cli_report(&keys[i].err);
-            if (bad == KT_EXIT_OK)
-                bad = s;
-        }
+    }
     if (a.json) {
-        json_t *list = json_array(), *refused = json_array();
-        for (size_t i = 0; i < n; i++) {
-            if (keys[i].rc == KT_OK)
-                json_array_append_new(list, key_json(&keys[i].info, false));
-            else
-                json_array_append_new(refused, json_pack("{s:s, s:s}", "file", keys[i].file,
-                                                         "error", keys[i].err.msg));
-        }
         status =
             cli_print_json(json_pack("{s:s, s:s, s:o, s:o}", "format", "keytransfer-key-list/1",
-                                     "world_hash", world, "keys", list, "refused", refused));
+                                     "world_hash", world, "keys", s.list, "refused", s.refused));
     } else {
-        size_t shown = 0;
-        for (size_t i = 0; i < n; i++) {
-            const world_key_info *k = &keys[i].info;
-            char created[32], type[32];
-            if (keys[i].rc != KT_OK)
-                continue;
-            if (shown++ == 0)
-                printf("%-8s %-24s %-15s %-20s %s\n", "APP", "IDENT", "TYPE", "CREATED",
-                       "PLAINNAME");
-            kt_time_iso8601(created, sizeof created, k->created);
-            if (k->type == WORLD_KEY_EC)
-                snprintf(type, sizeof type, "EC %s", k->curve);
-            else
-                snprintf(type, sizeof type, "%s-%u", world_key_type_name(k->type), k->bits);
-            printf("%-8s %-24s %-15s %-20s %s\n", k->app, k->ident, type, created, k->plainname);
-        }
-        if (shown == 0)
+        if (s.shown == 0)
             printf("No keys in world %s.\n", world);
         status = KT_EXIT_OK;
     }
-    free(keys);
-    return status != KT_EXIT_OK ? status : bad;
+    return status != KT_EXIT_OK ? status : s.bad;
 }
 
 /* ---- key show ----------------------------------------------------------------------------- */

@@ -205,4 +205,20 @@ expect 2 "--name with a folder" "$ONLINE" upload --demo --vault "$url" --token-f
 expect 2 "--parallel 0" "$ONLINE" upload --demo --vault "$url" --token-file "$t/token" \
     --parallel 0 "$t/usb"
 
+# --- hash --json: the hash sha256sum gives, and a mismatch is exit 1 ---------------------------
+zip="$t/cloud/KeyTransfer-BYOK-Tools-NA.zip"
+sum=$(sha256sum "$zip" | cut -d' ' -f1)
+"$ONLINE" hash "$zip" --json >"$t/hash.json" 2>&1
+$PY - "$t/hash.json" "$sum" "$(stat -c %s "$zip")" <<'EOF' && ok || fail "hash --json: $(cat "$t/hash.json")"
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["format"] == "keytransfer-online-hash/1" and v["hash"] == sys.argv[2].upper(), v
+assert v["bytes"] == int(sys.argv[3]) and v["result"] is None, v
+EOF
+other=$(printf '%064d' 0)
+"$ONLINE" hash "$zip" --json --expect "$other" >"$t/hash2.json" 2>/dev/null
+st=$?
+[ "$st" -eq 1 ] && $PY -c 'import json,sys; v=json.load(open(sys.argv[1])); assert v["result"] == "FAILURE"' \
+    "$t/hash2.json" && ok || fail "hash --json --expect another: exit $st: $(cat "$t/hash2.json")"
+
 finish

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """faults.py - nothing lost, whatever fails: every multi-file writer under fault injection.
 
-For each writer (world new, world new --force, package, package --aws-params, toolset extract,
-keytransfer-cloud init)
+For each writer (world new, world new --force, package, package --aws-params, package of a
+batch of two keys, toolset extract, keytransfer-cloud init)
 the command is traced once with strace to list its state-changing system calls (openat that
 creates or opens for writing, write and pwrite64 to a file, fsync, fdatasync, mkdir(at),
 link(at), rename(at/at2), unlink(at)). Then, for each of them, one trial kills the command with
@@ -309,6 +309,33 @@ class PackageAws(Package):
             "TransferPackage-P1.aws.token.bin"]
 
 
+# ---- package, a batch of two keys in one group ------------------------------------------------
+
+class PackageBatch(Package):
+    name = "package batch"
+
+    def setup(self, t):
+        Package.setup(self, t)
+        k = self.k
+        must([KT, "key", "generate", "--type", "EC", "--curve", "P-256", "--ident", "k2",
+              "--kmdata", k], "key generate k2")
+        info = json.loads(must([KT, "world", "info", "--kmdata", k, "--json"], "info")[0])
+        must([KT, "modify-acls", "--ident", "k2", "--kek-pem",
+              os.path.join(t, "kek.pub"), "--kid", KID, "--accept-unattested-kek", self.fp,
+              "--card", info["cards"][0], "--card", info["cards"][1], "--pin-file",
+              os.path.join(t, "quorum"), "--kmdata", k, "--yes"], "modify-acls k2")
+
+    def argv(self, t):
+        return [KT, "package", "--ident", "k1", "--ident", "k2", "--kek-pem",
+                os.path.join(t, "kek.pub"), "--kid", KID, "--accept-unattested-kek", self.fp,
+                "--subscription", "s", "--name-prefix", "P-", "--out", os.path.join(t, "out"),
+                "--kmdata", os.path.join(t, "kmdata")]
+
+    # one group: both pairs appear together, or neither
+    PAIR = ["TransferPackage-P-k1.byok", "TransferPackage-P-k1.manifest.json",
+            "TransferPackage-P-k2.byok", "TransferPackage-P-k2.manifest.json"]
+
+
 # ---- toolset extract -------------------------------------------------------------------------
 
 class Toolset:
@@ -442,7 +469,7 @@ def main():
         cloud = os.path.join(root, "cloud")
         must([CLOUD, "init", "--region", "NA", "--out", os.path.join(cloud, "out"), "--state",
               os.path.join(cloud, "state"), "--kek-size", "2048"], "a cloud for the toolset")
-        writers = [WorldNew(), WorldForce(), Package(), PackageAws(),
+        writers = [WorldNew(), WorldForce(), Package(), PackageAws(), PackageBatch(),
                    Toolset(os.path.join(cloud, "out", "KeyTransfer-BYOK-Tools-NA.zip")),
                    CloudInit()]
         total = failed = 0
