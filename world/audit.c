@@ -451,7 +451,7 @@ static kt_rc stage(kt_txn *t, size_t dir, const world_paths *p, const world_audi
         kt_wbuf_bytes(&out, raw.p, keep);
     }
     uint64_t seq = (uint64_t)log.n;
-    if (fresh && !genesis) {
+    if (fresh && !genesis && strcmp(op->op, "world new") != 0) {
         /* A log begun after the world was: its first entry says that the history before it is
          * not here (a log moved aside after damage, or a world older than the log). */
         json_t *d = json_pack("{s:s}", "reason",
