@@ -86,7 +86,8 @@ assert p["target"] == "azure" and len(p["package_sha256"]) == 64, p
 assert d["head"] == d["entries"][-1]["hash"]
 EOF
 sha=$(sha256sum pkg/TransferPackage-k1.byok | cut -d' ' -f1)
-expect_out "$sha" "$KT" audit show
+"$KT" audit show >show.txt 2>&1 || fail "audit show: $(cat show.txt)"
+grep -qF "$sha" show.txt && ok || fail "audit show does not give the package's SHA-256 $sha"
 
 # --- every removal, change, swap and truncation, at every position ------------------------------
 mkdir -m 700 v
