@@ -11,11 +11,14 @@
 
 #include "pkg.h"
 
-static const cli_opt extract_opts[] = {{0}};
+static const cli_opt extract_opts[] = {
+    CLI_OPT_JSON,
+    {0},
+};
 
 static const cli_cmd extract_cmd = {
     .name = "toolset extract",
-    .synopsis = "ZIP DIR",
+    .synopsis = "ZIP DIR [--json]",
     .about = "Extract the BYOK toolset zip into DIR, which must not exist or be empty. Every "
              "entry is\nchecked before anything is written: absolute paths, '..', links, other "
              "non-regular\nentries, duplicate names, encrypted entries and entries over 16 MiB "
@@ -37,6 +40,7 @@ static int toolset_extract(int argc, char **argv)
     if (status >= 0)
         return status;
     const char *zip = c.arg[0], *dest = c.arg[1];
+    bool json = cli_flag(&c, OPT_JSON);
     cli_args_free(&c);
 
     /* 2. inputs and 3. operation: validated as a whole, then written */
@@ -52,6 +56,19 @@ static int toolset_extract(int argc, char **argv)
                 "keytransfer: note: %s holds this very toolset already (an earlier run "
                 "of this command); nothing new was written\n",
                 dest);
+    if (json) {
+        json_t *files = json_array();
+        for (size_t i = 0; files != NULL && i < names.n; i++) {
+            const struct pkg_zip_file *f = &names.files[i];
+            json_array_append_new(files, json_pack("{s:s, s:b, s:I}", "name", f->name, "dir",
+                                                   f->is_dir, "size", (json_int_t)f->data.len));
+        }
+        json_t *v = json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "format",
+                              "keytransfer-toolset-extract/1", "zip", zip, "folder", dest, "bytes",
+                              (json_int_t)names.total, "already_there", earlier, "files", files);
+        pkg_zip_contents_free(&names);
+        return cli_print_json(v);
+    }
     printf("Extracted %zu file(s), %llu bytes, from %s into %s:\n", names.n,
            (unsigned long long)names.total, zip, dest);
     for (size_t i = 0; i < names.n; i++)

@@ -325,6 +325,8 @@ static int world_info_cmd(int argc, char **argv)
                       "cards", card_list, "created", created, "format", "keytransfer-world-info/1");
         const char *name = world_kdf_profile_name(&info.kdf);
         if (v != NULL)
+            json_object_set_new(v, "card_set", json_integer(info.cardset));
+        if (v != NULL)
             json_object_set_new(v, "kdf",
                                 !info.kdf_recorded
                                     ? json_null()
@@ -340,13 +342,14 @@ static int world_info_cmd(int argc, char **argv)
                "  hknso          %s\n"
                "  cipher suite   %s\n"
                "  card KDF       %s\n"
-               "  ACS quorum     %u/%u\n"
+               "  ACS quorum     %u/%u (card set %u)\n"
                "  module ESN     %s (%s)\n"
                "  module key     SHA-256 %s\n"
                "  created        %s\n"
                "  cards found    %zu in %s\n",
-               p.kmdata, hash, hkm, hknso, info.suite, kdf, info.k, info.n, info.esn,
-               programmed ? "programmed" : "not programmed", modfp, created, ncards, p.cards);
+               p.kmdata, hash, hkm, hknso, info.suite, kdf, info.k, info.n, (unsigned)info.cardset,
+               info.esn, programmed ? "programmed" : "not programmed", modfp, created, ncards,
+               p.cards);
         for (size_t i = 0; i < ncards; i++)
             printf("    %s\n", cards[i]);
         status = KT_EXIT_OK;

@@ -310,10 +310,13 @@ out:
     return rc;
 }
 
-static char *audit_path(const world_paths *p, char *out, size_t outsz)
+/* <kmdata>/local/audit into out (PATH_MAX bytes). */
+static kt_rc audit_path(const world_paths *p, char *out, kt_err *e)
 {
-    snprintf(out, outsz, "%s/%s", p->local, WORLD_AUDIT_NAME);
-    return out;
+    int n = snprintf(out, PATH_MAX, "%s/%s", p->local, WORLD_AUDIT_NAME);
+    if (n < 0 || n >= PATH_MAX)
+        return kt_fail(e, KT_EUSAGE, "path too long: %s", p->local);
+    return KT_OK;
 }
 
 kt_rc world_audit_read(const world_paths *p, const world_info *info, world_audit_log *log,
@@ -321,7 +324,9 @@ kt_rc world_audit_read(const world_paths *p, const world_info *info, world_audit
 {
     char path[PATH_MAX];
     kt_buf raw = {0};
-    kt_rc rc = kt_file_read(audit_path(p, path, sizeof path), WORLD_AUDIT_FILE_MAX, &raw, e);
+    kt_rc rc = audit_path(p, path, e);
+    if (rc == KT_OK)
+        rc = kt_file_read(path, WORLD_AUDIT_FILE_MAX, &raw, e);
     if (rc == KT_ENOENT)
         return kt_fail(e, KT_ENOENT, "there is no audit log in %s (%s is missing)", p->local, path);
     if (rc == KT_OK && (rc = world_audit_parse(raw.p, raw.len, info, log, e)) != KT_OK)
@@ -423,7 +428,8 @@ static kt_rc stage(kt_txn *t, size_t dir, const world_paths *p, const world_audi
         !kt_ct_equal(pk, s->info->module_pub, sizeof pk))
         return kt_fail(e, KT_EUSAGE, "audit: the signing key is not this world's module key");
 
-    audit_path(p, path, sizeof path);
+    if ((rc = audit_path(p, path, e)) != KT_OK)
+        return rc;
     rc = genesis ? KT_ENOENT : kt_file_read(path, WORLD_AUDIT_FILE_MAX, &raw, e);
     if (rc == KT_ENOENT) {
         kt_err_clear(e);
@@ -454,7 +460,7 @@ static kt_rc stage(kt_txn *t, size_t dir, const world_paths *p, const world_audi
         kt_wbuf_bytes(&out, raw.p, keep);
     }
     uint64_t seq = (uint64_t)log.n;
-    if (fresh && !genesis) {
+    if (fresh && !genesis && strcmp(op->op, "world new") != 0) {
         /* A log begun after the world was: its first entry says that the history before it is
          * not here (a log moved aside after damage, or a world older than the log). */
         json_t *d = json_pack("{s:s}", "reason",
@@ -654,7 +660,7 @@ kt_rc world_key_delete(const world_paths *p, const world_module *m, const char *
         rc = kt_txn_commit(t, &committed, e);
     if (committed) {
         for (size_t i = 0; removed != NULL && i < n; i++)
-            snprintf(removed[i], NAME_MAX + 1, "%s", names[i]);
+            memcpy(removed[i], names[i], sizeof names[i]);
         *nremoved = n;
     }
 out:

@@ -138,8 +138,8 @@ static kt_rc fill_backup(const world_paths *p, const world_module *m, const char
     char local[PATH_MAX], cards[PATH_MAX], from[PATH_MAX];
     kt_rc rc = KT_OK;
 
-    snprintf(local, sizeof local, "%s/local", staged);
-    snprintf(cards, sizeof cards, "%s/cards", staged);
+    if (!join(local, staged, "local") || !join(cards, staged, "cards"))
+        return kt_fail(e, KT_EUSAGE, "path too long: %s", staged);
     if (mkdir(local, 0700) != 0)
         return kt_fail_errno(e, KT_EIO, errno, "cannot make %s", local);
     DIR *d = opendir(p->local);

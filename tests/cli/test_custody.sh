@@ -155,7 +155,8 @@ expect 0 "package the restored key" "$KT" package --kmdata "$t/km2" --ident k1 "
 [ "$(unwrapped third pkg3/TransferPackage-third.byok)" = "$want1" ] && ok ||
     fail "after restore, the cloud did not unwrap k1"
 expect 0 "audit verify after restore and program" "$KT" audit verify --kmdata "$t/km2"
-expect_out "world program" "$KT" audit show --kmdata "$t/km2"
+"$KT" audit show --kmdata "$t/km2" >show2.txt 2>&1 || fail "audit show: $(cat show2.txt)"
+grep -q "world program" show2.txt && ok || fail "the restored log does not show world program"
 
 # --- key delete, key history ---------------------------------------------------------------------
 expect_out "modify-acls" "$KT" key show k2
@@ -170,9 +171,26 @@ json audit.json '" ".join(e["op"] for e in d["entries"] if e["detail"].get("iden
 [ "$(cat ops.txt)" = "key import modify-acls key delete" ] && ok || fail "k2's history: $(cat ops.txt)"
 expect 0 "audit verify" "$KT" audit verify
 
+# --- --json where a script reads the result -----------------------------------------------------
+printf 'json-card-pin-1\n' >pin1
+"$KT" world new --acs-quorum 1/1 --kdf interactive --pin-file pin1 --kmdata "$t/km3" --json \
+    >new.json 2>/dev/null || fail "world new --json"
+json new.json 'd["format"], d["quorum"]["k"], d["quorum"]["n"], len(d["cards"]), len(d["world_hash"])' \
+    >new.txt && [ "$(cat new.txt)" = "keytransfer-world-new/1 1 1 1 64" ] && ok ||
+    fail "world new --json: $(cat new.json)"
+"$KT" key generate --type AES --size 256 --ident j1 --kmdata "$t/km3" --json >gen.json 2>/dev/null ||
+    fail "key generate --json"
+[ "$(json gen.json 'd["ident"], d["format"]')" = "j1 keytransfer-key-generated/1" ] && ok ||
+    fail "key generate --json: $(cat gen.json)"
+"$KT" toolset extract "$t/cloud/KeyTransfer-BYOK-Tools-NA.zip" "$t/tools" --json >tools.json ||
+    fail "toolset extract --json"
+json tools.json '[f["name"] for f in d["files"]]' | grep -q "BYOK-KEK-pkg-NA-1" && ok ||
+    fail "toolset extract --json: $(cat tools.json)"
+
 # --- every --option of the new commands' --help is in the man page -----------------------------
 for c in "world change-pin" "world replace-cards" "world cards" "world backup" "world restore" \
-    "world check-backup" "key delete" "audit show" "audit verify"; do
+    "world check-backup" "key delete" "audit show" "audit verify" "world new" "key generate" \
+    "toolset extract"; do
     # shellcheck disable=SC2086 # the command's words
     for o in $("$KT" $c --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
         grep -qF -- "${o//-/\\-}" "$KT_SRC/docs/man/keytransfer.1" && ok ||
