@@ -254,4 +254,30 @@ expect 2 "Managed HSM at 7.1" "$ONLINE" upload --vault https://keytransfer-demo-
 printf '[1,2]' >"$t/bad-policy.json"
 expect 3 "a policy that is not an object" "$ONLINE" "${base[@]}" --exportable \
     --release-policy "$t/bad-policy.json" "$b"
+
+# serve's TLS options
+st=(serve --state "$demo/cloud" --token-file "$t/token")
+expect 2 "serve --tls-cert alone" "$CLOUD" "${st[@]}" --tls-cert "$t/other.pem"
+expect 2 "serve --tls and --tls-cert" "$CLOUD" "${st[@]}" --tls --tls-cert "$t/other.pem" \
+    --tls-key "$t/other.key"
+expect 3 "serve: a key that is not the certificate's" "$CLOUD" "${st[@]}" --tls-cert "$cacert" \
+    --tls-key "$t/other.key"
+expect_err "is not the key of the certificate" "$CLOUD" "${st[@]}" --tls-cert "$cacert" \
+    --tls-key "$t/other.key"
+expect 3 "serve: not a certificate" "$CLOUD" "${st[@]}" --tls-cert "$t/policy.json" \
+    --tls-key "$t/other.key"
+# a certificate of one's own: the upload trusts it through --cacert
+chmod 600 "$t/other.key"
+"$CLOUD" "${st[@]}" --tls-cert "$t/other.pem" --tls-key "$t/other.key" >"$t/srv2.out" \
+    2>"$t/srv2.log" &
+pids+=($!)
+url2=
+for _ in $(seq 200); do
+    url2=$(awk '$1 == "url" { print $2 }' "$t/srv2.out")
+    [ -n "$url2" ] && grep -q '^Stop' "$t/srv2.out" && break
+    sleep 0.05
+done
+expect_out "Already imported" "$ONLINE" upload --vault "$url2" --cacert "$t/other.pem" \
+    --name HttpsKey --token-file "$t/token" --demo "${props[@]}" \
+    "$demo/usb/TransferPackage-HttpsKey.byok"
 finish
