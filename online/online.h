@@ -9,6 +9,8 @@
  *   http.c      the bearer token and one HTTPS request (libcurl)
  *   upload.c    the upload's requests: retries, Retry-After, and the look-up after a lost answer
  *   env.c       the environment variables that would log or divert TLS secrets, removed
+ *   props.c     what the upload asks of the key (Hsm, attributes, tags, release policy,
+ *               api-version) and Key Vault's challenge and token audience
  *
  * online/ links packages/ and common/ only, never world/, kek/ or verify/: the online program
  * holds no key and cannot touch key custody by construction (docs/design.md §2, checked by a test
