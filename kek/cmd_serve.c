@@ -59,18 +59,20 @@ static const cli_cmd cmd = {
     .synopsis = "[--state DIR] [--listen ADDRESS:PORT] [--token-file FILE]\n"
                 "[--tls | --tls-cert FILE --tls-key FILE] [--max-connections N]\n"
                 "[--header-timeout SECONDS] [--body-timeout SECONDS]",
-    .about = "Serve the emulated cloud HSM as Key Vault and Managed HSM REST endpoints "
-             "(api-versions 7.0 to\n7.5 and their previews) on a loopback address only:\n"
-             "  PUT  /keys/NAME?api-version=V         Import Key: opens the .byok in key_hsm "
-             "inside the\n"
-             "                                        HSM, as `keytransfer-cloud import` does\n"
-             "  POST /keys/NAME/create?api-version=V  Create Key: an import-only RSA-HSM KEK\n"
-             "  GET  /keys/NAME[/VERSION]?api-version=V  the key bundle (public JWK, attributes)\n"
-             "Host VAULT.vault.azure.net is the key vault, VAULT.managedhsm.azure.net the Managed "
-             "HSM (oct-HSM\nkeys go there); any other host name is the key vault. Every request "
-             "needs 'Authorization:\nBearer TOKEN'; without it the answer is 401 with Key Vault's "
-             "challenge. Prints the URLs, the\ntoken and the TLS certificate's SHA-256, then one "
-             "line per request on stderr; stops on\nSIGINT (Ctrl-C) or SIGTERM.",
+    .about =
+        "Serve the emulated cloud HSM as Key Vault and Managed HSM REST endpoints "
+        "(api-versions 7.0 to\n7.5 and their previews) on a loopback address only:\n"
+        "  PUT  /keys/NAME?api-version=V         Import Key: opens the .byok in key_hsm "
+        "inside the\n"
+        "                                        HSM, as `keytransfer-cloud import` does\n"
+        "  POST /keys/NAME/create?api-version=V  Create Key: an import-only RSA-HSM KEK\n"
+        "  GET  /keys/NAME[/VERSION]?api-version=V  the key bundle (public JWK, attributes)\n"
+        "Host VAULT.vault.azure.net is the key vault (no oct-HSM keys), "
+        "VAULT.managedhsm.azure.net the\nManaged HSM; an address or any other name is the "
+        "emulator's own endpoint (every key type).\nEvery request needs 'Authorization: Bearer "
+        "TOKEN'; without it the answer is 401 with Key Vault's\nchallenge. Prints the URLs, "
+        "the token and the TLS certificate's SHA-256, then one line per\nrequest on stderr; "
+        "stops on SIGINT (Ctrl-C) or SIGTERM.",
     .opts = opts,
 };
 

@@ -787,15 +787,16 @@ out:
 }
 
 /* The metadata of a key about to be stored. */
-static json_t *make_meta(const char *name, json_t *key_ops, const kek_key_attrs *a, json_t *tags,
-                         json_t *release_policy)
+static json_t *make_meta(const char *name, kek_host_kind host, json_t *key_ops,
+                         const kek_key_attrs *a, json_t *tags, json_t *release_policy)
 {
     json_t *attrs = json_pack("{s:b, s:b}", "enabled", a->enabled, "exportable", a->exportable);
     if (attrs != NULL && a->has_nbf)
         json_object_set_new(attrs, "nbf", json_integer(a->nbf));
     if (attrs != NULL && a->has_exp)
         json_object_set_new(attrs, "exp", json_integer(a->exp));
-    json_t *m = json_pack("{s:s, s:O, s:o}", "name", name, "key_ops", key_ops, "attributes", attrs);
+    json_t *m = json_pack("{s:s, s:s, s:O, s:o}", "name", name, "service", kek_host_service(host),
+                          "key_ops", key_ops, "attributes", attrs);
     if (m != NULL && tags != NULL)
         json_object_set(m, "tags", tags);
     if (m != NULL && release_policy != NULL)
@@ -811,6 +812,14 @@ static kt_rc answer_stored(kek_rest *s, kek_host_kind host, const kek_api *api, 
     kt_rc rc = ident != NULL ? kek_meta_read(s->cloud, ident, &meta, e) : KT_OK;
     if (rc != KT_OK)
         return rc;
+    if (!kek_meta_serves(meta, host)) {
+        json_decref(meta);
+        answer_error(rs, 404, "KeyNotFound",
+                     "A key with (name/id) %s was not found in this %s: it is in the %s.",
+                     info->plainname, host == KEK_HOST_MHSM ? "managed HSM" : "key vault",
+                     host == KEK_HOST_MHSM ? "key vault" : "managed HSM");
+        return KT_OK;
+    }
     bundle_facts f = {.kid = own_kid};
     const char *meta_name = meta != NULL ? json_string_value(json_object_get(meta, "name")) : NULL;
     if (meta_name != NULL && strcasecmp(meta_name, info->plainname) == 0) {
@@ -894,7 +903,7 @@ static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq, k
                            .exportable = body.exportable};
     /* The metadata first: a key never exists without it. */
     if ((ops = ops_array(body.ops)) == NULL ||
-        (meta = make_meta(r->name, ops, &attrs, body.tags, body.release_policy)) == NULL) {
+        (meta = make_meta(r->name, host, ops, &attrs, body.tags, body.release_policy)) == NULL) {
         answer_error(rs, 500, "InternalError", "out of memory");
         goto out;
     }
@@ -980,7 +989,7 @@ static void do_create(kek_rest *s, const route *r, const kek_rest_request *rq, k
         goto out;
     }
     if ((opsv = json_pack("[s]", "import")) == NULL ||
-        (meta = make_meta(r->name, opsv, &attrs, tags, NULL)) == NULL) {
+        (meta = make_meta(r->name, host, opsv, &attrs, tags, NULL)) == NULL) {
         answer_error(rs, 500, "InternalError", "out of memory");
         goto out;
     }
@@ -1480,14 +1489,15 @@ kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen
         tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
                                               (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
     }
+    /* The logger first, so that libmicrohttpd's messages about the other options reach it. */
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
         /* accepted ones, those being shut down included: a backstop */
         2 * s->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)KEK_SERVE_IDLE_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)KEK_SERVE_HEADERS_MAX, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (s->daemon == NULL) {
         free(s);
         return kt_fail(e, KT_EIO,

@@ -262,6 +262,20 @@ kt_rc kek_load_kek(kek_cloud *c, const char *kid, world_key *k, kt_err *e)
                            name);
         if ((rc = world_key_load(&c->paths, &c->module, KEK_APP_VAULT_KEK, ident, k, e)))
             return rc;
+        json_t *meta = NULL;
+        kt_err ignored_meta;
+        bool serves = kek_meta_read(c, ident, &meta, &ignored_meta) == KT_OK &&
+                      kek_meta_serves(meta, kek_host_parse(host, c->vault, &ours));
+        json_decref(meta);
+        if (!serves) {
+            world_key_free(k);
+            return kt_fail(e, KT_EDENIED,
+                           "the .byok is wrapped for KEK %s, but KEK %s was made in the %s, not "
+                           "in the service that kid names",
+                           kid, name,
+                           kek_host_parse(host, c->vault, &ours) == KEK_HOST_MHSM ? "key vault"
+                                                                                  : "Managed HSM");
+        }
         kek_key_version(&k->info, have);
         if (strcmp(version, have) != 0) {
             world_key_free(k);
@@ -311,8 +325,8 @@ kt_rc kek_meta_write(const kek_cloud *c, const char *ident, json_t *meta, kt_err
 
 kt_rc kek_meta_read(const kek_cloud *c, const char *ident, json_t **out, kt_err *e)
 {
-    static const char *const members[] = {"format", "name",           "key_ops", "attributes",
-                                          "tags",   "release_policy", NULL};
+    static const char *const members[] = {"format",     "name", "service",        "key_ops",
+                                          "attributes", "tags", "release_policy", NULL};
     char path[PATH_MAX];
     const char *fmt;
     kt_buf raw = {0};
@@ -340,4 +354,17 @@ kt_rc kek_meta_read(const kek_cloud *c, const char *ident, json_t **out, kt_err 
     }
     *out = j;
     return KT_OK;
+}
+
+const char *kek_host_service(kek_host_kind kind)
+{
+    return kind == KEK_HOST_MHSM ? "managedhsm" : "vault";
+}
+
+bool kek_meta_serves(const json_t *meta, kek_host_kind kind)
+{
+    const char *service = meta != NULL ? json_string_value(json_object_get(meta, "service")) : NULL;
+    if (kind == KEK_HOST_LOOPBACK || service == NULL)
+        return true;
+    return strcmp(service, kek_host_service(kind)) == 0;
 }

@@ -108,13 +108,23 @@ KT_MUST kt_rc kek_vault_lookup(kek_cloud *c, const char *name, kek_stored_kind *
                                world_key_info *info, kt_err *e);
 
 /*
- * A key's Key Vault metadata, state/vault/<ident>.json: {"format", "name", "key_ops", "attributes"
+ * A key's Key Vault metadata, state/vault/<ident>.json: {"format", "name", "service", "key_ops",
+ * "attributes"
  * {"enabled", "nbf"?, "exp"?, "exportable"}, "tags"?, "release_policy"?}. Written with the
  * careful writer before the key file, so that a key never exists without it (a metadata file
  * without a key is replaced by the next import of that name). kek_meta_read: *out NULL when
  * there is none (a key imported before metadata was kept).
  */
 KT_MUST kt_rc kek_meta_write(const kek_cloud *c, const char *ident, json_t *meta, kt_err *e);
+
+/* The metadata's "service" for a key made or imported through host kind: "managedhsm" for the
+ * Managed HSM, "vault" otherwise (the key vault and the emulator's own endpoint). */
+const char *kek_host_service(kek_host_kind kind);
+
+/* Whether a key whose metadata is meta (NULL: none) is served on host kind: the emulator's own
+ * endpoint serves every key, and a key without a "service" (made before it was kept) is in both;
+ * otherwise the key vault's keys are not the Managed HSM's, nor the other way round. */
+bool kek_meta_serves(const json_t *meta, kek_host_kind kind);
 KT_MUST kt_rc kek_meta_read(const kek_cloud *c, const char *ident, json_t **out, kt_err *e);
 
 #endif

@@ -38,6 +38,7 @@ enum {
     OPT_EXPORTABLE,
     OPT_RELEASE_POLICY,
     OPT_API_VERSION,
+    OPT_RESOLVE,
 };
 
 static const cli_opt opts[] = {
@@ -84,6 +85,9 @@ static const cli_opt opts[] = {
      "--release-policy; api-version 7.3 and later)"},
     {OPT_RELEASE_POLICY, "release-policy", CLI_VALUE, "FILE",
      "the release policy document (JSON with version and anyOf)"},
+    {OPT_RESOLVE, "resolve", CLI_VALUE, "ADDRESS",
+     "connect to ADDRESS for the vault's host instead of what DNS says\n(a private endpoint, "
+     "an emulator); the certificate is still checked\nfor the vault's name"},
     {OPT_API_VERSION, "api-version", CLI_VALUE, "V",
      "the api-version to send: 7.0 to 7.5 or a preview (default " ONLINE_API_VERSION ")"},
     {0},
@@ -113,6 +117,7 @@ static const cli_cmd cmd = {
 
 typedef struct upload_args {
     const char *vault_url, *name, *ops, *token_file, *manifest, *expect_module, *cacert, *file;
+    const char *resolve;
     online_vault vault;
     uint8_t pin[32];
     online_policy policy;
@@ -192,6 +197,7 @@ static int parse(int argc, char **argv, upload_args *a)
     a->manifest = cli_value(&c, OPT_MANIFEST);
     a->expect_module = cli_value(&c, OPT_EXPECT_MODULE);
     a->cacert = cli_value(&c, OPT_CACERT);
+    a->resolve = cli_value(&c, OPT_RESOLVE);
     a->demo = cli_flag(&c, OPT_DEMO);
     status = -1;
     if ((v = cli_value(&c, OPT_TRIES)) != NULL &&
@@ -215,6 +221,8 @@ static int parse(int argc, char **argv, upload_args *a)
         status = cli_usage(cmd.name, "--expect-module: %s", e.msg);
     else if (a->cacert != NULL && !a->vault.https)
         status = cli_usage(cmd.name, "--cacert is for https:// vaults");
+    else if (a->resolve != NULL && online_resolve_check(a->resolve, &a->vault, &e) != KT_OK)
+        status = cli_usage(cmd.name, "%s", e.msg);
     else
         parse_props(&c, a, &status);
 out:
@@ -350,6 +358,7 @@ static kt_rc wire_send(void *ctx, const char *method, long timeout, online_http 
         .body = put ? w->p->body : NULL,
         .token = &w->p->token,
         .cacert = w->a->cacert,
+        .resolve = w->a->resolve,
         .timeout = timeout,
     };
     return online_http_send(&req, resp, e);

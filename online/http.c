@@ -186,7 +186,7 @@ kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
     const char *url = req->url;
     bool put = strcmp(req->method, "PUT") == 0;
     CURL *curl = NULL;
-    struct curl_slist *headers = NULL, *h;
+    struct curl_slist *headers = NULL, *h, *resolve = NULL;
     struct sink sink = {0};
     char errbuf[CURL_ERROR_SIZE] = "";
     kt_secbuf auth = {0};
@@ -263,6 +263,20 @@ kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
         SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
         if (req->cacert != NULL)
             SET(CURLOPT_CAINFO, req->cacert);
+        if (req->resolve != NULL) {
+            /* "HOST:PORT:ADDRESS" (IPv6 in brackets): only the connection's address changes;
+             * the certificate is checked for HOST all the same. */
+            char entry[ONLINE_HOST_MAX + 80];
+            unsigned port = v->port ? v->port : 443;
+            bool v6 = strchr(req->resolve, ':') != NULL;
+            snprintf(entry, sizeof entry, "%s:%u:%s%s%s", v->host, port, v6 ? "[" : "",
+                     req->resolve, v6 ? "]" : "");
+            if ((resolve = curl_slist_append(NULL, entry)) == NULL) {
+                rc = kt_fail(e, KT_ENOMEM, "out of memory");
+                goto out;
+            }
+            SET(CURLOPT_RESOLVE, resolve);
+        }
     } else {
         /* Plain HTTP is loopback only and never goes through a proxy: the token stays here. */
         SET(CURLOPT_PROXY, "");
@@ -294,6 +308,7 @@ kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
     sink.p = NULL;
 out:
     curl_easy_cleanup(curl);
+    curl_slist_free_all(resolve);
     free_headers(headers);
     kt_secbuf_free(&auth);
     free(sink.p);

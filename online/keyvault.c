@@ -1,8 +1,9 @@
 /*
  * keyvault.c - the shapes of the Key Vault REST API the upload uses (Import Key, api-version
- * 7.4): the vault URL and key names, key operations, the import body, the JWK the service
- * answers with and its SubjectPublicKeyInfo fingerprint, and the service's error answers.
- * Everything here is a pure function of its inputs; http.c does the one request.
+ * 7.4 by default; props.c has the others): the vault URL and key names, key operations, the import
+ * body, the JWK the service answers with and its SubjectPublicKeyInfo fingerprint, and the
+ * service's error answers. Everything here is a pure function of its inputs; http.c does the one
+ * request.
  */
 #include "online.h"
 

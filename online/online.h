@@ -9,6 +9,8 @@
  *   http.c      the bearer token and one HTTPS request (libcurl)
  *   upload.c    the upload's requests: retries, Retry-After, and the look-up after a lost answer
  *   env.c       the environment variables that would log or divert TLS secrets, removed
+ *   props.c     what the upload asks of the key (Hsm, attributes, tags, release policy,
+ *               api-version) and Key Vault's challenge and token audience
  *
  * online/ links packages/ and common/ only, never world/, kek/ or verify/: the online program
  * holds no key and cannot touch key custody by construction (docs/design.md §2, checked by a test
@@ -330,6 +332,9 @@ KT_MUST kt_rc online_release_policy_load(const char *file, char **b64, kt_err *e
  * exactly with a release policy and from 7.3, expires after not-before. KT_EUSAGE. */
 KT_MUST kt_rc online_props_check(const online_props *p, const online_vault *v, kt_err *e);
 
+/* Checks --resolve ADDRESS: an IPv4 or IPv6 address (no name), for an https vault. KT_EUSAGE. */
+KT_MUST kt_rc online_resolve_check(const char *addr, const online_vault *v, kt_err *e);
+
 /* True when v is a Managed HSM (HOST.managedhsm.azure.net). */
 bool online_vault_is_mhsm(const online_vault *v);
 
@@ -416,9 +421,12 @@ typedef struct online_request {
     const char *url;
     const char *body;
     const kt_secbuf *token;
-    const char *cacert; /* CA certificates instead of the system's; NULL: the system's */
-    long timeout;       /* seconds for the whole request, 1.. (connecting: at most
-                         * ONLINE_CONNECT_TIMEOUT of them) */
+    const char *cacert;  /* CA certificates instead of the system's; NULL: the system's */
+    const char *resolve; /* an IP address to connect to for the vault's host instead of what
+                            DNS says (the certificate is still checked for the host's name);
+                            NULL: DNS */
+    long timeout;        /* seconds for the whole request, 1.. (connecting: at most
+                          * ONLINE_CONNECT_TIMEOUT of them) */
 } online_request;
 
 /*

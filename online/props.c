@@ -6,6 +6,7 @@
  */
 #include "online.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,17 @@ kt_rc online_props_check(const online_props *p, const online_vault *v, kt_err *e
                        api->name);
     if (p->has_nbf && p->has_exp && p->exp <= p->nbf)
         return kt_fail(e, KT_EUSAGE, "--expires must be after --not-before");
+    return KT_OK;
+}
+
+kt_rc online_resolve_check(const char *addr, const online_vault *v, kt_err *e)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!v->https)
+        return kt_fail(e, KT_EUSAGE, "--resolve is for https:// vaults");
+    if (inet_pton(AF_INET, addr, &a4) != 1 && inet_pton(AF_INET6, addr, &a6) != 1)
+        return kt_fail(e, KT_EUSAGE, "--resolve takes an IP address, not '%.60s'", addr);
     return KT_OK;
 }
 

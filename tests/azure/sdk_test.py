@@ -5,7 +5,7 @@ Drives Debian's azure.keyvault.keys.KeyClient (azure-keyvault-keys, azure-core) 
 new BYOK flow: create a KEK with key_ops ["import"] in the vault and in the Managed HSM, read its
 public key with get_key, reduce and package RSA 2048/3072/4096, EC P-256/P-384/P-521/P-256K
 (vault) and AES 128/192/256 (Managed HSM) with keytransfer for that KEK, import_key each with tags
-and an expiry, get_key each and compare the public key with the source key's, and check that
+and an expiry (and an exportable one with a release policy at 7.3 and later), get_key each and compare the public key with the source key's, and check that
 the emulated HSM holds the very key (the key hash in the cloud's world is the source's). Then the
 same import through az CLI's own keyvault import_key, called in process with the SDK client.
 
@@ -31,7 +31,7 @@ import time
 try:
     from azure.core.credentials import AccessToken
     from azure.core.exceptions import HttpResponseError
-    from azure.keyvault.keys import JsonWebKey, KeyClient
+    from azure.keyvault.keys import JsonWebKey, KeyClient, KeyReleasePolicy
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -285,6 +285,31 @@ def flow(t, env, cloud_env, card, quorum, token, cacert, source):
         shown = run(KT, "key", "show", name.lower(), "--app", "imported", env=cloud_env)
         check(key_hash(shown) == hash_, "%s: the cloud holds key hash %s, the source is %s" %
               (name, key_hash(shown), hash_))
+
+    # 3b. Secure key release as the SDK sends it (7.3 on): exportable with a release policy.
+    policy = (b'{"version":"1.0.0","anyOf":[{"authority":"https://sharedeus.eus.attest.azure.net",'
+              b'"allOf":[{"claim":"x-ms-isolation-tee.x-ms-attestation-type","equals":"sevsnpvm"}]}]}')
+    with open(os.path.join(usb, "TransferPackage-sdk-rsa2048.byok"), "rb") as f:
+        rsa_byok = f.read()
+    for api in ("7.3", "7.4-preview.1"):
+        c = client(vault_url, api)
+        name = "sdk-skr-" + api.replace(".", "-")
+        got = c.import_key(name, JsonWebKey(kty="RSA-HSM", t=rsa_byok, key_ops=["sign"]),
+                           hardware_protected=True, exportable=True,
+                           release_policy=KeyReleasePolicy(policy, immutable=False))
+        rp = got.properties.release_policy
+        check(got.properties.exportable is True and rp is not None and
+              rp.encoded_policy == policy and rp.immutable is False,
+              "%s at %s: exportable %s, policy %s" % (name, api, got.properties.exportable,
+                                                    rp and rp.encoded_policy))
+    try:
+        client(vault_url, "7.4-preview.1").import_key(
+            "sdk-skr-nopolicy", JsonWebKey(kty="RSA-HSM", t=rsa_byok), hardware_protected=True,
+            exportable=True)
+        fail("an exportable key without a release policy was taken")
+    except HttpResponseError as exc:
+        check(exc.status_code == 400 and "release policy" in exc.message,
+              "exportable without a policy: %s" % exc)
 
     # 4. What the service refuses, through the SDK.
     c = client(vault_url)

@@ -4,7 +4,8 @@
 # --release-policy, --api-version) as a recording server on loopback sees it, and then as the
 # emulator stores and returns it; a certificate that is not the server's refused before anything
 # is sent; the 401 challenge read back into the token the vault asks for; a token for another
-# resource (a JWT for Azure Resource Manager) refused before it is sent; and the option checks.
+# resource (a JWT for Azure Resource Manager) refused before it is sent; an AES key into the
+# Managed HSM through a KEK made there; and the option checks.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ONLINE=${KT_ONLINE:?KT_ONLINE must name keytransfer-online}
@@ -173,6 +174,58 @@ expect_err "--resource https://vault.azure.net --tenant $tenant" \
     --token-file "$t/wrong-token" --demo "$demo/usb/TransferPackage-HttpsKey.byok"
 grep -q "PUT /keys/HttpsKey -> 401 Unauthorized" "$t/srv.log" && ok || fail "no 401 was served"
 
+# --- the Managed HSM: a KEK made there by Create Key, an AES key packaged for it, uploaded to
+# https://VAULT.managedhsm.azure.net (reached at loopback with --resolve; the certificate is
+# checked for the Managed HSM's name) --------------------------------------------------------------
+mhsm=keytransfer-demo-na.managedhsm.azure.net
+port=${url##*:}
+"$PY" - "$port" "$cacert" "$t/token" "$t/mhsm-kek.pem" "$t/mhsm-kek.kid" <<'EOF' &&
+import base64, http.client, json, ssl, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+port, ca, token = int(sys.argv[1]), sys.argv[2], open(sys.argv[3]).read().strip()
+ctx = ssl.create_default_context(cafile=ca)
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=60)
+c.request("POST", "/keys/mhsm-kek/create?api-version=7.4",
+          body=json.dumps({"kty": "RSA-HSM", "key_size": 2048, "key_ops": ["import"]}),
+          headers={"Host": "keytransfer-demo-na.managedhsm.azure.net",
+                   "Authorization": "Bearer " + token, "Content-Type": "application/json"})
+r = c.getresponse()
+b = json.loads(r.read())
+assert r.status == 200, b
+k = b["key"]
+assert k["kid"].startswith("https://keytransfer-demo-na.managedhsm.azure.net/keys/mhsm-kek/"), k
+unb64 = lambda s: int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
+pub = rsa.RSAPublicNumbers(unb64(k["e"]), unb64(k["n"])).public_key()
+open(sys.argv[4], "wb").write(pub.public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo))
+open(sys.argv[5], "w").write(k["kid"])
+EOF
+    ok || fail "Create Key on the Managed HSM"
+kek_fp=$(openssl pkey -pubin -in "$t/mhsm-kek.pem" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1)
+unatt=(--kek-pem "$t/mhsm-kek.pem" --kid "$(cat "$t/mhsm-kek.kid")" --accept-unattested-kek "$kek_fp")
+expect 0 "an AES key" "$KT" key generate --type AES --size 256 --ident mhsmaes
+expect 0 "modify-acls for the Managed HSM KEK" "$KT" modify-acls --ident mhsmaes "${unatt[@]}" \
+    --card "$demo"/kmdata/cards/card_*_1 --card "$demo"/kmdata/cards/card_*_3 \
+    --pin-file "$demo/quorum-pins.txt" --yes
+expect 0 "package for the Managed HSM KEK" "$KT" package --ident mhsmaes "${unatt[@]}" \
+    --subscription 00000000-0000-0000-0000-000000000000 --name MhsmAes --out "$demo/usb"
+expect_out "an oct \(AES\) key has no public part" "$ONLINE" upload --vault "https://$mhsm:$port" \
+    --resolve 127.0.0.1 --cacert "$cacert" --name MhsmAes --token-file "$t/token" \
+    --tags kind=aes --expires 2030-01-01 "$demo/usb/TransferPackage-MhsmAes.byok"
+grep -q "PUT /keys/MhsmAes -> 200" "$t/srv.log" && ok || fail "the Managed HSM import was not served"
+held=$(KEYTRANSFER_KMDATA="$demo/cloud/kmdata" "$KT" key show mhsmaes --app imported 2>&1 |
+    awk '$1 == "key" && $2 == "hash" { print $3 }')
+made=$("$KT" key show mhsmaes | awk '$1 == "key" && $2 == "hash" { print $3 }')
+[ -n "$held" ] && [ "$held" = "$made" ] && ok ||
+    fail "the Managed HSM holds key hash '$held', the key generated is '$made'"
+# the challenge on the Managed HSM's own name: the resource is its domain's
+expect_err "the vault asks for a token of resource https://managedhsm.azure.net from tenant $tenant" \
+    "$ONLINE" upload --vault "https://$mhsm:$port" --resolve 127.0.0.1 --cacert "$cacert" \
+    --name MhsmAes --token-file "$t/wrong-token" "$demo/usb/TransferPackage-MhsmAes.byok"
+expect 2 "--resolve a name" "$ONLINE" upload --vault "https://$mhsm:$port" --resolve localhost \
+    --name MhsmAes --token-file "$t/token" "$demo/usb/TransferPackage-MhsmAes.byok"
+
 # a JWT for Azure Resource Manager is not sent to a vault (refused before any connection)
 arm=$("$PY" -c 'import base64, json
 e = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
@@ -201,4 +254,30 @@ expect 2 "Managed HSM at 7.1" "$ONLINE" upload --vault https://keytransfer-demo-
 printf '[1,2]' >"$t/bad-policy.json"
 expect 3 "a policy that is not an object" "$ONLINE" "${base[@]}" --exportable \
     --release-policy "$t/bad-policy.json" "$b"
+
+# serve's TLS options
+st=(serve --state "$demo/cloud" --token-file "$t/token")
+expect 2 "serve --tls-cert alone" "$CLOUD" "${st[@]}" --tls-cert "$t/other.pem"
+expect 2 "serve --tls and --tls-cert" "$CLOUD" "${st[@]}" --tls --tls-cert "$t/other.pem" \
+    --tls-key "$t/other.key"
+expect 3 "serve: a key that is not the certificate's" "$CLOUD" "${st[@]}" --tls-cert "$cacert" \
+    --tls-key "$t/other.key"
+expect_err "is not the key of the certificate" "$CLOUD" "${st[@]}" --tls-cert "$cacert" \
+    --tls-key "$t/other.key"
+expect 3 "serve: not a certificate" "$CLOUD" "${st[@]}" --tls-cert "$t/policy.json" \
+    --tls-key "$t/other.key"
+# a certificate of one's own: the upload trusts it through --cacert
+chmod 600 "$t/other.key"
+"$CLOUD" "${st[@]}" --tls-cert "$t/other.pem" --tls-key "$t/other.key" >"$t/srv2.out" \
+    2>"$t/srv2.log" &
+pids+=($!)
+url2=
+for _ in $(seq 200); do
+    url2=$(awk '$1 == "url" { print $2 }' "$t/srv2.out")
+    [ -n "$url2" ] && grep -q '^Stop' "$t/srv2.out" && break
+    sleep 0.05
+done
+expect_out "Already imported" "$ONLINE" upload --vault "$url2" --cacert "$t/other.pem" \
+    --name HttpsKey --token-file "$t/token" --demo "${props[@]}" \
+    "$demo/usb/TransferPackage-HttpsKey.byok"
 finish

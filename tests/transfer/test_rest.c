@@ -226,6 +226,15 @@ Test(rest, create_makes_import_only_keks)
                               "0123456789abcdef0123456789abcdef",
                               &k, &e),
                  KT_EDENIED);
+    /* the Managed HSM's KEK is not the key vault's: not by GET, not by a .byok's kid */
+    cr_expect_eq(call("GET", VAULT_HOST, "/keys/kek1", "7.4", AUTH, NULL, &rs, &j), 404);
+    cr_expect(strstr(message(j), "managed HSM") != NULL, "%s", message(j));
+    json_decref(j);
+    char in_vault[PKG_KID_MAX + 1];
+    snprintf(in_vault, sizeof in_vault, "https://rest-vault.vault.azure.net%s",
+             strstr(kid_copy, "/keys/"));
+    cr_expect_eq(kek_load_kek(&cloud, in_vault, &k, &e), KT_EDENIED);
+    cr_expect(strstr(e.msg, "Managed HSM") != NULL, "%s", e.msg);
     /* the cloud's own KEK answers with its kid */
     cr_expect_eq(call("GET", "127.0.0.1:8443", "/keys/KEKforBYOK", "7.4", AUTH, NULL, &rs, &j),
                  200);
