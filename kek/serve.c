@@ -8,7 +8,7 @@
 #include "serve.h"
 
 #include "aws_kms.h"
-#include "internal.h"
+#include "kek_internal.h"
 #include "vault.h"
 
 #include <arpa/inet.h>

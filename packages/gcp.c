@@ -8,7 +8,7 @@
  * ImportMethod, ImportJobState) and cryptoKeyVersions.import (wrappedKey); Cloud KMS guides
  * "Key wrapping", "Formatting keys for import" and "Key purposes and algorithms".
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

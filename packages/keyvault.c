@@ -4,7 +4,7 @@
  * of our key types takes, and the kty of each key type in an HSM. keytransfer-online writes them,
  * the emulator in kek/ reads them; both through here, so they cannot drift apart.
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -16,8 +16,8 @@
  *   keyvault.c the Key Vault vocabulary: key operations, what each key type takes, kty names
  *   aws.c      AWS KMS: get-parameters-for-import JSON in, the wrapping algorithms, the blobs
  *   gcp.c      Cloud KMS: the import job JSON in, the six import methods, the blobs
- *   util.c     helpers shared inside the folder (internal.h): character classes, hex, base64,
- *              times
+ *   util.c     helpers shared inside the folder (packages_internal.h): character classes,
+ *              hex, base64, times
  *
  * The key encodings the packages carry (PKCS#8, SubjectPublicKeyInfo, curves) are common/'s
  * (kt.h, keys.c): world/ writes them too.
