@@ -10,7 +10,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${KT_FUZZ_SECONDS:-30}
 
 usage() {
-    echo "usage: $0 demo|test|package" >&2
+    echo "usage: $0 demo [--token]|test|package" >&2
     exit 2
 }
 [ "$mode" = demo ] || [ "$mode" = test ] || [ "$mode" = package ] || usage
@@ -18,9 +18,13 @@ usage() {
 # --- dependencies (docs/design.md §5) ------------------------------------------------------------
 deps=(build-essential cmake pkg-config openssl libssl-dev libsodium-dev libjansson-dev
       libzip-dev libcriterion-dev python3 python3-cryptography libcurl4-openssl-dev
-      libmicrohttpd-dev)
+      libmicrohttpd-dev libp11-kit-dev)
 [ "$mode" = test ] && deps+=(clang libclang-rt-14-dev clang-format time strace tmux shellcheck
     man-db dpkg-dev)
+[ "$mode" = test ] && deps+=(awscli) # tests/cli/test_aws.sh: the real aws CLI
+[ "$mode" = test ] && deps+=(python3-azure python3-azure-cli) # tests/azure: the real SDK and az code
+[ "$mode" = test ] && deps+=(softhsm2 opensc python3-pykcs11)
+[ "$mode" = demo ] && [ "${2:-}" = --token ] && deps+=(softhsm2)
 [ "$mode" = package ] && deps+=(dpkg-dev)
 missing=()
 for p in "${deps[@]}"; do
@@ -43,7 +47,12 @@ if [ "$mode" = demo ]; then
     demo="$here/demo"
     rm -rf "$demo"
     export KT_BIN="$here/build/keytransfer/keytransfer" KT_CLOUD="$here/build/kek/keytransfer-cloud"
-    "$here/scripts/demo-offline.sh" "$demo"
+    # ./run.sh demo --token: the key in a SoftHSMv2 token instead of the software world.
+    if [ "${2:-}" = --token ]; then
+        "$here/scripts/demo-offline.sh" --token "$demo"
+    else
+        "$here/scripts/demo-offline.sh" "$demo"
+    fi
     if [ -x "$here/scripts/demo-online.sh" ]; then
         export KT_ONLINE="$here/build/online/keytransfer-online"
         "$here/scripts/demo-online.sh" "$demo"

@@ -1,8 +1,8 @@
 /*
  * encoding.c - hex (plain and in the 8-digit groups vendors publish hashes in), strict unpadded
- * base64url, SHA-256 and ISO 8601 time stamps. Decoders accept exactly one spelling of a value:
- * no separators, padding, whitespace or stray bits. Messages give positions, never the input,
- * which may be secret.
+ * base64url, SHA-256, ISO 8601 time stamps and the quoting of untrusted text for messages. Decoders
+ * accept exactly one spelling of a value: no separators, padding, whitespace or stray bits.
+ * Messages give positions, never the input, which may be secret.
  */
 #include "kt.h"
 
@@ -152,4 +152,19 @@ void kt_time_iso8601(char *out, size_t outsz, uint64_t unix_seconds)
         return;
     if (strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         out[0] = '\0';
+}
+
+const char *kt_quote(char *out, size_t outsz, const char *s, size_t n)
+{
+    bool cut = outsz < 4 || n > outsz - 1;
+    size_t keep = !cut ? n : outsz >= 4 ? outsz - 4 : 0;
+
+    if (outsz == 0)
+        return out;
+    for (size_t i = 0; i < keep; i++)
+        out[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '?';
+    if (cut && outsz >= 4)
+        memcpy(out + keep, "...", 3);
+    out[cut ? (outsz >= 4 ? keep + 3 : 0) : keep] = '\0';
+    return out;
 }

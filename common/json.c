@@ -14,27 +14,11 @@
 
 /* Deeper documents are refused: none of ours nests beyond a handful of levels. */
 #define MAX_DEPTH 32
-/* How much of a member name a message quotes. */
-#define NAME_QUOTE_MAX 64
 
 /* jansson's iteration API takes a non-const json_t; these functions only read through it. */
 static json_t *unconst(const json_t *v)
 {
     return (json_t *)(uintptr_t)v;
-}
-
-/* Copies a member name for a message: printable ASCII kept, anything else '?', long names cut. */
-static void quote_name(char out[NAME_QUOTE_MAX + 4], const char *name)
-{
-    size_t i;
-
-    for (i = 0; name[i] != '\0' && i < NAME_QUOTE_MAX; i++)
-        out[i] = (name[i] >= 0x20 && name[i] <= 0x7e) ? name[i] : '?';
-    if (name[i] != '\0') {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
 }
 
 static const char *type_name(const json_t *v)
@@ -132,7 +116,7 @@ kt_rc kt_json_only_keys(const json_t *obj, const char *const *allowed, const cha
 {
     const char *key;
     json_t *member;
-    char quoted[NAME_QUOTE_MAX + 4];
+    char quoted[KT_QUOTE_SIZE];
     kt_rc rc = need_object(obj, what, e);
 
     if (rc != KT_OK)
@@ -147,7 +131,7 @@ kt_rc kt_json_only_keys(const json_t *obj, const char *const *allowed, const cha
                 break;
         }
         if (allowed[i] == NULL) {
-            quote_name(quoted, key);
+            kt_quote(quoted, sizeof quoted, key, strlen(key));
             return kt_fail(e, KT_EFORMAT, "%s: unknown member \"%s\"", what, quoted);
         }
     }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/types.h>
 
 #define KT_MUST         __attribute__((warn_unused_result))
 #define KT_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -274,6 +275,58 @@ void kt_sha256(uint8_t out[32], const void *in, size_t n);
 
 /* Formats a UNIX time as "YYYY-MM-DDThh:mm:ssZ" (out at least 21 bytes). */
 void kt_time_iso8601(char *out, size_t outsz, uint64_t unix_seconds);
+
+/* A buffer for kt_quote: up to 64 characters of the text and "...". */
+#define KT_QUOTE_SIZE 68
+
+/* The one way untrusted text enters a message: s[0..n-1] with printable ASCII (0x20..0x7e) kept
+ * and anything else (control characters, escapes, NUL, UTF-8) as '?'; a text that does not fit
+ * in outsz (at least 4) is cut and ends in "...". Returns out, always NUL-terminated. */
+const char *kt_quote(char *out, size_t outsz, const char *s, size_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Key encodings: curves, SubjectPublicKeyInfo, PKCS#8 (keys.c)                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A supported elliptic curve, named in each vocabulary we meet. */
+typedef struct kt_curve {
+    const char *name;       /* ours, canonical: P-256, P-384, P-521, secp256k1 */
+    const char *group;      /* OpenSSL's group name: prime256v1, secp384r1, ... */
+    const char *jwk;        /* RFC 7518 "crv" (Key Vault adds P-256K for secp256k1) */
+    unsigned bits;          /* the field size */
+    size_t coord;           /* bytes of one coordinate */
+    const char *aliases[3]; /* other spellings accepted on input */
+} kt_curve;
+
+#define KT_CURVES_SUPPORTED "P-256, P-384, P-521 and secp256k1"
+#define KT_SPKI_MAX         (64 * 1024) /* the largest SubjectPublicKeyInfo accepted */
+#define KT_PKCS8_MAX        16384       /* RSA-16384 PKCS#8 is about 9.4 KiB */
+
+/* The i-th supported curve, NULL past the last. */
+const kt_curve *kt_curve_at(size_t i);
+
+/* The curve called name in any vocabulary or accepted spelling (case-insensitive), or NULL. */
+const kt_curve *kt_curve_find(const char *name);
+
+/* The curve whose RFC 7518 / Key Vault "crv" is exactly crv, or NULL. */
+const kt_curve *kt_curve_by_jwk(const char *crv);
+
+/* The SubjectPublicKeyInfo DER of key into *out (heap; kt_buf_free). */
+KT_MUST kt_rc kt_spki_encode(EVP_PKEY *key, kt_buf *out, kt_err *e);
+
+/* SHA-256 of the SubjectPublicKeyInfo DER of key: the fingerprint we name keys and KEKs by. */
+KT_MUST kt_rc kt_spki_sha256(EVP_PKEY *key, uint8_t out[32], kt_err *e);
+
+/* One DER SubjectPublicKeyInfo of 1..KT_SPKI_MAX bytes, all of der, into *out (EVP_PKEY_free). */
+KT_MUST kt_rc kt_spki_decode(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err *e);
+
+/* The PKCS#8 PrivateKeyInfo DER of an RSA or EC key into *out (secure memory). Other key types
+ * are refused (KT_EFORMAT). */
+KT_MUST kt_rc kt_pkcs8_encode(EVP_PKEY *key, kt_secbuf *out, kt_err *e);
+
+/* One DER PKCS#8 PrivateKeyInfo of 1..KT_PKCS8_MAX bytes, all of der, holding an RSA or EC key,
+ * into *key (EVP_PKEY_free). */
+KT_MUST kt_rc kt_pkcs8_decode(const uint8_t *der, size_t len, EVP_PKEY **key, kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Strict JSON (over jansson)                                                                  */

@@ -23,9 +23,9 @@ static const cli_cmd cmd = {
     .name = "import",
     .synopsis = "FILE.byok --name NAME [--state DIR] [--json]",
     .about = "Inside the emulated cloud HSM: parse the .byok strictly, check that it is wrapped "
-             "for this\ncloud's KEK, unwrap it (RSA-OAEP SHA-1, then AES-KWP), and store the key "
-             "as NAME. Prints the\nkey's type and the SHA-256 fingerprint of its public key (of "
-             "its key hash for AES).",
+             "for this\ncloud's KEK (or one made by serve's Create Key), unwrap it (RSA-OAEP "
+             "SHA-1, then\nAES-KWP), and store the key as NAME. Prints the key's type and the "
+             "SHA-256 fingerprint of\nits public key (of its key hash for AES).",
     .opts = opts,
     .min_args = 1,
     .max_args = 1,

@@ -5,6 +5,7 @@
  */
 #include "commands.h"
 #include "serve.h"
+#include "vault.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -20,6 +21,9 @@ enum {
     OPT_MAX_CONNECTIONS,
     OPT_HEADER_TIMEOUT,
     OPT_BODY_TIMEOUT,
+    OPT_TLS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
 };
 
 static const cli_opt opts[] = {
@@ -40,21 +44,35 @@ static const cli_opt opts[] = {
      "answer (1 to 3600, default 5), however they\ntrickle in"},
     {OPT_BODY_TIMEOUT, "body-timeout", CLI_VALUE, "S",
      "and the rest of it within S seconds of its headers (1 to 3600,\ndefault 30)"},
+    {OPT_TLS, "tls", CLI_FLAG, NULL,
+     "speak https with a self-signed certificate for the vault's host\nnames and loopback, made "
+     "once into STATE/tls/ and reused (its\nSHA-256 is printed: give STATE/tls/cert.pem to "
+     "clients as their CA)"},
+    {OPT_TLS_CERT, "tls-cert", CLI_VALUE, "FILE", "speak https with this PEM certificate (chain)"},
+    {OPT_TLS_KEY, "tls-key", CLI_VALUE, "FILE",
+     "and this unencrypted PEM private key (a private file)"},
     {0},
 };
 
 static const cli_cmd cmd = {
     .name = "serve",
     .synopsis = "[--state DIR] [--listen ADDRESS:PORT] [--token-file FILE]\n"
-                "[--max-connections N] [--header-timeout SECONDS] [--body-timeout SECONDS]",
-    .about = "Serve the emulated cloud HSM as a Key Vault-shaped REST endpoint "
-             "(api-version " KEK_SERVE_API_VERSION ")\non a loopback address only:\n"
-             "  PUT /keys/NAME?api-version=" KEK_SERVE_API_VERSION
-             "   Import Key: opens the .byok in key_hsm inside the\n"
-             "                                   HSM, as `keytransfer-cloud import` does\n"
-             "  GET /keys/NAME?api-version=" KEK_SERVE_API_VERSION "   the key's public JWK\n"
-             "Every request needs 'Authorization: Bearer TOKEN'. Prints the URL and the token, "
-             "then one\nline per request on stderr; stops on SIGINT (Ctrl-C) or SIGTERM.",
+                "[--tls | --tls-cert FILE --tls-key FILE] [--max-connections N]\n"
+                "[--header-timeout SECONDS] [--body-timeout SECONDS]",
+    .about =
+        "Serve the emulated cloud HSM as Key Vault and Managed HSM REST endpoints "
+        "(api-versions 7.0 to\n7.5 and their previews) on a loopback address only:\n"
+        "  PUT  /keys/NAME?api-version=V         Import Key: opens the .byok in key_hsm "
+        "inside the\n"
+        "                                        HSM, as `keytransfer-cloud import` does\n"
+        "  POST /keys/NAME/create?api-version=V  Create Key: an import-only RSA-HSM KEK\n"
+        "  GET  /keys/NAME[/VERSION]?api-version=V  the key bundle (public JWK, attributes)\n"
+        "Host VAULT.vault.azure.net is the key vault (no oct-HSM keys), "
+        "VAULT.managedhsm.azure.net the\nManaged HSM; an address or any other name is the "
+        "emulator's own endpoint (every key type).\nEvery request needs 'Authorization: Bearer "
+        "TOKEN'; without it the answer is 401 with Key Vault's\nchallenge. Prints the URLs, "
+        "the token and the TLS certificate's SHA-256, then one line per\nrequest on stderr; "
+        "stops on SIGINT (Ctrl-C) or SIGTERM.",
     .opts = opts,
 };
 
@@ -113,6 +131,9 @@ static kt_rc load_token(const char *file, kt_secbuf *token, kt_err *e)
 int cmd_serve(int argc, char **argv)
 {
     const char *state = NULL, *listen = "127.0.0.1:0", *token_file = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
+    bool tls_self = false;
+    kek_tls tls = {0};
     kek_serve_limits limits = KEK_SERVE_LIMITS_DEFAULT;
     char state_buf[4096];
     struct sockaddr_storage ss;
@@ -123,6 +144,7 @@ int cmd_serve(int argc, char **argv)
     kt_secbuf token = {0};
     sigset_t stop;
     kt_err e;
+    kt_rc rc0 = KT_OK;
 
     /* 1. options */
     cli_args c;
@@ -133,6 +155,9 @@ int cmd_serve(int argc, char **argv)
     if (cli_value(&c, OPT_LISTEN) != NULL)
         listen = cli_value(&c, OPT_LISTEN);
     token_file = cli_value(&c, OPT_TOKEN_FILE);
+    tls_cert = cli_value(&c, OPT_TLS_CERT);
+    tls_key = cli_value(&c, OPT_TLS_KEY);
+    tls_self = cli_flag(&c, OPT_TLS);
     static const struct {
         int key;
         const char *name;
@@ -155,6 +180,10 @@ int cmd_serve(int argc, char **argv)
     if (kek_listen_parse(listen, &ss, &sslen, &e) != KT_OK ||
         kek_serve_limits_check(&limits, &e) != KT_OK)
         return cli_usage(cmd.name, "%s", e.msg);
+    if ((tls_cert == NULL) != (tls_key == NULL))
+        return cli_usage(cmd.name, "--tls-cert and --tls-key go together");
+    if (tls_self && tls_cert != NULL)
+        return cli_usage(cmd.name, "give --tls or --tls-cert and --tls-key, not both");
     if (state == NULL && (state = cloud_default_state(state_buf, sizeof state_buf)) == NULL)
         return cli_usage(cmd.name, "give --state DIR (no HOME to default to)");
 
@@ -166,6 +195,17 @@ int cmd_serve(int argc, char **argv)
         return cli_report(&e);
     }
 
+    if (tls_cert != NULL)
+        rc0 = kek_tls_load(tls_cert, tls_key, &tls, &e);
+    else if (tls_self)
+        rc0 = kek_tls_self_signed(&cloud, &tls, &e);
+    if (rc0 != KT_OK) {
+        kek_cloud_close(&cloud);
+        kt_secbuf_free(&token);
+        return cli_report(&e);
+    }
+    bool https = tls_cert != NULL || tls_self;
+
     /* 3. operation: the signals are blocked before the server's thread starts, so that only
      * sigwait below sees them and the thread is never interrupted inside the HSM. */
     sigemptyset(&stop);
@@ -176,8 +216,8 @@ int cmd_serve(int argc, char **argv)
     rest.cloud = &cloud;
     rest.token = &token;
     pthread_mutex_init(&rest.lock, NULL);
-    kt_rc rc = kek_serve_start(&rest, (const struct sockaddr *)&ss, sslen, &limits, log_stderr,
-                               NULL, &server, &e);
+    kt_rc rc = kek_serve_start(&rest, (const struct sockaddr *)&ss, sslen, &limits,
+                               https ? &tls : NULL, log_stderr, NULL, &server, &e);
     if (rc != KT_OK) {
         kt_err_prefix(&e, "%s", listen);
         goto out;
@@ -189,13 +229,28 @@ int cmd_serve(int argc, char **argv)
         snprintf(host, sizeof host, "[::1]");
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    char tenant[37], vault_base[128], mhsm_base[128], fp[65], certpath[PATH_MAX];
+    unsigned port = kek_serve_port(server);
+    kek_tenant_id(&cloud, tenant);
+    kek_vault_base(&cloud, KEK_HOST_VAULT, vault_base, sizeof vault_base);
+    kek_vault_base(&cloud, KEK_HOST_MHSM, mhsm_base, sizeof mhsm_base);
     printf("Key Vault emulator for vault %s (region %s)\n"
-           "  url      http://%s:%u\n"
+           "  url      %s://%s:%u\n",
+           cloud.vault, cloud.region, https ? "https" : "http", host, port);
+    if (https) {
+        kt_hex(fp, tls.sha256, 32);
+        printf("  vault    %s:%u (resolve it to %s)\n"
+               "  mhsm     %s:%u\n"
+               "  tls      SHA-256 %s%s\n",
+               vault_base, port, host, mhsm_base, port, fp, tls.made ? " (made now)" : "");
+        if (tls_self && kek_tls_paths(&cloud, certpath, sizeof certpath, &e) == KT_OK)
+            printf("  cacert   %s\n", certpath);
+    }
+    printf("  tenant   %s\n"
            "  token    %s\n"
            "  kek      %s\n"
            "Stop it with Ctrl-C or SIGTERM.\n",
-           cloud.vault, cloud.region, host, kek_serve_port(server),
-           token_file != NULL ? "(from the token file)" : (const char *)token.p, cloud.kid);
+           tenant, token_file != NULL ? "(from the token file)" : (const char *)token.p, cloud.kid);
     if (fflush(stdout) != 0) {
         rc = kt_fail(&e, KT_EIO, "cannot write to standard output");
         goto out;
@@ -209,6 +264,7 @@ out:
     kek_serve_stop(server);
     pthread_mutex_destroy(&rest.lock);
     kek_cloud_close(&cloud);
+    kek_tls_free(&tls);
     kt_secbuf_free(&token);
     return rc == KT_OK ? KT_EXIT_OK : cli_report(&e);
 }

@@ -3,6 +3,7 @@
  * module and store the key it carries. The unwrapped key exists only in secure memory.
  */
 #include "internal.h"
+#include "vault.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ static kt_rc target_type(const kt_secbuf *target, world_key_type *type, kt_err *
 {
     EVP_PKEY *pkey = NULL;
     kt_err pkcs8_err;
-    if (pkg_pkcs8_decode(target->p, target->len, &pkey, &pkcs8_err) == KT_OK) {
+    if (kt_pkcs8_decode(target->p, target->len, &pkey, &pkcs8_err) == KT_OK) {
         bool rsa = EVP_PKEY_is_a(pkey, "RSA"), ec = EVP_PKEY_is_a(pkey, "EC");
         EVP_PKEY_free(pkey);
         if (!rsa && !ec)
@@ -45,21 +46,18 @@ kt_rc kek_import(kek_cloud *c, const uint8_t *byok, size_t len, const char *name
     memset(out, 0, sizeof *out);
     if ((rc = kek_check_key_name(name, e)) != KT_OK)
         return rc;
+    kek_stored_kind kind;
+    if ((rc = kek_vault_lookup(c, name, &kind, &out->info, e)) != KT_OK)
+        return rc;
+    if (kind == KEK_STORED_KEK || kind == KEK_STORED_CLOUD_KEK)
+        return kt_fail(e, KT_EEXIST, "%s is the name of a KEK of this vault", name);
+    memset(&out->info, 0, sizeof out->info);
     if ((rc = pkg_byok_parse(byok, len, &b, e)) != KT_OK)
         return rc;
-    if (strcmp(b.kid, c->kid) != 0) {
-        rc = kt_fail(e, KT_EDENIED, "the .byok is wrapped for KEK %s; this cloud's KEK is %s",
-                     b.kid, c->kid);
+    /* Inside the module: the KEK the kid names (the cloud's own or one made by Create Key) may
+     * do nothing but unwrap an incoming package. */
+    if ((rc = kek_load_kek(c, b.kid, &kek, e)) != KT_OK)
         goto out;
-    }
-
-    /* Inside the module: the KEK may do nothing but unwrap an incoming package. */
-    if ((rc = world_key_load(&c->paths, &c->module, KEK_APP_KEK, c->kek_ident, &kek, e)))
-        goto out;
-    if (!world_acl_allows(&kek.info.acl, WORLD_ACT_IMPORT_UNWRAP, NULL, NULL)) {
-        rc = kt_fail(e, KT_EDENIED, "the KEK's ACL does not allow ImportUnwrap");
-        goto out;
-    }
     if ((rc = pkg_rsa_aes_unwrap(kek.pkey, PKG_OAEP_SHA1, b.blob.p, b.blob.len, &k.material, e)))
         goto out;
     world_key_type type = WORLD_KEY_AES; /* set by target_type */

@@ -197,8 +197,8 @@ static kt_rc make_keys(init_ctx *c, kek_init_result *r, kt_err *e)
     /* Only the KEK's public half leaves the module. */
     world_key_info info;
     if ((rc = world_key_inspect(&c->paths, &c->module, KEK_APP_KEK, c->kek_ident, &info, e)) ||
-        (rc = pkg_pubkey_from_der(info.spki, info.spki_len, &c->kek_pub, e)) ||
-        (rc = pkg_spki_sha256(c->kek_pub, r->kek_fp, e)))
+        (rc = kt_spki_decode(info.spki, info.spki_len, &c->kek_pub, e)) ||
+        (rc = kt_spki_sha256(c->kek_pub, r->kek_fp, e)))
         return rc;
     r->kek_bits = c->o->kek_bits;
     return KT_OK;

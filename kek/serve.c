@@ -6,7 +6,10 @@
  * Key Vault error answer, never a crash. Imports go through kek_import.
  */
 #include "serve.h"
+
+#include "aws_kms.h"
 #include "internal.h"
+#include "vault.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -45,22 +48,11 @@ unsigned kek_ops_for(world_key_type type)
     return 0;
 }
 
-/* Key Vault curve names and world/'s canonical ones. */
-static const struct curve {
-    const char *jwk, *world;
-} curves[] = {
-    {"P-256", "P-256"},
-    {"P-384", "P-384"},
-    {"P-521", "P-521"},
-    {"P-256K", "secp256k1"},
-};
-
-static const struct curve *curve_by_world(const char *world)
+/* The curve of world/'s canonical name (the names in each vocabulary live in common/keys.c). */
+static const kt_curve *curve_by_world(const char *world)
 {
-    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
-        if (strcmp(curves[i].world, world) == 0)
-            return &curves[i];
-    return NULL;
+    const kt_curve *c = kt_curve_find(world);
+    return c != NULL && strcmp(c->name, world) == 0 ? c : NULL;
 }
 
 /* ---- the Import Key body ----------------------------------------------------------------- */
@@ -68,6 +60,8 @@ static const struct curve *curve_by_world(const char *world)
 void kek_import_body_free(kek_import_body *b)
 {
     kt_buf_free(&b->byok);
+    json_decref(b->tags);
+    json_decref(b->release_policy);
     memset(b, 0, sizeof *b);
 }
 
@@ -106,13 +100,11 @@ static kt_rc parse_crv(const json_t *key, kek_import_body *out, kt_err *e)
     }
     if (crv == NULL)
         return kt_fail(e, KT_EFORMAT, WHAT ": an EC-HSM key needs crv");
-    const char *s = json_string_value(crv);
-    for (size_t i = 0; s != NULL && i < sizeof curves / sizeof curves[0]; i++) {
-        if (strcmp(s, curves[i].jwk) == 0) {
-            snprintf(out->crv, sizeof out->crv, "%s", curves[i].jwk);
-            snprintf(out->curve, sizeof out->curve, "%s", curves[i].world);
-            return KT_OK;
-        }
+    const kt_curve *c = kt_curve_by_jwk(json_string_value(crv));
+    if (c != NULL) {
+        snprintf(out->crv, sizeof out->crv, "%s", c->jwk);
+        snprintf(out->curve, sizeof out->curve, "%s", c->name);
+        return KT_OK;
     }
     return kt_fail(e, KT_EFORMAT, WHAT ": crv must be P-256, P-384, P-521 or P-256K");
 }
@@ -167,35 +159,170 @@ static kt_rc parse_hsm(const json_t *key, kek_import_body *out, kt_err *e)
     return KT_OK;
 }
 
-static kt_rc parse_attributes(const json_t *root, kt_err *e)
+/* A number of seconds since 1970 (nbf, exp): Key Vault's IntTime. */
+static kt_rc parse_time(const json_t *attr, const char *name, bool *has, int64_t *out, kt_err *e)
 {
-    static const char *const members[] = {"enabled", NULL};
-    json_t *attr = json_object_get(root, "attributes");
-    bool enabled;
-    kt_rc rc;
-    if (attr == NULL)
+    if (json_object_get(attr, name) == NULL)
         return KT_OK;
-    if (!json_is_object(attr))
-        return kt_fail(e, KT_EFORMAT, WHAT ": attributes must be an object");
-    if ((rc = kt_json_only_keys(attr, members, WHAT " attributes", e)) != KT_OK)
-        return rc;
-    if (json_object_get(attr, "enabled") == NULL)
-        return KT_OK;
-    if ((rc = kt_json_get_bool(attr, "enabled", WHAT " attributes", &enabled, e)) != KT_OK)
-        return rc;
-    if (!enabled)
-        return kt_fail(e, KT_EFORMAT, WHAT ": this emulator imports enabled keys only");
-    return KT_OK;
+    *has = true;
+    return kt_json_get_int(attr, name, WHAT " attributes", 0, 253402300799 /* 9999-12-31 */, out,
+                           e);
 }
 
-kt_rc kek_import_body_parse(const uint8_t *in, size_t len, kek_import_body *out, kt_err *e)
+/* attributes: enabled, nbf, exp, and exportable from 7.3. */
+kt_rc kek_attributes_parse(const json_t *root, const kek_api *api, const char *what,
+                           kek_key_attrs *out, kt_err *e)
 {
-    static const char *const top[] = {"key", "attributes", NULL};
-    static const char *const key_members[] = {"kty", "crv", "key_ops", "key_hsm", NULL};
-    json_t *j = NULL, *key;
+    static const char *const members[] = {"enabled", "nbf", "exp", "exportable", NULL};
+    json_t *attr = json_object_get(root, "attributes");
     kt_rc rc;
 
     memset(out, 0, sizeof *out);
+    out->enabled = true;
+    if (attr == NULL)
+        return KT_OK;
+    if (!json_is_object(attr))
+        return kt_fail(e, KT_EFORMAT, "%s: attributes must be an object", what);
+    if ((rc = kt_json_only_keys(attr, members, "attributes", e)) != KT_OK) {
+        kt_err_prefix(e, "%s", what);
+        return rc;
+    }
+    if (json_object_get(attr, "exportable") != NULL && !api->skr)
+        return kt_fail(e, KT_EFORMAT,
+                       "%s: attributes.exportable is not in api-version %s (it is from 7.3)", what,
+                       api->name);
+    if ((json_object_get(attr, "enabled") != NULL &&
+         (rc = kt_json_get_bool(attr, "enabled", "attributes", &out->enabled, e))) ||
+        (json_object_get(attr, "exportable") != NULL &&
+         (rc = kt_json_get_bool(attr, "exportable", "attributes", &out->exportable, e))) ||
+        (rc = parse_time(attr, "nbf", &out->has_nbf, &out->nbf, e)) ||
+        (rc = parse_time(attr, "exp", &out->has_exp, &out->exp, e))) {
+        kt_err_prefix(e, "%s", what);
+        return rc;
+    }
+    if (out->has_nbf && out->has_exp && out->exp <= out->nbf)
+        return kt_fail(e, KT_EFORMAT, "%s: attributes.exp must be after attributes.nbf", what);
+    return KT_OK;
+}
+
+/* tags: at most KEK_TAGS_MAX string members, names and values within Key Vault's limits. */
+kt_rc kek_tags_parse(const json_t *root, const char *what, json_t **out, kt_err *e)
+{
+    json_t *tags = json_object_get(root, "tags"), *v;
+    const char *k;
+
+    *out = NULL;
+    if (tags == NULL)
+        return KT_OK;
+    if (!json_is_object(tags))
+        return kt_fail(e, KT_EFORMAT, "%s: tags must be an object of strings", what);
+    if (json_object_size(tags) > KEK_TAGS_MAX)
+        return kt_fail(e, KT_EFORMAT, "%s: at most %d tags, not %zu", what, KEK_TAGS_MAX,
+                       json_object_size(tags));
+    json_object_foreach(tags, k, v)
+    {
+        size_t kn = strlen(k);
+        if (kn == 0 || kn > KEK_TAG_NAME_MAX)
+            return kt_fail(e, KT_EFORMAT, "%s: a tag name is 1 to %d characters", what,
+                           KEK_TAG_NAME_MAX);
+        if (!json_is_string(v))
+            return kt_fail(e, KT_EFORMAT, "%s: tag '%.64s' is not a string", what, k);
+        if (json_string_length(v) > KEK_TAG_VALUE_MAX)
+            return kt_fail(e, KT_EFORMAT, "%s: tag '%.64s' is longer than %d characters", what, k,
+                           KEK_TAG_VALUE_MAX);
+    }
+    if ((*out = json_deep_copy(tags)) == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    return KT_OK;
+}
+
+/* release_policy: {contentType (optional), data (base64url of a JSON object), immutable}. */
+static kt_rc parse_release_policy(const json_t *root, const kek_api *api, json_t **out, kt_err *e)
+{
+    static const char *const members[] = {"contentType", "data", "immutable", NULL};
+    json_t *rp = json_object_get(root, "release_policy"), *doc = NULL;
+    const char *ct = KEK_POLICY_CT, *data;
+    bool immutable = false;
+    kt_buf raw = {0};
+    kt_rc rc;
+
+    *out = NULL;
+    if (rp == NULL)
+        return KT_OK;
+    if (!api->skr)
+        return kt_fail(e, KT_EFORMAT,
+                       WHAT ": release_policy is not in api-version %s (it is from 7.3)",
+                       api->name);
+    if (!json_is_object(rp))
+        return kt_fail(e, KT_EFORMAT, WHAT ": release_policy must be an object");
+    if ((rc = kt_json_only_keys(rp, members, WHAT " release_policy", e)) != KT_OK)
+        return rc;
+    if (json_object_get(rp, "immutable") != NULL && !api->immutable)
+        return kt_fail(e, KT_EFORMAT,
+                       WHAT ": release_policy.immutable is not in api-version %s (it is from 7.3)",
+                       api->name);
+    if ((json_object_get(rp, "contentType") != NULL &&
+         (rc = kt_json_get_string(rp, "contentType", WHAT " release_policy", &ct, e))) ||
+        (json_object_get(rp, "immutable") != NULL &&
+         (rc = kt_json_get_bool(rp, "immutable", WHAT " release_policy", &immutable, e))) ||
+        (rc = kt_json_get_string(rp, "data", WHAT " release_policy", &data, e)))
+        return rc;
+    if (strcasecmp(ct, KEK_POLICY_CT) != 0 && strcasecmp(ct, "application/json") != 0)
+        return kt_fail(e, KT_EFORMAT, WHAT ": release_policy.contentType must be " KEK_POLICY_CT);
+    size_t n = strlen(data);
+    if (n == 0 || n > (KEK_POLICY_MAX + 2) / 3 * 4)
+        return kt_fail(e, KT_EFORMAT, WHAT ": release_policy.data must hold 1 to %d bytes",
+                       KEK_POLICY_MAX);
+    if ((rc = kt_b64url_decode(data, n, &raw, e)) != KT_OK) {
+        kt_err_prefix(e, WHAT ": release_policy.data");
+        return rc;
+    }
+    rc = kt_json_parse(raw.p, raw.len, KEK_POLICY_MAX, &doc, e);
+    kt_buf_free(&raw);
+    if (rc != KT_OK) {
+        kt_err_prefix(e, WHAT ": release_policy.data is not a JSON policy document");
+        return rc;
+    }
+    bool object = json_is_object(doc);
+    json_decref(doc);
+    if (!object)
+        return kt_fail(e, KT_EFORMAT, WHAT ": release_policy.data must be a JSON object");
+    *out = api->immutable ? json_pack("{s:s, s:s, s:b}", "contentType", KEK_POLICY_CT, "data", data,
+                                      "immutable", immutable)
+                          : json_pack("{s:s, s:s}", "contentType", KEK_POLICY_CT, "data", data);
+    if (*out == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    return KT_OK;
+}
+
+static kt_rc parse_hsm_flag(const json_t *root, kek_import_body *out, kt_err *e)
+{
+    bool hsm;
+    kt_rc rc;
+    if (json_object_get(root, "Hsm") == NULL)
+        return KT_OK;
+    if ((rc = kt_json_get_bool(root, "Hsm", WHAT, &hsm, e)) != KT_OK)
+        return rc;
+    if (!hsm)
+        return kt_fail(e, KT_EFORMAT,
+                       WHAT ": Hsm false asks for a software key; a key_hsm package is opened "
+                            "inside the HSM only (send Hsm true, or leave it out)");
+    out->hsm = true;
+    return KT_OK;
+}
+
+kt_rc kek_import_body_parse_api(const uint8_t *in, size_t len, const kek_api *api,
+                                kek_import_body *out, kt_err *e)
+{
+    static const char *const top[] = {"key", "Hsm", "attributes", "tags", "release_policy", NULL};
+    static const char *const key_members[] = {"kty", "crv", "key_ops", "key_hsm", NULL};
+    json_t *j = NULL, *key;
+    kek_key_attrs attrs;
+    kt_rc rc;
+
+    memset(out, 0, sizeof *out);
+    if (api == NULL)
+        api = kek_api_latest();
     if ((rc = kt_json_parse(in, len, KEK_SERVE_BODY_MAX, &j, e)) != KT_OK) {
         kt_err_prefix(e, WHAT);
         return rc;
@@ -205,10 +332,30 @@ kt_rc kek_import_body_parse(const uint8_t *in, size_t len, kek_import_body *out,
         (rc = kt_json_only_keys(key, key_members, WHAT " key", e)) ||
         (rc = parse_kty(key, out, e)) || (rc = parse_crv(key, out, e)) ||
         (rc = parse_ops(key, out, e)) || (rc = parse_hsm(key, out, e)) ||
-        (rc = parse_attributes(j, e)))
+        (rc = parse_hsm_flag(j, out, e)) || (rc = kek_attributes_parse(j, api, WHAT, &attrs, e)) ||
+        (rc = kek_tags_parse(j, WHAT, &out->tags, e)) ||
+        (rc = parse_release_policy(j, api, &out->release_policy, e)))
+        goto out;
+    out->enabled = attrs.enabled;
+    out->has_nbf = attrs.has_nbf;
+    out->has_exp = attrs.has_exp;
+    out->nbf = attrs.nbf;
+    out->exp = attrs.exp;
+    out->exportable = attrs.exportable;
+    if (out->exportable && out->release_policy == NULL)
+        rc = kt_fail(e, KT_EFORMAT,
+                     WHAT ": an exportable key must have a release policy (attributes.exportable "
+                          "true needs release_policy)");
+out:
+    if (rc != KT_OK)
         kek_import_body_free(out);
     json_decref(j);
     return rc;
+}
+
+kt_rc kek_import_body_parse(const uint8_t *in, size_t len, kek_import_body *out, kt_err *e)
+{
+    return kek_import_body_parse_api(in, len, NULL, out, e);
 }
 
 /* ---- the listen address ------------------------------------------------------------------ */
@@ -330,6 +477,7 @@ static void answer_rc(kek_rest_response *rs, const kt_err *e)
 typedef struct route {
     char name[PKG_KEY_NAME_MAX + 1];
     char version[33]; /* "" when the path has none */
+    bool create;      /* /keys/NAME/create */
 } route;
 
 static bool is_version(const char *s)
@@ -342,7 +490,7 @@ static bool is_version(const char *s)
     return true;
 }
 
-/* /keys/NAME, /keys/NAME/ or /keys/NAME/VERSION; false for anything else. */
+/* /keys/NAME, /keys/NAME/, /keys/NAME/VERSION or /keys/NAME/create; false for anything else. */
 static bool parse_route(const char *path, route *r)
 {
     kt_err ignored;
@@ -358,6 +506,10 @@ static bool parse_route(const char *path, route *r)
         return false;
     if (slash == NULL || slash[1] == '\0')
         return true;
+    if (strcmp(slash + 1, "create") == 0) {
+        r->create = true;
+        return true;
+    }
     if (!is_version(slash + 1))
         return false;
     snprintf(r->version, sizeof r->version, "%s", slash + 1);
@@ -387,36 +539,62 @@ static bool is_json_type(const char *ct)
 bool kek_rest_precheck(kek_rest *s, const kek_rest_request *rq, kek_rest_response *rs)
 {
     route r;
+    bool ours;
     memset(rs, 0, sizeof *rs);
-    if (!parse_route(rq->path, &r)) {
-        answer_error(rs, 404, "NotFound",
-                     "no such resource: this emulator serves /keys/{name} (names of 1 to %d "
-                     "letters, digits and '-')",
-                     PKG_KEY_NAME_MAX);
-        return true;
-    }
-    bool put = strcmp(rq->method, "PUT") == 0, get = strcmp(rq->method, "GET") == 0;
-    if (!(get || (put && r.version[0] == '\0'))) {
-        rs->allow = r.version[0] ? "GET" : "GET, PUT";
-        answer_error(rs, 405, "MethodNotAllowed", "%s is not allowed here; allowed: %s",
-                     put ? "PUT with a key version" : "this method", rs->allow);
-        return true;
-    }
-    if (rq->api_version == NULL || strcmp(rq->api_version, KEK_SERVE_API_VERSION) != 0) {
-        answer_error(rs, 400, "BadParameter",
-                     "the api-version query parameter is missing or not " KEK_SERVE_API_VERSION
-                     ", the one version this emulator speaks");
-        return true;
-    }
+    kek_host_kind kind = kek_host_parse(rq->host, s->cloud->vault, &ours);
+
+    /* The token before anything else: an unauthenticated request learns where to get one. */
     if (!token_ok(s, rq->authorization)) {
-        rs->www_authenticate = true;
+        char tenant[37];
+        kek_tenant_id(s->cloud, tenant);
+        snprintf(rs->www_authenticate, sizeof rs->www_authenticate,
+                 "Bearer authorization=\"https://login.microsoftonline.com/%s\", resource=\"%s\"",
+                 tenant, kek_host_resource(kind));
         answer_error(rs, 401, "Unauthorized",
                      rq->authorization == NULL
                          ? "AKV10000: Request is missing a Bearer or PoP token."
                          : "the bearer token is not the one this emulator printed or was given");
         return true;
     }
-    if (put && !is_json_type(rq->content_type)) {
+    if (!ours) {
+        answer_error(rs, 404, "NotFound", "this emulator is vault %s; the host %.100s is not",
+                     s->cloud->vault, rq->host);
+        return true;
+    }
+    if (!parse_route(rq->path, &r)) {
+        answer_error(rs, 404, "NotFound",
+                     "no such resource: this emulator serves /keys/{name}, /keys/{name}/{version} "
+                     "and /keys/{name}/create (names of 1 to %d letters, digits and '-')",
+                     PKG_KEY_NAME_MAX);
+        return true;
+    }
+    bool put = strcmp(rq->method, "PUT") == 0, get = strcmp(rq->method, "GET") == 0,
+         post = strcmp(rq->method, "POST") == 0;
+    bool allowed = r.create ? post : r.version[0] ? get : (get || put);
+    if (!allowed) {
+        rs->allow = r.create ? "POST" : r.version[0] ? "GET" : "GET, PUT";
+        answer_error(rs, 405, "MethodNotAllowed", "%s is not allowed here; allowed: %s",
+                     put && r.version[0] ? "PUT with a key version" : "this method", rs->allow);
+        return true;
+    }
+    const kek_api *api = kek_api_find(rq->api_version);
+    if (api == NULL) {
+        char list[256] = "";
+        for (size_t i = 0; i < kek_napis; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     kek_apis[i].name);
+        answer_error(rs, 400, "BadParameter",
+                     "The specified version (%.40s) is not recognized. Consider using one of the "
+                     "following versions: %s",
+                     rq->api_version != NULL ? rq->api_version : "none", list);
+        return true;
+    }
+    if (kind == KEK_HOST_MHSM && !api->mhsm) {
+        answer_error(rs, 400, "BadParameter",
+                     "Managed HSM serves api-version 7.2 and later, not %s", api->name);
+        return true;
+    }
+    if ((put || post) && !is_json_type(rq->content_type)) {
         answer_error(rs, 415, "UnsupportedMediaType", "the request body must be application/json");
         return true;
     }
@@ -424,19 +602,6 @@ bool kek_rest_precheck(kek_rest *s, const kek_rest_request *rq, kek_rest_respons
 }
 
 /* ---- the emulated HSM behind the routes -------------------------------------------------- */
-
-/* The key's version: stable for the key as stored, so GET and PUT name the same kid. */
-static void key_version(const world_key_info *info, char out[33])
-{
-    static const char label[] = "keytransfer-cloud key version 1";
-    uint8_t in[sizeof label - 1 + WORLD_HASH_LEN + 8], d[32];
-    memcpy(in, label, sizeof label - 1);
-    memcpy(in + sizeof label - 1, info->key_hash, WORLD_HASH_LEN);
-    for (int i = 0; i < 8; i++)
-        in[sizeof label - 1 + WORLD_HASH_LEN + i] = (uint8_t)(info->created >> (56 - 8 * i));
-    kt_sha256(d, in, sizeof in);
-    kt_hex(out, d, 16);
-}
 
 /* What the HSM lets the stored key do, in Key Vault's terms (encrypt also allows wrapKey,
  * decrypt unwrapKey). */
@@ -457,6 +622,15 @@ static unsigned acl_ops(const world_key_info *info)
     return ops & kek_ops_for(info->type);
 }
 
+static json_t *ops_array(unsigned ops)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < N_OPS; i++)
+        if (ops & (1u << i))
+            json_array_append_new(a, json_string(op_names[i]));
+    return a;
+}
+
 static json_t *b64_bn(const BIGNUM *bn, int pad)
 {
     uint8_t buf[PKG_RSA_MAX_BITS / 8 + 1];
@@ -471,32 +645,37 @@ static json_t *b64_bn(const BIGNUM *bn, int pad)
     return v;
 }
 
-/* The public JWK of a stored key (RFC 7517/7518 as Key Vault writes it). */
-static kt_rc key_jwk(const kek_cloud *c, const world_key_info *info, unsigned ops, json_t **out,
-                     kt_err *e)
+/* What a key bundle says beside the key: from the metadata, else the defaults of a key imported
+ * before metadata was kept. */
+typedef struct bundle_facts {
+    const char *kid;        /* the cloud's own KEK: its kid; else NULL (made from the version) */
+    json_t *key_ops;        /* borrowed */
+    json_t *attributes;     /* borrowed: enabled, nbf, exp, exportable; or NULL */
+    json_t *tags;           /* borrowed, or NULL */
+    json_t *release_policy; /* borrowed, or NULL */
+} bundle_facts;
+
+/* The key bundle of a stored key (RFC 7517/7518 JWK as Key Vault writes it), as api answers. */
+static kt_rc key_bundle(const kek_cloud *c, kek_host_kind host, const kek_api *api,
+                        const world_key_info *info, const bundle_facts *f, json_t **out, kt_err *e)
 {
     static const char *const ktys[] = {"", "RSA-HSM", "EC-HSM", "oct-HSM"};
-    char version[33], kid[PKG_KID_MAX + 1], vault[KEK_VAULT_MAX + 1];
+    char version[33], kid[PKG_KID_MAX + 1], base[128];
     EVP_PKEY *pkey = NULL;
     BIGNUM *a = NULL, *b = NULL;
+    json_t *key = NULL, *attrs = NULL, *v;
     kt_rc rc = KT_OK;
 
     *out = NULL;
-    for (size_t i = 0; i <= strlen(c->vault); i++)
-        vault[i] = (char)tolower((unsigned char)c->vault[i]);
-    key_version(info, version);
-    snprintf(kid, sizeof kid, "https://%s.vault.azure.net/keys/%s/%s", vault, info->plainname,
-             version);
-    json_t *key_ops = json_array();
-    for (size_t i = 0; key_ops != NULL && i < N_OPS; i++)
-        if (ops & (1u << i))
-            json_array_append_new(key_ops, json_string(op_names[i]));
-    json_t *key =
-        json_pack("{s:s, s:s, s:o}", "kid", kid, "kty", ktys[info->type], "key_ops", key_ops);
+    kek_key_version(info, version);
+    kek_vault_base(c, host, base, sizeof base);
+    snprintf(kid, sizeof kid, "%s/keys/%s/%s", base, info->plainname, version);
+    key = json_pack("{s:s, s:s, s:O}", "kid", f->kid != NULL ? f->kid : kid, "kty",
+                    ktys[info->type], "key_ops", f->key_ops);
     if (key == NULL)
         return kt_fail(e, KT_ENOMEM, "out of memory");
     if (info->type != WORLD_KEY_AES) {
-        if ((rc = pkg_pubkey_from_der(info->spki, info->spki_len, &pkey, e)) != KT_OK)
+        if ((rc = kt_spki_decode(info->spki, info->spki_len, &pkey, e)) != KT_OK)
             goto out;
         if (info->type == WORLD_KEY_RSA) {
             if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a) != 1 ||
@@ -507,7 +686,7 @@ static kt_rc key_jwk(const kek_cloud *c, const world_key_info *info, unsigned op
             json_object_set_new(key, "n", b64_bn(a, 0));
             json_object_set_new(key, "e", b64_bn(b, 0));
         } else {
-            const struct curve *cv = curve_by_world(info->curve);
+            const kt_curve *cv = curve_by_world(info->curve);
             if (cv == NULL || EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a) != 1 ||
                 EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &b) != 1) {
                 rc = kt_fail_ssl(e, KT_ECRYPTO, "cannot read the EC public key");
@@ -520,15 +699,45 @@ static kt_rc key_jwk(const kek_cloud *c, const world_key_info *info, unsigned op
             json_object_set_new(key, "y", b64_bn(b, coord));
         }
     }
-    json_t *v = json_pack("{s:o, s:{s:b, s:I, s:I, s:s, s:b}}", "key", key, "attributes", "enabled",
-                          1, "created", (json_int_t)info->created, "updated",
-                          (json_int_t)info->created, "recoveryLevel", "Purgeable", "exportable", 0);
-    key = NULL;
-    if (v == NULL)
+    bool enabled = true, exportable = false;
+    if (f->attributes != NULL) {
+        enabled = json_is_true(json_object_get(f->attributes, "enabled"));
+        exportable = json_is_true(json_object_get(f->attributes, "exportable"));
+    }
+    attrs = json_pack("{s:b}", "enabled", enabled);
+    if (attrs == NULL) {
         rc = kt_fail(e, KT_ENOMEM, "out of memory");
+        goto out;
+    }
+    static const char *const times[] = {"nbf", "exp"};
+    for (size_t i = 0; f->attributes != NULL && i < 2; i++)
+        if ((v = json_object_get(f->attributes, times[i])) != NULL && json_is_integer(v))
+            json_object_set_new(attrs, times[i], json_integer(json_integer_value(v)));
+    json_object_set_new(attrs, "created", json_integer((json_int_t)info->created));
+    json_object_set_new(attrs, "updated", json_integer((json_int_t)info->created));
+    json_object_set_new(attrs, "recoveryLevel", json_string("Purgeable"));
+    if (api->skr)
+        json_object_set_new(attrs, "exportable", json_boolean(exportable));
+    v = json_pack("{s:o, s:o}", "key", key, "attributes", attrs);
+    key = attrs = NULL;
+    if (v == NULL) {
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (f->tags != NULL && json_object_size(f->tags) > 0)
+        json_object_set_new(v, "tags", json_deep_copy(f->tags));
+    if (api->skr && f->release_policy != NULL) {
+        json_t *rp = json_deep_copy(f->release_policy);
+        if (rp != NULL && !api->immutable)
+            json_object_del(rp, "immutable");
+        else if (rp != NULL && json_object_get(rp, "immutable") == NULL)
+            json_object_set_new(rp, "immutable", json_false());
+        json_object_set_new(v, "release_policy", rp);
+    }
     *out = v;
 out:
     json_decref(key);
+    json_decref(attrs);
     BN_free(a);
     BN_free(b);
     EVP_PKEY_free(pkey);
@@ -552,20 +761,11 @@ static kt_rc peek(kek_cloud *c, const kt_buf *byok, world_key_type *type, char *
 
     if ((rc = pkg_byok_parse(byok->p, byok->len, &b, e)) != KT_OK)
         return rc;
-    if (strcmp(b.kid, c->kid) != 0) {
-        rc = kt_fail(e, KT_EDENIED, "the .byok is wrapped for KEK %s; this vault's KEK is %s",
-                     b.kid, c->kid);
+    if ((rc = kek_load_kek(c, b.kid, &kek, e)) != KT_OK)
         goto out;
-    }
-    if ((rc = world_key_load(&c->paths, &c->module, KEK_APP_KEK, c->kek_ident, &kek, e)))
-        goto out;
-    if (!world_acl_allows(&kek.info.acl, WORLD_ACT_IMPORT_UNWRAP, NULL, NULL)) {
-        rc = kt_fail(e, KT_EDENIED, "the KEK's ACL does not allow ImportUnwrap");
-        goto out;
-    }
     if ((rc = pkg_rsa_aes_unwrap(kek.pkey, PKG_OAEP_SHA1, b.blob.p, b.blob.len, &k.material, e)))
         goto out;
-    if (pkg_pkcs8_decode(k.material.p, k.material.len, &pkey, &ignored) == KT_OK)
+    if (kt_pkcs8_decode(k.material.p, k.material.len, &pkey, &ignored) == KT_OK)
         *type = EVP_PKEY_is_a(pkey, "RSA")  ? WORLD_KEY_RSA
                 : EVP_PKEY_is_a(pkey, "EC") ? WORLD_KEY_EC
                                             : 0;
@@ -586,43 +786,95 @@ out:
     return rc;
 }
 
-static void lower_ident(const char *name, char *out, size_t outsz)
+/* The metadata of a key about to be stored. */
+static json_t *make_meta(const char *name, kek_host_kind host, json_t *key_ops,
+                         const kek_key_attrs *a, json_t *tags, json_t *release_policy)
 {
-    size_t i = 0;
-    for (; name[i] != '\0' && i + 1 < outsz; i++)
-        out[i] = (char)tolower((unsigned char)name[i]);
-    out[i] = '\0';
+    json_t *attrs = json_pack("{s:b, s:b}", "enabled", a->enabled, "exportable", a->exportable);
+    if (attrs != NULL && a->has_nbf)
+        json_object_set_new(attrs, "nbf", json_integer(a->nbf));
+    if (attrs != NULL && a->has_exp)
+        json_object_set_new(attrs, "exp", json_integer(a->exp));
+    json_t *m = json_pack("{s:s, s:s, s:O, s:o}", "name", name, "service", kek_host_service(host),
+                          "key_ops", key_ops, "attributes", attrs);
+    if (m != NULL && tags != NULL)
+        json_object_set(m, "tags", tags);
+    if (m != NULL && release_policy != NULL)
+        json_object_set(m, "release_policy", release_policy);
+    return m;
 }
 
-static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq,
-                      kek_rest_response *rs)
+static kt_rc answer_stored(kek_rest *s, kek_host_kind host, const kek_api *api, const char *ident,
+                           const world_key_info *info, const char *own_kid, unsigned fallback_ops,
+                           kek_rest_response *rs, kt_err *e)
+{
+    json_t *meta = NULL, *v = NULL, *ops = NULL;
+    kt_rc rc = ident != NULL ? kek_meta_read(s->cloud, ident, &meta, e) : KT_OK;
+    if (rc != KT_OK)
+        return rc;
+    if (!kek_meta_serves(meta, host)) {
+        json_decref(meta);
+        answer_error(rs, 404, "KeyNotFound",
+                     "A key with (name/id) %s was not found in this %s: it is in the %s.",
+                     info->plainname, host == KEK_HOST_MHSM ? "managed HSM" : "key vault",
+                     host == KEK_HOST_MHSM ? "key vault" : "managed HSM");
+        return KT_OK;
+    }
+    bundle_facts f = {.kid = own_kid};
+    const char *meta_name = meta != NULL ? json_string_value(json_object_get(meta, "name")) : NULL;
+    if (meta_name != NULL && strcasecmp(meta_name, info->plainname) == 0) {
+        f.key_ops = json_object_get(meta, "key_ops");
+        f.attributes = json_object_get(meta, "attributes");
+        f.tags = json_object_get(meta, "tags");
+        f.release_policy = json_object_get(meta, "release_policy");
+    }
+    if (f.key_ops == NULL || !json_is_array(f.key_ops)) {
+        ops = fallback_ops ? ops_array(fallback_ops) : json_pack("[s]", "import");
+        f.key_ops = ops;
+    }
+    if (f.key_ops == NULL)
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    else if ((rc = key_bundle(s->cloud, host, api, info, &f, &v, e)) == KT_OK)
+        answer_json(rs, 200, v);
+    json_decref(ops);
+    json_decref(meta);
+    return rc;
+}
+
+static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq, kek_host_kind host,
+                      const kek_api *api, kek_rest_response *rs)
 {
     kek_cloud *c = s->cloud;
     kek_import_body body;
     kek_imported imp;
+    kek_stored_kind kind;
+    world_key_info have;
     world_key_type type = 0;
-    char curve[WORLD_KEY_CURVE_MAX + 1] = "", ident[PKG_KEY_NAME_MAX + 1], path[PATH_MAX];
-    json_t *v = NULL;
+    char curve[WORLD_KEY_CURVE_MAX + 1] = "", ident[WORLD_KEY_IDENT_MAX + 1];
+    json_t *meta = NULL, *ops = NULL;
     kt_err e;
 
     kt_err_clear(&e);
-    if (kek_import_body_parse(rq->body, rq->len, &body, &e) != KT_OK) {
+    if (kek_import_body_parse_api(rq->body, rq->len, api, &body, &e) != KT_OK) {
         answer_error(rs, 400, "BadParameter", "%s", e.msg);
         return;
     }
-    lower_ident(r->name, ident, sizeof ident);
-    if (strlen(ident) > WORLD_KEY_IDENT_MAX) {
-        answer_error(rs, 400, "BadParameter",
-                     "this emulator keeps key names of at most %d "
-                     "characters",
-                     WORLD_KEY_IDENT_MAX);
+    if (kek_name_ident(r->name, ident, sizeof ident, &e) != KT_OK) {
+        answer_error(rs, 400, "BadParameter", "%s", e.msg);
         goto out;
     }
-    if (world_key_path(&c->paths, KEK_APP_IMPORTED, ident, path, sizeof path, &e) != KT_OK) {
+    if (body.type == WORLD_KEY_AES && host == KEK_HOST_VAULT) {
+        answer_error(rs, 400, "BadParameter",
+                     "a key vault holds no oct-HSM keys: import AES keys into a Managed HSM "
+                     "(%s.managedhsm.azure.net)",
+                     c->vault);
+        goto out;
+    }
+    if (kek_vault_lookup(c, r->name, &kind, &have, &e) != KT_OK) {
         answer_rc(rs, &e);
         goto out;
     }
-    if (kt_path_exists(path)) {
+    if (kind != KEK_STORED_NONE) {
         answer_error(rs, 409, "Conflict",
                      "a key named %s exists; this emulator does not make new versions of a key",
                      r->name);
@@ -638,12 +890,25 @@ static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq,
         goto out;
     }
     if (type == WORLD_KEY_EC && strcmp(curve, body.curve) != 0) {
-        const struct curve *cv = curve_by_world(curve);
+        const kt_curve *cv = curve_by_world(curve);
         answer_error(rs, 400, "BadParameter", "crv is %s, but the .byok carries a key on %s",
                      body.crv, cv ? cv->jwk : curve);
         goto out;
     }
-    if (kek_import(c, body.byok.p, body.byok.len, r->name, &imp, &e) != KT_OK) {
+    kek_key_attrs attrs = {.enabled = body.enabled,
+                           .has_nbf = body.has_nbf,
+                           .has_exp = body.has_exp,
+                           .nbf = body.nbf,
+                           .exp = body.exp,
+                           .exportable = body.exportable};
+    /* The metadata first: a key never exists without it. */
+    if ((ops = ops_array(body.ops)) == NULL ||
+        (meta = make_meta(r->name, host, ops, &attrs, body.tags, body.release_policy)) == NULL) {
+        answer_error(rs, 500, "InternalError", "out of memory");
+        goto out;
+    }
+    if (kek_meta_write(c, ident, meta, &e) != KT_OK ||
+        kek_import(c, body.byok.p, body.byok.len, r->name, &imp, &e) != KT_OK) {
         answer_rc(rs, &e);
         goto out;
     }
@@ -651,68 +916,165 @@ static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq,
         answer_error(rs, 500, "InternalError", "the stored key is not of the type checked");
         goto out;
     }
-    if (key_jwk(c, &imp.info, body.ops, &v, &e) != KT_OK) {
+    if (answer_stored(s, host, api, ident, &imp.info, NULL, body.ops, rs, &e) != KT_OK)
         answer_rc(rs, &e);
-        goto out;
-    }
-    answer_json(rs, 200, v);
 out:
+    json_decref(meta);
+    json_decref(ops);
     kek_import_body_free(&body);
 }
 
-static void do_get(kek_rest *s, const route *r, kek_rest_response *rs)
+/* Create Key: only what a BYOK KEK is, an RSA-HSM key whose one operation is import. */
+static void do_create(kek_rest *s, const route *r, const kek_rest_request *rq, kek_host_kind host,
+                      const kek_api *api, kek_rest_response *rs)
 {
+    static const char *const top[] = {"kty",        "key_size", "public_exponent", "key_ops", "crv",
+                                      "attributes", "tags",     "release_policy",  NULL};
     kek_cloud *c = s->cloud;
+    json_t *j = NULL, *ops, *tags = NULL, *meta = NULL, *opsv = NULL;
+    const char *kty;
+    int64_t bits = 2048, pubexp = 65537;
+    kek_key_attrs attrs;
     world_key_info info;
-    char ident[PKG_KEY_NAME_MAX + 1], path[PATH_MAX], version[33];
-    json_t *v = NULL;
+    char ident[WORLD_KEY_IDENT_MAX + 1];
     kt_err e;
 
     kt_err_clear(&e);
-    lower_ident(r->name, ident, sizeof ident);
-    if (strlen(ident) > WORLD_KEY_IDENT_MAX ||
-        world_key_path(&c->paths, KEK_APP_IMPORTED, ident, path, sizeof path, &e) != KT_OK ||
-        !kt_path_exists(path)) {
-        answer_error(rs, 404, "KeyNotFound",
-                     "A key with (name/id) %s was not found in this key "
-                     "vault.",
-                     r->name);
-        return;
+    if (kt_json_parse(rq->body, rq->len, KEK_SERVE_BODY_MAX, &j, &e) != KT_OK ||
+        kt_json_only_keys(j, top, "create body", &e) != KT_OK ||
+        kt_json_get_string(j, "kty", "create body", &kty, &e) != KT_OK ||
+        (json_object_get(j, "key_size") != NULL &&
+         kt_json_get_int(j, "key_size", "create body", 0, 65536, &bits, &e) != KT_OK) ||
+        (json_object_get(j, "public_exponent") != NULL &&
+         kt_json_get_int(j, "public_exponent", "create body", 0, INT64_MAX, &pubexp, &e) !=
+             KT_OK) ||
+        kek_attributes_parse(j, api, "create body", &attrs, &e) != KT_OK ||
+        kek_tags_parse(j, "create body", &tags, &e) != KT_OK) {
+        answer_error(rs, 400, "BadParameter", "%s", e.msg);
+        goto out;
     }
-    if (world_key_inspect(&c->paths, &c->module, KEK_APP_IMPORTED, ident, &info, &e) != KT_OK) {
+    ops = json_object_get(j, "key_ops");
+    if (strcmp(kty, "RSA-HSM") != 0) {
+        answer_error(rs, 400, "BadParameter",
+                     "this emulator creates BYOK key exchange keys only: kty RSA-HSM%s, not %s",
+                     strcmp(kty, "RSA") == 0 ? " (a KEK lives in the HSM)" : "", kty);
+        goto out;
+    }
+    if (ops == NULL || !json_is_array(ops) || json_array_size(ops) != 1 ||
+        !json_is_string(json_array_get(ops, 0)) ||
+        strcmp(json_string_value(json_array_get(ops, 0)), "import") != 0) {
+        answer_error(rs, 400, "BadParameter",
+                     "a BYOK key exchange key has key_ops [\"import\"] and nothing else; this "
+                     "emulator creates no other keys");
+        goto out;
+    }
+    if (json_object_get(j, "crv") != NULL || json_object_get(j, "release_policy") != NULL ||
+        attrs.exportable) {
+        answer_error(rs, 400, "BadParameter",
+                     "a key exchange key has no curve and is never exportable (crv, "
+                     "release_policy and attributes.exportable are refused)");
+        goto out;
+    }
+    if (bits != 2048 && bits != 3072 && bits != 4096) {
+        answer_error(rs, 400, "BadParameter", "key_size must be 2048, 3072 or 4096, not %lld",
+                     (long long)bits);
+        goto out;
+    }
+    if (pubexp != 65537) {
+        answer_error(rs, 400, "BadParameter", "public_exponent must be 65537");
+        goto out;
+    }
+    if (kek_name_ident(r->name, ident, sizeof ident, &e) != KT_OK) {
+        answer_error(rs, 400, "BadParameter", "%s", e.msg);
+        goto out;
+    }
+    if ((opsv = json_pack("[s]", "import")) == NULL ||
+        (meta = make_meta(r->name, host, opsv, &attrs, tags, NULL)) == NULL) {
+        answer_error(rs, 500, "InternalError", "out of memory");
+        goto out;
+    }
+    kek_stored_kind kind;
+    if (kek_vault_lookup(c, r->name, &kind, &info, &e) != KT_OK) {
+        answer_rc(rs, &e);
+        goto out;
+    }
+    if (kind != KEK_STORED_NONE) {
+        answer_error(rs, 409, "Conflict",
+                     "a key named %s exists; this emulator does not make new versions of a key",
+                     r->name);
+        goto out;
+    }
+    if (kek_meta_write(c, ident, meta, &e) != KT_OK ||
+        kek_vault_create_kek(c, r->name, (unsigned)bits, &info, &e) != KT_OK ||
+        answer_stored(s, host, api, ident, &info, NULL, 0, rs, &e) != KT_OK)
+        answer_rc(rs, &e);
+out:
+    json_decref(meta);
+    json_decref(opsv);
+    json_decref(tags);
+    json_decref(j);
+}
+
+static void do_get(kek_rest *s, const route *r, kek_host_kind host, const kek_api *api,
+                   kek_rest_response *rs)
+{
+    kek_cloud *c = s->cloud;
+    world_key_info info;
+    kek_stored_kind kind;
+    char ident[WORLD_KEY_IDENT_MAX + 1], version[33];
+    kt_err e;
+
+    kt_err_clear(&e);
+    if (kek_vault_lookup(c, r->name, &kind, &info, &e) != KT_OK) {
         answer_error(rs, 500, "InternalError", "%s", e.msg);
         return;
     }
-    key_version(&info, version);
+    if (kind == KEK_STORED_NONE) {
+        answer_error(rs, 404, "KeyNotFound",
+                     "A key with (name/id) %s was not found in this key vault.", r->name);
+        return;
+    }
+    const char *own_kid = kind == KEK_STORED_CLOUD_KEK ? c->kid : NULL;
+    if (own_kid != NULL) {
+        const char *slash = strrchr(own_kid, '/');
+        snprintf(version, sizeof version, "%s", slash != NULL ? slash + 1 : "");
+    } else
+        kek_key_version(&info, version);
     if (r->version[0] != '\0' && strcmp(r->version, version) != 0) {
         answer_error(rs, 404, "KeyNotFound",
-                     "A key with (name/id) %s/%s was not found in this "
-                     "key vault.",
-                     r->name, r->version);
+                     "A key with (name/id) %s/%s was not found in this key vault.", r->name,
+                     r->version);
         return;
     }
-    if (key_jwk(c, &info, acl_ops(&info), &v, &e) != KT_OK) {
+    /* The cloud's own KEK has no metadata (it was made by init, not through the API). */
+    const char *meta_ident = NULL;
+    if (own_kid == NULL && kek_name_ident(r->name, ident, sizeof ident, &e) == KT_OK)
+        meta_ident = ident;
+    if (answer_stored(s, host, api, meta_ident, &info, own_kid,
+                      kind == KEK_STORED_IMPORTED ? acl_ops(&info) : 0, rs, &e) != KT_OK)
         answer_rc(rs, &e);
-        return;
-    }
-    answer_json(rs, 200, v);
 }
 
 void kek_rest_handle(kek_rest *s, const kek_rest_request *rq, kek_rest_response *rs)
 {
     route r;
+    bool ours;
     if (kek_rest_precheck(s, rq, rs))
         return;
     if (!parse_route(rq->path, &r)) { /* precheck has answered these; kept for clarity */
         answer_error(rs, 404, "NotFound", "no such resource");
         return;
     }
+    kek_host_kind host = kek_host_parse(rq->host, s->cloud->vault, &ours);
+    const kek_api *api = kek_api_find(rq->api_version);
     /* One request at a time inside the HSM. */
     pthread_mutex_lock(&s->lock);
     if (strcmp(rq->method, "PUT") == 0)
-        do_import(s, &r, rq, rs);
+        do_import(s, &r, rq, host, api, rs);
+    else if (r.create)
+        do_create(s, &r, rq, host, api, rs);
     else
-        do_get(s, &r, rs);
+        do_get(s, &r, host, api, rs);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -954,10 +1316,8 @@ static enum MHD_Result respond(kek_server *s, struct MHD_Connection *conn, const
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
         if (rs->allow != NULL)
             MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rs->allow);
-        if (rs->www_authenticate)
-            MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                    "Bearer authorization=\"https://login.microsoftonline.com/"
-                                    "common\", resource=\"https://vault.azure.net\"");
+        if (rs->www_authenticate[0] != '\0')
+            MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, rs->www_authenticate);
         ret = MHD_queue_response(conn, rs->status, r);
         MHD_destroy_response(r);
     }
@@ -990,6 +1350,7 @@ static void fill_request(struct MHD_Connection *conn, const char *url, const cha
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     rq->content_type =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    rq->host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1012,7 +1373,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *req_cls = p;
         fill_request(conn, url, method, &rq);
-        if (kek_rest_precheck(s->rest, &rq, &rs))
+        /* AWS KMS requests (aws_kms.c) are told by their X-Amz-Target and answered whole. */
+        if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target") == NULL &&
+            kek_rest_precheck(s->rest, &rq, &rs))
             return respond(s, conn, method, url, &rs);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -1050,6 +1413,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return respond(s, conn, method, url, &rs);
     }
     fill_request(conn, url, method, &rq);
+    const char *amz_target = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Target");
+    if (amz_target != NULL) {
+        const kek_aws_request aq = {
+            .method = method,
+            .path = url,
+            .target = amz_target,
+            .authorization = rq.authorization,
+            .amz_date = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Amz-Date"),
+            .content_type = rq.content_type,
+            .body = p->body,
+            .len = p->len};
+        kek_aws_handle(s->rest, &aq, &rs);
+        return respond(s, conn, method, url, &rs);
+    }
     rq.body = p->body;
     rq.len = p->len;
     kek_rest_handle(s->rest, &rq, &rs);
@@ -1069,8 +1446,8 @@ kt_rc kek_serve_limits_check(const kek_serve_limits *l, kt_err *e)
 }
 
 kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen,
-                      const kek_serve_limits *limits, kek_log_fn log, void *log_ctx,
-                      kek_server **out, kt_err *e)
+                      const kek_serve_limits *limits, const kek_tls *tls, kek_log_fn log,
+                      void *log_ctx, kek_server **out, kt_err *e)
 {
     static const kek_serve_limits defaults = KEK_SERVE_LIMITS_DEFAULT;
     kek_server *s;
@@ -1092,14 +1469,35 @@ kt_rc kek_serve_start(kek_rest *rest, const struct sockaddr *sa, socklen_t salen
     unsigned flags = MHD_USE_ERROR_LOG;
     if (sa->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (tls != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            free(s);
+            return kt_fail(e, KT_EUSAGE, "this libmicrohttpd is built without TLS");
+        }
+        flags |= MHD_USE_TLS;
+        /* libmicrohttpd reads both while it starts (gnutls_certificate_set_x509_key_mem). */
+        tls_opts[0] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls->cert_pem.p};
+        tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key_pem.p};
+        /* TLS 1.2 and 1.3 only. */
+        tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                              (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
+    }
+    /* The logger first, so that libmicrohttpd's messages about the other options reach it. */
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
         /* accepted ones, those being shut down included: a backstop */
         2 * s->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)KEK_SERVE_IDLE_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)KEK_SERVE_HEADERS_MAX, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (s->daemon == NULL) {
         free(s);
         return kt_fail(e, KT_EIO,

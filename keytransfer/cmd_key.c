@@ -3,7 +3,9 @@
  * nShield's generatekey, kmfile-dump and aclprint do it. Every subcommand needs the programmed
  * module: what list and show print has been authenticated with KM, never just read from a file.
  */
+#include "cmd_token.h"
 #include "commands.h"
+#include "transfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,8 @@ enum {
 typedef struct key_args {
     const char *kmdata, *type, *size, *curve, *pubexp, *ident, *plainname, *app, *from, *pass_file,
         *out;
-    const char *positional; /* the ID of show and public */
+    const char *positional;                /* the ID of show and public */
+    const char *token, *pin_file, *pin_fd; /* --token URI and its user PIN */
     bool json, yes;
 } key_args;
 
@@ -53,10 +56,33 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, key_args *a)
     a->out = cli_value(&c, OPT_OUT);
     a->json = cli_flag(&c, OPT_JSON);
     a->yes = cli_flag(&c, OPT_YES);
+    a->token = cli_value(&c, OPT_TOKEN);
+    a->pin_file = cli_value(&c, OPT_PIN_FILE);
+    a->pin_fd = cli_value(&c, OPT_PIN_FD);
     a->positional = c.nargs > 0 ? c.arg[0] : NULL;
     cli_args_free(&c);
     return -1;
 }
+
+/* --token URI: the subcommand runs on the PKCS#11 token instead (cmd_token.c). */
+static int on_token(const key_args *a, int (*fn)(const token_key_args *))
+{
+    const token_key_args t = {.uri = a->token,
+                              .type = a->type,
+                              .size = a->size,
+                              .curve = a->curve,
+                              .ident = a->ident,
+                              .pin_file = a->pin_file,
+                              .pin_fd = a->pin_fd,
+                              .out = a->out,
+                              .json = a->json};
+    return fn(&t);
+}
+
+#define CLI_OPTS_TOKEN_KEY                                                                         \
+    CLI_OPT_TOKEN("work on the key in this PKCS#11 token (RFC 7512 URI with\nmodule-path= or "     \
+                  "module-name=) instead of the world"),                                           \
+        CLI_OPT_PIN_FILE("with --token: the token's user PIN (first line)"), CLI_OPT_PIN_FD
 
 #define OPT_IDENT_ENTRY                                                                            \
     {                                                                                              \
@@ -158,6 +184,7 @@ static const cli_opt generate_opts[] = {
     OPT_APP_ENTRY("the application the key belongs to (default: simple)"),
     CLI_OPT_KMDATA,
     CLI_OPT_JSON,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -184,6 +211,8 @@ static int key_generate(int argc, char **argv)
     /* 1. options */
     if (status >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_generate);
     kt_err_clear(&e);
     if (a.type == NULL)
         return cli_usage(cmd, "--type RSA, EC or AES is required");
@@ -368,6 +397,7 @@ static int key_import(int argc, char **argv)
 static const cli_opt list_opts[] = {
     CLI_OPT_JSON,
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -419,74 +449,90 @@ static json_t *key_json(const world_key_info *k, bool full)
     return v;
 }
 
+/* What key list gathers as world_key_foreach hands it the keys one at a time. */
+typedef struct list_state {
+    bool json;
+    json_t *list, *refused; /* --json */
+    size_t shown;
+    int bad; /* the first refusal's exit status */
+} list_state;
+
+/* One key: a refused file is reported on stderr at once; a key is printed (or kept for JSON). */
+static kt_rc list_one(void *ctx, const world_key_entry *it, kt_err *e)
+{
+    list_state *s = ctx;
+    const world_key_info *k = &it->info;
+    char created[32], type[32];
+
+    if (it->rc != KT_OK) {
+        int st = cli_report(&it->err);
+        if (s->bad == KT_EXIT_OK)
+            s->bad = st;
+        if (s->json && json_array_append_new(s->refused, json_pack("{s:s, s:s}", "file", it->file,
+                                                                   "error", it->err.msg)) != 0)
+            return kt_fail(e, KT_ENOMEM, "out of memory");
+        return KT_OK;
+    }
+    if (s->json) {
+        if (json_array_append_new(s->list, key_json(k, false)) != 0)
+            return kt_fail(e, KT_ENOMEM, "out of memory");
+        return KT_OK;
+    }
+    if (s->shown++ == 0)
+        printf("%-8s %-24s %-15s %-20s %s\n", "APP", "IDENT", "TYPE", "CREATED", "PLAINNAME");
+    kt_time_iso8601(created, sizeof created, k->created);
+    if (k->type == WORLD_KEY_EC)
+        snprintf(type, sizeof type, "EC %s", k->curve);
+    else
+        snprintf(type, sizeof type, "%s-%u", world_key_type_name(k->type), k->bits);
+    printf("%-8s %-24s %-15s %-20s %s\n", k->app, k->ident, type, created, k->plainname);
+    return KT_OK;
+}
+
 static int key_list(int argc, char **argv)
 {
     world_lock lock;
     key_args a;
     world_paths p;
     world_module m;
-    world_key_entry *keys = NULL;
-    size_t n = 0;
     kt_err e;
     int status = parse_args(&list_cmd, argc, argv, &a);
 
     if (status >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_list);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
         return cli_report(&e);
-    kt_rc rc = world_key_list(&p, &m, &keys, &n, &e);
+    /* The keys are printed as they are read (one at a time: world_key_foreach), so a listing
+     * of many keys holds their names, not their entries. */
+    list_state s = {.json = a.json, .bad = KT_EXIT_OK};
     char world[65];
     kt_hex(world, m.info.hash, sizeof m.info.hash);
+    kt_rc rc = KT_OK;
+    if (a.json && ((s.list = json_array()) == NULL || (s.refused = json_array()) == NULL))
+        rc = kt_fail(&e, KT_ENOMEM, "out of memory");
+    if (rc == KT_OK)
+        rc = world_key_foreach(&p, &m, list_one, &s, &e);
     world_module_close(&m);
     world_lock_release(&lock);
-    if (rc != KT_OK)
+    if (rc != KT_OK) {
+        json_decref(s.list);
+        json_decref(s.refused);
         return cli_report(&e);
-
-    /* Refused files are reported on stderr; the exit status is the first refusal's. */
-    int bad = KT_EXIT_OK;
-    for (size_t i = 0; i < n; i++)
-        if (keys[i].rc != KT_OK) {
-            int s = cli_report(&keys[i].err);
-            if (bad == KT_EXIT_OK)
-                bad = s;
-        }
+    }
     if (a.json) {
-        json_t *list = json_array(), *refused = json_array();
-        for (size_t i = 0; i < n; i++) {
-            if (keys[i].rc == KT_OK)
-                json_array_append_new(list, key_json(&keys[i].info, false));
-            else
-                json_array_append_new(refused, json_pack("{s:s, s:s}", "file", keys[i].file,
-                                                         "error", keys[i].err.msg));
-        }
         status =
             cli_print_json(json_pack("{s:s, s:s, s:o, s:o}", "format", "keytransfer-key-list/1",
-                                     "world_hash", world, "keys", list, "refused", refused));
+                                     "world_hash", world, "keys", s.list, "refused", s.refused));
     } else {
-        size_t shown = 0;
-        for (size_t i = 0; i < n; i++) {
-            const world_key_info *k = &keys[i].info;
-            char created[32], type[32];
-            if (keys[i].rc != KT_OK)
-                continue;
-            if (shown++ == 0)
-                printf("%-8s %-24s %-15s %-20s %s\n", "APP", "IDENT", "TYPE", "CREATED",
-                       "PLAINNAME");
-            kt_time_iso8601(created, sizeof created, k->created);
-            if (k->type == WORLD_KEY_EC)
-                snprintf(type, sizeof type, "EC %s", k->curve);
-            else
-                snprintf(type, sizeof type, "%s-%u", world_key_type_name(k->type), k->bits);
-            printf("%-8s %-24s %-15s %-20s %s\n", k->app, k->ident, type, created, k->plainname);
-        }
-        if (shown == 0)
+        if (s.shown == 0)
             printf("No keys in world %s.\n", world);
         status = KT_EXIT_OK;
     }
-    free(keys);
-    return status != KT_EXIT_OK ? status : bad;
+    return status != KT_EXIT_OK ? status : s.bad;
 }
 
 /* ---- key show ----------------------------------------------------------------------------- */
@@ -496,6 +542,7 @@ static const cli_opt show_opts[] = {
     OPT_APP_ENTRY("the key's application (default: simple)"),
     CLI_OPT_JSON,
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -556,6 +603,8 @@ static int key_show(int argc, char **argv)
         return status;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_show);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
@@ -566,10 +615,16 @@ static int key_show(int argc, char **argv)
     kt_err_clear(&herr);
     if (rc == KT_OK)
         history = key_history(&p, &m.info, a.ident, &herr);
+    /* The key's reduced records, one per KEK it may go to (transfer.h). */
+    world_key_info *recs = NULL;
+    size_t nrecs = 0;
+    if (rc == KT_OK)
+        rc = transfer_records(&p, &m, a.ident, &recs, &nrecs, &e);
     world_module_close(&m);
     world_lock_release(&lock);
     if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK)) {
         json_decref(history);
+        free(recs);
         return cli_report(&e);
     }
     if (history == NULL)
@@ -580,6 +635,14 @@ static int key_show(int argc, char **argv)
         if (v != NULL) {
             json_object_set_new(v, "history", history != NULL ? history : json_null());
             history = NULL;
+            json_t *list = json_array();
+            for (size_t i = 0; i < nrecs; i++) {
+                char fp[65];
+                kt_hex(fp, recs[i].acl.groups[0].kek_fp, 32);
+                json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "app", recs[i].app, "file",
+                                                      recs[i].path, "kek_sha256", fp));
+            }
+            json_object_set_new(v, "reduced_records", list);
             json_object_set_new(v, "public_key_pem", pem != NULL ? json_string(pem) : json_null());
             json_object_set_new(v, "format", json_string("keytransfer-key/1"));
         }
@@ -608,6 +671,12 @@ static int key_show(int argc, char **argv)
             world_acl_format_group(&k.acl.groups[i], g, sizeof g);
             printf("    group %u: %s\n", i + 1, g);
         }
+        for (size_t i = 0; i < nrecs; i++) {
+            char fp[65];
+            kt_hex(fp, recs[i].acl.groups[0].kek_fp, 32);
+            printf("  %s %s/%s, for KEK %s\n", i == 0 ? "reduced for" : "           ", recs[i].app,
+                   recs[i].ident, fp);
+        }
         if (history != NULL) {
             size_t i;
             json_t *h;
@@ -625,6 +694,7 @@ static int key_show(int argc, char **argv)
         status = KT_EXIT_OK;
     }
     json_decref(history);
+    free(recs);
     free(pem);
     return status;
 }
@@ -698,6 +768,7 @@ static const cli_opt public_opts[] = {
     {OPT_OUT, "out", CLI_VALUE, "FILE",
      "write FILE (never replacing one) instead of standard output"},
     CLI_OPT_KMDATA,
+    CLI_OPTS_TOKEN_KEY,
     {0},
 };
 
@@ -726,6 +797,8 @@ static int key_public(int argc, char **argv)
         return status;
     if ((status = key_id(cmd, &a)) >= 0)
         return status;
+    if (a.token != NULL)
+        return on_token(&a, cli_token_public);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)

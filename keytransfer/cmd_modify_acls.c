@@ -6,6 +6,9 @@
  * and asks the card holders at the terminal whether they approve what transfer_reduce shows them
  * before the first PIN (or takes --yes from a script that has shown it).
  */
+#include "batch.h"
+#include "cmd_batch.h"
+#include "cmd_token.h"
 #include "commands.h"
 #include "transfer.h"
 
@@ -21,10 +24,15 @@
 
 #define CMD "modify-acls"
 
-enum { OPT_IDENT = OPT_SHARED_END, OPT_APP, OPT_YES };
+enum { OPT_IDENT = OPT_SHARED_END, OPT_APP, OPT_YES, OPT_ALL, OPT_STOP_ON_ERROR };
 
 static const cli_opt opts[] = {
-    {OPT_IDENT, "ident", CLI_VALUE, "ID", "the key identifier (required)"},
+    {OPT_IDENT, "ident", CLI_LIST, "ID",
+     "the key identifier; give it again for a batch of keys,\neach named once"},
+    {OPT_ALL, "all", CLI_FLAG, NULL,
+     "a batch of every key of the app not reduced yet (instead\nof --ident)"},
+    {OPT_STOP_ON_ERROR, "stop-on-error", CLI_FLAG, NULL,
+     "a batch: a key that fails its checks stops the batch\nbefore any card is read"},
     {OPT_APP, "app", CLI_VALUE, "APP", "the key's application (default: simple)"},
     CLI_OPTS_KEK,
     CLI_OPT_CARD("an administrator card; give at least K, each once"),
@@ -35,13 +43,18 @@ static const cli_opt opts[] = {
      "approve without the question at the terminal (the request\nis still printed on stderr): "
      "for scripts"},
     CLI_OPT_JSON,
+    CLI_OPT_TOKEN(
+        "the key is in this PKCS#11 token (RFC 7512 URI): the KEK is\nimported into it as "
+        "a trusted wrapping key and the reduced\nrecord signed; the user PIN is read "
+        "first, then the cards'"),
     {0},
 };
 
 static const cli_cmd cmd = {
     .name = CMD,
     .synopsis = "--ident ID -k KEKPKG -w WORLDPKG --card PATH --card PATH ...\n"
-                "--ident ID --kek-pem FILE --accept-unattested-kek FP --card PATH ...",
+                "--ident ID --kek-pem FILE --accept-unattested-kek FP --card PATH ...\n"
+                "--ident ID --ident ID ... | --all  -k KEKPKG -w WORLDPKG --card PATH ...",
     .about =
         "With a quorum of administrator cards, write key_xferacld_ID: the same key, whose ACL "
         "now\nallows one thing only - ExportWrapped to this KEK, named by its kid (and, for an "
@@ -50,7 +63,10 @@ static const cli_cmd cmd = {
         "first, and every check\nthat could refuse runs before any PIN is asked. Then what the "
         "cards approve (the key, the\nKEK's kid, fingerprint and attestation, the target world) "
         "is shown at the terminal, and\nonly 'yes' goes on to the cards; without a terminal, "
-        "--yes is required.",
+        "--yes is required. A key already reduced\nfor another KEK gets a record of its own "
+        "beside the first, key_xferacldF16_ID (F16: the\nfirst 16 hex digits of the KEK's "
+        "fingerprint).\nA batch (--ident given more than once, or --all) checks every key first, "
+        "shows them all\nin one request, opens the quorum once and signs each key's ACL.",
     .opts = opts,
     .footer = "Exit status: 0 reduced, 1 refused (verification, DEMO root without --demo, ACL, "
               "not\napproved at the terminal, quorum, PIN, unaccepted KEK), 2 usage (no terminal "
@@ -59,11 +75,14 @@ static const cli_cmd cmd = {
 };
 
 typedef struct args {
-    const char *ident, *app, *kmdata, *pin_file, *pin_fd;
+    const char *ident, *app, *kmdata, *pin_file, *pin_fd, *token;
     transfer_kek_source kek;
     const char *cards[WORLD_MAX_CARDS];
     size_t ncards;
     bool json, yes;
+    bool batch, all, stop_on_error; /* a batch: more than one --ident, or --all */
+    const char **idents;            /* heap array borrowing from argv */
+    size_t nidents;
 } args;
 
 /* 1. Options. Returns -1 to go on, or the exit status. */
@@ -76,13 +95,25 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     if (status >= 0)
         return status;
-    a->ident = cli_value(&c, OPT_IDENT);
+    const char *const *idents;
+    a->nidents = cli_values(&c, OPT_IDENT, &idents);
+    a->ident = a->nidents > 0 ? idents[0] : NULL;
+    a->all = cli_flag(&c, OPT_ALL);
+    a->stop_on_error = cli_flag(&c, OPT_STOP_ON_ERROR);
+    a->batch = a->nidents > 1 || a->all;
+    if (a->batch && a->nidents > 0 && (a->idents = calloc(a->nidents, sizeof *a->idents)) == NULL) {
+        cli_args_free(&c);
+        return cli_usage(CMD, "out of memory");
+    }
+    for (size_t i = 0; a->idents != NULL && i < a->nidents; i++)
+        a->idents[i] = idents[i];
     a->app = cli_value(&c, OPT_APP);
     a->kmdata = cli_value(&c, OPT_KMDATA);
     a->pin_file = cli_value(&c, OPT_PIN_FILE);
     a->pin_fd = cli_value(&c, OPT_PIN_FD);
     a->yes = cli_flag(&c, OPT_YES);
     a->json = cli_flag(&c, OPT_JSON);
+    a->token = cli_value(&c, OPT_TOKEN);
     cli_kek_source(&c, &a->kek);
     a->ncards = cli_values(&c, OPT_CARD, &cards);
     if (a->ncards > WORLD_MAX_CARDS) {
@@ -92,6 +123,13 @@ static int parse_args(int argc, char **argv, args *a)
     for (size_t i = 0; i < a->ncards; i++)
         a->cards[i] = cards[i];
     cli_args_free(&c);
+    if (a->batch && a->token != NULL)
+        return cli_usage(CMD, "a key in a token is reduced one at a time: give one --ident with "
+                              "--token");
+    if (a->batch)
+        return a->all && a->nidents > 0 ? cli_usage(CMD, "give --ident or --all, not both") : -1;
+    if (a->stop_on_error)
+        return cli_usage(CMD, "--stop-on-error is for a batch (several --ident, or --all)");
     if (a->ident == NULL)
         return cli_usage(CMD, "--ident ID is required");
     return -1;
@@ -114,20 +152,19 @@ static bool write_all(int fd, const char *s)
 }
 
 /*
- * 3. The card holders' approval (transfer_approve_fn; ctx is the args): with --yes the request
+ * 3. The card holders' approval (cmd_batch.h; approve below is the transfer_approve_fn, whose
+ * ctx is the args): with --yes the request
  * goes to stderr for the log and is approved; otherwise it is shown at the terminal (/dev/tty,
  * where the PINs will be asked) and only "yes" approves. Type-ahead is dropped first, so that
  * nothing typed before the request was shown can answer it. No terminal and no --yes: refused.
  */
-static kt_rc approve(void *ctx, const transfer_approval *ap, kt_err *e)
+kt_rc cli_approve_text(bool yes, const char *text, kt_err *e)
 {
-    const args *a = ctx;
-    char text[TRANSFER_APPROVAL_TEXT_MAX], answer[16];
+    char answer[16];
     size_t n = 0;
     bool over = false;
 
-    transfer_approval_format(ap, text, sizeof text);
-    if (a->yes) {
+    if (yes) {
         fprintf(stderr, "%s  approved with --yes\n", text);
         return KT_OK;
     }
@@ -169,6 +206,15 @@ static kt_rc approve(void *ctx, const transfer_approval *ap, kt_err *e)
                    "nothing was signed or written");
 }
 
+static kt_rc approve(void *ctx, const transfer_approval *ap, kt_err *e)
+{
+    const args *a = ctx;
+    char text[TRANSFER_APPROVAL_TEXT_MAX];
+
+    transfer_approval_format(ap, text, sizeof text);
+    return cli_approve_text(a->yes, text, e);
+}
+
 /* 4. Output. */
 static int print_result(const args *a, const transfer_kek *k, const world_key_info *info)
 {
@@ -179,7 +225,9 @@ static int print_result(const args *a, const transfer_kek *k, const world_key_in
     kt_hex(hash, info->key_hash, 32);
     kt_hex(root, k->root_sha256, 32);
     world_acl_format(&info->acl, acl, sizeof acl);
-    const char *src_app = a->app != NULL ? a->app : WORLD_KEY_APP_DEFAULT;
+    const char *src_app = a->token != NULL ? "token"
+                          : a->app != NULL ? a->app
+                                           : WORLD_KEY_APP_DEFAULT;
     char attested[PKG_ROOT_NAME_MAX + 64];
     if (!k->attested)
         snprintf(attested, sizeof attested, "UNATTESTED, accepted by fingerprint");
@@ -231,9 +279,42 @@ int cmd_modify_acls(int argc, char **argv)
     int status = parse_args(argc, argv, &a);
 
     /* 1. options */
-    if (status >= 0)
+    if (status >= 0) {
+        free(a.idents);
         return status;
+    }
     kt_err_clear(&e);
+    if (a.batch) {
+        for (size_t i = 0; i < a.nidents; i++)
+            if (world_key_check_ident(a.idents[i], &e) != KT_OK) {
+                free(a.idents);
+                return cli_usage(CMD, "%s", e.msg);
+            }
+        if (transfer_idents_unique(a.idents, a.nidents, &e) != KT_OK) {
+            free(a.idents);
+            return cli_usage(CMD, "%s", e.msg);
+        }
+        if (a.app != NULL && world_key_check_app(a.app, &e) != KT_OK) {
+            free(a.idents);
+            return cli_report(&e);
+        }
+        const cli_reduce_batch b = {.idents = a.idents,
+                                    .n = a.nidents,
+                                    .all = a.all,
+                                    .app = a.app,
+                                    .kmdata = a.kmdata,
+                                    .pin_file = a.pin_file,
+                                    .pin_fd = a.pin_fd,
+                                    .cards = a.cards,
+                                    .ncards = a.ncards,
+                                    .yes = a.yes,
+                                    .stop_on_error = a.stop_on_error,
+                                    .json = a.json,
+                                    .kek = &a.kek};
+        status = cmd_modify_acls_batch(&b);
+        free(a.idents);
+        return status;
+    }
     if (world_key_check_ident(a.ident, &e) != KT_OK ||
         (a.app != NULL && world_key_check_app(a.app, &e) != KT_OK))
         return cli_report(&e);
@@ -280,7 +361,9 @@ int cmd_modify_acls(int argc, char **argv)
     o.pin_ctx = &pins;
     o.approve = approve;
     o.approve_ctx = &a;
-    kt_rc rc = transfer_reduce(&p, &m, &kek, &o, &info, &e);
+    kt_rc rc = a.token != NULL ? cli_token_modify_acls(&p, &m, &kek, a.token, a.ident, &pins,
+                                                       a.cards, a.ncards, approve, &a, &info, &e)
+                               : transfer_reduce(&p, &m, &kek, &o, &info, &e);
     cli_pins_close(&pins);
     world_module_close(&m);
     world_lock_release(&lock);

@@ -3,6 +3,7 @@
  * by a K-of-N administrator card set, show its identity, check a card and its PIN, and load the
  * world into a fresh module from a quorum of cards (the recovery path).
  */
+#include "cmd_token.h"
 #include "commands.h"
 #include "pkg.h"
 
@@ -913,6 +914,7 @@ static const cli_entry subcommands[] = {
     {"backup", world_backup_cmd, "back up the world, keys and audit log (never the module)"},
     {"restore", world_restore_cmd, "restore a backup into an empty kmdata"},
     {"check-backup", world_check_backup_cmd, "check that a backup authenticates against its world"},
+    {"bind-token", cmd_world_bind_token, "guard a PKCS#11 token's SO PIN with the card quorum"},
 };
 
 int cmd_world(int argc, char **argv)

@@ -36,6 +36,8 @@ enum {
     OPT_KID,
     OPT_ACCEPT,
     OPT_DEMO,
+    OPT_AWS_PARAMS,
+    OPT_IMPORT_JOB,
     OPT_SHARED_END /* commands number their own options from here */
 };
 
@@ -75,6 +77,12 @@ enum {
         {OPT_ACCEPT, "accept-unattested-kek", CLI_VALUE, "FP",                                     \
          "go on with the unattested KEK whose SHA-256 fingerprint\nis FP (64 hex digits), after "  \
          "comparing it out of band;\nwithout it the fingerprint is printed and nothing is done"},  \
+        {OPT_AWS_PARAMS, "aws-params", CLI_VALUE, "FILE",                                          \
+         "an unattested AWS KMS wrapping key: the JSON `aws kms\nget-parameters-for-import` "      \
+         "printed (refused once expired)"},                                                        \
+        {OPT_IMPORT_JOB, "import-job", CLI_VALUE, "FILE",                                          \
+         "an unattested Cloud KMS wrapping key: the JSON that\n`gcloud kms import-jobs describe` " \
+         "printed as json (ACTIVE)"},                                                              \
     {                                                                                              \
         OPT_DEMO, "demo", CLI_FLAG, NULL,                                                          \
             "take a KEK package the DEMO vendor root vouches for\n(its private key is public: "    \

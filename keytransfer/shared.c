@@ -55,4 +55,6 @@ void cli_kek_source(const cli_args *c, transfer_kek_source *k)
     k->kid = cli_value(c, OPT_KID);
     k->accept = cli_value(c, OPT_ACCEPT);
     k->demo = cli_flag(c, OPT_DEMO);
+    k->aws_params = cli_value(c, OPT_AWS_PARAMS);
+    k->import_job = cli_value(c, OPT_IMPORT_JOB);
 }

@@ -11,6 +11,7 @@
  * closed: a KEK vouched for by the DEMO root is taken only when the caller says it is a demo.
  */
 #include "transfer.h"
+#include "cloud.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -121,6 +122,7 @@ const char *transfer_scheme_name(transfer_target t, pkg_oaep_hash h, unsigned bi
 
 void transfer_kek_free(transfer_kek *k)
 {
+    transfer_cloud_free(k);
     EVP_PKEY_free(k->key);
     memset(k, 0, sizeof *k);
 }
@@ -229,7 +231,7 @@ kt_rc transfer_kek_from_packages(const char *kek_pkg, const char *world_pkg, uin
     snprintf(k->kid, sizeof k->kid, "%s", r.kek.kid);
     snprintf(k->region, sizeof k->region, "%s", r.world.region);
     memcpy(k->world_hash, r.world.world_hash, WORLD_HASH_LEN);
-    rc = pkg_spki_sha256(k->key, k->fp, e);
+    rc = kt_spki_sha256(k->key, k->fp, e);
     /* Our own hash of the key we will wrap to must be the fingerprint the vendor attested. */
     if (rc == KT_OK && !kt_ct_equal(k->fp, r.kek.public_key_sha256, 32))
         rc = kt_fail(e, KT_EDENIED, "the KEK's fingerprint is not the one its package states");
@@ -270,28 +272,17 @@ static kt_rc check_unattested_key(const char *path, EVP_PKEY *key, kt_err *e)
     return KT_OK;
 }
 
-kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const char *accept,
-                            transfer_kek *k, kt_err *e)
+kt_rc transfer_kek_accept(const char *what, EVP_PKEY *key, const char *accept, transfer_kek *k,
+                          kt_err *e)
 {
     uint8_t want[32];
     char fp[65];
     kt_err ignored;
     kt_rc rc;
 
-    memset(k, 0, sizeof *k);
-    if (kid != NULL && kid[0] != '\0') {
-        if ((rc = pkg_kid_check(kid, e)) != KT_OK) {
-            kt_err_prefix(e, "--kid");
-            return rc;
-        }
-        snprintf(k->kid, sizeof k->kid, "%s", kid);
-    }
-    if ((rc = pkg_pubkey_load(pem_path, &k->key, e)) != KT_OK) {
-        kt_err_prefix(e, "%s", pem_path);
-        return rc;
-    }
-    if ((rc = check_unattested_key(pem_path, k->key, e)) != KT_OK ||
-        (rc = pkg_spki_sha256(k->key, k->fp, e)) != KT_OK)
+    k->key = key;
+    if ((rc = check_unattested_key(what, k->key, e)) != KT_OK ||
+        (rc = kt_spki_sha256(k->key, k->fp, e)) != KT_OK)
         goto fail;
     k->bits = (unsigned)EVP_PKEY_get_bits(k->key);
     kt_hex(fp, k->fp, 32);
@@ -303,7 +294,7 @@ kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const char *a
                      "cloud's HSM. Its SHA-256 fingerprint (of its SubjectPublicKeyInfo DER) is "
                      "%s. Compare it out of band with the one the cloud shows for its KEK; if "
                      "they match, run again with --accept-unattested-kek %s",
-                     pem_path, fp, fp);
+                     what, fp, fp);
         goto fail;
     }
     if (strlen(accept) != 64 || kt_unhex(want, sizeof want, accept, &ignored) != KT_OK ||
@@ -311,7 +302,7 @@ kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const char *a
         rc = kt_fail(e, KT_EDENIED,
                      "--accept-unattested-kek %s does not match the KEK in %s, whose SHA-256 "
                      "fingerprint is %s: this is not the key you confirmed",
-                     accept, pem_path, fp);
+                     accept, what, fp);
         goto fail;
     }
     return KT_OK;
@@ -321,14 +312,49 @@ fail:
     return rc;
 }
 
+kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const char *accept,
+                            transfer_kek *k, kt_err *e)
+{
+    EVP_PKEY *key = NULL;
+    kt_rc rc;
+
+    memset(k, 0, sizeof *k);
+    if (kid != NULL && kid[0] != '\0') {
+        if ((rc = pkg_kid_check(kid, e)) != KT_OK) {
+            kt_err_prefix(e, "--kid");
+            return rc;
+        }
+        snprintf(k->kid, sizeof k->kid, "%s", kid);
+    }
+    if ((rc = pkg_pubkey_load(pem_path, &key, e)) != KT_OK) {
+        kt_err_prefix(e, "%s", pem_path);
+        return rc;
+    }
+    return transfer_kek_accept(pem_path, key, accept, k, e);
+}
+
 kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek *k, kt_err *e)
 {
     bool packages = s->kek_package != NULL || s->world_package != NULL;
+    int sources = (packages ? 1 : 0) + (s->kek_pem != NULL ? 1 : 0) +
+                  (s->aws_params != NULL ? 1 : 0) + (s->import_job != NULL ? 1 : 0);
 
     memset(k, 0, sizeof *k);
     kt_rc rc = pkg_root_demo_flag(s->demo, e);
     if (rc != KT_OK)
         return rc;
+    if (sources > 1 && (s->aws_params != NULL || s->import_job != NULL))
+        return kt_fail(e, KT_EUSAGE,
+                       "give one KEK: -k/-w, --kek-pem, --aws-params or --import-job");
+    if (s->aws_params != NULL || s->import_job != NULL) {
+        if (s->kid != NULL)
+            return kt_fail(e, KT_EUSAGE,
+                           "--kid names an Azure KEK; the AWS and Google parameters name their "
+                           "own key");
+        return s->aws_params != NULL
+                   ? transfer_kek_from_aws_params(s->aws_params, s->accept, now, k, e)
+                   : transfer_kek_from_import_job(s->import_job, s->accept, now, k, e);
+    }
     if (packages && s->kek_pem != NULL)
         return kt_fail(e, KT_EUSAGE,
                        "give the attested KEK (-k KEKPKG -w WORLDPKG) or an unattested one "
@@ -345,8 +371,9 @@ kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek
     }
     if (s->kek_pem == NULL)
         return kt_fail(e, KT_EUSAGE,
-                       "which KEK? give -k KEKPKG -w WORLDPKG (attested), or --kek-pem FILE "
-                       "with --accept-unattested-kek FINGERPRINT");
+                       "which KEK? give -k KEKPKG -w WORLDPKG (attested), or --kek-pem FILE, "
+                       "--aws-params FILE or --import-job FILE with --accept-unattested-kek "
+                       "FINGERPRINT");
     return transfer_kek_from_pem(s->kek_pem, s->kid, s->accept, k, e);
 }
 
@@ -485,6 +512,15 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
              "  kid           none given: the KEK is bound by its fingerprint alone\n");
     kt_hex(hex, k->fp, 32);
     line(out, outsz, &used, "  KEK SHA-256   %s (RSA-%u)\n", hex, k->bits);
+    if (k->aws != NULL) {
+        char until[32];
+        kt_time_iso8601(until, sizeof until, k->aws->valid_to);
+        line(out, outsz, &used, "  AWS KMS key   %.200s\n  valid until   %s (the parameters)\n",
+             k->aws->key_id, until);
+    } else if (k->gcp != NULL) {
+        line(out, outsz, &used, "  import job    %.300s (%s)\n", k->gcp->name,
+             pkg_gcp_method_name(k->gcp->method));
+    }
     if (!k->attested) {
         line(out, outsz, &used,
              "  attested by   UNATTESTED: no HSM vendor vouches that this KEK lives in the "
@@ -507,117 +543,181 @@ void transfer_approval_format(const transfer_approval *a, char *out, size_t outs
     }
     world_acl_format(a->acl, acl, sizeof acl);
     line(out, outsz, &used, "  new ACL       %s\n", acl);
-    line(out, outsz, &used,
-         "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
-         TRANSFER_APP, key->ident, key->app, key->ident);
+    /* A key in a PKCS#11 token (transfer_token.c) names its token where a key file's path is. */
+    if (strncmp(key->path, "pkcs11 token ", 13) == 0)
+        line(out, outsz, &used,
+             "  written as    tokenkey_%s_%s, a record signed by the quorum; the KEK goes into\n"
+             "                the %s as a trusted wrapping key (the key stays there)\n",
+             TRANSFER_APP, key->ident, key->path);
+    else
+        line(out, outsz, &used,
+             "  written as    key_%s_%s, signed by the quorum (key_%s_%s stays as it is)\n",
+             a->app != NULL ? a->app : TRANSFER_APP, key->ident, key->app, key->ident);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* modify-acls                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
-                      const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
+/*
+ * Which record a reduction for k writes: key_xferacld_<ident> when the key has none yet (the
+ * name nShield and earlier versions use), else key_xferacld<F16>_<ident> for this KEK. A record
+ * that already stands for this KEK is KT_EEXIST: package it. path receives the record's file.
+ */
+static kt_rc record_for_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
+                               const char *ident, char *app, size_t appsz, char *path,
+                               size_t pathsz, kt_err *e)
 {
-    const char *app = o->app != NULL ? o->app : WORLD_KEY_APP_DEFAULT;
+    world_key_info first;
+    kt_rc rc;
+
+    snprintf(app, appsz, "%s", TRANSFER_APP);
+    if ((rc = world_key_path(p, app, ident, path, pathsz, e)) != KT_OK)
+        return rc;
+    if (!kt_path_exists(path))
+        return KT_OK;
+    /* The first record stands: is it for this KEK? (Authenticated, like every key read.) */
+    if ((rc = world_key_inspect(p, m, TRANSFER_APP, ident, &first, e)) != KT_OK)
+        return rc;
+    if (first.acl_signed && transfer_acl_is_for(&first.acl, k, NULL, 0))
+        return kt_fail(e, KT_EEXIST,
+                       "key %s has already been reduced for this KEK (%s): package it with "
+                       "`keytransfer package`; keytransfer never replaces a key file",
+                       ident, path);
+    transfer_record_app(k->fp, app, appsz);
+    if ((rc = world_key_path(p, app, ident, path, pathsz, e)) != KT_OK)
+        return rc;
+    if (kt_path_exists(path))
+        return kt_fail(e, KT_EEXIST,
+                       "key %s has already been reduced for a KEK with this fingerprint (%s): "
+                       "package it with `keytransfer package`; keytransfer never replaces a key "
+                       "file",
+                       ident, path);
+    return KT_OK;
+}
+
+kt_rc transfer_reduce_check(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const char *app, const char *ident, world_key *key, world_acl *acl,
+                            char rec_app[WORLD_KEY_APP_MAX + 1], kt_err *e)
+{
     const world_acl_target to = {.kek_fp = k->fp,
                                  .world_hash = k->attested ? k->world_hash : NULL,
                                  .kid = k->kid[0] != '\0' ? k->kid : NULL};
     char xfer_path[PATH_MAX], acl_text[2 * WORLD_ACL_KID_MAX + 512], fp[65];
-    uint8_t sig[WORLD_ACL_SIG_LEN];
-    world_key key = {0};
-    world_admin admin = {0};
-    world_acl acl;
     kt_rc rc;
 
-    if (out != NULL)
-        memset(out, 0, sizeof *out);
+    memset(key, 0, sizeof *key);
+    app = app != NULL ? app : WORLD_KEY_APP_DEFAULT;
     if (k->key == NULL)
         return kt_fail(e, KT_EUSAGE, "no KEK given");
-    if (o->ident == NULL)
+    if (ident == NULL)
         return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
-    if (o->approve == NULL)
-        return kt_fail(e, KT_EUSAGE,
-                       "nobody approves blind: transfer_reduce needs an approve callback that "
-                       "shows the request to the card holders");
     if (strcmp(app, TRANSFER_APP) == 0)
         return kt_fail(e, KT_EUSAGE,
                        "key %s/%s is already a reduced copy; reduce the source key (--app, "
                        "default %s)",
-                       app, o->ident, WORLD_KEY_APP_DEFAULT);
-    if ((rc = world_key_path(p, TRANSFER_APP, o->ident, xfer_path, sizeof xfer_path, e)) != KT_OK)
+                       app, ident, WORLD_KEY_APP_DEFAULT);
+    if ((rc = record_for_reduce(p, m, k, ident, rec_app, WORLD_KEY_APP_MAX + 1, xfer_path,
+                                sizeof xfer_path, e)) != KT_OK)
         return rc;
-    if (kt_path_exists(xfer_path))
-        return kt_fail(e, KT_EEXIST,
-                       "key %s has already been reduced (%s exists): package it with `keytransfer "
-                       "package`; keytransfer never replaces a key file",
-                       o->ident, xfer_path);
 
     /* Everything that can say no is asked before the first card is read. */
-    if ((rc = world_key_load(p, m, app, o->ident, &key, e)) != KT_OK)
+    if ((rc = world_key_load(p, m, app, ident, key, e)) != KT_OK)
         return rc;
     kt_hex(fp, k->fp, 32);
-    world_acl_format(&key.info.acl, acl_text, sizeof acl_text);
-    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_REDUCE_ACL, &to)) {
+    world_acl_format(&key->info.acl, acl_text, sizeof acl_text);
+    if (!world_acl_allows_to(&key->info.acl, WORLD_ACT_REDUCE_ACL, &to)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the ACL of key %s/%s does not allow ReduceACL for KEK %s%s (it allows: %s)",
-                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
-        goto out;
+                     app, ident, fp, k->attested ? " in its world" : "", acl_text);
+        goto fail;
     }
-    if (!world_acl_allows_to(&key.info.acl, WORLD_ACT_EXPORT_WRAPPED, &to)) {
+    if (!world_acl_allows_to(&key->info.acl, WORLD_ACT_EXPORT_WRAPPED, &to)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the ACL of key %s/%s does not allow ExportWrapped to KEK %s%s (it allows: "
                      "%s)",
-                     app, o->ident, fp, k->attested ? " in its world" : "", acl_text);
-        goto out;
+                     app, ident, fp, k->attested ? " in its world" : "", acl_text);
+        goto fail;
     }
-    transfer_reduced_acl(k, &acl);
-    if (!world_acl_is_subset(&acl, &key.info.acl)) {
+    transfer_reduced_acl(k, acl);
+    if (!world_acl_is_subset(acl, &key->info.acl)) {
         rc = kt_fail(e, KT_EDENIED,
                      "the reduced ACL would not be a subset of key %s/%s's ACL (%s): an ACL can "
                      "only be narrowed",
-                     app, o->ident, acl_text);
-        goto out;
+                     app, ident, acl_text);
+        goto fail;
     }
+    return KT_OK;
+fail:
+    world_key_free(key);
+    return rc;
+}
+
+kt_rc transfer_reduce_write(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const world_admin *admin, world_key *key, const world_acl *acl,
+                            const char *rec_app, world_key_info *out, kt_err *e)
+{
+    uint8_t sig[WORLD_ACL_SIG_LEN];
+    char fp[65], wh[65];
+    kt_rc rc;
+
+    if (memcmp(admin->info.hash, m->info.hash, WORLD_HASH_LEN) != 0)
+        return kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
+    /* KNSO signs for this key under the name of its record (rec_app/<ident>). */
+    if ((rc = world_acl_sign(admin, rec_app, key->info.ident, key->info.key_hash, acl, sig, e)) !=
+        KT_OK)
+        return rc;
+    /* The record: same material, names and creation time; the reduced ACL and its signature. */
+    snprintf(key->info.app, sizeof key->info.app, "%s", rec_app);
+    key->info.acl = *acl;
+    key->info.acl_signed = true;
+    memcpy(key->info.acl_sig, sig, sizeof sig);
+    /* The record and its audit entry (KEK, kid, cards; signed by the module and KNSO) at once. */
+    kt_hex(fp, k->fp, 32);
+    kt_hex(wh, k->world_hash, 32);
+    json_t *d = world_audit_key_detail(&key->info);
+    if (d != NULL)
+        json_object_update_new(d, json_pack("{s:s, s:s, s:s}", "kek_sha256", fp, "kid", k->kid,
+                                            "target_world", k->attested ? wh : ""));
+    const world_audit_signer signer = {
+        .info = &m->info, .module_sk = &m->module_sk, .knso_sk = &admin->knso_sk};
+    const world_audit_op op = {
+        .op = "modify-acls", .detail = d, .cards = admin->cards_used, .ncards = admin->ncards_used};
+    if (d == NULL)
+        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    else if ((rc = world_key_save_logged(p, m, key, &signer, &op, e)) == KT_OK && out != NULL)
+        *out = key->info;
+    json_decref(d);
+    return rc;
+}
+
+kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
+                      const transfer_reduce_opts *o, world_key_info *out, kt_err *e)
+{
+    world_key key = {0};
+    world_admin admin = {0};
+    world_acl acl;
+    char rec_app[WORLD_KEY_APP_MAX + 1] = "";
+    kt_rc rc;
+
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (o->approve == NULL)
+        return kt_fail(e, KT_EUSAGE,
+                       "nobody approves blind: transfer_reduce needs an approve callback that "
+                       "shows the request to the card holders");
+    if ((rc = transfer_reduce_check(p, m, k, o->app, o->ident, &key, &acl, rec_app, e)) != KT_OK)
+        return rc;
 
     /* The card holders see what they approve before anyone types a PIN. */
-    const transfer_approval approval = {.key = &key.info, .kek = k, .acl = &acl};
+    const transfer_approval approval = {.key = &key.info, .kek = k, .acl = &acl, .app = rec_app};
     if ((rc = o->approve(o->approve_ctx, &approval, e)) != KT_OK)
         goto out;
 
     /* The quorum: K cards and their PINs give KNSO, which signs the narrowed ACL. */
     if ((rc = world_admin_open(p, o->cards, o->ncards, o->pin, o->pin_ctx, &admin, e)) != KT_OK)
         goto out;
-    if (memcmp(admin.info.hash, m->info.hash, WORLD_HASH_LEN) != 0) {
-        rc = kt_fail(e, KT_EDENIED, "the cards opened another world than the module's");
-        goto out;
-    }
-    /* KNSO signs for this key under the name of its copy (key_xferacld_<ident>). */
-    rc = world_acl_sign(&admin, TRANSFER_APP, key.info.ident, key.info.key_hash, &acl, sig, e);
-    if (rc != KT_OK)
-        goto out;
-
-    /* The copy: same material, names and creation time; the reduced ACL and its signature. */
-    snprintf(key.info.app, sizeof key.info.app, "%s", TRANSFER_APP);
-    key.info.acl = acl;
-    key.info.acl_signed = true;
-    memcpy(key.info.acl_sig, sig, sizeof sig);
-    /* The record and its audit entry (KEK, kid, cards; signed by the module and KNSO) at once. */
-    json_t *d = world_audit_key_detail(&key.info);
-    char wh[65];
-    kt_hex(wh, k->world_hash, 32);
-    if (d != NULL)
-        json_object_update_new(d, json_pack("{s:s, s:s, s:s}", "kek_sha256", fp, "kid", k->kid,
-                                            "target_world", k->attested ? wh : ""));
-    const world_audit_signer signer = {
-        .info = &m->info, .module_sk = &m->module_sk, .knso_sk = &admin.knso_sk};
-    const world_audit_op op = {
-        .op = "modify-acls", .detail = d, .cards = admin.cards_used, .ncards = admin.ncards_used};
-    if (d == NULL)
-        rc = kt_fail(e, KT_ENOMEM, "out of memory");
-    else if ((rc = world_key_save_logged(p, m, &key, &signer, &op, e)) == KT_OK && out != NULL)
-        *out = key.info;
-    json_decref(d);
+    rc = transfer_reduce_write(p, m, k, &admin, &key, &acl, rec_app, out, e);
 out:
     world_admin_close(&admin);
     world_key_free(&key);
@@ -660,6 +760,8 @@ static kt_rc earlier_package(const world_module *m, const transfer_kek *k, const
 {
     const char *const paths[] = {r->package_path, r->manifest_path};
     bool have[2] = {kt_path_exists(paths[0]), kt_path_exists(paths[1])};
+    bool token = r->token_path[0] != '\0', have_token = token && kt_path_exists(r->token_path);
+    kt_buf tok = {0};
     kt_buf raw = {0}, pkg = {0};
     pkg_manifest man;
     uint8_t signer[32], sha[32];
@@ -667,7 +769,7 @@ static kt_rc earlier_package(const world_module *m, const transfer_kek *k, const
     bool same = false;
 
     *done = false;
-    if (!have[0] && !have[1])
+    if (!have[0] && !have[1] && !have_token)
         return KT_OK;
     if (have[0] && have[1] && kt_file_read(paths[1], PKG_MANIFEST_MAX, &raw, &ignored) == KT_OK &&
         pkg_manifest_parse(raw.p, raw.len, &man, signer, &ignored) == KT_OK) {
@@ -680,7 +782,17 @@ static kt_rc earlier_package(const world_module *m, const transfer_kek *k, const
                strcmp(man.friendly_name, o->name) == 0 &&
                strcmp(man.subscription, o->subscription != NULL ? o->subscription : "") == 0 &&
                strcmp(man.package_file, base_name(paths[0])) == 0 &&
+               strcmp(man.wrapping, t == TRANSFER_AZURE ? "" : r->wrapping) == 0 &&
+               strcmp(man.token_file, token ? base_name(r->token_path) : "") == 0 &&
                kt_file_read(paths[0], PKG_BYOK_MAX, &pkg, &ignored) == KT_OK;
+        if (same && token) {
+            same = have_token &&
+                   kt_file_read(r->token_path, PKG_AWS_TOKEN_MAX, &tok, &ignored) == KT_OK;
+            if (same) {
+                kt_sha256(sha, tok.p, tok.len);
+                same = kt_ct_equal(sha, man.token_sha256, 32);
+            }
+        }
         if (same) {
             kt_sha256(sha, pkg.p, pkg.len);
             same = kt_ct_equal(sha, man.package_sha256, 32);
@@ -699,18 +811,24 @@ static kt_rc earlier_package(const world_module *m, const transfer_kek *k, const
             r->hash = h;
             r->key = key->info;
             r->earlier = true;
+            r->rsa_len = k->bits / 8;
+            if (r->direct)
+                r->blob_len = r->rsa_len;
             *done = true;
         }
         pkg_manifest_free(&man);
     }
     kt_buf_free(&raw);
     kt_buf_free(&pkg);
+    kt_buf_free(&tok);
     if (same)
         return KT_OK;
     return kt_fail(e, KT_EEXIST,
                    "%s exists and is not this package; keytransfer never replaces a package: "
                    "choose another --name or --out folder",
-                   have[0] ? paths[0] : paths[1]);
+                   have[0]   ? paths[0]
+                   : have[1] ? paths[1]
+                             : r->token_path);
 }
 
 static const char *base_name(const char *path)
@@ -764,25 +882,48 @@ static kt_rc sign_manifest(const world_module *m, const transfer_kek *k, const w
     memcpy(man.package_file, file, strlen(file) + 1);
     memcpy(man.package_sha256, r->package_sha256, 32);
     man.created = o->now;
+    if (t != TRANSFER_AZURE) {
+        snprintf(man.wrapping, sizeof man.wrapping, "%s", r->wrapping);
+        if (k->aws != NULL)
+            snprintf(man.import_for, sizeof man.import_for, "%s", k->aws->key_id);
+        else if (k->gcp != NULL)
+            snprintf(man.import_for, sizeof man.import_for, "%s", k->gcp->name);
+    }
+    if (r->token_path[0] != '\0') {
+        const char *tf = base_name(r->token_path);
+        if (strlen(tf) >= sizeof man.token_file) {
+            pkg_manifest_free(&man);
+            return kt_fail(e, KT_EUSAGE, "the import token file name %s is too long", tf);
+        }
+        memcpy(man.token_file, tf, strlen(tf) + 1);
+        kt_sha256(man.token_sha256, k->aws->import_token.p, k->aws->import_token.len);
+    }
     kt_rc rc = pkg_manifest_sign(&man, m->module_sk.p, out, e);
     pkg_manifest_free(&man);
     return rc;
 }
 
 /* The package's audit entry (target, file, its SHA-256, the KEK), in the package's change. */
-static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_module *m,
-                                 const transfer_kek *k, const world_key *key, transfer_target t,
-                                 const transfer_package_result *r, kt_err *e)
+json_t *transfer_package_audit_detail(const transfer_kek *k, const world_key_info *key,
+                                      transfer_target t, const transfer_package_result *r)
 {
     char sha[65], fp[65];
     kt_hex(sha, r->package_sha256, 32);
     kt_hex(fp, k->fp, 32);
-    json_t *d = world_audit_key_detail(&key->info);
+    json_t *d = world_audit_key_detail(key);
     if (d != NULL)
         json_object_update_new(d, json_pack("{s:s, s:s, s:s, s:s, s:s}", "target",
                                             transfer_target_name(t), "package",
                                             base_name(r->package_path), "package_sha256", sha,
                                             "kek_sha256", fp, "kid", k->kid));
+    return d;
+}
+
+static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_module *m,
+                                 const transfer_kek *k, const world_key *key, transfer_target t,
+                                 const transfer_package_result *r, kt_err *e)
+{
+    json_t *d = transfer_package_audit_detail(k, &key->info, t, r);
     const world_audit_signer s = {.info = &m->info, .module_sk = &m->module_sk};
     const world_audit_op op = {.op = "package", .detail = d};
     kt_rc rc = d == NULL ? kt_fail(e, KT_ENOMEM, "out of memory")
@@ -804,6 +945,7 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
     char *byok = NULL, *manifest = NULL, why[2 * WORLD_ACL_KID_MAX + 256];
     const uint8_t *data;
     size_t len;
+    bool broken = false;
     kt_rc rc;
 
     memset(r, 0, sizeof *r);
@@ -834,14 +976,41 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
                        "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
                        "keys only; this KEK has %u bits",
                        k->bits);
+    if ((k->aws != NULL && t != TRANSFER_AWS) || (k->gcp != NULL && t != TRANSFER_GCP))
+        return kt_fail(e, KT_EUSAGE, "%s are for --target %s",
+                       k->aws != NULL ? "AWS import parameters (--aws-params)"
+                                      : "a Cloud KMS import job (--import-job)",
+                       k->aws != NULL ? "aws" : "gcp");
+    if (o->aws_wrapping != 0 && t != TRANSFER_AWS)
+        return kt_fail(e, KT_EUSAGE, "--wrapping-algorithm is for --target aws");
     if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK)
         return rc;
-    /* An interrupted earlier package into this folder is finished (or undone) first. */
-    if ((rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
+    if (k->aws != NULL) {
+        int n = snprintf(r->token_path, sizeof r->token_path, "%s/TransferPackage-%s.aws.token.bin",
+                         dir, o->name);
+        if (n < 0 || (size_t)n >= sizeof r->token_path)
+            return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
+    }
+    /* An interrupted earlier package into this folder is finished (or undone) first; a batch
+     * (o->txn) did that when it began its change. */
+    if (o->txn == NULL && (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
         return rc;
 
-    /* 2. The reduced key, whose KNSO signature world_key_load has verified. */
-    rc = world_key_load(p, m, TRANSFER_APP, o->ident, &key, e);
+    /* 2. The reduced key, whose KNSO signature world_key_load has verified: the record for this
+     * KEK's fingerprint when there is one and it is for this KEK (kid included), else the first
+     * record (transfer_record_app). */
+    char app[WORLD_KEY_APP_MAX + 1], rec_path[PATH_MAX];
+    world_key_info fp_rec;
+    kt_err ignored_path;
+    transfer_record_app(k->fp, app, sizeof app);
+    if (world_key_path(p, app, o->ident, rec_path, sizeof rec_path, &ignored_path) != KT_OK ||
+        !kt_path_exists(rec_path))
+        snprintf(app, sizeof app, "%s", TRANSFER_APP);
+    else if ((rc = world_key_inspect(p, m, app, o->ident, &fp_rec, e)) != KT_OK)
+        goto out; /* a damaged record is said, not passed over */
+    else if (!fp_rec.acl_signed || !transfer_acl_is_for(&fp_rec.acl, k, NULL, 0))
+        snprintf(app, sizeof app, "%s", TRANSFER_APP); /* the same KEK under another kid */
+    rc = world_key_load(p, m, app, o->ident, &key, e);
     if (rc == KT_ENOENT) {
         char source[PATH_MAX];
         kt_err ignored;
@@ -865,30 +1034,37 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         rc = kt_fail(e, KT_EDENIED,
                      "key %s/%s has not been reduced: its ACL carries no signature of the "
                      "administrator quorum; run keytransfer modify-acls first",
-                     TRANSFER_APP, o->ident);
+                     app, o->ident);
         goto out;
     }
     if (!transfer_acl_is_for(&key.info.acl, k, why, sizeof why)) {
-        rc = kt_fail(e, KT_EDENIED, "key %s/%s may not be packaged for this KEK: %s", TRANSFER_APP,
-                     o->ident, why);
+        rc = kt_fail(e, KT_EDENIED,
+                     "key %s/%s may not be packaged for this KEK: %s. No record of the key is "
+                     "reduced for it: reduce it for this KEK with modify-acls and the "
+                     "administrator cards (each KEK gets a record of its own)",
+                     app, o->ident, why);
         goto out;
     }
-
-    bool done;
-    if ((rc = earlier_package(m, k, &key, t, h, o, r, &done, e)) != KT_OK || done)
-        goto out;
 
     /* 3. CKM_RSA_AES_KEY_WRAP of the material as it sits in secure memory: PKCS#8
      * PrivateKeyInfo DER (RSA, EC) or the raw key (AES), the target formats of docs/design.md §4.
      */
-    if ((rc = pkg_rsa_aes_wrap(k->key, h, key.material.p, key.material.len, &blob, e)) != KT_OK)
+    transfer_wrapped wrapped;
+    if ((rc = transfer_cloud_wrap(k, t, h, o->aws_wrapping, &key, &blob, &wrapped, e)) != KT_OK)
+        goto out;
+    h = wrapped.hash;
+    snprintf(r->wrapping, sizeof r->wrapping, "%s", wrapped.wrapping);
+    r->direct = wrapped.direct;
+    /* An earlier run of this very command (same scheme too) is recognised, not repeated. */
+    bool done;
+    if ((rc = earlier_package(m, k, &key, t, h, o, r, &done, e)) != KT_OK || done)
         goto out;
     r->rsa_len = pkg_rsa_modulus_len(k->key);
     r->blob_len = blob.len;
     /* PKCS#11 §2.1.21: the RSA part is exactly the modulus length; RFC 5649: the KWP part is
-     * 8 + 8*ceil(len/8) bytes. Checked rather than trusted. */
+     * 8 + 8*ceil(len/8) bytes; a direct RSA-OAEP is one block. Checked rather than trusted. */
     if (r->rsa_len != k->bits / 8 ||
-        blob.len != r->rsa_len + 8 + 8 * ((key.material.len + 7) / 8)) {
+        blob.len != r->rsa_len + (wrapped.direct ? 0 : 8 + 8 * ((key.material.len + 7) / 8))) {
         rc = kt_fail(e, KT_ECRYPTO, "the wrapped key has %zu bytes, not the expected layout",
                      blob.len);
         goto out;
@@ -909,13 +1085,30 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
         goto out;
 
     /* 4. The package and its manifest as one change of the commit protocol: both appear or
-     * neither; once committed they stand, even if what follows the commit point fails. */
+     * neither; once committed they stand, even if what follows the commit point fails. In a
+     * batch both are staged into the batch's change, which its caller commits. */
     const char *dirs[2] = {dir, p->local};
     char what[96];
     bool committed = false;
+    if (o->txn != NULL) {
+        if ((rc = kt_txn_put(o->txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) ==
+                KT_OK &&
+            r->token_path[0] != '\0')
+            rc = kt_txn_put(o->txn, 0, base_name(r->token_path), k->aws->import_token.p,
+                            k->aws->import_token.len, KT_TXN_NEW, e);
+        if (rc == KT_OK)
+            rc = kt_txn_put(o->txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
+                            KT_TXN_NEW, e);
+        r->key = key.info;
+        broken = rc != KT_OK;
+        goto out;
+    }
     snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
     if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
         (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
+        (r->token_path[0] != '\0' &&
+         (rc = kt_txn_put(txn, 0, base_name(r->token_path), k->aws->import_token.p,
+                          k->aws->import_token.len, KT_TXN_NEW, e)) != KT_OK) ||
         (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
                          KT_TXN_NEW, e)) != KT_OK ||
         (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
@@ -931,5 +1124,186 @@ out:
     free(manifest);
     if (rc != KT_OK && !r->committed)
         memset(r, 0, sizeof *r);
+    r->txn_broken = broken;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* package, for a key wrapped elsewhere (a PKCS#11 token): the same files and manifest         */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The scheme a token key is wrapped with for t: Azure CKM_RSA_AES_KEY_WRAP; AWS the algorithm
+ * asked for, else the one AWS documents for the type (RSAES_OAEP_* for AES-256, direct;
+ * RSA_AES_KEY_WRAP_* for RSA and EC), after pkg_aws_check; Google the import job's method, else
+ * RSA_OAEP_<bits>_<hash>_AES_256, after pkg_gcp_check. Fills r->wrapping, r->hash, r->direct. */
+static kt_rc token_scheme(const transfer_kek *k, transfer_target t, pkg_oaep_hash h,
+                          const transfer_package_opts *o, const world_key_info *info,
+                          transfer_package_result *r, kt_err *e)
+{
+    const char *type = world_key_type_name(info->type);
+    kt_rc rc;
+
+    if (t == TRANSFER_AZURE) {
+        snprintf(r->wrapping, sizeof r->wrapping, "CKM_RSA_AES_KEY_WRAP");
+        r->hash = h;
+        return KT_OK;
+    }
+    if (t == TRANSFER_AWS) {
+        pkg_aws_wrapping w = o->aws_wrapping;
+        if (w == 0) {
+            w = pkg_aws_wrapping_default(type);
+            if (h == PKG_OAEP_SHA1)
+                w = w == PKG_AWS_RSAES_OAEP_SHA_256 ? PKG_AWS_RSAES_OAEP_SHA_1
+                                                    : PKG_AWS_RSA_AES_KEY_WRAP_SHA_1;
+        }
+        if ((rc = pkg_aws_check(w, type, info->bits, info->curve, k->bits, e)) != KT_OK)
+            return rc;
+        snprintf(r->wrapping, sizeof r->wrapping, "%s", pkg_aws_wrapping_name(w));
+        r->hash = pkg_aws_wrapping_hash(w);
+        r->direct = pkg_aws_wrapping_is_direct(w);
+        return KT_OK;
+    }
+    pkg_gcp_method m;
+    if (k->gcp != NULL)
+        m = k->gcp->method;
+    else if (k->bits == 3072)
+        m = h == PKG_OAEP_SHA1 ? PKG_GCP_RSA_OAEP_3072_SHA1_AES_256
+                               : PKG_GCP_RSA_OAEP_3072_SHA256_AES_256;
+    else
+        m = h == PKG_OAEP_SHA1 ? PKG_GCP_RSA_OAEP_4096_SHA1_AES_256
+                               : PKG_GCP_RSA_OAEP_4096_SHA256_AES_256;
+    if (pkg_gcp_method_bits(m) != k->bits)
+        return kt_fail(e, KT_EDENIED,
+                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
+                       "keys only; this KEK has %u bits",
+                       k->bits);
+    if ((rc = pkg_gcp_check(m, type, info->bits, info->curve, e)) != KT_OK)
+        return rc;
+    snprintf(r->wrapping, sizeof r->wrapping, "%s", pkg_gcp_method_name(m));
+    r->hash = pkg_gcp_method_hash(m);
+    r->direct = pkg_gcp_method_is_direct(m);
+    return KT_OK;
+}
+
+kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
+                               const world_key_info *info, const transfer_package_opts *o,
+                               transfer_package_result *r, bool *done, kt_err *e)
+{
+    transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    pkg_oaep_hash h = o->hash != 0 ? o->hash : transfer_default_hash(t);
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    world_key key;
+    kt_rc rc;
+
+    memset(r, 0, sizeof *r);
+    *done = false;
+    if (t != TRANSFER_AZURE && t != TRANSFER_AWS && t != TRANSFER_GCP)
+        return kt_fail(e, KT_EUSAGE, "unknown target %d", (int)t);
+    if ((rc = transfer_check_hash(t, h, e)) != KT_OK)
+        return rc;
+    if (k->key == NULL || o->ident == NULL || o->name == NULL)
+        return kt_fail(e, KT_EUSAGE, "a KEK, a key and a package name are required");
+    if (o->txn != NULL)
+        return kt_fail(e, KT_EUSAGE, "a token key is packaged on its own, not in a batch");
+    if ((rc = transfer_check_name(o->name, e)) != KT_OK)
+        return rc;
+    if (!is_printable_text(o->subscription != NULL ? o->subscription : "",
+                           sizeof((pkg_manifest *)0)->subscription))
+        return kt_fail(e, KT_EUSAGE, "the subscription must be printable text under %zu bytes",
+                       sizeof((pkg_manifest *)0)->subscription);
+    if (t == TRANSFER_AZURE && k->kid[0] == '\0')
+        return kt_fail(e, KT_EUSAGE,
+                       "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
+                       "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
+    if ((k->aws != NULL && t != TRANSFER_AWS) || (k->gcp != NULL && t != TRANSFER_GCP))
+        return kt_fail(e, KT_EUSAGE, "%s are for --target %s",
+                       k->aws != NULL ? "AWS import parameters (--aws-params)"
+                                      : "a Cloud KMS import job (--import-job)",
+                       k->aws != NULL ? "aws" : "gcp");
+    if (o->aws_wrapping != 0 && t != TRANSFER_AWS)
+        return kt_fail(e, KT_EUSAGE, "--wrapping-algorithm is for --target aws");
+    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK)
+        return rc;
+    if (k->aws != NULL) {
+        int n = snprintf(r->token_path, sizeof r->token_path, "%s/TransferPackage-%s.aws.token.bin",
+                         dir, o->name);
+        if (n < 0 || (size_t)n >= sizeof r->token_path)
+            return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
+    }
+    if ((rc = token_scheme(k, t, h, o, info, r, e)) != KT_OK ||
+        (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
+        return rc;
+    memset(&key, 0, sizeof key);
+    key.info = *info;
+    transfer_package_result keep = *r;
+    rc = earlier_package(m, k, &key, t, r->hash, o, r, done, e);
+    if (rc == KT_OK && !*done) {
+        /* earlier_package leaves r alone when there is none; the scheme stays. */
+        snprintf(r->wrapping, sizeof r->wrapping, "%s", keep.wrapping);
+        r->hash = keep.hash;
+        r->direct = keep.direct;
+    }
+    return rc;
+}
+
+kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const transfer_kek *k,
+                            const world_key_info *info, const transfer_package_opts *o,
+                            const kt_buf *blob, transfer_package_result *r, kt_err *e)
+{
+    transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    char *byok = NULL, *manifest = NULL;
+    const uint8_t *data;
+    size_t len;
+    kt_txn *txn = NULL;
+    world_key key;
+    kt_rc rc;
+
+    r->rsa_len = pkg_rsa_modulus_len(k->key);
+    r->blob_len = blob->len;
+    /* PKCS#11 §2.1.21: the RSA part is exactly the modulus length; RFC 5649 §4.1: the rest is
+     * 8 + 8*ceil(len/8) bytes, so at least 16 and a multiple of 8; a direct RSA-OAEP is one
+     * block. Checked, not trusted. */
+    if (r->rsa_len != k->bits / 8 ||
+        (r->direct ? blob->len != r->rsa_len
+                   : blob->len < r->rsa_len + 16 || (blob->len - r->rsa_len) % 8 != 0))
+        return kt_fail(e, KT_ECRYPTO, "the wrapped key has %zu bytes, not the expected layout",
+                       blob->len);
+    if (t == TRANSFER_AZURE) {
+        if ((rc = pkg_byok_write(k->kid, blob->p, blob->len, GENERATOR, &byok, e)) != KT_OK)
+            return rc;
+        data = (const uint8_t *)byok;
+        len = strlen(byok);
+    } else {
+        data = blob->p;
+        len = blob->len;
+    }
+    kt_sha256(r->package_sha256, data, len);
+    r->package_len = len;
+    memset(&key, 0, sizeof key);
+    key.info = *info;
+    if ((rc = sign_manifest(m, k, &key, o, t, r->hash, r, &manifest, e)) != KT_OK)
+        goto out;
+    /* The package, the AWS import token, the manifest and the audit entry: one change. */
+    const char *dirs[2] = {dir, p->local};
+    char what[96];
+    bool committed = false;
+    snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
+    if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
+        (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
+        (r->token_path[0] != '\0' &&
+         (rc = kt_txn_put(txn, 0, base_name(r->token_path), k->aws->import_token.p,
+                          k->aws->import_token.len, KT_TXN_NEW, e)) != KT_OK) ||
+        (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
+                         KT_TXN_NEW, e)) != KT_OK ||
+        (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
+        goto out;
+    rc = kt_txn_commit(txn, &committed, e);
+    r->key = *info;
+    r->committed = committed;
+out:
+    kt_txn_free(txn);
+    free(byok);
+    free(manifest);
     return rc;
 }

@@ -97,6 +97,8 @@ typedef struct transfer_kek {
     uint8_t root_sha256[32];               /* attested: SHA-256 of the root's SPKI DER */
     char region[PKG_REGION_MAX + 1];       /* attested: the region the packages state */
     uint8_t world_hash[WORLD_HASH_LEN];    /* the target world (attested only; zero otherwise) */
+    pkg_aws_params *aws; /* --aws-params: the AWS import parameters (owned), else NULL */
+    pkg_gcp_job *gcp;    /* --import-job: the Cloud KMS import job (owned), else NULL */
 } transfer_kek;
 
 /*
@@ -129,6 +131,7 @@ KT_MUST kt_rc transfer_kek_from_pem(const char *pem_path, const char *kid, const
 typedef struct transfer_kek_source {
     const char *kek_package, *world_package; /* -k, -w */
     const char *kek_pem, *kid, *accept;      /* --kek-pem, --kid, --accept-unattested-kek */
+    const char *aws_params, *import_job;     /* --aws-params, --import-job (cloud.c) */
     bool demo; /* --demo: packages attested by the DEMO root are taken (demos and tests only) */
 } transfer_kek_source;
 
@@ -141,7 +144,46 @@ typedef struct transfer_kek_source {
 KT_MUST kt_rc transfer_kek_open(const transfer_kek_source *s, uint64_t now, transfer_kek *k,
                                 kt_err *e);
 
-/* Frees k->key; leaves k cleared. Safe on a cleared kek. */
+/*
+ * The custodian's acceptance of an unattested KEK (what --kek-pem, --aws-params and --import-job
+ * share): checks that key (taken over: freed on failure) is an RSA key of 2048, 3072 or 4096 bits
+ * with an odd exponent of at least 3, sets k->key, k->bits and k->fp, and compares accept (64 hex
+ * digits in either case) with the fingerprint. what names the source in messages. KT_EDENIED
+ * with the fingerprint when accept is NULL or differs (k->fp still set, k->key freed).
+ */
+KT_MUST kt_rc transfer_kek_accept(const char *what, EVP_PKEY *key, const char *accept,
+                                  transfer_kek *k, kt_err *e);
+
+/*
+ * The clouds' own import parameters (cloud.c), unattested like --kek-pem (nothing vouches that
+ * the wrapping key lives in the cloud's HSM, so the custodian accepts its fingerprint):
+ *   AWS   the JSON `aws kms get-parameters-for-import` printed (pkg_aws_params_parse): refused
+ *         (KT_EDENIED, naming the time) once ParametersValidTo is not after now.
+ *   GCP   the JSON `gcloud kms import-jobs describe --format json` printed (pkg_gcp_job_parse):
+ *         refused unless its state is ACTIVE and its expireTime, when given, is after now.
+ * k->aws or k->gcp keeps the parsed parameters for transfer_package. k is cleared first.
+ */
+KT_MUST kt_rc transfer_kek_from_aws_params(const char *path, const char *accept, uint64_t now,
+                                           transfer_kek *k, kt_err *e);
+KT_MUST kt_rc transfer_kek_from_import_job(const char *path, const char *accept, uint64_t now,
+                                           transfer_kek *k, kt_err *e);
+
+/*
+ * The reduced records of a key: key_xferacld_<ident> (the first, nShield's name) and one
+ * key_xferacld<F16>_<ident> for each further KEK, F16 the first 16 hex digits of its fingerprint,
+ * so that a key reduced for several KEKs (a rotated Azure KEK, fresh AWS parameters) keeps one
+ * record per KEK side by side. transfer_record_app writes the app for a KEK fingerprint into out
+ * (WORLD_KEY_APP_MAX + 1 bytes); transfer_is_record_app says whether an app is one of these.
+ */
+void transfer_record_app(const uint8_t fp[32], char *out, size_t outsz);
+bool transfer_is_record_app(const char *app);
+
+/* The reduced records of key ident (every key_<record app>_<ident> that loads and whose ACL is
+ * signed), sorted by app: *out is a heap array (free()) of *n entries, NULL when there is none. */
+KT_MUST kt_rc transfer_records(const world_paths *p, const world_module *m, const char *ident,
+                               world_key_info **out, size_t *n, kt_err *e);
+
+/* Frees k->key and the cloud parameters; leaves k cleared. Safe on a cleared kek. */
 void transfer_kek_free(transfer_kek *k);
 
 /*
@@ -162,7 +204,8 @@ bool transfer_acl_is_for(const world_acl *acl, const transfer_kek *k, char *why,
 typedef struct transfer_approval {
     const world_key_info *key; /* the source key, authenticated by its seal */
     const transfer_kek *kek;   /* where the key may go */
-    const world_acl *acl;      /* the ACL KNSO will sign for key_xferacld_<ident> */
+    const world_acl *acl;      /* the ACL KNSO will sign for key_<app>_<ident> */
+    const char *app;           /* the record's app: TRANSFER_APP, or transfer_record_app's */
 } transfer_approval;
 
 /*
@@ -212,17 +255,45 @@ typedef struct transfer_reduce_opts {
 KT_MUST kt_rc transfer_reduce(const world_paths *p, const world_module *m, const transfer_kek *k,
                               const transfer_reduce_opts *o, world_key_info *out, kt_err *e);
 
+/*
+ * The checks of transfer_reduce for one key, before any card is read: app (NULL: the default)
+ * is not the reduced copy's, no record for k stands yet (rec_app receives the app of the record
+ * to write: xferacld, or transfer_record_app's beside an earlier one), key_<app>_<ident> loads with
+ * m and its ACL allows ReduceACL and ExportWrapped to k, and the reduced ACL is a subset of it. On
+ * KT_OK *key holds the loaded source key (world_key_free it) and *acl the ACL the quorum will
+ * sign; on a failure *key is freed. A batch (batch.c) runs this for every key first.
+ */
+KT_MUST kt_rc transfer_reduce_check(const world_paths *p, const world_module *m,
+                                    const transfer_kek *k, const char *app, const char *ident,
+                                    world_key *key, world_acl *acl,
+                                    char rec_app[WORLD_KEY_APP_MAX + 1], kt_err *e);
+
+/*
+ * The rest of transfer_reduce with the opened quorum admin: checks that it is m's world, signs
+ * acl with KNSO for rec_app/<ident> and writes key_<rec_app>_<ident> from *key (which becomes
+ * that copy in memory; the caller still frees it) in one change with its audit entry (k's
+ * fingerprint and kid, the cards). out (optional) receives the new key's info.
+ */
+KT_MUST kt_rc transfer_reduce_write(const world_paths *p, const world_module *m,
+                                    const transfer_kek *k, const world_admin *admin, world_key *key,
+                                    const world_acl *acl, const char *rec_app, world_key_info *out,
+                                    kt_err *e);
+
 /* What transfer_package makes. */
 typedef struct transfer_package_opts {
-    const char *ident;        /* the key: key_xferacld_<ident> is packaged */
-    transfer_target target;   /* 0: TRANSFER_AZURE */
-    pkg_oaep_hash hash;       /* 0: transfer_default_hash(target) */
-    const char *name;         /* the package name (transfer_check_name), required */
-    const char *subscription; /* printable text under 128 bytes; "" or NULL for none */
-    const char *out_dir;      /* NULL: the current folder */
-    uint64_t now;             /* the manifest's creation time (UNIX seconds) */
-    kt_txn_report_fn report;  /* told what recovery did to an interrupted earlier package */
+    const char *ident;             /* the key: key_xferacld_<ident> is packaged */
+    transfer_target target;        /* 0: TRANSFER_AZURE */
+    pkg_oaep_hash hash;            /* 0: transfer_default_hash(target) */
+    const char *name;              /* the package name (transfer_check_name), required */
+    const char *subscription;      /* printable text under 128 bytes; "" or NULL for none */
+    const char *out_dir;           /* NULL: the current folder */
+    pkg_aws_wrapping aws_wrapping; /* aws: 0 for the one AWS documents for the key type */
+    uint64_t now;                  /* the manifest's creation time (UNIX seconds) */
+    kt_txn_report_fn report;       /* told what recovery did to an interrupted earlier package */
     void *report_ctx;
+    kt_txn *txn; /* NULL: the package is its own change. A batch's change over out_dir (begun,
+                    so recovered, by the caller): both files are staged into it and the caller
+                    commits; r->committed stays false */
 } transfer_package_opts;
 
 /* What transfer_package wrote. */
@@ -234,10 +305,15 @@ typedef struct transfer_package_result {
     size_t rsa_len;  /* bytes of the RSA-OAEP part: the KEK modulus length */
     size_t blob_len; /* bytes of the whole CKM_RSA_AES_KEY_WRAP blob */
     pkg_oaep_hash hash;
-    world_key_info key; /* the packaged key's (authenticated) public facts */
-    bool earlier;       /* an earlier run of the same command had written this very package */
-    bool committed;     /* the files stand (also when a failure after the commit point is
-                           reported) */
+    char wrapping[40];         /* the cloud's name of the scheme used */
+    char token_path[PATH_MAX]; /* aws with --aws-params: the ImportToken file; else "" */
+    bool direct;               /* RSA-OAEP of the material itself (no AES key wrap part) */
+    world_key_info key;        /* the packaged key's (authenticated) public facts */
+    bool earlier;    /* an earlier run of the same command had written this very package */
+    bool committed;  /* the files stand (also when a failure after the commit point is
+                        reported) */
+    bool txn_broken; /* with o->txn: staging into it failed part way, so that change holds a
+                        partial entry and must not be committed (kt_txn_free undoes it) */
 } transfer_package_result;
 
 /*
@@ -258,5 +334,31 @@ typedef struct transfer_package_result {
 KT_MUST kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
                                const transfer_package_opts *o, transfer_package_result *r,
                                kt_err *e);
+
+/* The details of a package's audit entry: the key, the target, the file and its SHA-256, the
+ * KEK's fingerprint and kid. A new object (json_decref), NULL when out of memory. */
+json_t *transfer_package_audit_detail(const transfer_kek *k, const world_key_info *key,
+                                      transfer_target t, const transfer_package_result *r);
+
+/*
+ * The package of a key wrapped elsewhere (a PKCS#11 token, transfer_token.h), in two halves so
+ * that nothing is asked of the card holders for a package that is already there or cannot be
+ * written. transfer_package_prepare checks o (as transfer_package does), fills r's paths and
+ * the scheme (r->wrapping, r->hash, r->direct: the cloud's rules for the key type, as
+ * transfer_package applies them), completes or undoes an interrupted earlier package in the
+ * output folder and, when both files are already this very package for info (the key's
+ * authenticated facts), sets *done and fills r. transfer_package_blob checks the layout of blob
+ * (CKM_RSA_AES_KEY_WRAP, or one RSA-OAEP block when r->direct) against the KEK, makes the package
+ * (.byok for Azure, the raw blob for AWS and GCP) and its manifest signed with m's module key, and
+ * writes them with the AWS import token and the audit entry as one change of the commit protocol;
+ * r->committed as for transfer_package.
+ */
+KT_MUST kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
+                                       const world_key_info *info, const transfer_package_opts *o,
+                                       transfer_package_result *r, bool *done, kt_err *e);
+KT_MUST kt_rc transfer_package_blob(const world_paths *p, const world_module *m,
+                                    const transfer_kek *k, const world_key_info *info,
+                                    const transfer_package_opts *o, const kt_buf *blob,
+                                    transfer_package_result *r, kt_err *e);
 
 #endif

@@ -92,6 +92,11 @@ static void print_text(const check_args *a, const verdict *v, size_t n, bool ok)
         printf("OK    %s\n", v[i].name);
         kt_hex(hex, m->package_sha256, 32);
         printf("      package  %s, SHA-256 %s as stated\n", m->package_file, hex);
+        if (m->token_file[0] != '\0') {
+            kt_hex(hex, m->token_sha256, 32);
+            printf("      token    %s, SHA-256 %s as stated (AWS ImportToken)\n", m->token_file,
+                   hex);
+        }
         kt_hex(hex, m->key_sha256, 32);
         if (strcmp(m->key_type, "EC") == 0)
             printf("      key      EC %s", m->curve);

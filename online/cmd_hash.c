@@ -10,18 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_EXPECT = 256, OPT_TABLE };
+enum { OPT_EXPECT = 256, OPT_TABLE, OPT_JSON };
 
 static const cli_opt opts[] = {
     {OPT_EXPECT, "expect", CLI_VALUE, "HEX", "the expected SHA-256: 64 hex digits, either case"},
     {OPT_TABLE, "table", CLI_VALUE, "FILE",
      "the published hash table (published-hashes.txt); FILE's base name\nmust be listed in it"},
+    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
     {0},
 };
 
 static const cli_cmd cmd = {
     .name = "hash",
-    .synopsis = "FILE [--expect HEX | --table published-hashes.txt]",
+    .synopsis = "FILE [--expect HEX | --table published-hashes.txt] [--json]",
     .about = "Compute the SHA-256 of FILE (read in 64 KiB pieces: files of any size in constant\n"
              "memory) and print it as PowerShell's Get-FileHash does. With --expect or --table, "
              "compare\nit and print 'Result: SUCCESS', or 'Result: FAILURE' (exit status 1).",
@@ -32,6 +33,7 @@ static const cli_cmd cmd = {
 
 typedef struct hash_args {
     const char *file, *expect, *table;
+    bool json;
 } hash_args;
 
 /* 1. options */
@@ -45,6 +47,7 @@ static int parse(int argc, char **argv, hash_args *a)
     a->file = c.arg[0];
     a->expect = cli_value(&c, OPT_EXPECT);
     a->table = cli_value(&c, OPT_TABLE);
+    a->json = cli_flag(&c, OPT_JSON);
     cli_args_free(&c);
     if (a->expect != NULL && a->table != NULL)
         return cli_usage(cmd.name, "give --expect or --table, not both");
@@ -108,13 +111,35 @@ int cmd_hash(int argc, char **argv)
         return cli_report(&e);
 
     /* 3. operation */
-    if (online_hash_file(a.file, have, NULL, kt_progress_stderr, NULL, &e) != KT_OK)
+    uint64_t size = 0;
+    if (online_hash_file(a.file, have, &size, kt_progress_stderr, NULL, &e) != KT_OK)
         return cli_report(&e);
 
     /* 4. output: Get-FileHash's table (Format-Table of Algorithm, Hash, Path) */
     if (realpath(a.file, path) == NULL)
         snprintf(path, sizeof path, "%s", a.file);
     online_hex_upper(hex, have);
+    if (a.json) {
+        char want_hex[65] = "";
+        bool same = check && kt_ct_equal(want, have, 32);
+        if (check)
+            online_hex_upper(want_hex, want);
+        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "format",
+                              "keytransfer-online-hash/1", "algorithm", "SHA256", "hash", hex,
+                              "path", path, "bytes", (json_int_t)size, "expected",
+                              check ? json_string(want_hex) : json_null(), "source",
+                              check ? json_string(source) : json_null(), "result",
+                              check ? json_string(same ? "SUCCESS" : "FAILURE") : json_null());
+        status = cli_print_json(v);
+        if (check && !same) {
+            fprintf(stderr,
+                    "keytransfer-online: %s does not have the expected SHA-256: it is damaged or "
+                    "not the published file; do not use it\n",
+                    a.file);
+            return KT_EXIT_DENIED;
+        }
+        return status;
+    }
     printf("\n%-15s %-70s %s\n%-15s %-70s %s\n%-15s %-70s %s\n\n", "Algorithm", "Hash", "Path",
            "---------", "----", "----", "SHA256", hex, path);
     if (!check)

@@ -6,6 +6,7 @@
  * the manifest describes and with what was asked.
  */
 #include "commands.h"
+#include "upload_many.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,16 @@ enum {
     OPT_TIMEOUT,
     OPT_MAX_TIME,
     OPT_DEMO,
+    OPT_PARALLEL,
+    OPT_JSON,
+    OPT_TAGS,
+    OPT_NOT_BEFORE,
+    OPT_EXPIRES,
+    OPT_DISABLED,
+    OPT_EXPORTABLE,
+    OPT_RELEASE_POLICY,
+    OPT_API_VERSION,
+    OPT_RESOLVE,
 };
 
 static const cli_opt opts[] = {
@@ -57,33 +68,91 @@ static const cli_opt opts[] = {
     {OPT_DEMO, "demo", CLI_FLAG, NULL,
      "take a package whose KEK the DEMO vendor root vouched for (its\nprivate key is public: "
      "demos only; refused by a real-root build)"},
+    {OPT_PARALLEL, "parallel", CLI_VALUE, "N",
+     "several packages (a folder, or several FILEs): at most N uploads\nat once, 1 to 64 "
+     "(default 4)"},
+    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    {OPT_TAGS, "tags", CLI_VALUE, "K=V,...",
+     "the key's tags (at most 15; names of 1 to 512, values of at most\n256 characters)"},
+    {OPT_NOT_BEFORE, "not-before", CLI_VALUE, "DATE",
+     "attributes.nbf: not usable before DATE (YYYY-MM-DD or\nYYYY-MM-DDTHH:MM:SSZ, UTC, or "
+     "seconds since 1970)"},
+    {OPT_EXPIRES, "expires", CLI_VALUE, "DATE", "attributes.exp: not usable after DATE"},
+    {OPT_DISABLED, "disabled", CLI_FLAG, NULL,
+     "import the key disabled (attributes.enabled false)"},
+    {OPT_EXPORTABLE, "exportable", CLI_FLAG, NULL,
+     "let the service release the key out of its HSM under the release\npolicy (with "
+     "--release-policy; api-version 7.3 and later)"},
+    {OPT_RELEASE_POLICY, "release-policy", CLI_VALUE, "FILE",
+     "the release policy document (JSON with version and anyOf)"},
+    {OPT_RESOLVE, "resolve", CLI_VALUE, "ADDRESS",
+     "connect to ADDRESS for the vault's host instead of what DNS says\n(a private endpoint, "
+     "an emulator); the certificate is still checked\nfor the vault's name"},
+    {OPT_API_VERSION, "api-version", CLI_VALUE, "V",
+     "the api-version to send: 7.0 to 7.5 or a preview (default " ONLINE_API_VERSION ")"},
     {0},
 };
 
 static const cli_cmd cmd = {
     .name = "upload",
-    .synopsis = "--vault URL --name NAME FILE.byok [OPTIONS]",
+    .synopsis = "--vault URL --name NAME FILE.byok [OPTIONS]\n"
+                "--vault URL [--parallel N] DIR | FILE.byok FILE.byok ... [OPTIONS]",
     .about = "Check FILE.byok against its signed transfer manifest (signature, signing module, "
              "SHA-256)\nbefore anything is sent, import it with Key Vault's Import Key request\n"
              "(PUT URL/keys/NAME?api-version=" ONLINE_API_VERSION
-             "), then check that the public key the vault\nreturns is the one the manifest "
-             "states, under NAME, enabled, not exportable, with the\nkey_ops asked for. NAME must "
+             ", Hsm true), then check that the public key the\nvault returns is the one the "
+             "manifest states, under NAME, enabled (or disabled) and exportable\nor not as "
+             "asked, with the key_ops asked for. NAME must "
              "be the name the manifest states. A busy service (429, 503)\nis asked again after its "
              "Retry-After; when the answer is lost or the name is taken (409),\nthe key is looked "
              "up (GET) and a key that matches the manifest is success. Prints\n'Result: SUCCESS' "
-             "at the end.",
+             "at the end.\nA folder (every *.byok in it) or several FILEs are uploaded each as "
+             "one upload, in a\nprocess of its own, --parallel at a time, each under the name its "
+             "manifest states;\na summary lists every package. Exit status: the highest of the "
+             "uploads'.",
     .opts = opts,
     .min_args = 1,
-    .max_args = 1,
+    .max_args = CLI_ARGS_MAX,
 };
 
 typedef struct upload_args {
     const char *vault_url, *name, *ops, *token_file, *manifest, *expect_module, *cacert, *file;
+    const char *resolve;
     online_vault vault;
     uint8_t pin[32];
     online_policy policy;
-    bool demo;
+    online_props props;
+    bool demo, json;
 } upload_args;
+
+/* The options that shape the key in the vault (props.c checks them together). */
+static bool parse_props(const cli_args *c, upload_args *a, int *status)
+{
+    const char *v, *policy;
+    kt_err e;
+    kt_err_clear(&e);
+    a->props.disabled = cli_flag(c, OPT_DISABLED);
+    a->props.exportable = cli_flag(c, OPT_EXPORTABLE);
+    a->props.api_version = cli_value(c, OPT_API_VERSION);
+    if (((v = cli_value(c, OPT_TAGS)) != NULL && online_tags_parse(v, &a->props.tags, &e)) ||
+        ((v = cli_value(c, OPT_NOT_BEFORE)) != NULL &&
+         (a->props.has_nbf = true, online_time_parse("--not-before", v, &a->props.nbf, &e))) ||
+        ((v = cli_value(c, OPT_EXPIRES)) != NULL &&
+         (a->props.has_exp = true, online_time_parse("--expires", v, &a->props.exp, &e)))) {
+        *status = cli_usage(cmd.name, "%s", e.msg);
+        return false;
+    }
+    if ((policy = cli_value(c, OPT_RELEASE_POLICY)) != NULL &&
+        online_release_policy_load(policy, &a->props.release_policy, &e) != KT_OK) {
+        *status = cli_report(&e);
+        return false;
+    }
+    if (online_props_check(&a->props, &a->vault, &e) != KT_OK) {
+        *status = cli_usage(cmd.name, "%s", e.msg);
+        return false;
+    }
+    return true;
+}
 
 /* A whole number lo..hi for option opt; false (with the usage error printed) otherwise. */
 static bool number(const char *opt, const char *text, unsigned lo, unsigned hi, unsigned *out,
@@ -113,6 +182,14 @@ static int parse(int argc, char **argv, upload_args *a)
         return status;
     online_policy_default(&a->policy);
     a->file = c.arg[0];
+    a->json = cli_flag(&c, OPT_JSON);
+    if (c.nargs > 1 || upload_many_is_folder(a->file) || cli_value(&c, OPT_PARALLEL) != NULL) {
+        /* several packages: each one is this command again, in a child (upload_many.c) */
+        status =
+            upload_many_run(&c, argc, argv, cli_value(&c, OPT_PARALLEL), a->json,
+                            cli_value(&c, OPT_NAME) != NULL || cli_value(&c, OPT_MANIFEST) != NULL);
+        goto out;
+    }
     a->vault_url = cli_value(&c, OPT_VAULT);
     a->name = cli_value(&c, OPT_NAME);
     a->ops = cli_value(&c, OPT_OPS);
@@ -120,6 +197,7 @@ static int parse(int argc, char **argv, upload_args *a)
     a->manifest = cli_value(&c, OPT_MANIFEST);
     a->expect_module = cli_value(&c, OPT_EXPECT_MODULE);
     a->cacert = cli_value(&c, OPT_CACERT);
+    a->resolve = cli_value(&c, OPT_RESOLVE);
     a->demo = cli_flag(&c, OPT_DEMO);
     status = -1;
     if ((v = cli_value(&c, OPT_TRIES)) != NULL &&
@@ -143,6 +221,10 @@ static int parse(int argc, char **argv, upload_args *a)
         status = cli_usage(cmd.name, "--expect-module: %s", e.msg);
     else if (a->cacert != NULL && !a->vault.https)
         status = cli_usage(cmd.name, "--cacert is for https:// vaults");
+    else if (a->resolve != NULL && online_resolve_check(a->resolve, &a->vault, &e) != KT_OK)
+        status = cli_usage(cmd.name, "%s", e.msg);
+    else
+        parse_props(&c, a, &status);
 out:
     cli_args_free(&c);
     return status;
@@ -220,10 +302,13 @@ static kt_rc prepare(const upload_args *a, upload_plan *p, kt_err *e)
                        "%s is wrapped for the KEK %s, which lives in another vault than %s; Key "
                        "Vault imports a package only into the vault that holds its KEK",
                        p->pkg.package_path, m->kid, a->vault.base);
-    if ((rc = online_import_body(m, p->pkg.package.p, p->pkg.package.len, p->ops, &p->body, e)) ||
-        (rc = online_key_url(&a->vault, a->name, p->url, sizeof p->url, e)))
+    if ((rc = online_import_body_props(m, p->pkg.package.p, p->pkg.package.len, p->ops, &a->props,
+                                       &p->body, e)) ||
+        (rc = online_key_url_api(&a->vault, a->name, a->props.api_version, p->url, sizeof p->url,
+                                 e)) ||
+        (rc = online_token_load(a->token_file, &p->token, e)))
         return rc;
-    return online_token_load(a->token_file, &p->token, e);
+    return online_token_audience_check(&p->token, &a->vault, e);
 }
 
 static void print_checked(const upload_plan *p)
@@ -273,6 +358,7 @@ static kt_rc wire_send(void *ctx, const char *method, long timeout, online_http 
         .body = put ? w->p->body : NULL,
         .token = &w->p->token,
         .cacert = w->a->cacert,
+        .resolve = w->a->resolve,
         .timeout = timeout,
     };
     return online_http_send(&req, resp, e);
@@ -306,6 +392,31 @@ static void wire_note(void *ctx, const char *text)
     fprintf(stderr, "keytransfer-online: %s\n", text);
 }
 
+/* 4. output, as JSON (keytransfer-online-upload/1): r NULL for a failure, e says why */
+static int print_json(const upload_args *a, const upload_plan *p, const online_upload_result *r,
+                      const kt_err *e)
+{
+    char hex[65] = "", ops[160] = "";
+    const pkg_manifest *m = &p->pkg.m;
+
+    if (r != NULL) {
+        if (r->compared)
+            kt_hex(hex, r->got.key_sha256, 32);
+        online_ops_format(r->got.ops, ops, sizeof ops);
+    }
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "format",
+                          "keytransfer-online-upload/1", "result",
+                          r != NULL ? "SUCCESS" : "FAILURE", "file", a->file, "name", a->name,
+                          "ident", m->ident[0] ? json_string(m->ident) : json_null(), "kid",
+                          r != NULL ? json_string(r->got.kid) : json_null(), "already",
+                          r != NULL ? json_boolean(r->already) : json_null(), "public_key_sha256",
+                          r != NULL && r->compared ? json_string(hex) : json_null(), "key_ops",
+                          r != NULL ? json_string(ops) : json_null(), "error",
+                          r == NULL ? json_string(e->msg) : json_null(), "exit",
+                          json_integer(r != NULL ? 0 : kt_rc_exit(e->rc)));
+    return cli_print_json(v);
+}
+
 /* 4. output */
 static void print_result(const upload_args *a, const online_upload_result *r)
 {
@@ -322,18 +433,17 @@ static void print_result(const upload_args *a, const online_upload_result *r)
         printf("  an oct (AES) key has no public part: only the key's name was compared\n");
     }
     online_ops_format(r->got.ops, ops, sizeof ops);
-    printf("  %s, not exportable, key_ops %s, as asked\n", r->got.enabled ? "enabled" : "disabled",
-           ops);
+    printf("  %s, %s, key_ops %s, as asked\n", r->got.enabled ? "enabled" : "disabled",
+           r->got.exportable ? "exportable under its release policy" : "not exportable", ops);
     printf("Result: SUCCESS\n");
 }
 
-int cmd_upload(int argc, char **argv)
+static int upload(int argc, char **argv, upload_args *a)
 {
-    upload_args a;
     upload_plan plan;
     online_upload_result res;
     kt_err e;
-    int status = parse(argc, argv, &a);
+    int status = parse(argc, argv, a);
 
     if (status >= 0)
         return status;
@@ -341,17 +451,21 @@ int cmd_upload(int argc, char **argv)
     /* 2. inputs: nothing is sent unless every check here passes */
     memset(&plan, 0, sizeof plan);
     kt_err_clear(&e);
-    if (prepare(&a, &plan, &e) != KT_OK) {
+    if (prepare(a, &plan, &e) != KT_OK) {
+        if (a->json)
+            print_json(a, &plan, NULL, &e);
+        else
+            printf("Result: FAILURE\n");
         plan_free(&plan);
-        printf("Result: FAILURE\n");
         return cli_report(&e);
     }
-    print_checked(&plan);
-
     char ops[96], host[ONLINE_HOST_MAX + 1];
     const char *kty = online_kty_for(plan.pkg.m.key_type);
     online_ops_format(plan.ops, ops, sizeof ops);
-    printf("Uploading to %s as %s (key_ops %s)\n", plan.url, kty, ops);
+    if (!a->json) {
+        print_checked(&plan);
+        printf("Uploading to %s as %s (key_ops %s)\n", plan.url, kty, ops);
+    }
     /* What is printed is the record of what is sent: if it cannot be written, send nothing. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         plan_free(&plan);
@@ -361,10 +475,16 @@ int cmd_upload(int argc, char **argv)
     }
 
     /* 3. operation: the requests (upload.c), then the answer against the manifest */
-    answer_host(&a, &plan.pkg.m, host, sizeof host);
-    online_expect want = {
-        .m = &plan.pkg.m, .name = a.name, .host = host, .ops = plan.ops, .enabled = true};
-    wire w = {.a = &a, .p = &plan};
+    answer_host(a, &plan.pkg.m, host, sizeof host);
+    online_expect want = {.m = &plan.pkg.m,
+                          .name = a->name,
+                          .host = host,
+                          .ops = plan.ops,
+                          .enabled = !a->props.disabled,
+                          .exportable = a->props.exportable,
+                          .vault = &a->vault,
+                          .props = &a->props};
+    wire w = {.a = a, .p = &plan};
     online_transport t = {
         .send = wire_send,
         .sleep = wire_sleep,
@@ -377,18 +497,34 @@ int cmd_upload(int argc, char **argv)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         rc = kt_fail(&e, KT_ECRYPTO, "libcurl could not start");
     } else {
-        rc = online_upload_run(&a.policy, &t, &want, &res, &e);
+        rc = online_upload_run(&a->policy, &t, &want, &res, &e);
         curl_global_cleanup();
     }
     kt_secbuf_free(&plan.token);
 
     /* 4. output */
     if (rc != KT_OK) {
-        printf("Result: FAILURE\n");
+        if (a->json)
+            print_json(a, &plan, NULL, &e);
+        else
+            printf("Result: FAILURE\n");
         plan_free(&plan);
         return cli_report(&e);
     }
-    print_result(&a, &res);
+    if (a->json) {
+        status = print_json(a, &plan, &res, &e);
+        plan_free(&plan);
+        return status;
+    }
+    print_result(a, &res);
     plan_free(&plan);
     return KT_EXIT_OK;
+}
+
+int cmd_upload(int argc, char **argv)
+{
+    upload_args a;
+    int status = upload(argc, argv, &a);
+    online_props_free(&a.props);
+    return status;
 }

@@ -128,7 +128,7 @@ static void retry_after(CURL *curl, char *out, size_t outsz)
     out[0] = '\0';
     if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != NULL &&
         h->value != NULL)
-        online_sanitize(h->value, strlen(h->value), out, outsz);
+        kt_quote(out, outsz, h->value, strlen(h->value));
 }
 
 /* Whether a failed transfer may have reached the server: libcurl stamps the pre-transfer time
@@ -186,7 +186,7 @@ kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
     const char *url = req->url;
     bool put = strcmp(req->method, "PUT") == 0;
     CURL *curl = NULL;
-    struct curl_slist *headers = NULL, *h;
+    struct curl_slist *headers = NULL, *h, *resolve = NULL;
     struct sink sink = {0};
     char errbuf[CURL_ERROR_SIZE] = "";
     kt_secbuf auth = {0};
@@ -263,6 +263,20 @@ kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
         SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
         if (req->cacert != NULL)
             SET(CURLOPT_CAINFO, req->cacert);
+        if (req->resolve != NULL) {
+            /* "HOST:PORT:ADDRESS" (IPv6 in brackets): only the connection's address changes;
+             * the certificate is checked for HOST all the same. */
+            char entry[ONLINE_HOST_MAX + 80];
+            unsigned port = v->port ? v->port : 443;
+            bool v6 = strchr(req->resolve, ':') != NULL;
+            snprintf(entry, sizeof entry, "%s:%u:%s%s%s", v->host, port, v6 ? "[" : "",
+                     req->resolve, v6 ? "]" : "");
+            if ((resolve = curl_slist_append(NULL, entry)) == NULL) {
+                rc = kt_fail(e, KT_ENOMEM, "out of memory");
+                goto out;
+            }
+            SET(CURLOPT_RESOLVE, resolve);
+        }
     } else {
         /* Plain HTTP is loopback only and never goes through a proxy: the token stays here. */
         SET(CURLOPT_PROXY, "");
@@ -283,11 +297,18 @@ kt_rc online_http_send(const online_request *req, online_http *resp, kt_err *e)
     resp->fate = ONLINE_ANSWERED;
     resp->status = status;
     retry_after(curl, resp->retry_after, sizeof resp->retry_after);
+    if (status == 401) {
+        struct curl_header *ch = NULL;
+        if (curl_easy_header(curl, "WWW-Authenticate", 0, CURLH_HEADER, -1, &ch) == CURLHE_OK &&
+            ch != NULL && ch->value != NULL)
+            kt_quote(resp->challenge, sizeof resp->challenge, ch->value, strlen(ch->value));
+    }
     resp->body.p = sink.p;
     resp->body.len = sink.len;
     sink.p = NULL;
 out:
     curl_easy_cleanup(curl);
+    curl_slist_free_all(resolve);
     free_headers(headers);
     kt_secbuf_free(&auth);
     free(sink.p);

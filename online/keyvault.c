@@ -1,8 +1,9 @@
 /*
  * keyvault.c - the shapes of the Key Vault REST API the upload uses (Import Key, api-version
- * 7.4): the vault URL and key names, key operations, the import body, the JWK the service
- * answers with and its SubjectPublicKeyInfo fingerprint, and the service's error answers.
- * Everything here is a pure function of its inputs; http.c does the one request.
+ * 7.4 by default; props.c has the others): the vault URL and key names, key operations, the import
+ * body, the JWK the service answers with and its SubjectPublicKeyInfo fingerprint, and the
+ * service's error answers. Everything here is a pure function of its inputs; http.c does the one
+ * request.
  */
 #include "online.h"
 
@@ -164,10 +165,17 @@ kt_rc online_check_key_name(const char *name, kt_err *e)
 
 kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t outsz, kt_err *e)
 {
+    return online_key_url_api(v, name, NULL, out, outsz, e);
+}
+
+kt_rc online_key_url_api(const online_vault *v, const char *name, const char *api, char *out,
+                         size_t outsz, kt_err *e)
+{
     kt_rc rc = online_check_key_name(name, e);
     if (rc != KT_OK)
         return rc;
-    int n = snprintf(out, outsz, "%s/keys/%s?api-version=%s", v->base, name, ONLINE_API_VERSION);
+    int n = snprintf(out, outsz, "%s/keys/%s?api-version=%s", v->base, name,
+                     api != NULL ? api : ONLINE_API_VERSION);
     if (n < 0 || (size_t)n >= outsz)
         return kt_fail(e, KT_EUSAGE, "the key URL is too long");
     return KT_OK;
@@ -259,24 +267,10 @@ const char *online_kty_for(const char *key_type)
     return NULL;
 }
 
-/* Key Vault curve names, the OpenSSL group names and the coordinate lengths (RFC 7518 §6.2.1.2:
- * x and y are the full length of a field element). */
-static const struct curve {
-    const char *manifest, *jwk, *group;
-    size_t coord;
-} curves[] = {
-    {"P-256", "P-256", "prime256v1", 32},
-    {"P-384", "P-384", "secp384r1", 48},
-    {"P-521", "P-521", "secp521r1", 66},
-    {"secp256k1", "P-256K", "secp256k1", 32},
-};
-
 const char *online_crv_for(const char *curve)
 {
-    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
-        if (strcmp(curve, curves[i].manifest) == 0)
-            return curves[i].jwk;
-    return NULL;
+    const kt_curve *c = kt_curve_find(curve);
+    return c != NULL && strcmp(c->name, curve) == 0 ? c->jwk : NULL;
 }
 
 /* ---- the import body --------------------------------------------------------------------- */
@@ -319,7 +313,8 @@ kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, size_t l
     json_t *key = json_pack("{s:s, s:o, s:s}", "kty", kty, "key_ops", key_ops, "key_hsm", hsm);
     if (key != NULL && crv != NULL)
         json_object_set_new(key, "crv", json_string(crv));
-    json_t *body = json_pack("{s:o, s:{s:b}}", "key", key, "attributes", "enabled", 1);
+    json_t *body =
+        json_pack("{s:o, s:b, s:{s:b}}", "key", key, "Hsm", 1, "attributes", "enabled", 1);
     rc = body != NULL ? kt_json_dump(body, false, json, e) : kt_fail(e, KT_ENOMEM, "out of memory");
     json_decref(body);
     free(hsm);
@@ -370,7 +365,7 @@ static kt_rc fromdata_sha256(const char *type, OSSL_PARAM_BLD *bld, uint8_t out[
                          type);
         goto out;
     }
-    rc = pkg_spki_sha256(pkey, out, e);
+    rc = kt_spki_sha256(pkey, out, e);
 out:
     EVP_PKEY_CTX_free(check);
     EVP_PKEY_CTX_free(ctx);
@@ -413,7 +408,7 @@ out:
 
 static kt_rc ec_sha256(const json_t *jwk, uint8_t out[32], kt_err *e)
 {
-    const struct curve *c = NULL;
+    const kt_curve *c = NULL;
     const char *crv;
     kt_buf x = {0}, y = {0};
     uint8_t point[1 + 2 * 66];
@@ -422,12 +417,9 @@ static kt_rc ec_sha256(const json_t *jwk, uint8_t out[32], kt_err *e)
 
     if ((rc = kt_json_get_string(jwk, "crv", "the key the service returned", &crv, e)) != KT_OK)
         return rc;
-    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
-        if (strcmp(crv, curves[i].jwk) == 0)
-            c = &curves[i];
-    if (c == NULL) {
+    if ((c = kt_curve_by_jwk(crv)) == NULL) {
         char s[40];
-        online_sanitize(crv, strlen(crv), s, sizeof s);
+        kt_quote(s, sizeof s, crv, strlen(crv));
         return kt_fail(e, KT_EFORMAT,
                        "the key the service returned is on curve '%s', which is "
                        "not P-256, P-384, P-521 or P-256K",
@@ -484,20 +476,6 @@ kt_rc online_jwk_sha256(const json_t *jwk, uint8_t out[32], kt_err *e)
 
 /* ---- answers ----------------------------------------------------------------------------- */
 
-void online_sanitize(const char *text, size_t len, char *out, size_t outsz)
-{
-    size_t o = 0;
-    if (outsz == 0)
-        return;
-    for (size_t i = 0; i < len && o + 1 < outsz; i++) {
-        unsigned char c = (unsigned char)text[i];
-        out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    out[o] = '\0';
-    if (o < len && outsz > 4)
-        memcpy(out + outsz - 4, "...", 4);
-}
-
 /* HOST and NAME of https://HOST/keys/NAME/VERSION (the shape pkg_kid_check has checked). */
 static void kid_parts(const char *kid, char *host, size_t hostsz, char *name, size_t namesz)
 {
@@ -525,13 +503,13 @@ void online_describe_error(long status, const uint8_t *body, size_t len, char *o
         const char *c = json_string_value(json_object_get(err, "code"));
         const char *m = json_string_value(json_object_get(err, "message"));
         if (c != NULL)
-            online_sanitize(c, strlen(c), code, sizeof code);
+            kt_quote(code, sizeof code, c, strlen(c));
         if (m != NULL)
-            online_sanitize(m, strlen(m), msg, sizeof msg);
+            kt_quote(msg, sizeof msg, m, strlen(m));
         json_decref(j);
     }
     if (code[0] == '\0' && msg[0] == '\0' && len > 0) {
-        online_sanitize((const char *)body, len < 200 ? len : 200, msg, sizeof msg);
+        kt_quote(msg, sizeof msg, (const char *)body, len < 200 ? len : 200);
         snprintf(out, outsz, "HTTP %ld, not a Key Vault error answer: %s", status, msg);
         return;
     }
@@ -563,7 +541,7 @@ static kt_rc answer_ops(const json_t *key, online_imported *out, kt_err *e)
         if (bit == 0)
             out->ops_unknown = true;
         out->ops |= bit;
-        online_sanitize(name, strlen(name), s, sizeof s);
+        kt_quote(s, sizeof s, name, strlen(name));
         int n =
             snprintf(out->ops_text + used, sizeof out->ops_text - used, "%s%s", used ? "," : "", s);
         if (n > 0 && (size_t)n < sizeof out->ops_text - used)
@@ -590,6 +568,37 @@ static kt_rc answer_attributes(const json_t *root, online_imported *out, kt_err 
         out->exportable_stated = true;
         out->exportable = json_is_true(exp);
     }
+    static const char *const times[] = {"nbf", "exp"};
+    bool *has[] = {&out->has_nbf, &out->has_exp};
+    int64_t *val[] = {&out->nbf, &out->exp};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(attr, times[i]);
+        if (v == NULL)
+            continue;
+        if (!json_is_integer(v))
+            return kt_fail(e, KT_EFORMAT,
+                           "the service's answer: attributes.%s is not a whole number", times[i]);
+        *has[i] = true;
+        *val[i] = json_integer_value(v);
+    }
+    json_t *tags = json_object_get(root, "tags");
+    if (tags != NULL) {
+        if (!json_is_object(tags))
+            return kt_fail(e, KT_EFORMAT, "the service's answer: tags is not an object");
+        if ((rc = online_tags_digest(tags, out->tags_sha256, e)) != KT_OK)
+            return rc;
+        out->has_tags = true;
+    }
+    return KT_OK;
+}
+
+kt_rc online_tags_digest(const json_t *tags, uint8_t out[32], kt_err *e)
+{
+    char *s = json_dumps(tags, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (s == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    kt_sha256(out, s, strlen(s));
+    free(s);
     return KT_OK;
 }
 
@@ -630,7 +639,7 @@ kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, online_i
         goto out;
     if (strlen(kid) > PKG_KID_MAX || pkg_kid_check(kid, e) != KT_OK) {
         char s[120];
-        online_sanitize(kid, strlen(kid), s, sizeof s);
+        kt_quote(s, sizeof s, kid, strlen(kid));
         rc = kt_fail(e, KT_EFORMAT, "the service's answer: kid '%s' is not a key identifier", s);
         goto out;
     }
@@ -640,7 +649,7 @@ kt_rc online_parse_answer(long status, const uint8_t *body, size_t len, online_i
         rc = kt_fail(e, KT_EFORMAT, "the service's answer: kty is not a key type");
         goto out;
     }
-    online_sanitize(kty, strlen(kty), out->kty, sizeof out->kty);
+    kt_quote(out->kty, sizeof out->kty, kty, strlen(kty));
     if ((rc = answer_ops(key, out, e)) != KT_OK || (rc = answer_attributes(j, out, e)) != KT_OK)
         goto out;
     if (strcmp(kty, "RSA") == 0 || strcmp(kty, "RSA-HSM") == 0 || strcmp(kty, "EC") == 0 ||
@@ -698,10 +707,22 @@ kt_rc online_check_answer(const online_expect *want, const online_imported *got,
     if (got->enabled != want->enabled)
         differ(list, sizeof list, "it is %s, not %s as asked",
                got->enabled ? "enabled" : "disabled", want->enabled ? "enabled" : "disabled");
-    if (got->exportable)
+    if (got->exportable && !want->exportable)
         differ(list, sizeof list,
                "it is exportable (attributes.exportable true): the service may release the key "
                "out of its HSM, which was not asked for");
+    if (!got->exportable && want->exportable)
+        differ(list, sizeof list, "it is not exportable, though --exportable asked for it");
+    const online_props *p = want->props;
+    if (p != NULL && p->has_nbf && (!got->has_nbf || got->nbf != p->nbf))
+        differ(list, sizeof list, "its not-before (attributes.nbf) is not the one asked");
+    if (p != NULL && p->has_exp && (!got->has_exp || got->exp != p->exp))
+        differ(list, sizeof list, "its expiry (attributes.exp) is not the one asked");
+    uint8_t tags[32];
+    if (p != NULL && p->tags != NULL && json_object_size(p->tags) > 0 &&
+        (online_tags_digest(p->tags, tags, e) != KT_OK || !got->has_tags ||
+         memcmp(tags, got->tags_sha256, 32) != 0))
+        differ(list, sizeof list, "its tags are not the ones asked");
     if (list[0] != '\0')
         return kt_fail(e, KT_EDENIED,
                        "the vault holds the key %s, but not as asked: %s; check it in the vault "

@@ -9,6 +9,8 @@
  *   http.c      the bearer token and one HTTPS request (libcurl)
  *   upload.c    the upload's requests: retries, Retry-After, and the look-up after a lost answer
  *   env.c       the environment variables that would log or divert TLS secrets, removed
+ *   props.c     what the upload asks of the key (Hsm, attributes, tags, release policy,
+ *               api-version) and Key Vault's challenge and token audience
  *
  * online/ links packages/ and common/ only, never world/, kek/ or verify/: the online program
  * holds no key and cannot touch key custody by construction (docs/design.md §2, checked by a test
@@ -158,6 +160,10 @@ KT_MUST kt_rc online_check_key_name(const char *name, kt_err *e);
 KT_MUST kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t outsz,
                              kt_err *e);
 
+/* As online_key_url with api-version api (NULL: ONLINE_API_VERSION; not checked here). */
+KT_MUST kt_rc online_key_url_api(const online_vault *v, const char *name, const char *api,
+                                 char *out, size_t outsz, kt_err *e);
+
 /* Key operations (JsonWebKeyOperation) a transferred key may be given. */
 enum {
     ONLINE_OP_ENCRYPT = 1u << 0,
@@ -194,7 +200,7 @@ const char *online_crv_for(const char *curve);
 /*
  * The Key Vault import body (Import Key, api-version 7.4) for a checked package:
  * {"key":{"kty":KTY,["crv":CRV,]"key_ops":[...],"key_hsm":BASE64URL(package)},
- *  "attributes":{"enabled":true}}
+ *  "Hsm":true, "attributes":{"enabled":true}}
  * key_hsm is the unpadded base64url of the whole .byok file, as az and the SDKs send it. The
  * manifest must be for Azure (target "azure", OAEP SHA-1); ops must be allowed for its type.
  * *json: heap string (free()).
@@ -225,6 +231,10 @@ typedef struct online_imported {
     bool enabled;                    /* attributes.enabled */
     bool exportable;                 /* attributes.exportable is true */
     bool exportable_stated;          /* attributes.exportable is present */
+    bool has_nbf, has_exp;           /* attributes.nbf, .exp are present (whole numbers) */
+    int64_t nbf, exp;
+    bool has_tags;           /* a tags object is present */
+    uint8_t tags_sha256[32]; /* SHA-256 of its canonical JSON (sorted, compact) */
 } online_imported;
 
 /*
@@ -262,22 +272,105 @@ typedef struct online_expect {
     const char *host;      /* the vault its kid must name */
     unsigned ops;          /* the key_ops asked for */
     bool enabled;          /* attributes.enabled asked for */
+    bool exportable;       /* attributes.exportable asked for (with a release policy) */
+    const online_vault *vault; /* the vault asked, to read a 401's challenge (NULL: not read) */
+    const struct online_props *props; /* nbf, exp and tags asked for (NULL: none) */
 } online_expect;
 
 /*
  * The whole answer against what was asked, in this order: the kid names the key asked for
  * (name ignoring case) in the vault asked for (host ignoring case); kty is the manifest type's
  * (online_kty_for); the public key is the manifest's (online_compare_key, *compared as there);
- * key_ops are exactly the ones asked for; enabled is as asked; exportable is false or absent
- * (Key Vault's default; no upload asks for an exportable key). KT_EDENIED naming every
+ * key_ops are exactly the ones asked for; enabled is as asked; exportable is as asked (false or
+ * absent unless --exportable asked for it); nbf, exp and tags, when props asked for them, are
+ * the ones asked (tags compared as canonical JSON). KT_EDENIED naming every
  * difference found (for the key: both fingerprints).
  */
 KT_MUST kt_rc online_check_answer(const online_expect *want, const online_imported *got,
                                   bool *compared, kt_err *e);
 
-/* Copies text into out for a terminal: printable ASCII kept, anything else '?', at most
- * outsz-1 bytes, "..." marking a cut. */
-void online_sanitize(const char *text, size_t len, char *out, size_t outsz);
+/* SHA-256 of a tags object's canonical JSON (keys sorted, compact, ASCII escapes). */
+KT_MUST kt_rc online_tags_digest(const json_t *tags, uint8_t out[32], kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* What the upload asks of the key beside its material, and the challenge (props.c)           */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ONLINE_TAGS_MAX      15  /* Key Vault: at most 15 tags */
+#define ONLINE_TAG_NAME_MAX  512 /* characters */
+#define ONLINE_TAG_VALUE_MAX 256
+#define ONLINE_POLICY_MAX    (10 * 1024) /* bytes of a release policy document */
+#define ONLINE_BODY_MAX      (1024 * 1024)
+
+/* The options of `upload` that shape the key in the vault (all zero: enabled, no dates, not
+ * exportable, no tags, api-version ONLINE_API_VERSION). */
+typedef struct online_props {
+    bool disabled;           /* attributes.enabled false */
+    bool has_nbf, has_exp;   /* attributes.nbf, .exp */
+    int64_t nbf, exp;        /* seconds since 1970 */
+    bool exportable;         /* attributes.exportable true: needs release_policy */
+    char *release_policy;    /* base64url of the policy document (heap), or NULL */
+    json_t *tags;            /* an object of strings, or NULL */
+    const char *api_version; /* NULL: ONLINE_API_VERSION */
+} online_props;
+
+void online_props_free(online_props *p);
+
+/* A UTC date "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ", or seconds since 1970, for option opt.
+ * KT_EUSAGE otherwise. */
+KT_MUST kt_rc online_time_parse(const char *opt, const char *s, int64_t *out, kt_err *e);
+
+/* --tags "NAME=VALUE,NAME=VALUE": at most ONLINE_TAGS_MAX, names printable ASCII of 1 to 512,
+ * values UTF-8 of 0 to 256 characters, no name twice (a value cannot hold ','). */
+KT_MUST kt_rc online_tags_parse(const char *list, json_t **out, kt_err *e);
+
+/* Reads a release policy document (a JSON object with "version" and "anyOf", at most
+ * ONLINE_POLICY_MAX bytes) into the base64url that release_policy.data carries. */
+KT_MUST kt_rc online_release_policy_load(const char *file, char **b64, kt_err *e);
+
+/* The properties together, for vault v: a known api-version (Managed HSM from 7.2), exportable
+ * exactly with a release policy and from 7.3, expires after not-before. KT_EUSAGE. */
+KT_MUST kt_rc online_props_check(const online_props *p, const online_vault *v, kt_err *e);
+
+/* Checks --resolve ADDRESS: an IPv4 or IPv6 address (no name), for an https vault. KT_EUSAGE. */
+KT_MUST kt_rc online_resolve_check(const char *addr, const online_vault *v, kt_err *e);
+
+/* True when v is a Managed HSM (HOST.managedhsm.azure.net). */
+bool online_vault_is_mhsm(const online_vault *v);
+
+/*
+ * online_import_body with "Hsm":true (always; a BYOK package is opened in the HSM) and, from
+ * p (NULL: none), attributes.enabled/nbf/exp/exportable, tags and release_policy
+ * {"contentType":"application/json; charset=utf-8","data":...}.
+ */
+KT_MUST kt_rc online_import_body_props(const pkg_manifest *m, const uint8_t *package, size_t len,
+                                       unsigned ops, const online_props *p, char **json, kt_err *e);
+
+struct online_http;
+
+/* A Key Vault challenge (WWW-Authenticate: Bearer authorization="...", resource="..."). */
+typedef struct online_challenge {
+    char authorization[256]; /* https://login.microsoftonline.com/TENANT */
+    char tenant[64];         /* its last path segment */
+    char resource[128];      /* https://vault.azure.net, or the scope without /.default */
+} online_challenge;
+
+/* Parses a challenge header (printable parts only); all "" when it is not a Bearer challenge. */
+void online_challenge_parse(const char *header, online_challenge *c);
+
+/* After a 401 that carries a challenge: prefixes e with the token the vault asks for (resource
+ * and tenant, and the az command that gets it), or with the warning that a vault outside
+ * loopback challenges for another domain's token. Nothing when there is no challenge. */
+void online_challenge_explain(const struct online_http *resp, const online_vault *v, kt_err *e);
+
+/*
+ * Before the token is sent: when it is a JWT whose "aud" claim is not the resource of v's
+ * service (https://vault.azure.net for HOST.vault.azure.net, https://managedhsm.azure.net for a
+ * Managed HSM), KT_EDENIED saying whom it is for and how to get the right one (the token of
+ * `az account get-access-token` without --resource is for Azure Resource Manager). Opaque
+ * tokens, other clouds and the emulator pass.
+ */
+KT_MUST kt_rc online_token_audience_check(const kt_secbuf *token, const online_vault *v, kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The bearer token and the request (http.c)                                                   */
@@ -318,6 +411,7 @@ typedef struct online_http {
     long status;
     kt_buf body;          /* at most ONLINE_RESPONSE_MAX bytes */
     char retry_after[64]; /* the answer's Retry-After header, "" when none (printable ASCII) */
+    char challenge[256];  /* a 401's WWW-Authenticate header, "" when none (printable ASCII) */
 } online_http;
 
 /* One request to the vault. */
@@ -327,9 +421,12 @@ typedef struct online_request {
     const char *url;
     const char *body;
     const kt_secbuf *token;
-    const char *cacert; /* CA certificates instead of the system's; NULL: the system's */
-    long timeout;       /* seconds for the whole request, 1.. (connecting: at most
-                         * ONLINE_CONNECT_TIMEOUT of them) */
+    const char *cacert;  /* CA certificates instead of the system's; NULL: the system's */
+    const char *resolve; /* an IP address to connect to for the vault's host instead of what
+                            DNS says (the certificate is still checked for the host's name);
+                            NULL: DNS */
+    long timeout;        /* seconds for the whole request, 1.. (connecting: at most
+                          * ONLINE_CONNECT_TIMEOUT of them) */
 } online_request;
 
 /*

@@ -51,6 +51,38 @@ kt_rc online_manifest_for(const char *package_path, char *out, size_t outsz, kt_
     return KT_OK;
 }
 
+/* The import token file beside the manifest: there, and the bytes the manifest hashed. */
+static kt_rc check_token(const char *manifest_path, const pkg_manifest *m, kt_err *e)
+{
+    char dir[PATH_MAX], path[PATH_MAX], a[65], b[65];
+    uint8_t have[32];
+    kt_buf tok = {0};
+    kt_rc rc;
+
+    if ((rc = dir_of(manifest_path, dir, sizeof dir, e)) != KT_OK)
+        return rc;
+    int n = snprintf(path, sizeof path, "%s/%s", dir, m->token_file);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return kt_fail(e, KT_EUSAGE, "path too long: %s/%s", dir, m->token_file);
+    if ((rc = kt_file_read(path, PKG_AWS_TOKEN_MAX, &tok, e)) != KT_OK) {
+        if (rc == KT_ENOENT)
+            rc = kt_fail(e, KT_ENOENT, "%s names the import token %s, which is not there",
+                         manifest_path, path);
+        return rc;
+    }
+    kt_sha256(have, tok.p, tok.len);
+    kt_buf_free(&tok);
+    if (!kt_ct_equal(have, m->token_sha256, 32)) {
+        kt_hex(a, have, 32);
+        kt_hex(b, m->token_sha256, 32);
+        return kt_fail(e, KT_EDENIED,
+                       "%s has SHA-256 %s, but %s states %s: the import token was damaged or "
+                       "swapped",
+                       path, a, manifest_path, b);
+    }
+    return KT_OK;
+}
+
 kt_rc online_package_check(const char *manifest_path, const char *package_path,
                            const uint8_t *expect_module, online_package *out, kt_err *e)
 {
@@ -124,6 +156,10 @@ kt_rc online_package_check(const char *manifest_path, const char *package_path,
                      out->package_path, a, manifest_path, b);
         goto fail;
     }
+
+    /* 4b. the AWS ImportToken the manifest names travels beside the package, unchanged */
+    if (out->m.token_file[0] != '\0' && (rc = check_token(manifest_path, &out->m, e)) != KT_OK)
+        goto fail;
 
     /* 5. an Azure package is a .byok wrapped for the KEK the manifest names */
     if (strcmp(out->m.target, "azure") == 0) {

@@ -418,6 +418,8 @@ kt_rc online_upload_run(const online_policy *p, const online_transport *t,
         /* 401, 403, other 4xx, 3xx: the service's refusal */
         online_imported ignored;
         rc = online_parse_answer(status, resp.body.p, resp.body.len, &ignored, e);
+        if (want->vault != NULL)
+            online_challenge_explain(&resp, want->vault, e); /* 401: what token it asks for */
         online_http_free(&resp);
         if (rc == KT_OK) /* cannot be: status is not 200 */
             rc = kt_fail(e, KT_EIO, "%s: an unexpected answer (%s)", method, what);

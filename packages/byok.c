@@ -193,13 +193,13 @@ void pkg_byok_free(pkg_byok *b)
 static kt_rc expect(const json_t *header, const char *key, const char *want, kt_err *e)
 {
     const char *v;
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     kt_rc rc = kt_json_get_string(header, key, ".byok header", &v, e);
 
     if (rc != KT_OK)
         return rc;
     if (strcmp(v, want) != 0) {
-        pkg_quote(q, v);
+        kt_quote(q, sizeof q, v, strlen(v));
         return kt_fail(e, KT_EFORMAT,
                        ".byok header: %s is \"%s\"; the BYOK specification requires \"%s\"", key, q,
                        want);
@@ -214,7 +214,7 @@ kt_rc pkg_byok_parse(const uint8_t *in, size_t len, pkg_byok *out, kt_err *e)
     static const char *const header_keys[] = {"kid", "alg", "enc", NULL};
     json_t *root = NULL, *header;
     const char *version, *kid, *ct, *generator;
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     size_t ct_len;
     kt_rc rc;
 
@@ -225,7 +225,7 @@ kt_rc pkg_byok_parse(const uint8_t *in, size_t len, pkg_byok *out, kt_err *e)
     if ((rc = kt_json_get_string(root, "schema_version", ".byok", &version, e)) != KT_OK)
         goto done;
     if (strcmp(version, PKG_BYOK_SCHEMA) != 0) {
-        pkg_quote(q, version);
+        kt_quote(q, sizeof q, version, strlen(version));
         rc = kt_fail(e, KT_EVERSION, ".byok schema_version \"%s\" is not supported; this reads %s",
                      q, PKG_BYOK_SCHEMA);
         goto done;

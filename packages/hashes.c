@@ -202,7 +202,7 @@ kt_rc pkg_hashes_parse(const uint8_t *in, size_t len, pkg_hash_table *out, kt_er
 kt_rc pkg_hashes_lookup(const pkg_hash_table *t, const char *file, const pkg_hash_row **row,
                         kt_err *e)
 {
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
 
     *row = NULL;
     for (size_t i = 0; i < t->n; i++) {
@@ -211,6 +211,6 @@ kt_rc pkg_hashes_lookup(const pkg_hash_table *t, const char *file, const pkg_has
             return KT_OK;
         }
     }
-    pkg_quote(q, file);
+    kt_quote(q, sizeof q, file, strlen(file));
     return kt_fail(e, KT_EDENIED, "the published hash table does not list \"%s\"", q);
 }

@@ -8,13 +8,6 @@
 
 #include "pkg.h"
 
-/* How much of an untrusted string a message quotes. */
-#define PKG_QUOTE_MAX 48
-
-/* Copies s for a message: printable ASCII kept, anything else '?', cut after PKG_QUOTE_MAX
- * characters with "...". out holds PKG_QUOTE_MAX + 4 bytes. */
-void pkg_quote(char out[PKG_QUOTE_MAX + 4], const char *s);
-
 /* True when s[0..n-1] is printable ASCII (0x20..0x7e). */
 bool pkg_is_printable(const char *s, size_t n);
 

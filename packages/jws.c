@@ -342,7 +342,7 @@ static kt_rc parse_header(const char *prot, pkg_jws *out, kt_err *e)
     kt_buf raw = {0};
     json_t *h = NULL, *x5c;
     const char *alg, *typ;
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     kt_rc rc;
 
     if ((rc = kt_b64url_decode(prot, strlen(prot), &raw, e)) != KT_OK) {
@@ -357,7 +357,7 @@ static kt_rc parse_header(const char *prot, pkg_jws *out, kt_err *e)
     if ((rc = kt_json_get_string(h, "alg", "JWS header", &alg, e)) != KT_OK)
         goto done;
     if (strcmp(alg, PKG_JWS_ALG) != 0) {
-        pkg_quote(q, alg);
+        kt_quote(q, sizeof q, alg, strlen(alg));
         rc = kt_fail(e, KT_EDENIED,
                      "JWS algorithm \"%s\" is not accepted: packages must be signed with ES384 "
                      "(ECDSA P-384 with SHA-384)",
@@ -374,7 +374,7 @@ static kt_rc parse_header(const char *prot, pkg_jws *out, kt_err *e)
         (rc = kt_json_get_string(h, "typ", "JWS header", &typ, e)) != KT_OK)
         goto done;
     if (strcmp(typ, PKG_JWS_TYP) != 0) {
-        pkg_quote(q, typ);
+        kt_quote(q, sizeof q, typ, strlen(typ));
         rc =
             kt_fail(e, KT_EFORMAT, "JWS header: typ is \"%s\"; \"%s\" is required", q, PKG_JWS_TYP);
         goto done;

@@ -95,6 +95,18 @@ static kt_rc check(const pkg_manifest *m, kt_err *e)
     if (!m->package_file[0] || !pkg_is_alnum_or(m->package_file, "._-") ||
         m->package_file[0] == '.')
         return kt_fail(e, KT_EFORMAT, WHAT ": the package file name must be a plain file name");
+    if (m->wrapping[0] == '\0' && (m->token_file[0] != '\0' || m->import_for[0] != '\0'))
+        return kt_fail(e, KT_EFORMAT, WHAT ": an import token or target without a wrapping");
+    if (m->wrapping[0] != '\0' &&
+        (!pkg_is_alnum_or(m->wrapping, "_") || strcmp(m->target, "azure") == 0 ||
+         !pkg_is_printable(m->import_for, strlen(m->import_for))))
+        return kt_fail(e, KT_EFORMAT,
+                       WHAT ": import.wrapping_algorithm is a word, for aws or gcp only");
+    if (m->token_file[0] != '\0' &&
+        (!pkg_is_alnum_or(m->token_file, "._-") || m->token_file[0] == '.' ||
+         strcmp(m->token_file, m->package_file) == 0 || strcmp(m->target, "aws") != 0))
+        return kt_fail(e, KT_EFORMAT,
+                       WHAT ": the import token file must be a plain file name (aws only)");
     return KT_OK;
 }
 
@@ -130,6 +142,16 @@ static kt_rc build_payload(const pkg_manifest *m, char **out, kt_err *e)
         "target", m->target, "oaep_hash", m->oaep_hash, "subscription", m->subscription,
         "friendly_name", m->friendly_name, "package_file", m->package_file, "package_sha256",
         hex_string(m->package_sha256, 32), "created", created);
+    if (root != NULL && m->wrapping[0] != '\0') {
+        json_t *imp = json_pack(
+            "{s:s, s:s, s:o, s:o}", "wrapping_algorithm", m->wrapping, "for", m->import_for,
+            "token_file", m->token_file[0] ? json_string(m->token_file) : json_null(),
+            "token_sha256", m->token_file[0] ? hex_string(m->token_sha256, 32) : json_null());
+        if (imp == NULL || json_object_set_new(root, "import", imp) != 0) {
+            json_decref(root);
+            root = NULL;
+        }
+    }
     free(spki);
     rc = root ? kt_json_dump(root, false, out, e) : kt_fail(e, KT_ENOMEM, "out of memory");
     json_decref(root);
@@ -214,7 +236,10 @@ static kt_rc parse_payload(const kt_buf *raw, pkg_manifest *m, kt_err *e)
                                       "package_file",
                                       "package_sha256",
                                       "created",
+                                      "import",
                                       NULL};
+    static const char *const import_members[] = {"wrapping_algorithm", "for", "token_file",
+                                                 "token_sha256", NULL};
     static const char *const key_members[] = {"app",   "ident",      "plainname", "type", "size",
                                               "curve", "public_key", "sha256",    NULL};
     static const char *const kek_members[] = {"kid", "sha256", "attestation", NULL};
@@ -281,6 +306,35 @@ static kt_rc parse_payload(const kt_buf *raw, pkg_manifest *m, kt_err *e)
         goto out;
     if (spki[0] != '\0' && (rc = kt_b64url_decode(spki, strlen(spki), &m->public_key, e)))
         goto out;
+    /* import: the cloud's own import parameters (AWS, Google), when the package came from them. */
+    json_t *imp = json_object_get(j, "import");
+    if (imp != NULL) {
+        json_t *tf;
+        if ((rc = kt_json_get_object(j, "import", WHAT, &imp, e)) ||
+            (rc = kt_json_only_keys(imp, import_members, WHAT " import", e)) ||
+            (rc = get_text(imp, "wrapping_algorithm", m->wrapping, sizeof m->wrapping, e)) ||
+            (rc = get_text(imp, "for", m->import_for, sizeof m->import_for, e)))
+            goto out;
+        if (m->wrapping[0] == '\0') {
+            rc = kt_fail(e, KT_EFORMAT, WHAT ": import.wrapping_algorithm is empty");
+            goto out;
+        }
+        tf = json_object_get(imp, "token_file");
+        if (tf == NULL || (!json_is_null(tf) && !json_is_string(tf)) ||
+            json_is_null(tf) != json_is_null(json_object_get(imp, "token_sha256"))) {
+            rc = kt_fail(e, KT_EFORMAT,
+                         WHAT ": import.token_file and token_sha256 are both given or both null");
+            goto out;
+        }
+        if (json_is_string(tf) &&
+            ((rc = get_text(imp, "token_file", m->token_file, sizeof m->token_file, e)) ||
+             (rc = get_hex32(imp, "token_sha256", m->token_sha256, e))))
+            goto out;
+        if (json_is_string(tf) && m->token_file[0] == '\0') {
+            rc = kt_fail(e, KT_EFORMAT, WHAT ": import.token_file is empty");
+            goto out;
+        }
+    }
     rc = check(m, e);
 out:
     json_decref(j);

@@ -25,7 +25,7 @@ static kt_rc check_schema(const json_t *root, const char *want, const char *othe
                           kt_err *e)
 {
     const char *schema, *slash = strchr(want, '/');
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     size_t family = (size_t)(slash - want) + 1; /* "keytransfer-kek/" */
     kt_rc rc = kt_json_get_string(root, "schema", what, &schema, e);
 
@@ -33,7 +33,7 @@ static kt_rc check_schema(const json_t *root, const char *want, const char *othe
         return rc;
     if (strcmp(schema, want) == 0)
         return KT_OK;
-    pkg_quote(q, schema);
+    kt_quote(q, sizeof q, schema, strlen(schema));
     if (strncmp(schema, want, family) == 0)
         return kt_fail(e, KT_EVERSION, "%s: schema \"%s\" is not supported; this reads %s", what, q,
                        want);
@@ -127,7 +127,7 @@ kt_rc pkg_kek_payload_set_key(pkg_kek_payload *p, EVP_PKEY *kek, kt_err *e)
     kt_buf_free(&p->public_key);
     if (kek == NULL)
         return kt_fail(e, KT_EUSAGE, "no KEK given");
-    if ((rc = pkg_spki_der(kek, &p->public_key, e)) != KT_OK)
+    if ((rc = kt_spki_encode(kek, &p->public_key, e)) != KT_OK)
         return rc;
     kt_sha256(p->public_key_sha256, p->public_key.p, p->public_key.len);
     p->key_size = EVP_PKEY_get_bits(kek);
@@ -161,7 +161,7 @@ static kt_rc kek_fields_check(const pkg_kek_payload *p, kt_err *e)
         return kt_fail(e, KT_EFORMAT, "%s: public_key must be 1 to %d bytes of SPKI DER", KEK_WHAT,
                        PKG_SPKI_MAX);
     /* Well-formed SubjectPublicKeyInfo DER, in full; what kind of key it is, is policy. */
-    if ((rc = pkg_pubkey_from_der(p->public_key.p, p->public_key.len, &k, e)) != KT_OK) {
+    if ((rc = kt_spki_decode(p->public_key.p, p->public_key.len, &k, e)) != KT_OK) {
         kt_err_prefix(e, "%s: public_key", KEK_WHAT);
         return rc;
     }

@@ -1,17 +1,21 @@
 /*
  * pkg.h - the face of packages/: what travels between machines (docs/design.md §3, §4).
  *
- *   wrap.c     CKM_RSA_AES_KEY_WRAP both directions: RSA-OAEP of a fresh AES-256 key followed by
- *              AES-KWP (RFC 5649) of the target; the primitives are OpenSSL's EVP
- *   pkcs8.c    the target formats: PKCS#8 PrivateKeyInfo DER for RSA and EC keys
+ *   wrap.c     CKM_RSA_AES_KEY_WRAP both directions: RSA-OAEP of a fresh AES-256 key
+ *              followed by AES-KWP (RFC 5649) of the target; the primitives are OpenSSL's EVP
  *   byok.c     the Azure Key Vault `.byok` JSON (schema_version 1.0.0) and the kid shape
  *   jws.c      JWS (RFC 7515) flattened JSON serialization, ES384 with an x5c chain
  *   payload.c  the KEK package and world package payloads (keytransfer-kek/1, keytransfer-world/1)
  *   x509.c     certificates for the vendor and cloud side, PEM/DER loading and saving
- *   root.c     the vendor root hash compiled in (KEYTRANSFER_ROOT_SHA256) and whether it is the
- * DEMO root zip.c      the toolset zip: deterministic writing and safe extraction (libzip) hashes.c
- * the published hash table (region, file name, SHA-256) util.c     helpers shared inside the folder
- * (internal.h): quoting, hex, base64, times
+ *   root.c     the vendor root hash compiled in (KEYTRANSFER_ROOT_SHA256), DEMO or not
+ *   zip.c      the toolset zip: deterministic writing and safe extraction (libzip)
+ *   hashes.c   the published hash table (region, file name, SHA-256)
+ *   manifest.c the signed manifest beside each transfer package
+ *   util.c     helpers shared inside the folder (internal.h): character classes, hex, base64,
+ *              times
+ *
+ * The key encodings the packages carry (PKCS#8, SubjectPublicKeyInfo, curves) are common/'s
+ * (kt.h, keys.c): world/ writes them too.
  *
  * Conventions. Every fallible function returns a kt_rc and on failure fills the caller's kt_err
  * once with a message that names what was wrong; nothing here prints or exits. Outputs are
@@ -117,18 +121,6 @@ KT_MUST kt_rc pkg_aes_kwp_wrap(const uint8_t *key, size_t key_len, const uint8_t
  */
 KT_MUST kt_rc pkg_aes_kwp_unwrap(const uint8_t *key, size_t key_len, const uint8_t *in,
                                  size_t in_len, kt_secbuf *out, kt_err *e);
-
-/* ------------------------------------------------------------------------------------------ */
-/* Target formats (pkcs8.c)                                                                    */
-/* ------------------------------------------------------------------------------------------ */
-
-/* PKCS#8 PrivateKeyInfo DER (RFC 5208) of an RSA or EC private key into *out (secure memory,
- * kt_secbuf_free); OpenSSL's intermediate copy is cleared before it is freed. */
-KT_MUST kt_rc pkg_pkcs8_encode(EVP_PKEY *key, kt_secbuf *out, kt_err *e);
-
-/* Parses PKCS#8 PrivateKeyInfo DER that must fill exactly len bytes; *key is a new private key
- * the caller frees with EVP_PKEY_free. Anything else is KT_EFORMAT. */
-KT_MUST kt_rc pkg_pkcs8_decode(const uint8_t *der, size_t len, EVP_PKEY **key, kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The Azure Key Vault .byok (byok.c)                                                          */
@@ -383,12 +375,6 @@ KT_MUST kt_rc pkg_x509_issue(const pkg_cert_opts *o, X509 **out, kt_err *e);
 /* SHA-256 of a certificate's SubjectPublicKeyInfo DER, the root hash of docs/design.md §4. */
 KT_MUST kt_rc pkg_cert_spki_sha256(const X509 *cert, uint8_t out[32], kt_err *e);
 
-/* DER SubjectPublicKeyInfo of a key (i2d_PUBKEY) into *out (kt_buf_free). */
-KT_MUST kt_rc pkg_spki_der(EVP_PKEY *key, kt_buf *out, kt_err *e);
-
-/* SHA-256 of a key's SubjectPublicKeyInfo DER: the fingerprint of KEKs and keys. */
-KT_MUST kt_rc pkg_spki_sha256(EVP_PKEY *key, uint8_t out[32], kt_err *e);
-
 /* A certificate from DER that d2i_X509 must consume exactly (at most PKG_CERT_DER_MAX bytes) and
  * that is DER, not merely BER: re-encoded, it gives back the same bytes (KT_EFORMAT otherwise). */
 KT_MUST kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_err *e);
@@ -424,9 +410,6 @@ KT_MUST kt_rc pkg_key_save_pem(const char *path, EVP_PKEY *key, unsigned flags, 
 /* Reads a public key: PEM "PUBLIC KEY" (SPKI) or DER SPKI that d2i_PUBKEY consumes in full
  * (at most PKG_PEM_MAX bytes). *out: EVP_PKEY_free. */
 KT_MUST kt_rc pkg_pubkey_load(const char *path, EVP_PKEY **out, kt_err *e);
-
-/* A public key from DER SPKI that d2i_PUBKEY must consume exactly. */
-KT_MUST kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err *e);
 
 /* ------------------------------------------------------------------------------------------ */
 /* The vendor root compiled in (root.c)                                                        */
@@ -609,6 +592,13 @@ typedef struct pkg_manifest {
     char package_file[256]; /* the .byok or blob's file name, beside the manifest */
     uint8_t package_sha256[32];
     uint64_t created; /* UNIX seconds */
+    /* AWS and Google packages made from the cloud's own import parameters ("import" member,
+     * absent otherwise): the cloud's name of the wrapping scheme, and for AWS the ImportToken
+     * file written beside the package, with its SHA-256. */
+    char wrapping[40];     /* "RSAES_OAEP_SHA_256", "RSA_OAEP_3072_SHA256_AES_256", ...; "" none */
+    char import_for[2049]; /* the AWS KeyId (ARN) or the Cloud KMS import job's name */
+    char token_file[256];  /* "" when there is no token file */
+    uint8_t token_sha256[32];
 } pkg_manifest;
 
 /* SHA-256 of an Ed25519 public key's SubjectPublicKeyInfo DER (RFC 8410): the fingerprint that
@@ -639,5 +629,155 @@ KT_MUST kt_rc pkg_manifest_parse(const uint8_t *in, size_t len, pkg_manifest *m,
                                  kt_err *e);
 
 void pkg_manifest_free(pkg_manifest *m);
+
+/* ------------------------------------------------------------------------------------------ */
+/* AWS KMS import parameters and wrapping algorithms (aws.c)                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The WrappingAlgorithm values of AWS KMS GetParametersForImport that keytransfer produces
+ * (RSAES_PKCS1_V1_5 is deprecated by AWS, SM2PKE is for China Regions only: neither is made). */
+typedef enum pkg_aws_wrapping {
+    PKG_AWS_RSAES_OAEP_SHA_1 = 1,         /* RSA-OAEP SHA-1 of the material itself */
+    PKG_AWS_RSAES_OAEP_SHA_256 = 2,       /* RSA-OAEP SHA-256 of the material itself */
+    PKG_AWS_RSA_AES_KEY_WRAP_SHA_1 = 3,   /* CKM_RSA_AES_KEY_WRAP, OAEP SHA-1 */
+    PKG_AWS_RSA_AES_KEY_WRAP_SHA_256 = 4, /* CKM_RSA_AES_KEY_WRAP, OAEP SHA-256 */
+} pkg_aws_wrapping;
+
+/* "RSAES_OAEP_SHA_1", ... as AWS spells them; "?" for anything else. */
+const char *pkg_aws_wrapping_name(pkg_aws_wrapping w);
+
+/* Parses one of the four names exactly; anything else is KT_EUSAGE listing them. */
+KT_MUST kt_rc pkg_aws_wrapping_parse(const char *s, pkg_aws_wrapping *w, kt_err *e);
+
+/* The OAEP hash of w, and whether it wraps the material directly (RSAES_OAEP_*). */
+pkg_oaep_hash pkg_aws_wrapping_hash(pkg_aws_wrapping w);
+bool pkg_aws_wrapping_is_direct(pkg_aws_wrapping w);
+
+/* The algorithm AWS documents for a key type ("RSA", "EC", "AES", world_key_type_name's
+ * spelling): RSA_AES_KEY_WRAP_SHA_256 for RSA and EC private keys, RSAES_OAEP_SHA_256 for
+ * symmetric material. */
+pkg_aws_wrapping pkg_aws_wrapping_default(const char *key_type);
+
+/*
+ * Whether AWS KMS imports key material of this type, size (bits) and curve with algorithm w
+ * under a wrapping key of kek_bits (the AWS KMS Developer Guide, "Select a wrapping algorithm"
+ * and "Requirements for imported key material"): RSA 2048/3072/4096 and EC P-256, P-384, P-521,
+ * secp256k1 private keys, AES-256 symmetric keys only; RSA_AES_KEY_WRAP_* for RSA and EC only;
+ * RSAES_OAEP_* for everything but RSA private keys, and not for P-521 under an RSA_2048 wrapping
+ * key. KT_EDENIED naming the rule otherwise.
+ */
+KT_MUST kt_rc pkg_aws_check(pkg_aws_wrapping w, const char *key_type, unsigned bits,
+                            const char *curve, unsigned kek_bits, kt_err *e);
+
+#define PKG_AWS_PARAMS_MAX (64 * 1024) /* the JSON file */
+#define PKG_AWS_KEY_ID_MAX 2048        /* KeyId: a key ID or ARN, printable */
+#define PKG_AWS_TOKEN_MAX  6144        /* ImportToken, decoded (the API's limit) */
+
+/* `aws kms get-parameters-for-import --output json`, parsed. */
+typedef struct pkg_aws_params {
+    char key_id[PKG_AWS_KEY_ID_MAX + 1]; /* as AWS returned it: the key's ARN */
+    EVP_PKEY *public_key;                /* the wrapping key: RSA 2048, 3072 or 4096 */
+    kt_buf public_key_der;               /* its SubjectPublicKeyInfo DER, as sent */
+    kt_buf import_token;                 /* the opaque token, decoded */
+    uint64_t valid_to;                   /* ParametersValidTo, UNIX seconds (fractions cut) */
+} pkg_aws_params;
+
+/*
+ * Parses the JSON object the aws CLI prints for get-parameters-for-import, strictly: exactly the
+ * members KeyId (printable, 1..PKG_AWS_KEY_ID_MAX), PublicKey (standard base64 of DER SPKI of an
+ * RSA key), ImportToken (standard base64, 1..PKG_AWS_TOKEN_MAX bytes) and ParametersValidTo (as
+ * the CLI prints it, an ISO 8601 time "YYYY-MM-DDThh:mm:ss[.fff...](Z|+hh:mm|-hh:mm)", or as the
+ * API sends it, a number of seconds since 1970). KT_EFORMAT naming the member otherwise. Whether
+ * the parameters are still valid is the caller's check. *out: pkg_aws_params_free.
+ */
+KT_MUST kt_rc pkg_aws_params_parse(const uint8_t *in, size_t len, pkg_aws_params *out, kt_err *e);
+void pkg_aws_params_free(pkg_aws_params *p);
+
+/*
+ * Wraps material for AWS KMS ImportKeyMaterial's EncryptedKeyMaterial: RSAES_OAEP_* is RSA-OAEP
+ * (MGF1 with the same hash, empty label) of the material itself (RFC 8017 §7.1.1), refused
+ * (KT_EDENIED) when it does not fit the modulus; RSA_AES_KEY_WRAP_* is pkg_rsa_aes_wrap.
+ */
+KT_MUST kt_rc pkg_aws_wrap(EVP_PKEY *kek, pkg_aws_wrapping w, const uint8_t *material, size_t len,
+                           kt_buf *out, kt_err *e);
+
+/* The inverse, for the emulated KMS: *out in secure memory. */
+KT_MUST kt_rc pkg_aws_unwrap(EVP_PKEY *kek, pkg_aws_wrapping w, const uint8_t *blob, size_t len,
+                             kt_secbuf *out, kt_err *e);
+
+/* Standard padded base64 (RFC 4648 §4), the encoding of the AWS JSON 1.1 protocol's blobs:
+ * encode to a heap string (free()); decode strictly (one spelling) at most max bytes. */
+KT_MUST kt_rc pkg_aws_b64_encode(const uint8_t *in, size_t n, char **out, kt_err *e);
+KT_MUST kt_rc pkg_aws_b64_decode(const char *in, size_t max, kt_buf *out, kt_err *e);
+
+/* Parses an ISO 8601 time as the aws CLI prints it (see pkg_aws_params_parse) into UNIX
+ * seconds, fractions cut. */
+KT_MUST kt_rc pkg_aws_time_parse(const char *s, const char *what, uint64_t *t, kt_err *e);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Google Cloud KMS import jobs (gcp.c)                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* ImportJob.ImportMethod: the six wrapping methods of Cloud KMS. */
+typedef enum pkg_gcp_method {
+    PKG_GCP_RSA_OAEP_3072_SHA1_AES_256 = 1,
+    PKG_GCP_RSA_OAEP_4096_SHA1_AES_256 = 2,
+    PKG_GCP_RSA_OAEP_3072_SHA256_AES_256 = 3,
+    PKG_GCP_RSA_OAEP_4096_SHA256_AES_256 = 4,
+    PKG_GCP_RSA_OAEP_3072_SHA256 = 5, /* RSAES-OAEP of the material itself */
+    PKG_GCP_RSA_OAEP_4096_SHA256 = 6,
+} pkg_gcp_method;
+
+/* "RSA_OAEP_3072_SHA1_AES_256", ...; "?" for anything else. */
+const char *pkg_gcp_method_name(pkg_gcp_method m);
+/* One of the six names exactly; anything else is KT_EFORMAT listing them. */
+KT_MUST kt_rc pkg_gcp_method_parse(const char *s, pkg_gcp_method *m, kt_err *e);
+unsigned pkg_gcp_method_bits(pkg_gcp_method m); /* 3072 or 4096 */
+pkg_oaep_hash pkg_gcp_method_hash(pkg_gcp_method m);
+bool pkg_gcp_method_is_direct(pkg_gcp_method m);
+
+/*
+ * Whether Cloud KMS imports this key type ("RSA", "EC", "AES"), size and curve with method m
+ * (the Cloud KMS key purposes and algorithms, "Formatting keys for import", ImportMethod):
+ * RSA 2048/3072/4096, EC P-256, P-384 and secp256k1, AES-128 and AES-256; not P-521 nor AES-192;
+ * the direct RSA_OAEP_*_SHA256 methods not for RSA keys. KT_EDENIED naming the rule otherwise.
+ */
+KT_MUST kt_rc pkg_gcp_check(pkg_gcp_method m, const char *key_type, unsigned bits,
+                            const char *curve, kt_err *e);
+
+/* The gcloud --algorithm a key of this type is imported with by default (a signing or the
+ * symmetric purpose): "rsa-sign-pkcs1-2048-sha256", "ec-sign-p256-sha256",
+ * "google-symmetric-encryption", ...; NULL for a type Cloud KMS does not take. */
+const char *pkg_gcp_default_algorithm(const char *key_type, unsigned bits, const char *curve);
+
+#define PKG_GCP_JOB_MAX  (256 * 1024)
+#define PKG_GCP_NAME_MAX 512
+
+/* `gcloud kms import-jobs describe --format json`, parsed. */
+typedef struct pkg_gcp_job {
+    char name[PKG_GCP_NAME_MAX + 1]; /* projects/P/locations/L/keyRings/R/importJobs/J */
+    char project[PKG_GCP_NAME_MAX + 1], location[PKG_GCP_NAME_MAX + 1];
+    char keyring[PKG_GCP_NAME_MAX + 1], job[PKG_GCP_NAME_MAX + 1];
+    pkg_gcp_method method;
+    char state[32];       /* "ACTIVE" (anything else is refused by the caller) */
+    char protection[32];  /* protectionLevel: HSM, SOFTWARE, ... */
+    EVP_PKEY *public_key; /* publicKey.pem: an RSA key of the method's size */
+    uint64_t expire_time; /* expireTime, UNIX seconds; 0 when absent */
+} pkg_gcp_job;
+
+/*
+ * Parses an ImportJob as JSON strictly: name (the resource name, each part 1..63 of
+ * [A-Za-z0-9_-]), importMethod (one of the six), protectionLevel, state, publicKey {pem} (one
+ * PEM "PUBLIC KEY" of an RSA key whose size is the method's) required; createTime, generateTime,
+ * expireTime, expireEventTime (RFC 3339 UTC) and attestation (an object, not judged) allowed;
+ * nothing else. KT_EFORMAT naming the member otherwise. *out: pkg_gcp_job_free.
+ */
+KT_MUST kt_rc pkg_gcp_job_parse(const uint8_t *in, size_t len, pkg_gcp_job *out, kt_err *e);
+void pkg_gcp_job_free(pkg_gcp_job *j);
+
+/* Wraps material for Cloud KMS's wrappedKey: the direct methods RSA-OAEP SHA-256 of the
+ * material (KT_EDENIED when it does not fit), the others pkg_rsa_aes_wrap. */
+KT_MUST kt_rc pkg_gcp_wrap(EVP_PKEY *kek, pkg_gcp_method m, const uint8_t *material, size_t len,
+                           kt_buf *out, kt_err *e);
 
 #endif

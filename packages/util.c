@@ -1,8 +1,7 @@
 /*
- * util.c - small helpers shared inside packages/ (internal.h): quoting untrusted text for
- * messages, character classes, strict lower-case hex, strict standard base64 (the x5c
- * encoding of RFC 7515 §4.1.6, through libsodium's constant-time codec) and the UTC time
- * stamps of the payloads.
+ * util.c - small helpers shared inside packages/ (internal.h): character classes, strict lower-case
+ * hex, strict standard base64 (the x5c encoding of RFC 7515 §4.1.6, through libsodium's
+ * constant-time codec) and the UTC time stamps of the payloads.
  */
 #include "internal.h"
 
@@ -12,19 +11,6 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <sodium.h>
-
-void pkg_quote(char out[PKG_QUOTE_MAX + 4], const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0' && i < PKG_QUOTE_MAX; i++)
-        out[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '?';
-    if (s[i] != '\0') {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-}
 
 bool pkg_is_printable(const char *s, size_t n)
 {

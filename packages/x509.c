@@ -208,65 +208,6 @@ kt_rc pkg_cert_spki_sha256(const X509 *cert, uint8_t out[32], kt_err *e)
     return KT_OK;
 }
 
-kt_rc pkg_spki_der(EVP_PKEY *key, kt_buf *out, kt_err *e)
-{
-    unsigned char *q;
-    int n;
-
-    out->p = NULL;
-    out->len = 0;
-    if (key == NULL)
-        return kt_fail(e, KT_EUSAGE, "no key given");
-    n = i2d_PUBKEY(key, NULL);
-    if (n <= 0)
-        return kt_fail_ssl(e, KT_ECRYPTO, "cannot encode the public key");
-    out->p = malloc((size_t)n);
-    if (out->p == NULL)
-        return kt_fail(e, KT_ENOMEM, "out of memory");
-    q = out->p;
-    if (i2d_PUBKEY(key, &q) != n) {
-        free(out->p);
-        out->p = NULL;
-        return kt_fail_ssl(e, KT_ECRYPTO, "cannot encode the public key");
-    }
-    out->len = (size_t)n;
-    return KT_OK;
-}
-
-kt_rc pkg_spki_sha256(EVP_PKEY *key, uint8_t out[32], kt_err *e)
-{
-    kt_buf der = {0};
-    kt_rc rc = pkg_spki_der(key, &der, e);
-
-    memset(out, 0, 32);
-    if (rc != KT_OK)
-        return rc;
-    kt_sha256(out, der.p, der.len);
-    kt_buf_free(&der);
-    return KT_OK;
-}
-
-kt_rc pkg_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out, kt_err *e)
-{
-    const unsigned char *p = der;
-    EVP_PKEY *k;
-
-    *out = NULL;
-    if (len == 0 || len > PKG_PEM_MAX)
-        return kt_fail(e, KT_EFORMAT, "a public key of %zu bytes; 1 to %d are accepted", len,
-                       PKG_PEM_MAX);
-    k = d2i_PUBKEY(NULL, &p, (long)len);
-    if (k == NULL)
-        return kt_fail_ssl(e, KT_EFORMAT, "not a DER SubjectPublicKeyInfo");
-    if ((size_t)(p - der) != len) {
-        EVP_PKEY_free(k);
-        return kt_fail(e, KT_EFORMAT, "trailing data (%zu bytes) after the SubjectPublicKeyInfo",
-                       len - (size_t)(p - der));
-    }
-    *out = k;
-    return KT_OK;
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* DER and PEM                                                                                */
 /* ----------------------------------------------------------------------------------------- */
@@ -625,7 +566,7 @@ kt_rc pkg_pubkey_load(const char *path, EVP_PKEY **out, kt_err *e)
             rc =
                 kt_fail_ssl(e, KT_EFORMAT, "'%s' holds no PEM public key (BEGIN PUBLIC KEY)", path);
     } else {
-        rc = pkg_pubkey_from_der(f.p, f.len, out, e);
+        rc = kt_spki_decode(f.p, f.len, out, e);
         if (rc != KT_OK)
             kt_err_prefix(e, "%s", path);
     }

@@ -45,9 +45,9 @@ pkg_zip_caps pkg_zip_caps_default(void)
 kt_rc pkg_zip_name_check(const char *name, bool dir_ok, kt_err *e)
 {
     size_t len = strnlen(name, PKG_ZIP_NAME_MAX + 1), start = 0, end;
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
 
-    pkg_quote(q, name);
+    kt_quote(q, sizeof q, name, strlen(name));
     if (len == 0)
         return kt_fail(e, KT_EFORMAT, "zip entry with an empty name");
     if (len > PKG_ZIP_NAME_MAX)
@@ -135,7 +135,7 @@ static bool same_nocase(const char *a, size_t na, const char *b, size_t nb)
  */
 static kt_rc check_unique(const char *const *names, const bool *is_dir, size_t n, kt_err *e)
 {
-    char qa[PKG_QUOTE_MAX + 4], qb[PKG_QUOTE_MAX + 4];
+    char qa[KT_QUOTE_SIZE], qb[KT_QUOTE_SIZE];
 
     for (size_t i = 0; i < n; i++) {
         size_t ni = stem_len(names[i]);
@@ -146,8 +146,8 @@ static kt_rc check_unique(const char *const *names, const bool *is_dir, size_t n
             if (i == j)
                 continue;
             if (j > i && same_nocase(names[i], ni, names[j], nj)) {
-                pkg_quote(qa, names[i]);
-                pkg_quote(qb, names[j]);
+                kt_quote(qa, sizeof qa, names[i], strlen(names[i]));
+                kt_quote(qb, sizeof qb, names[j], strlen(names[j]));
                 return kt_fail(e, KT_EFORMAT,
                                strcmp(names[i], names[j]) == 0
                                    ? "zip entry \"%s\" appears twice (\"%s\"): duplicate names "
@@ -158,8 +158,8 @@ static kt_rc check_unique(const char *const *names, const bool *is_dir, size_t n
             }
             if (!is_dir[i] && nj > ni && names[j][ni] == '/' &&
                 same_nocase(names[i], ni, names[j], ni)) {
-                pkg_quote(qa, names[i]);
-                pkg_quote(qb, names[j]);
+                kt_quote(qa, sizeof qa, names[i], strlen(names[i]));
+                kt_quote(qb, sizeof qb, names[j], strlen(names[j]));
                 return kt_fail(e, KT_EFORMAT,
                                "zip entry \"%s\" is a file, but entry \"%s\" puts something "
                                "inside it",
@@ -390,7 +390,7 @@ static kt_rc check_entries(zip_t *za, size_t n, const pkg_zip_caps *caps, pkg_zi
 {
     const char **names = calloc(n, sizeof *names);
     bool *dirs = calloc(n, sizeof *dirs);
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     uint64_t total = 0;
     kt_rc rc = KT_OK;
 
@@ -409,7 +409,7 @@ static kt_rc check_entries(zip_t *za, size_t n, const pkg_zip_caps *caps, pkg_zi
         }
         if ((rc = pkg_zip_name_check(name, true, e)) != KT_OK)
             break;
-        pkg_quote(q, name);
+        kt_quote(q, sizeof q, name, strlen(name));
         out->files[i].name = strdup(name);
         if (out->files[i].name == NULL) {
             rc = kt_fail(e, KT_ENOMEM, "out of memory");
@@ -473,11 +473,11 @@ done:
 static kt_rc read_entry(zip_t *za, size_t i, const declared *d, struct pkg_zip_file *f, kt_err *e)
 {
     zip_file_t *zf;
-    char q[PKG_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     size_t cap = (size_t)d->size + 1, got = 0;
     kt_rc rc = KT_OK;
 
-    pkg_quote(q, f->name);
+    kt_quote(q, sizeof q, f->name, strlen(f->name));
     zf = zip_fopen_index(za, i, 0);
     if (zf == NULL)
         return kt_fail(e, KT_EFORMAT, "zip entry \"%s\": cannot open it: %s", q, zip_strerror(za));
@@ -608,8 +608,7 @@ static kt_rc make_folders(const char *dest, const char *rel, size_t upto, kt_err
         return kt_fail(e, KT_EUSAGE,
                        "zip entry \"%.*s\": too long a path (over %zu characters) "
                        "in the folder '%s'",
-                       (int)(upto < PKG_QUOTE_MAX ? upto : PKG_QUOTE_MAX), rel, sizeof path - 1,
-                       dest);
+                       (int)(upto < 64 ? upto : 64), rel, sizeof path - 1, dest);
     memcpy(path, dest, base);
     path[base] = '/';
     for (size_t i = 0; i <= upto; i++) {
@@ -642,7 +641,7 @@ static kt_rc entry_path(const char *dest, const struct pkg_zip_file *f, char pat
         return kt_fail(e, KT_EUSAGE,
                        "zip entry \"%.*s\": too long a path (over %d characters) in the "
                        "folder '%s'",
-                       PKG_QUOTE_MAX, f->name, PATH_MAX - 1, dest);
+                       64, f->name, PATH_MAX - 1, dest);
     return KT_OK;
 }
 

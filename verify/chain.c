@@ -22,30 +22,18 @@
 #define KU_BIT_DIGITAL_SIGNATURE 0
 #define KU_BIT_KEY_CERT_SIGN     5
 
-void verify_quote(char out[VERIFY_QUOTE_MAX + 4], const char *s, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n && i < VERIFY_QUOTE_MAX; i++)
-        out[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '?';
-    if (n > VERIFY_QUOTE_MAX) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-}
-
-void verify_cert_label(char out[VERIFY_QUOTE_MAX + 4], X509 *cert)
+void verify_cert_label(char out[KT_QUOTE_SIZE], X509 *cert)
 {
     const X509_NAME *subject = X509_get_subject_name(cert);
     int idx = subject != NULL ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
     const ASN1_STRING *cn;
 
     if (idx < 0 || (cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx))) == NULL) {
-        snprintf(out, VERIFY_QUOTE_MAX + 4, "?");
+        snprintf(out, KT_QUOTE_SIZE, "?");
         return;
     }
-    verify_quote(out, (const char *)ASN1_STRING_get0_data(cn), (size_t)ASN1_STRING_length(cn));
+    kt_quote(out, KT_QUOTE_SIZE, (const char *)ASN1_STRING_get0_data(cn),
+             (size_t)ASN1_STRING_length(cn));
 }
 
 static bool is_p384(EVP_PKEY *k)
@@ -109,7 +97,7 @@ kt_rc verify_chain_root(STACK_OF(X509) * chain, const uint8_t root[32], const ch
     int n = sk_X509_num(chain);
     X509 *cert;
     uint8_t got[32];
-    char label[VERIFY_QUOTE_MAX + 4], have[80], want[80];
+    char label[KT_QUOTE_SIZE], have[80], want[80];
     kt_rc rc;
 
     if (n < 1)
@@ -442,7 +430,7 @@ kt_rc verify_chain_path(STACK_OF(X509) * chain, uint64_t now, const char *what, 
                         size_t detail_sz, kt_err *e)
 {
     int n = sk_X509_num(chain);
-    char label[VERIFY_QUOTE_MAX + 4], issuer_label[VERIFY_QUOTE_MAX + 4];
+    char label[KT_QUOTE_SIZE], issuer_label[KT_QUOTE_SIZE];
     profile_exts exts[CHAIN_LEN];
     kt_rc rc = KT_OK;
 
@@ -506,7 +494,7 @@ kt_rc verify_chain_warrant_esn(STACK_OF(X509) * chain, const char *what, char es
     const X509_NAME *subject;
     const ASN1_STRING *value;
     unsigned char *utf8 = NULL;
-    char label[VERIFY_QUOTE_MAX + 4];
+    char label[KT_QUOTE_SIZE];
     int len;
 
     memset(esn, 0, PKG_ESN_LEN + 1);
@@ -536,9 +524,9 @@ kt_rc verify_chain_warrant_esn(STACK_OF(X509) * chain, const char *what, char es
                        "%s: the module warrant \"%s\" (x5c[1]) has an unreadable serialNumber",
                        what, label);
     if ((size_t)len > PKG_ESN_LEN || memchr(utf8, '\0', (size_t)len) != NULL) {
-        char q[VERIFY_QUOTE_MAX + 4];
+        char q[KT_QUOTE_SIZE];
 
-        verify_quote(q, (const char *)utf8, (size_t)len);
+        kt_quote(q, KT_QUOTE_SIZE, (const char *)utf8, (size_t)len);
         OPENSSL_free(utf8);
         return kt_fail(e, KT_EDENIED,
                        "%s: the module warrant \"%s\" (x5c[1]) names module \"%s\", which is not a "

@@ -9,15 +9,8 @@
 
 #include "verify.h"
 
-/* How much of an untrusted string a message quotes. */
-#define VERIFY_QUOTE_MAX 64
-
-/* Copies untrusted text for a message: printable ASCII kept, anything else '?', cut after
- * VERIFY_QUOTE_MAX characters with "...". out holds VERIFY_QUOTE_MAX + 4 bytes. */
-void verify_quote(char out[VERIFY_QUOTE_MAX + 4], const char *s, size_t n);
-
 /* The commonName of a certificate's subject, quoted for messages ("?" when it has none). */
-void verify_cert_label(char out[VERIFY_QUOTE_MAX + 4], X509 *cert);
+void verify_cert_label(char out[KT_QUOTE_SIZE], X509 *cert);
 
 /*
  * root-hash: the last certificate of chain is the trusted root. Its SubjectPublicKeyInfo DER,

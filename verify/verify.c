@@ -92,7 +92,7 @@ static kt_rc signature_of(const pkg_jws *jws, const char *what, char *detail, si
                           kt_err *e)
 {
     X509 *leaf = sk_X509_value(jws->chain, 0);
-    char label[VERIFY_QUOTE_MAX + 4];
+    char label[KT_QUOTE_SIZE];
     kt_rc rc = pkg_jws_verify_signature(jws, X509_get0_pubkey(leaf), e);
 
     if (rc != KT_OK) {
@@ -129,7 +129,7 @@ static kt_rc check_kek_payload(run *c, char *detail, size_t detail_sz, kt_err *e
         return rc;
     }
     /* The parser has checked that public_key is SubjectPublicKeyInfo DER consumed in full. */
-    if ((rc = pkg_pubkey_from_der(r->kek.public_key.p, r->kek.public_key.len, &r->kek_key, e)) !=
+    if ((rc = kt_spki_decode(r->kek.public_key.p, r->kek.public_key.len, &r->kek_key, e)) !=
         KT_OK) {
         kt_err_prefix(e, "%s: public_key", KEK_WHAT);
         pkg_kek_payload_free(&r->kek);
@@ -164,12 +164,12 @@ static kt_rc check_kek_type(run *c, char *detail, size_t detail_sz, kt_err *e)
     const pkg_kek_payload *k = &c->r->kek;
     EVP_PKEY *key = c->r->kek_key;
     BIGNUM *exp = NULL;
-    char q[VERIFY_QUOTE_MAX + 4];
+    char q[KT_QUOTE_SIZE];
     int bits;
     bool exp_ok;
 
     if (strcmp(k->kty, KTY_HSM) != 0) {
-        verify_quote(q, k->kty, strlen(k->kty));
+        kt_quote(q, KT_QUOTE_SIZE, k->kty, strlen(k->kty));
         return kt_fail(e, KT_EDENIED,
                        "the KEK's kty is \"%s\"; a KEK must be \"" KTY_HSM
                        "\" (an RSA key held in an HSM)",
@@ -235,7 +235,7 @@ static kt_rc check_exportable(run *c, char *detail, size_t detail_sz, kt_err *e)
 static kt_rc check_module(run *c, char *detail, size_t detail_sz, kt_err *e)
 {
     const pkg_kek_payload *k = &c->r->kek;
-    char esn[PKG_ESN_LEN + 1], label[VERIFY_QUOTE_MAX + 4];
+    char esn[PKG_ESN_LEN + 1], label[KT_QUOTE_SIZE];
     kt_rc rc = verify_chain_warrant_esn(c->kek_jws.chain, KEK_WHAT, esn, e);
 
     if (rc != KT_OK)
@@ -268,7 +268,7 @@ static kt_rc check_fingerprint(run *c, char *detail, size_t detail_sz, kt_err *e
                        stated, have);
     }
     /* The fingerprint is only meaningful if every tool encodes this key to these bytes. */
-    if ((rc = pkg_spki_der(c->r->kek_key, &der, e)) != KT_OK)
+    if ((rc = kt_spki_encode(c->r->kek_key, &der, e)) != KT_OK)
         return rc == KT_ENOMEM ? rc : KT_EDENIED;
     canonical = der.len == k->public_key.len && memcmp(der.p, k->public_key.p, der.len) == 0;
     kt_buf_free(&der);

@@ -406,8 +406,9 @@ fail:
 /* Appends op (after an "audit begin" entry when a log other than world new's is begun) to the
  * log in p->local, or, with genesis, begins a new log whatever is there (world new). */
 static kt_rc stage(kt_txn *t, size_t dir, const world_paths *p, const world_audit_signer *s,
-                   const world_audit_op *op, bool genesis, kt_err *e)
+                   const world_audit_op *ops, size_t nops, bool genesis, kt_err *e)
 {
+    const world_audit_op *op = &ops[0];
     char path[PATH_MAX];
     kt_buf raw = {0};
     world_audit_log log = {0};
@@ -416,10 +417,12 @@ static kt_rc stage(kt_txn *t, size_t dir, const world_paths *p, const world_audi
     bool fresh = false;
     kt_rc rc;
 
-    if (op->ncards > 0 || world_audit_op_needs_knso(op->op)) {
-        if (s->knso_sk == NULL)
-            return kt_fail(e, KT_EUSAGE, "audit: %s is a quorum operation: KNSO signs it", op->op);
-    }
+    if (nops == 0)
+        return kt_fail(e, KT_EUSAGE, "audit: no entry to add");
+    for (size_t j = 0; j < nops; j++)
+        if ((ops[j].ncards > 0 || world_audit_op_needs_knso(ops[j].op)) && s->knso_sk == NULL)
+            return kt_fail(e, KT_EUSAGE, "audit: %s is a quorum operation: KNSO signs it",
+                           ops[j].op);
     /* The signing key must be this world's, or the log could never be verified. */
     if (crypto_sign_ed25519_sk_to_pk(pk, s->module_sk->p) != 0 ||
         !kt_ct_equal(pk, s->info->module_pub, sizeof pk))
@@ -474,11 +477,13 @@ static kt_rc stage(kt_txn *t, size_t dir, const world_paths *p, const world_audi
         entry_hash(ent.p, ent.len, prev);
         kt_wbuf_free(&ent);
     }
-    if ((rc = build_entry(s, op, ++seq, prev, &ent, e)) != KT_OK)
-        goto out;
-    kt_wbuf_field(&out, LOG_T_ENTRY, ent.p, ent.len);
-    entry_hash(ent.p, ent.len, prev);
-    kt_wbuf_free(&ent);
+    for (size_t j = 0; j < nops; j++) {
+        if ((rc = build_entry(s, &ops[j], ++seq, prev, &ent, e)) != KT_OK)
+            goto out;
+        kt_wbuf_field(&out, LOG_T_ENTRY, ent.p, ent.len);
+        entry_hash(ent.p, ent.len, prev);
+        kt_wbuf_free(&ent);
+    }
 
     uint8_t head[HEAD_LEN], msg[HEAD_MSG_MAX];
     size_t mlen;
@@ -509,13 +514,20 @@ out:
 kt_rc world_audit_stage(kt_txn *t, size_t dir, const world_paths *p, const world_audit_signer *s,
                         const world_audit_op *op, kt_err *e)
 {
-    return stage(t, dir, p, s, op, false, e);
+    return stage(t, dir, p, s, op, 1, false, e);
+}
+
+kt_rc world_audit_stage_many(kt_txn *t, size_t dir, const world_paths *p,
+                             const world_audit_signer *s, const world_audit_op *ops, size_t nops,
+                             kt_err *e)
+{
+    return stage(t, dir, p, s, ops, nops, false, e);
 }
 
 kt_rc audit_stage_genesis(kt_txn *t, size_t dir, const world_paths *p, const world_audit_signer *s,
                           const world_audit_op *op, kt_err *e)
 {
-    return stage(t, dir, p, s, op, true, e);
+    return stage(t, dir, p, s, op, 1, true, e);
 }
 
 kt_rc world_audit_record(const world_paths *p, const world_audit_signer *s,

@@ -192,4 +192,57 @@ KT_MUST kt_rc audit_put_with(const world_paths *p, const world_audit_signer *s,
                              const world_audit_op *op, const char *name, const void *data,
                              size_t len, kt_err *e);
 
+/* ---- keys: shared by key.c, key_file.c, key_store.c, key_generate.c, key_import.c ---- */
+
+/* The facts of an RSA or EC key that a key file states. */
+typedef struct key_facts {
+    world_key_type type;
+    unsigned bits;
+    const char *curve; /* canonical; "" for RSA */
+} key_facts;
+
+/* The sizes keytransfer keeps: RSA 2048, 3072, 4096; AES 128, 192, 256. */
+bool key_rsa_size_ok(unsigned bits);
+bool key_aes_size_ok(unsigned bits);
+
+/*
+ * What key pkey is, refusing what a key file cannot hold: other types, RSA sizes other than
+ * 2048/3072/4096, other exponents, multi-prime RSA, other curves and explicit curve parameters.
+ * what names the key in messages.
+ */
+KT_MUST kt_rc key_describe_pkey(EVP_PKEY *pkey, const char *what, key_facts *f, kt_err *e);
+
+/* The SubjectPublicKeyInfo DER of pkey into out (WORLD_KEY_SPKI_MAX bytes). */
+KT_MUST kt_rc key_pkey_spki(EVP_PKEY *pkey, uint8_t *out, size_t *len, kt_err *e);
+
+/* Decodes PKCS#8 PrivateKeyInfo DER (all of it) of the given type into *out. */
+KT_MUST kt_rc key_pkcs8_decode(const kt_secbuf *der, world_key_type type, EVP_PKEY **out,
+                               kt_err *e);
+
+/*
+ * Checks that material is the private key info describes, and returns its EVP_PKEY (RSA, EC) in
+ * *pkey_out (may be NULL). For RSA and EC: PKCS#8 of the stated type, size and curve whose public
+ * half is the stated SPKI; for AES: bits/8 bytes whose hash is the key hash.
+ */
+KT_MUST kt_rc key_material_matches(const world_key_info *info, const kt_secbuf *material,
+                                   EVP_PKEY **pkey_out, kt_err *e);
+
+/* Fills k's type, size, curve, public key, key hash and material from pkey (which k takes). */
+KT_MUST kt_rc key_fill_from_pkey(EVP_PKEY *pkey, const char *what, world_key *k, kt_err *e);
+
+/* Fills k's facts for an AES key held in k->material. */
+void key_fill_from_aes(world_key *k);
+
+/* KT_EEXIST, naming the file, when key_<app>_<ident> exists (path is its file). */
+KT_MUST kt_rc key_refuse_existing(const char *path, const char *app, const char *ident, kt_err *e);
+
+/* Names of a new key: checked, defaulted, copied into info. */
+KT_MUST kt_rc key_set_names(world_key_info *in, const char *app, const char *ident,
+                            const char *plainname, kt_err *e);
+
+/* Saves a key new to the world with its audit entry (op: "key generate", "key import"), in one
+ * change. */
+KT_MUST kt_rc key_save_new(const world_paths *p, const world_module *m, world_key *k,
+                           const char *op, kt_err *e);
+
 #endif

@@ -644,6 +644,19 @@ typedef struct world_key_entry {
 KT_MUST kt_rc world_key_list(const world_paths *p, const world_module *m, world_key_entry **entries,
                              size_t *count, kt_err *e);
 
+/* Told each key file of world_key_foreach in turn (entry is only valid during the call); a
+ * return other than KT_OK (e filled) ends the listing with it. */
+typedef kt_rc (*world_key_visit_fn)(void *ctx, const world_key_entry *entry, kt_err *e);
+
+/*
+ * world_key_list without the array: each key file (key_*) in p->local, in the same order, loaded
+ * and checked as world_key_load does, is handed to visit one at a time, so a listing of N keys
+ * holds N file names and one entry, not N entries. The module's key-file subkey is derived and
+ * one secure scratch buffer allocated once for the listing (wiped after each key).
+ */
+KT_MUST kt_rc world_key_foreach(const world_paths *p, const world_module *m,
+                                world_key_visit_fn visit, void *ctx, kt_err *e);
+
 /* The public key as PEM ("-----BEGIN PUBLIC KEY-----", the SPKI DER as stored); *pem is a heap
  * string the caller frees. AES keys have none (KT_EUSAGE). */
 KT_MUST kt_rc world_key_public_pem(const world_key_info *info, char **pem, kt_err *e);
@@ -744,6 +757,12 @@ void world_audit_log_free(world_audit_log *log);
  */
 KT_MUST kt_rc world_audit_stage(kt_txn *t, size_t dir, const world_paths *p,
                                 const world_audit_signer *s, const world_audit_op *op, kt_err *e);
+
+/* world_audit_stage with nops entries appended in order in the same change (a batch: one entry
+ * per key, one rewrite of the log). */
+KT_MUST kt_rc world_audit_stage_many(kt_txn *t, size_t dir, const world_paths *p,
+                                     const world_audit_signer *s, const world_audit_op *ops,
+                                     size_t nops, kt_err *e);
 
 /* world_audit_stage in a change of its own over p->local, committed. The caller holds the world
  * lock exclusively. */

@@ -282,3 +282,20 @@ Test(encoding, time_iso8601)
     kt_time_iso8601(out, 20, 0);
     cr_assert_str_eq(out, "", "a buffer too small gives the empty string");
 }
+
+Test(quote, printable_kept_others_replaced_long_text_cut)
+{
+    char out[8], tiny[3], big[KT_QUOTE_SIZE];
+    char long_text[200];
+
+    cr_expect_str_eq(kt_quote(out, sizeof out, "ab\ncd", 5), "ab?cd");
+    cr_expect_str_eq(kt_quote(out, sizeof out, "\x1b[2Jx\xc3\xa9", 7), "?[2Jx??");
+    cr_expect_str_eq(kt_quote(out, sizeof out, "abcdefg", 7), "abcdefg", "7 fit in 8");
+    cr_expect_str_eq(kt_quote(out, sizeof out, "abcdefgh", 8), "abcd...");
+    cr_expect_str_eq(kt_quote(out, sizeof out, "a\0b", 3), "a?b", "a NUL inside is shown");
+    cr_expect_str_eq(kt_quote(tiny, sizeof tiny, "abcdef", 6), "", "no room for a cut mark");
+    memset(long_text, 'x', sizeof long_text);
+    kt_quote(big, sizeof big, long_text, sizeof long_text);
+    cr_expect_eq(strlen(big), KT_QUOTE_SIZE - 1);
+    cr_expect_str_eq(big + KT_QUOTE_SIZE - 4, "...");
+}

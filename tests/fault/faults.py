@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """faults.py - nothing lost, whatever fails: every multi-file writer under fault injection.
 
-For each writer (world new, world new --force, package, toolset extract, keytransfer-cloud init)
+For each writer (world new, world new --force, package, package --aws-params, package of a
+batch of two keys, toolset extract, keytransfer-cloud init)
 the command is traced once with strace to list its state-changing system calls (openat that
 creates or opens for writing, write and pwrite64 to a file, fsync, fdatasync, mkdir(at),
 link(at), rename(at/at2), unlink(at)). Then, for each of them, one trial kills the command with
@@ -24,6 +25,7 @@ log. Exit 0 when every trial held, 1 otherwise, 77 when strace cannot trace here
 Environment: KT_BIN, KT_CLOUD, KT_ONLINE (the programs), KT_FAULT_JOBS (parallel trials,
 default 2), KT_FAULT_ONLY (a writer name, to run one).
 """
+import base64
 import concurrent.futures
 import hashlib
 import json
@@ -267,6 +269,73 @@ class Package:
         no_temp(out)
 
 
+class PackageAws(Package):
+    """package --aws-params: the EncryptedKeyMaterial, the ImportToken and the manifest as one
+    change of three files."""
+    name = "package aws"
+
+    def setup(self, t):
+        WorldNew.setup(self, t)
+        k = self.k
+        must(WorldNew.argv(self, t), "world")
+        must([KT, "key", "generate", "--type", "EC", "--curve", "P-256", "--ident", "k1",
+              "--kmdata", k], "key generate")
+        key = os.path.join(t, "kek.pem")
+        must(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+              "-out", key], "openssl genpkey")
+        der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
+                             capture_output=True, check=True).stdout
+        self.fp = hashlib.sha256(der).hexdigest()
+        params = {"KeyId": "arn:aws:kms:eu-west-1:111122223333:key/"
+                           "1234abcd-12ab-34cd-56ef-1234567890ab",
+                  "ImportToken": "a2V5dHJhbnNmZXIgZmF1bHRzIGltcG9ydCB0b2tlbg==",
+                  "PublicKey": base64.b64encode(der).decode(),
+                  "ParametersValidTo": "2099-01-01T00:00:00+00:00"}
+        with open(os.path.join(t, "params.json"), "w") as f:
+            json.dump(params, f)
+        info = json.loads(must([KT, "world", "info", "--kmdata", k, "--json"], "info")[0])
+        must([KT, "modify-acls", "--ident", "k1", "--aws-params", os.path.join(t, "params.json"),
+              "--accept-unattested-kek", self.fp, "--card", info["cards"][0], "--card",
+              info["cards"][1], "--pin-file", os.path.join(t, "quorum"), "--kmdata", k, "--yes"],
+             "modify-acls")
+        os.mkdir(os.path.join(t, "out"), 0o700)
+
+    def argv(self, t):
+        return [KT, "package", "--ident", "k1", "--aws-params", os.path.join(t, "params.json"),
+                "--accept-unattested-kek", self.fp, "--name", "P1", "--out",
+                os.path.join(t, "out"), "--kmdata", os.path.join(t, "kmdata")]
+
+    PAIR = ["TransferPackage-P1.aws.bin", "TransferPackage-P1.aws.manifest.json",
+            "TransferPackage-P1.aws.token.bin"]
+
+
+# ---- package, a batch of two keys in one group ------------------------------------------------
+
+class PackageBatch(Package):
+    name = "package batch"
+
+    def setup(self, t):
+        Package.setup(self, t)
+        k = self.k
+        must([KT, "key", "generate", "--type", "EC", "--curve", "P-256", "--ident", "k2",
+              "--kmdata", k], "key generate k2")
+        info = json.loads(must([KT, "world", "info", "--kmdata", k, "--json"], "info")[0])
+        must([KT, "modify-acls", "--ident", "k2", "--kek-pem",
+              os.path.join(t, "kek.pub"), "--kid", KID, "--accept-unattested-kek", self.fp,
+              "--card", info["cards"][0], "--card", info["cards"][1], "--pin-file",
+              os.path.join(t, "quorum"), "--kmdata", k, "--yes"], "modify-acls k2")
+
+    def argv(self, t):
+        return [KT, "package", "--ident", "k1", "--ident", "k2", "--kek-pem",
+                os.path.join(t, "kek.pub"), "--kid", KID, "--accept-unattested-kek", self.fp,
+                "--subscription", "s", "--name-prefix", "P-", "--out", os.path.join(t, "out"),
+                "--kmdata", os.path.join(t, "kmdata")]
+
+    # one group: both pairs appear together, or neither
+    PAIR = ["TransferPackage-P-k1.byok", "TransferPackage-P-k1.manifest.json",
+            "TransferPackage-P-k2.byok", "TransferPackage-P-k2.manifest.json"]
+
+
 # ---- toolset extract -------------------------------------------------------------------------
 
 class Toolset:
@@ -400,7 +469,7 @@ def main():
         cloud = os.path.join(root, "cloud")
         must([CLOUD, "init", "--region", "NA", "--out", os.path.join(cloud, "out"), "--state",
               os.path.join(cloud, "state"), "--kek-size", "2048"], "a cloud for the toolset")
-        writers = [WorldNew(), WorldForce(), Package(),
+        writers = [WorldNew(), WorldForce(), Package(), PackageAws(), PackageBatch(),
                    Toolset(os.path.join(cloud, "out", "KeyTransfer-BYOK-Tools-NA.zip")),
                    CloudInit()]
         total = failed = 0

@@ -75,9 +75,9 @@ void ot_package_make(ot_package *p, const char *dir, const char *name, EVP_PKEY 
         m->key_bits = 256;
         kt_sha256(m->key_sha256, material.p, 32); /* any key hash: the online side never has it */
     } else {
-        cr_assert_eq(pkg_pkcs8_encode(target, &material, &e), KT_OK, "%s", e.msg);
-        cr_assert_eq(pkg_spki_der(target, &m->public_key, &e), KT_OK, "%s", e.msg);
-        cr_assert_eq(pkg_spki_sha256(target, m->key_sha256, &e), KT_OK, "%s", e.msg);
+        cr_assert_eq(kt_pkcs8_encode(target, &material, &e), KT_OK, "%s", e.msg);
+        cr_assert_eq(kt_spki_encode(target, &m->public_key, &e), KT_OK, "%s", e.msg);
+        cr_assert_eq(kt_spki_sha256(target, m->key_sha256, &e), KT_OK, "%s", e.msg);
         if (EVP_PKEY_is_a(target, "RSA")) {
             snprintf(m->key_type, sizeof m->key_type, "RSA");
             m->key_bits = (unsigned)EVP_PKEY_get_bits(target);
@@ -103,7 +103,7 @@ void ot_package_make(ot_package *p, const char *dir, const char *name, EVP_PKEY 
     ts_write(p->byok_path, byok, strlen(byok));
 
     snprintf(m->kid, sizeof m->kid, "%s", OT_KID);
-    cr_assert_eq(pkg_spki_sha256(kek, m->kek_sha256, &e), KT_OK);
+    cr_assert_eq(kt_spki_sha256(kek, m->kek_sha256, &e), KT_OK);
     m->attested = true;
     snprintf(m->root_name, sizeof m->root_name, "%s", PKG_ROOT_NAME_DEMO);
     pkg_demo_root_sha256(m->root_sha256);

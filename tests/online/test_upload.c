@@ -210,7 +210,7 @@ static void play_as(const step *steps, size_t n, const char *key_type, const onl
     snprintf(m.key_type, sizeof m.key_type, "%s", key_type);
     if (strcmp(key_type, "EC") == 0) {
         snprintf(m.curve, sizeof m.curve, "P-256");
-        cr_assert_eq(pkg_spki_sha256(o->v.key, m.key_sha256, &e), KT_OK);
+        cr_assert_eq(kt_spki_sha256(o->v.key, m.key_sha256, &e), KT_OK);
     }
     online_expect want = {.m = &m,
                           .name = "MyKey",

@@ -60,7 +60,7 @@ Test(byok, pipeline_wrap_write_parse_unwrap)
     char *s = NULL;
     kt_err e;
 
-    cr_assert_eq(pkg_pkcs8_encode(ec, &target, &e), KT_OK);
+    cr_assert_eq(kt_pkcs8_encode(ec, &target, &e), KT_OK);
     cr_assert_eq(pkg_rsa_aes_wrap(kek, PKG_OAEP_SHA1, target.p, target.len, &blob, &e), KT_OK);
     cr_assert_eq(pkg_byok_write(KID, blob.p, blob.len, "keytransfer test", &s, &e), KT_OK);
     cr_assert_eq(pkg_byok_parse((const uint8_t *)s, strlen(s), &b, &e), KT_OK, "%s", e.msg);
@@ -292,11 +292,11 @@ Test(byok, pyca_cryptography_opens_our_byok)
     int st;
 
     ts_write(script, PY_BYOK, strlen(PY_BYOK));
-    cr_assert_eq(pkg_pkcs8_encode(target, &der, &e), KT_OK);
+    cr_assert_eq(kt_pkcs8_encode(target, &der, &e), KT_OK);
     cr_assert_eq(pkg_rsa_aes_wrap(kek, PKG_OAEP_SHA1, der.p, der.len, &blob, &e), KT_OK);
     cr_assert_eq(pkg_byok_write(KID, blob.p, blob.len, "keytransfer test", &s, &e), KT_OK);
     ts_write(f, s, strlen(s));
-    cr_assert_eq(pkg_spki_der(target, &spki, &e), KT_OK);
+    cr_assert_eq(kt_spki_encode(target, &spki, &e), KT_OK);
     kt_hex(hex, spki.p, spki.len);
     char *out = pt_capture(&st, "%s %s %s %s '%s'", PT_PYTHON, script, pt_kek_path(2048), f, KID);
     cr_assert_eq(st, 0);

@@ -609,7 +609,7 @@ Test(es384, wycheproof_p384_through_raw_form)
         EVP_PKEY *pub = NULL;
         kt_err e;
 
-        cr_assert_eq(pkg_pubkey_from_der(kder, kn, &pub, &e), KT_OK, "%s", e.msg);
+        cr_assert_eq(kt_spki_decode(kder, kn, &pub, &e), KT_OK, "%s", e.msg);
         json_array_foreach(json_object_get(g, "tests"), ti, t)
         {
             const char *result = json_string_value(json_object_get(t, "result"));

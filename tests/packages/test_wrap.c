@@ -119,7 +119,7 @@ static void oaep_file(const char *file, pkg_oaep_hash hash, size_t want_cases)
         EVP_PKEY *key = NULL;
         kt_err e;
 
-        cr_assert_eq(pkg_pkcs8_decode(der, dn, &key, &e), KT_OK, "%s", e.msg);
+        cr_assert_eq(kt_pkcs8_decode(der, dn, &key, &e), KT_OK, "%s", e.msg);
         json_array_foreach(json_object_get(g, "tests"), ti, t)
         {
             const char *result = json_string_value(json_object_get(t, "result"));
@@ -177,7 +177,7 @@ Test(oaep, sha1_vectors_refused_with_sha256)
     EVP_PKEY *key = NULL;
     kt_err e;
 
-    cr_assert_eq(pkg_pkcs8_decode(der, dn, &key, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(kt_pkcs8_decode(der, dn, &key, &e), KT_OK, "%s", e.msg);
     json_array_foreach(json_object_get(g, "tests"), ti, t)
     {
         size_t cn;
@@ -208,8 +208,8 @@ Test(wrap, round_trip_every_kek_size_and_hash)
 
     cr_assert_eq(kt_secbuf_alloc(&targets[0], 32, &e), KT_OK);
     kt_random(targets[0].p, 32);
-    cr_assert_eq(pkg_pkcs8_encode(ec, &targets[1], &e), KT_OK, "%s", e.msg);
-    cr_assert_eq(pkg_pkcs8_encode(rsa, &targets[2], &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(kt_pkcs8_encode(ec, &targets[1], &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(kt_pkcs8_encode(rsa, &targets[2], &e), KT_OK, "%s", e.msg);
     for (size_t s = 0; s < 3; s++) {
         EVP_PKEY *kek = pt_kek(SIZES[s]);
         size_t mod = SIZES[s] / 8;
@@ -414,8 +414,8 @@ Test(pkcs8, round_trip_and_strictness)
         EVP_PKEY *k = pt_ec_key(curves[i]), *back = NULL;
         kt_secbuf der = {0};
 
-        cr_assert_eq(pkg_pkcs8_encode(k, &der, &e), KT_OK, "%s", e.msg);
-        cr_assert_eq(pkg_pkcs8_decode(der.p, der.len, &back, &e), KT_OK, "%s", e.msg);
+        cr_assert_eq(kt_pkcs8_encode(k, &der, &e), KT_OK, "%s", e.msg);
+        cr_assert_eq(kt_pkcs8_decode(der.p, der.len, &back, &e), KT_OK, "%s", e.msg);
         cr_assert_eq(EVP_PKEY_eq(k, back), 1, "%s", curves[i]);
         EVP_PKEY_free(back);
         /* A trailing byte and a truncation are refused. */
@@ -423,8 +423,8 @@ Test(pkcs8, round_trip_and_strictness)
         cr_assert_eq(kt_secbuf_alloc(&longer, der.len + 1, &e), KT_OK);
         memcpy(longer.p, der.p, der.len);
         longer.p[der.len] = 0;
-        cr_assert_eq(pkg_pkcs8_decode(longer.p, longer.len, &back, &e), KT_EFORMAT);
-        cr_assert_eq(pkg_pkcs8_decode(der.p, der.len - 1, &back, &e), KT_EFORMAT);
+        cr_assert_eq(kt_pkcs8_decode(longer.p, longer.len, &back, &e), KT_EFORMAT);
+        cr_assert_eq(kt_pkcs8_decode(der.p, der.len - 1, &back, &e), KT_EFORMAT);
         cr_assert_null(back);
         kt_secbuf_free(&longer);
         kt_secbuf_free(&der);
@@ -433,7 +433,7 @@ Test(pkcs8, round_trip_and_strictness)
     /* An Ed25519 key is not a target type. */
     EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     kt_secbuf der = {0};
-    cr_assert_eq(pkg_pkcs8_encode(ed, &der, &e), KT_EFORMAT);
+    cr_assert_eq(kt_pkcs8_encode(ed, &der, &e), KT_EFORMAT);
     EVP_PKEY_free(ed);
 }
 
@@ -465,7 +465,7 @@ Test(interop, openssl_command_opens_our_blob)
             kt_err e;
             size_t n;
 
-            cr_assert_eq(pkg_pkcs8_encode(ec, &target, &e), KT_OK);
+            cr_assert_eq(kt_pkcs8_encode(ec, &target, &e), KT_OK);
             cr_assert_eq(pkg_rsa_aes_wrap(kek, HASHES[h], target.p, target.len, &blob, &e), KT_OK);
             split_blob(dir, &blob, SIZES[s] / 8);
             cr_assert_eq(
@@ -633,8 +633,8 @@ Test(wrap, refuses_a_kek_whose_exponent_would_expose_the_key)
     /* Positive twin: the same modulus with e = 65537 (a public key only) wraps. */
     EVP_PKEY *pub = NULL;
     kt_buf spki = {0};
-    cr_assert_eq(pkg_spki_der(kek, &spki, &e), KT_OK);
-    cr_assert_eq(pkg_pubkey_from_der(spki.p, spki.len, &pub, &e), KT_OK);
+    cr_assert_eq(kt_spki_encode(kek, &spki, &e), KT_OK);
+    cr_assert_eq(kt_spki_decode(spki.p, spki.len, &pub, &e), KT_OK);
     cr_assert_eq(pkg_rsa_aes_wrap(pub, PKG_OAEP_SHA1, target, 32, &blob, &e), KT_OK, "%s", e.msg);
     kt_buf_free(&blob);
     kt_buf_free(&spki);

@@ -406,7 +406,7 @@ Test(x509, spki_hashes_match_the_openssl_command)
     kt_err e;
     int st;
 
-    cr_assert_eq(pkg_spki_sha256(kek, h, &e), KT_OK);
+    cr_assert_eq(kt_spki_sha256(kek, h, &e), KT_OK);
     kt_hex(hex, h, 32);
     char *out = pt_capture(&st, "openssl pkey -in %s -pubout -outform DER | sha256sum | cut -c1-64",
                            pt_kek_path(3072));
@@ -415,7 +415,7 @@ Test(x509, spki_hashes_match_the_openssl_command)
     free(out);
     pt_chain_make(&c);
     cr_assert_eq(pkg_cert_spki_sha256(c.leaf, hc, &e), KT_OK);
-    cr_assert_eq(pkg_spki_sha256(c.leaf_key, h, &e), KT_OK);
+    cr_assert_eq(kt_spki_sha256(c.leaf_key, h, &e), KT_OK);
     cr_assert_arr_eq(h, hc, 32);
     cr_assert_eq(pkg_cert_spki_sha256(c.warrant, hc, &e), KT_OK);
     cr_assert_neq(memcmp(h, hc, 32), 0);

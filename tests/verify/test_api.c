@@ -50,7 +50,7 @@ Test(api, success_hands_out_the_kek_and_the_world)
     cr_assert(r.has_kek && r.has_world);
     cr_expect_eq(EVP_PKEY_eq(r.kek_key, g.kek), 1, "the KEK handed out is not the packaged one");
     cr_expect_str_eq(r.kek.kid, VT_KID);
-    cr_assert_eq(pkg_spki_sha256(g.kek, fp, &e), KT_OK);
+    cr_assert_eq(kt_spki_sha256(g.kek, fp, &e), KT_OK);
     cr_expect_arr_eq(r.kek.public_key_sha256, fp, 32);
     cr_expect_arr_eq(r.world.world_hash, g.world_payload.world_hash, 32);
     pkg_root_sha256(root);

@@ -1,0 +1,51 @@
+/*
+ * cmd_batch.h - the batch forms of `keytransfer package` (several --ident, --all-reduced) and
+ * `keytransfer modify-acls` (several --ident, --all): cmd_package.c and cmd_modify_acls.c parse
+ * their options and hand them here (cmd_batch.c), which runs batch.h and prints.
+ */
+#ifndef KT_CMD_BATCH_H
+#define KT_CMD_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kt.h"
+#include "transfer.h"
+
+/* What `package` was asked for in batch form (its options, checked by cmd_package.c). */
+typedef struct cli_package_batch {
+    const char *const *idents; /* the --ident values (none with --all_reduced) */
+    size_t n;
+    bool all_reduced;
+    const char *name_prefix, *group, *kmdata;
+    bool stop_on_error, json;
+    const transfer_kek_source *kek;
+    const transfer_package_opts *o; /* target, hash, subscription, out_dir, now */
+} cli_package_batch;
+
+/* Runs a batch package; returns the exit status. */
+int cmd_package_batch(const cli_package_batch *a);
+
+/* What `modify-acls` was asked for in batch form. */
+typedef struct cli_reduce_batch {
+    const char *const *idents; /* the --ident values (none with --all) */
+    size_t n;
+    bool all;
+    const char *app, *kmdata, *pin_file, *pin_fd;
+    const char *const *cards;
+    size_t ncards;
+    bool yes, stop_on_error, json;
+    const transfer_kek_source *kek;
+} cli_reduce_batch;
+
+/* Runs a batch reduction; returns the exit status. */
+int cmd_modify_acls_batch(const cli_reduce_batch *a);
+
+/*
+ * The card holders' approval of text (cmd_modify_acls.c): with yes it goes to stderr and is
+ * approved; otherwise it is shown at the terminal and only "yes" approves (KT_EDENIED), and with
+ * no terminal KT_EUSAGE.
+ */
+KT_MUST kt_rc cli_approve_text(bool yes, const char *text, kt_err *e);
+
+#endif
