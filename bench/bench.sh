@@ -3,7 +3,8 @@
 # Each comparison runs our command and its peer alternately (the order swapped every pair) and
 # reports the median of the per-pair ratios, never the best of sequential runs:
 #   1. package 1, 10, 100 and 1000 RSA-2048 keys for a 2048-bit KEK: one batch run, and one
-#      process per key, per key against the openssl pipeline per key (rand, pkeyutl -encrypt,
+#      process per key (for at most 100 of the keys: nothing is shared between the processes),
+#      per key against the openssl pipeline per key (for at most 20; rand, pkeyutl -encrypt,
 #      enc -id-aes256-wrap-pad, base64), and the batch against the durable-write floor of the
 #      same files (bench_floor: create, write, fsync each file, one folder fsync);
 #   2. key generate per type against `openssl genpkey` (RSA-2048, EC P-256) and `openssl rand`
@@ -13,7 +14,8 @@
 #      100 single uploads, each key checked to be imported exactly once (the emulator's log);
 #   5. key list over 10,000 keys: time and RSS (/usr/bin/time), no peer.
 # Usage: bench/bench.sh BUILD-DIR   (a RelWithDebInfo build with bench_keys and bench_floor)
-# Environment: SIZES, KEYGEN_RUNS, UPLOAD_ROUNDS, HASH_ROUNDS, LIST_KEYS to shorten a run.
+# Environment: SECTIONS (default "1 2 3 4 5"), SIZES, KEYGEN_RUNS, UPLOAD_ROUNDS, HASH_ROUNDS,
+# LIST_KEYS to shorten a run.
 set -euo pipefail
 build=$(cd "${1:?usage: bench.sh BUILD-DIR}" && pwd)
 KT="$build/keytransfer/keytransfer"
@@ -35,6 +37,7 @@ trap cleanup EXIT
 export KEYTRANSFER_KMDATA="$t/kmdata"
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -srm), $(nproc) CPUs, $(openssl version)"
+want() { [[ " ${SECTIONS:-1 2 3 4 5} " == *" $1 "* ]]; }
 
 # ns COMMAND...: runs it (it must succeed) and prints the nanoseconds it took.
 ns() {
@@ -105,6 +108,7 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
 P=(-k "$K" -w "$W" --demo --subscription 0)
 
 # --- 1. packaging -------------------------------------------------------------------------------
+if want 1; then
 echo
 echo "== 1. package N RSA-2048 keys (per key; ratio < 1: ours is faster)"
 printf '%-52s %13s %13s\n' "" "ours" "peer"
@@ -141,17 +145,19 @@ ours_batch() {
     fi
     echo $((d / N))
 }
+# one process per key shares nothing between keys either: run for min(N, 100) keys (into a
+# folder that then holds that many pairs), per key
 ours_procs() {
     out_dir
-    local s e
+    local s e m=$((N < 100 ? N : 100))
     s=$(date +%s%N)
-    for i in $(seq 0 $((N - 1))); do
+    for i in $(seq 0 $((m - 1))); do
         id=$(printf 'pk%06d' "$i")
         "$KT" package --ident "$id" "${P[@]}" --name "$id" --out "$t/out" >/dev/null 2>&1 ||
             { echo "bench.sh: package $id failed" >&2; exit 1; }
     done
     e=$(date +%s%N)
-    echo $(((e - s) / N))
+    echo $(((e - s) / m))
 }
 # the pipeline is run for min(N, 20) keys: it shares nothing between keys, so its per-key cost
 # does not depend on N
@@ -188,8 +194,10 @@ batch_args 100
 out_dir
 strace -c -f -o "$t/strace.txt" "$KT" package "${idents[@]}" "${P[@]}" --out "$t/out" >/dev/null 2>&1
 sed -n '1,10p' "$t/strace.txt"
+fi
 
 # --- 2. key generation --------------------------------------------------------------------------
+if want 2; then
 echo
 echo "== 2. key generate vs openssl (ratio > 1: ours is slower)"
 for spec in "RSA-2048:--type RSA --size 2048:genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out OUT" \
@@ -209,8 +217,10 @@ for spec in "RSA-2048:--type RSA --size 2048:genpkey -algorithm RSA -pkeyopt rsa
     }
     pairs "key generate $label vs openssl ${peer_args%% *}" "${KEYGEN_RUNS:-21}" ours_gen peer_gen
 done
+fi
 
 # --- 3. hashing ---------------------------------------------------------------------------------
+if want 3; then
 echo
 echo "== 3. SHA-256 of 1 GiB (page cache; ratio > 1: ours is slower)"
 truncate -s 1G "$t/big.bin"
@@ -222,13 +232,16 @@ ours_rss=$(/usr/bin/time -f %M "$ONLINE" hash "$t/big.bin" 2>&1 >/dev/null | tai
 peer_rss=$(/usr/bin/time -f %M openssl dgst -sha256 "$t/big.bin" 2>&1 >/dev/null | tail -n 1)
 echo "maximum resident set: keytransfer-online hash ${ours_rss} KiB, openssl dgst ${peer_rss} KiB"
 rm -f "$t/big.bin"
+fi
 
 # --- 4. upload ----------------------------------------------------------------------------------
+if want 4; then
 echo
 echo "== 4. upload 100 packages to keytransfer-cloud serve on loopback (ratio < 1: ours is faster)"
 rm -rf "$t/up"
 mkdir -m 700 "$t/up"
-batch_args 100
+idents=()
+for i in $(seq 0 99); do idents+=(--ident "$(printf 'pk%06d' "$i")"); done
 "$KT" package "${idents[@]}" "${P[@]}" --out "$t/up" >/dev/null 2>&1
 cp -a "$t/state" "$t/state.template"
 printf 'bench-token-0123456789abcdef0123\n' >"$t/token"
@@ -283,8 +296,10 @@ peer_upload() {
     echo $((e - s))
 }
 pairs "upload 100: --parallel 8 vs 100 single uploads" "${UPLOAD_ROUNDS:-3}" ours_upload peer_upload
+fi
 
 # --- 5. key list --------------------------------------------------------------------------------
+want 5 || exit 0
 echo
 n=${LIST_KEYS:-10000}
 echo "== 5. key list over $n keys (AES-256, made by bench_keys)"

@@ -84,6 +84,7 @@ struct kt_txn {
     struct entry *ents;
     size_t nents, cap;
     bool intent_written, committed;
+    bool grouped; /* kt_txn_group_sync: staged files are made durable by one syncfs at commit */
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -967,7 +968,7 @@ kt_rc kt_txn_put(kt_txn *t, size_t dir, const char *name, const void *data, size
         close(fd);
         return rc;
     }
-    if (fsync(fd) != 0) {
+    if (!t->grouped && fsync(fd) != 0) {
         int err = errno;
         close(fd);
         return kt_fail_errno(e, KT_EIO, err, "cannot write '%s/%s': fsync failed", d->path, name);
@@ -975,6 +976,14 @@ kt_rc kt_txn_put(kt_txn *t, size_t dir, const char *name, const void *data, size
     if (close(fd) != 0)
         return kt_fail_errno(e, KT_EIO, errno, "cannot write '%s/%s': closing it failed", d->path,
                              name);
+    return KT_OK;
+}
+
+kt_rc kt_txn_group_sync(kt_txn *t, kt_err *e)
+{
+    if (t == NULL || t->committed || t->nents > 0)
+        return kt_fail(e, KT_EUSAGE, "grouped durability is chosen before anything is staged");
+    t->grouped = true;
     return KT_OK;
 }
 
@@ -1051,6 +1060,13 @@ kt_rc kt_txn_commit(kt_txn *t, bool *committed, kt_err *e)
             stage_name(staged, t->ents[i].name, t->id);
             rc = sync_tree(t->dirs[t->ents[i].dir].fd, staged, t->ents[i].name, e);
         }
+    /* Grouped: one syncfs per folder writes back every staged file's data and metadata (and
+     * reports a writeback error of any of them, Linux 5.8 and later) before the commit point. */
+    for (size_t i = 0; rc == KT_OK && t->grouped && i < t->ndirs; i++)
+        if (syncfs(t->dirs[i].fd) != 0)
+            rc = kt_fail_errno(e, KT_EIO, errno,
+                               "cannot write the staged files in '%s' durably: syncfs failed",
+                               t->dirs[i].path);
     for (size_t i = 0; rc == KT_OK && i < t->ndirs; i++)
         rc = sync_dir(t->dirs[i].fd, t->dirs[i].path, e);
     if (rc != KT_OK)

@@ -91,8 +91,9 @@ typedef struct transfer_batch_summary {
  * Packages the keys of o, each as transfer_package does (the same checks, the same files, an
  * earlier run's package recognised), with the module m and the KEK k opened once by the caller.
  * The keys are taken in groups of o->group: a group's pairs are staged as one change of the
- * commit protocol (every file written and fsync'd), then the folder is fsync'd once and the
- * commit record makes the whole group's pairs stand; so a kill leaves every committed group's
+ * commit protocol with grouped durability (kt_txn_group_sync: every file written, then one
+ * syncfs for all of them), then the folder is fsync'd once and the commit record makes the
+ * whole group's pairs stand; so a kill leaves every committed group's
  * pairs whole and nothing of the group in progress once the next command has recovered the
  * folder (docs/formats.md, "Batch packages"). A key whose package is refused is told to o->done
  * and left out; with stop_on_error the batch stops there, the groups before it committed.

@@ -222,6 +222,15 @@ KT_MUST kt_rc kt_txn_begin(kt_txn **t, const char *what, const char *const *dirs
 KT_MUST kt_rc kt_txn_put(kt_txn *t, size_t dir, const char *name, const void *data, size_t len,
                          unsigned how, kt_err *e);
 
+/*
+ * Grouped durability, for a change of many files (a batch package): kt_txn_put no longer fsyncs
+ * each file; kt_txn_commit calls syncfs(2) once on each folder's file system, which writes back
+ * every staged file and reports a writeback error of any of them, before the folders are
+ * fsync'd and the commit record is made. The commit point, and so the all-or-nothing rule, is
+ * unchanged. Chosen right after kt_txn_begin, before anything is staged (KT_EUSAGE otherwise).
+ */
+KT_MUST kt_rc kt_txn_group_sync(kt_txn *t, kt_err *e);
+
 /* Stages a folder (mode 0700) for dirs[dir]/name, which must not exist or be an empty folder of
  * the user's that nobody else can write to. staged (PATH_MAX bytes) receives its path, for the
  * caller to fill before commit with the ordinary writers. */

@@ -4,7 +4,7 @@
 For each writer (world new, world new --force, package, package --aws-params, package of a
 batch of two keys, key delete, toolset extract, keytransfer-cloud init)
 the command is traced once with strace to list its state-changing system calls (openat that
-creates or opens for writing, write and pwrite64 to a file, fsync, fdatasync, mkdir(at),
+creates or opens for writing, write and pwrite64 to a file, fsync, fdatasync, syncfs, mkdir(at),
 link(at), rename(at/at2), unlink(at)). Then, for each of them, one trial kills the command with
 SIGKILL at that call (strace -e inject=NAME:signal=KILL:when=N), and for each write, fsync and
 rename one trial makes it fail (ENOSPC, EIO, EXDEV and EACCES). After every trial:
@@ -45,9 +45,10 @@ ONLY = os.environ.get("KT_FAULT_ONLY")
 
 PINS = "pin-card-one-1\npin-card-two-2\npin-card-three-3\n"
 QUORUM = "pin-card-one-1\npin-card-two-2\n"
-TRACED = ("openat,write,pwrite64,fsync,fdatasync,mkdir,mkdirat,link,linkat,rename,renameat,"
+TRACED = ("openat,write,pwrite64,fsync,fdatasync,syncfs,mkdir,mkdirat,link,linkat,rename,renameat,"
           "renameat2,unlink,unlinkat")
 ERRORS = {"write": ["ENOSPC"], "pwrite64": ["ENOSPC"], "fsync": ["EIO"], "fdatasync": ["EIO"],
+          "syncfs": ["EIO"],
           "rename": ["EXDEV", "EACCES"], "renameat": ["EXDEV", "EACCES"],
           "renameat2": ["EXDEV", "EACCES"], "link": ["EXDEV", "EACCES"],
           "linkat": ["EXDEV", "EACCES"]}
