@@ -75,7 +75,7 @@ stage() { echo "== $* ($((SECONDS / 60)) min $((SECONDS % 60)) s)"; }
 stage "format check (clang-format)"
 cd "$here"
 src_dirs=()
-for d in common cli world packages verify kek online keytransfer bench tests; do
+for d in common cli world packages token verify kek online keytransfer bench tests; do
     [ -d "$d" ] && src_dirs+=("$d")
 done
 find "${src_dirs[@]}" -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror

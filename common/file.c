@@ -18,7 +18,7 @@
  * and a check that the opened file is the one examined), at most max bytes, including a file
  * that grows while being read.
  */
-#include "file_internal.h"
+#include "common_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

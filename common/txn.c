@@ -17,7 +17,7 @@
  * (exclusive flock on each, the lock the careful writer takes too), and recovery takes the
  * journal folder's lock, so it never touches a live change.
  */
-#include "file_internal.h"
+#include "common_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

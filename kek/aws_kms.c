@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "internal.h"
+#include "kek_internal.h"
 
 #define AWS_APP_WRAP     "awswrap"
 #define AWS_APP_KEY      "awskms"

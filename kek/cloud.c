@@ -2,7 +2,7 @@
  * cloud.c - a region's cloud as a whole: the regions it can play, the vendor root it trusts, and
  * its state folder (cloud.json, the cloud world and the PIN of its own administrator card).
  */
-#include "internal.h"
+#include "kek_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -246,6 +246,9 @@ int cmd_serve(int argc, char **argv)
         if (tls_self && kek_tls_paths(&cloud, certpath, sizeof certpath, &e) == KT_OK)
             printf("  cacert   %s\n", certpath);
     }
+    /* The emulated AWS KMS (aws_kms.c) answers on the same listener. */
+    printf("  aws kms  aws --endpoint-url %s://%s:%u kms ... (any SigV4 credentials)\n",
+           https ? "https" : "http", host, port);
     printf("  tenant   %s\n"
            "  token    %s\n"
            "  kek      %s\n"

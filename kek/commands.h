@@ -1,5 +1,6 @@
 /*
- * commands.h - the commands of keytransfer-cloud (one file each), on the CLI layer (cli/cli.h).
+ * commands.h - the commands of keytransfer-cloud (one file each), on the CLI layer
+ * (cli/include/cli.h).
  */
 #ifndef KT_KEK_COMMANDS_H
 #define KT_KEK_COMMANDS_H

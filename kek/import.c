@@ -2,7 +2,7 @@
  * import.c - the cloud HSM's side of a transfer: open a .byok with the KEK inside the emulated
  * module and store the key it carries. The unwrapped key exists only in secure memory.
  */
-#include "internal.h"
+#include "kek_internal.h"
 #include "vault.h"
 
 #include <ctype.h>

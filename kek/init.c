@@ -7,7 +7,7 @@
  * attestation key (signs the packages). The KEK is a module-protected RSA key whose only
  * permission is ImportUnwrap.
  */
-#include "internal.h"
+#include "kek_internal.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include "serve.h"
 
 #include "aws_kms.h"
-#include "internal.h"
+#include "kek_internal.h"
 #include "vault.h"
 
 #include <arpa/inet.h>
@@ -30,22 +30,9 @@
 
 /* ---- key operations and curves ----------------------------------------------------------- */
 
-static const char *const op_names[] = {"encrypt", "decrypt", "sign",
-                                       "verify",  "wrapKey", "unwrapKey"};
-#define N_OPS (sizeof op_names / sizeof op_names[0])
-
 unsigned kek_ops_for(world_key_type type)
 {
-    switch (type) {
-    case WORLD_KEY_RSA:
-        return KEK_OP_ENCRYPT | KEK_OP_DECRYPT | KEK_OP_SIGN | KEK_OP_VERIFY | KEK_OP_WRAP_KEY |
-               KEK_OP_UNWRAP_KEY;
-    case WORLD_KEY_EC:
-        return KEK_OP_SIGN | KEK_OP_VERIFY;
-    case WORLD_KEY_AES:
-        return KEK_OP_ENCRYPT | KEK_OP_DECRYPT | KEK_OP_WRAP_KEY | KEK_OP_UNWRAP_KEY;
-    }
-    return 0;
+    return pkg_kv_ops_for(world_key_type_name(type));
 }
 
 /* The curve of world/'s canonical name (the names in each vocabulary live in common/keys.c). */
@@ -67,17 +54,12 @@ void kek_import_body_free(kek_import_body *b)
 
 static kt_rc parse_kty(const json_t *key, kek_import_body *out, kt_err *e)
 {
-    static const struct {
-        const char *name;
-        world_key_type type;
-    } types[] = {{"RSA-HSM", WORLD_KEY_RSA}, {"EC-HSM", WORLD_KEY_EC}, {"oct-HSM", WORLD_KEY_AES}};
-    const char *kty;
+    const char *kty, *type;
     kt_rc rc = kt_json_get_string(key, "kty", WHAT " key", &kty, e);
     if (rc != KT_OK)
         return rc;
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (strcmp(kty, types[i].name) == 0) {
-            out->type = types[i].type;
+    if ((type = pkg_kv_type_of_kty(kty)) != NULL) {
+        if (world_key_type_parse(type, &out->type, e) == KT_OK) {
             snprintf(out->kty, sizeof out->kty, "%s", kty);
             return KT_OK;
         }
@@ -118,16 +100,13 @@ static kt_rc parse_ops(const json_t *key, kek_import_body *out, kt_err *e)
         out->ops = allowed;
         return KT_OK;
     }
-    if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > N_OPS)
-        return kt_fail(e, KT_EFORMAT, WHAT ": key_ops must be a list of 1 to %zu operations",
-                       N_OPS);
+    if (!json_is_array(ops) || json_array_size(ops) == 0 || json_array_size(ops) > PKG_KV_NOPS)
+        return kt_fail(e, KT_EFORMAT, WHAT ": key_ops must be a list of 1 to %d operations",
+                       PKG_KV_NOPS);
     json_array_foreach(ops, i, op)
     {
         const char *s = json_string_value(op);
-        unsigned bit = 0;
-        for (size_t k = 0; s != NULL && k < N_OPS; k++)
-            if (strcmp(s, op_names[k]) == 0)
-                bit = 1u << k;
+        unsigned bit = s != NULL ? pkg_kv_op_parse(s, strlen(s)) : 0;
         if (bit == 0)
             return kt_fail(e, KT_EFORMAT, WHAT ": key_ops[%zu] is not a key operation", i);
         if (!(bit & allowed))
@@ -611,24 +590,15 @@ static unsigned acl_ops(const world_key_info *info)
     for (unsigned g = 0; g < info->acl.ngroups; g++) {
         uint32_t a = info->acl.groups[g].actions;
         if (a & WORLD_ACT_SIGN)
-            ops |= KEK_OP_SIGN;
+            ops |= PKG_KV_OP_SIGN;
         if (a & WORLD_ACT_VERIFY)
-            ops |= KEK_OP_VERIFY;
+            ops |= PKG_KV_OP_VERIFY;
         if (a & WORLD_ACT_ENCRYPT)
-            ops |= KEK_OP_ENCRYPT | KEK_OP_WRAP_KEY;
+            ops |= PKG_KV_OP_ENCRYPT | PKG_KV_OP_WRAP_KEY;
         if (a & WORLD_ACT_DECRYPT)
-            ops |= KEK_OP_DECRYPT | KEK_OP_UNWRAP_KEY;
+            ops |= PKG_KV_OP_DECRYPT | PKG_KV_OP_UNWRAP_KEY;
     }
     return ops & kek_ops_for(info->type);
-}
-
-static json_t *ops_array(unsigned ops)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a != NULL && i < N_OPS; i++)
-        if (ops & (1u << i))
-            json_array_append_new(a, json_string(op_names[i]));
-    return a;
 }
 
 static json_t *b64_bn(const BIGNUM *bn, int pad)
@@ -659,7 +629,6 @@ typedef struct bundle_facts {
 static kt_rc key_bundle(const kek_cloud *c, kek_host_kind host, const kek_api *api,
                         const world_key_info *info, const bundle_facts *f, json_t **out, kt_err *e)
 {
-    static const char *const ktys[] = {"", "RSA-HSM", "EC-HSM", "oct-HSM"};
     char version[33], kid[PKG_KID_MAX + 1], base[128];
     EVP_PKEY *pkey = NULL;
     BIGNUM *a = NULL, *b = NULL;
@@ -671,7 +640,7 @@ static kt_rc key_bundle(const kek_cloud *c, kek_host_kind host, const kek_api *a
     kek_vault_base(c, host, base, sizeof base);
     snprintf(kid, sizeof kid, "%s/keys/%s/%s", base, info->plainname, version);
     key = json_pack("{s:s, s:s, s:O}", "kid", f->kid != NULL ? f->kid : kid, "kty",
-                    ktys[info->type], "key_ops", f->key_ops);
+                    pkg_kv_kty_for(world_key_type_name(info->type)), "key_ops", f->key_ops);
     if (key == NULL)
         return kt_fail(e, KT_ENOMEM, "out of memory");
     if (info->type != WORLD_KEY_AES) {
@@ -829,7 +798,7 @@ static kt_rc answer_stored(kek_rest *s, kek_host_kind host, const kek_api *api, 
         f.release_policy = json_object_get(meta, "release_policy");
     }
     if (f.key_ops == NULL || !json_is_array(f.key_ops)) {
-        ops = fallback_ops ? ops_array(fallback_ops) : json_pack("[s]", "import");
+        ops = fallback_ops ? pkg_kv_ops_json(fallback_ops) : json_pack("[s]", "import");
         f.key_ops = ops;
     }
     if (f.key_ops == NULL)
@@ -902,7 +871,7 @@ static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq, k
                            .exp = body.exp,
                            .exportable = body.exportable};
     /* The metadata first: a key never exists without it. */
-    if ((ops = ops_array(body.ops)) == NULL ||
+    if ((ops = pkg_kv_ops_json(body.ops)) == NULL ||
         (meta = make_meta(r->name, host, ops, &attrs, body.tags, body.release_policy)) == NULL) {
         answer_error(rs, 500, "InternalError", "out of memory");
         goto out;

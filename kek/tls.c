@@ -4,7 +4,7 @@
  * private key is read into secure memory and wiped.
  */
 #include "serve.h"
-#include "internal.h"
+#include "kek_internal.h"
 #include "vault.h"
 
 #include <ctype.h>

@@ -3,7 +3,7 @@
  * host names, the KEKs Create Key makes, key versions and each key's metadata (vault.h).
  */
 #include "vault.h"
-#include "internal.h"
+#include "kek_internal.h"
 
 #include <ctype.h>
 #include <errno.h>

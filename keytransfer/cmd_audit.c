@@ -8,13 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_LOG = OPT_SHARED_END };
+enum { OPT_LOG = OPT_SHARED_END, OPT_HEAD };
 
 static const cli_opt audit_opts[] = {
     CLI_OPT_KMDATA,
     {OPT_LOG, "log", CLI_VALUE, "FILE",
      "a log file other than KMDATA/local/audit (one moved aside),\nchecked against the world of "
      "KMDATA"},
+    CLI_OPT_JSON,
+    {0},
+};
+
+static const cli_opt verify_opts[] = {
+    CLI_OPT_KMDATA,
+    {OPT_LOG, "log", CLI_VALUE, "FILE",
+     "a log file other than KMDATA/local/audit (one moved aside),\nchecked against the world of "
+     "KMDATA"},
+    {OPT_HEAD, "head", CLI_VALUE, "HASH",
+     "a head hash noted earlier (64 hex digits): the log must still\nhold that entry, so it "
+     "was not rolled back or replaced"},
     CLI_OPT_JSON,
     {0},
 };
@@ -30,11 +42,12 @@ static const cli_cmd show_cmd = {
 
 static const cli_cmd verify_cmd = {
     .name = "audit verify",
-    .synopsis = "[--kmdata DIR] [--log FILE] [--json]",
+    .synopsis = "[--kmdata DIR] [--log FILE] [--head HASH] [--json]",
     .about = "Verify the audit log: every entry in sequence, chained to the one before, signed by "
              "the\nmodule key (and by KNSO for quorum operations), and the signed head that counts "
-             "them.\nExit 1 names the first bad entry: one removed, changed, moved or cut off.",
-    .opts = audit_opts,
+             "them.\nExit 1 names the first bad entry: one removed, changed, moved or cut off. "
+             "With --head,\nthe entry a noted head hash names must still be in the log.",
+    .opts = verify_opts,
 };
 
 /* Reads and checks the log; the caller frees log. */
@@ -133,12 +146,33 @@ static int audit_verify(int argc, char **argv)
     if (status >= 0)
         return status;
     const char *kmdata = cli_value(&c, OPT_KMDATA), *file = cli_value(&c, OPT_LOG);
+    const char *noted_hex = cli_value(&c, OPT_HEAD);
     bool json = cli_flag(&c, OPT_JSON);
+    uint8_t noted[WORLD_HASH_LEN];
     kt_err_clear(&e);
+    if (noted_hex != NULL &&
+        (strlen(noted_hex) != 64 || kt_unhex(noted, sizeof noted, noted_hex, &e) != KT_OK)) {
+        cli_args_free(&c);
+        return cli_usage(verify_cmd.name, "--head takes the 64 hex digits of a head hash");
+    }
     kt_rc rc = load(kmdata, file, &info, &log, &e);
     cli_args_free(&c);
     if (rc != KT_OK)
         return cli_report(&e);
+    size_t at = 0; /* 1-based position of the noted head, 0 when not found */
+    for (size_t i = 0; noted_hex != NULL && i < log.n && at == 0; i++)
+        if (kt_ct_equal(log.entries[i].hash, noted, WORLD_HASH_LEN))
+            at = i + 1;
+    if (noted_hex != NULL && at == 0) {
+        char now[65];
+        kt_hex(now, log.head, WORLD_HASH_LEN);
+        cli_note("the log holds %zu entries; its head is %s", log.n, now);
+        world_audit_log_free(&log);
+        return cli_report(&(kt_err){
+            KT_EDENIED, "the log verifies on its own, but holds no entry with the head hash you "
+                        "noted: it was rolled back to an earlier copy or replaced by another "
+                        "history. Compare it with your backups"});
+    }
     char head[65];
     kt_hex(head, log.head, 32);
     bool begun_late = log.n > 0 && strcmp(log.entries[0].op, "world new") != 0;
@@ -147,11 +181,18 @@ static int audit_verify(int argc, char **argv)
     if (begun_late)
         cli_note("the log does not begin with the world's creation: the history before its first "
                  "entry is not in it");
-    if (json)
-        return cli_print_json(json_pack("{s:s, s:b, s:i, s:s, s:b}", "format",
-                                        "keytransfer-audit-verify/1", "ok", 1, "entries", (int)n,
-                                        "head", head, "complete_history", !begun_late));
+    if (json) {
+        json_t *v =
+            json_pack("{s:s, s:b, s:i, s:s, s:b}", "format", "keytransfer-audit-verify/1", "ok", 1,
+                      "entries", (int)n, "head", head, "complete_history", !begun_late);
+        if (v != NULL && noted_hex != NULL)
+            json_object_set_new(v, "noted_head_entry", json_integer((json_int_t)at));
+        return cli_print_json(v);
+    }
     printf("Audit log verified: %zu entries, in sequence, chained, signed; head %s\n", n, head);
+    if (noted_hex != NULL)
+        printf("The noted head is entry %zu: %zu entr%s added since.\n", at, n - at,
+               n - at == 1 ? "y" : "ies");
     return KT_EXIT_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
  * commands.h - the commands of the offline program `keytransfer` (one file each, on the CLI
- * layer, cli/cli.h) and what they share: the options several take, card PINs, the world they
- * open.
+ * layer, cli/include/cli.h) and what they share: the options several take, card PINs, the world
+ * they open.
  */
 #ifndef KT_COMMANDS_H
 #define KT_COMMANDS_H

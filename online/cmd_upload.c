@@ -294,7 +294,7 @@ static kt_rc prepare(const upload_args *a, upload_plan *p, kt_err *e)
         if ((rc = online_ops_parse(a->ops, m->key_type, &p->ops, e)) != KT_OK)
             return rc;
     } else {
-        p->ops = online_ops_for(m->key_type);
+        p->ops = pkg_kv_ops_for(m->key_type);
     }
     /* BYOK specification: the KEK "must be in the same vault where the Target Key is imported". */
     if (a->vault.https && !a->vault.loopback && m->kid[0] != '\0' && !same_vault(m->kid, &a->vault))
@@ -402,7 +402,7 @@ static int print_json(const upload_args *a, const upload_plan *p, const online_u
     if (r != NULL) {
         if (r->compared)
             kt_hex(hex, r->got.key_sha256, 32);
-        online_ops_format(r->got.ops, ops, sizeof ops);
+        pkg_kv_ops_format(r->got.ops, ops, sizeof ops);
     }
     json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "format",
                           "keytransfer-online-upload/1", "result",
@@ -432,7 +432,7 @@ static void print_result(const upload_args *a, const online_upload_result *r)
     } else {
         printf("  an oct (AES) key has no public part: only the key's name was compared\n");
     }
-    online_ops_format(r->got.ops, ops, sizeof ops);
+    pkg_kv_ops_format(r->got.ops, ops, sizeof ops);
     printf("  %s, %s, key_ops %s, as asked\n", r->got.enabled ? "enabled" : "disabled",
            r->got.exportable ? "exportable under its release policy" : "not exportable", ops);
     printf("Result: SUCCESS\n");
@@ -460,8 +460,8 @@ static int upload(int argc, char **argv, upload_args *a)
         return cli_report(&e);
     }
     char ops[96], host[ONLINE_HOST_MAX + 1];
-    const char *kty = online_kty_for(plan.pkg.m.key_type);
-    online_ops_format(plan.ops, ops, sizeof ops);
+    const char *kty = pkg_kv_kty_for(plan.pkg.m.key_type);
+    pkg_kv_ops_format(plan.ops, ops, sizeof ops);
     if (!a->json) {
         print_checked(&plan);
         printf("Uploading to %s as %s (key_ops %s)\n", plan.url, kty, ops);

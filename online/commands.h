@@ -1,6 +1,6 @@
 /*
  * commands.h - the commands of keytransfer-online (one file each), on the CLI layer
- * (cli/cli.h).
+ * (cli/include/cli.h).
  */
 #ifndef KT_ONLINE_COMMANDS_H
 #define KT_ONLINE_COMMANDS_H

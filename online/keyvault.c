@@ -181,62 +181,19 @@ kt_rc online_key_url_api(const online_vault *v, const char *name, const char *ap
     return KT_OK;
 }
 
-/* ---- key operations and types ------------------------------------------------------------ */
-
-static const char *const op_names[] = {"encrypt", "decrypt", "sign",
-                                       "verify",  "wrapKey", "unwrapKey"};
-#define N_OPS (sizeof op_names / sizeof op_names[0])
-
-const char *online_op_name(unsigned op)
-{
-    for (size_t i = 0; i < N_OPS; i++)
-        if (op == 1u << i)
-            return op_names[i];
-    return NULL;
-}
-
-void online_ops_format(unsigned ops, char *out, size_t outsz)
-{
-    size_t used = 0;
-    if (outsz == 0)
-        return;
-    out[0] = '\0';
-    for (size_t i = 0; i < N_OPS; i++) {
-        if (!(ops & (1u << i)))
-            continue;
-        int n = snprintf(out + used, outsz - used, "%s%s", used ? "," : "", op_names[i]);
-        if (n < 0 || (size_t)n >= outsz - used)
-            return;
-        used += (size_t)n;
-    }
-}
-
-unsigned online_ops_for(const char *key_type)
-{
-    if (strcmp(key_type, "RSA") == 0)
-        return ONLINE_OP_ENCRYPT | ONLINE_OP_DECRYPT | ONLINE_OP_SIGN | ONLINE_OP_VERIFY |
-               ONLINE_OP_WRAP_KEY | ONLINE_OP_UNWRAP_KEY;
-    if (strcmp(key_type, "EC") == 0)
-        return ONLINE_OP_SIGN | ONLINE_OP_VERIFY;
-    if (strcmp(key_type, "AES") == 0)
-        return ONLINE_OP_ENCRYPT | ONLINE_OP_DECRYPT | ONLINE_OP_WRAP_KEY | ONLINE_OP_UNWRAP_KEY;
-    return 0;
-}
+/* ---- key operations and types (the names are packages/keyvault.c's) ---------------------- */
 
 kt_rc online_ops_parse(const char *list, const char *key_type, unsigned *ops, kt_err *e)
 {
-    unsigned allowed = online_ops_for(key_type), got = 0;
+    unsigned allowed = pkg_kv_ops_for(key_type), got = 0;
     char names[96];
     const char *p = list;
 
     *ops = 0;
-    online_ops_format(allowed, names, sizeof names);
+    pkg_kv_ops_format(allowed, names, sizeof names);
     for (;;) {
         size_t n = strcspn(p, ",");
-        unsigned bit = 0;
-        for (size_t i = 0; i < N_OPS; i++)
-            if (strlen(op_names[i]) == n && strncmp(p, op_names[i], n) == 0)
-                bit = 1u << i;
+        unsigned bit = pkg_kv_op_parse(p, n);
         if (n == 0)
             return kt_fail(e, KT_EUSAGE, "--ops: an empty operation in '%.100s'", list);
         if (bit == 0)
@@ -244,9 +201,9 @@ kt_rc online_ops_parse(const char *list, const char *key_type, unsigned *ops, kt
                            (int)(n > 40 ? 40 : n), p, key_type, names);
         if (!(bit & allowed))
             return kt_fail(e, KT_EUSAGE, "--ops: a %s key cannot '%s'; it takes %s", key_type,
-                           online_op_name(bit), names);
+                           pkg_kv_op_name(bit), names);
         if (got & bit)
-            return kt_fail(e, KT_EUSAGE, "--ops: '%s' is given twice", online_op_name(bit));
+            return kt_fail(e, KT_EUSAGE, "--ops: '%s' is given twice", pkg_kv_op_name(bit));
         got |= bit;
         if (p[n] == '\0')
             break;
@@ -254,17 +211,6 @@ kt_rc online_ops_parse(const char *list, const char *key_type, unsigned *ops, kt
     }
     *ops = got;
     return KT_OK;
-}
-
-const char *online_kty_for(const char *key_type)
-{
-    if (strcmp(key_type, "RSA") == 0)
-        return "RSA-HSM";
-    if (strcmp(key_type, "EC") == 0)
-        return "EC-HSM";
-    if (strcmp(key_type, "AES") == 0)
-        return "oct-HSM";
-    return NULL;
 }
 
 const char *online_crv_for(const char *curve)
@@ -278,7 +224,7 @@ const char *online_crv_for(const char *curve)
 kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, size_t len, unsigned ops,
                          char **json, kt_err *e)
 {
-    const char *kty = online_kty_for(m->key_type), *crv = NULL;
+    const char *kty = pkg_kv_kty_for(m->key_type), *crv = NULL;
     char *hsm = NULL;
     kt_rc rc;
 
@@ -298,7 +244,7 @@ kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, size_t l
                        "the manifest states curve '%s', which Key Vault does not "
                        "take (P-256, P-384, P-521, secp256k1)",
                        m->curve);
-    if (ops == 0 || (ops & ~online_ops_for(m->key_type)) != 0)
+    if (ops == 0 || (ops & ~pkg_kv_ops_for(m->key_type)) != 0)
         return kt_fail(e, KT_EUSAGE, "the key operations do not suit a %s key", m->key_type);
     if (len == 0 || len > PKG_BYOK_MAX)
         return kt_fail(e, KT_ETOOBIG, "a package is 1 to %d bytes", PKG_BYOK_MAX);
@@ -306,10 +252,7 @@ kt_rc online_import_body(const pkg_manifest *m, const uint8_t *package, size_t l
     if ((rc = kt_b64url_encode(package, len, &hsm, e)) != KT_OK)
         return rc;
 
-    json_t *key_ops = json_array();
-    for (size_t i = 0; key_ops != NULL && i < N_OPS; i++)
-        if (ops & (1u << i))
-            json_array_append_new(key_ops, json_string(op_names[i]));
+    json_t *key_ops = pkg_kv_ops_json(ops);
     json_t *key = json_pack("{s:s, s:o, s:s}", "kty", kty, "key_ops", key_ops, "key_hsm", hsm);
     if (key != NULL && crv != NULL)
         json_object_set_new(key, "crv", json_string(crv));
@@ -535,9 +478,7 @@ static kt_rc answer_ops(const json_t *key, online_imported *out, kt_err *e)
         unsigned bit = 0;
         if (name == NULL)
             return kt_fail(e, KT_EFORMAT, "the service's answer: key_ops[%zu] is not a string", i);
-        for (size_t k = 0; k < N_OPS; k++)
-            if (strcmp(name, op_names[k]) == 0)
-                bit = 1u << k;
+        bit = pkg_kv_op_parse(name, strlen(name));
         if (bit == 0)
             out->ops_unknown = true;
         out->ops |= bit;
@@ -683,7 +624,7 @@ static void differ(char *list, size_t listsz, const char *fmt, ...)
 kt_rc online_check_answer(const online_expect *want, const online_imported *got, bool *compared,
                           kt_err *e)
 {
-    const char *kty = online_kty_for(want->m->key_type);
+    const char *kty = pkg_kv_kty_for(want->m->key_type);
     char list[700] = "", asked[96];
     kt_rc rc;
 
@@ -701,7 +642,7 @@ kt_rc online_check_answer(const online_expect *want, const online_imported *got,
     if (strcasecmp(got->host, want->host) != 0)
         differ(list, sizeof list, "its kid %s is in the vault %s, not %s", got->kid, got->host,
                want->host);
-    online_ops_format(want->ops, asked, sizeof asked);
+    pkg_kv_ops_format(want->ops, asked, sizeof asked);
     if (got->ops != want->ops || got->ops_unknown)
         differ(list, sizeof list, "key_ops are %s, not %s as asked", got->ops_text, asked);
     if (got->enabled != want->enabled)

@@ -8,7 +8,7 @@
  * Developer Guide, "Step 3: Encrypt the key material", "Select a wrapping algorithm" and
  * "Requirements for imported key material".
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * the KEK key identifier (kid) it names. The ciphertext inside is a CKM_RSA_AES_KEY_WRAP blob
  * (wrap.c); the parser only decodes it, the caller unwraps it with its KEK.
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

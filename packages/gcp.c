@@ -8,7 +8,7 @@
  * ImportMethod, ImportJobState) and cryptoKeyVersions.import (wrappedKey); Cloud KMS guides
  * "Key wrapping", "Formatting keys for import" and "Key purposes and algorithms".
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,7 +252,7 @@ static kt_rc get_word(const json_t *j, const char *key, char *out, size_t outsz,
     if (rc != KT_OK)
         return rc;
     if (s[0] == '\0' || strlen(s) >= outsz || !pkg_is_alnum_or(s, "_"))
-        return kt_fail(e, KT_EFORMAT, WHAT ": %s must be an upper-case word", key);
+        return kt_fail(e, KT_EFORMAT, WHAT ": %s must be a word of letters, digits and _", key);
     memcpy(out, s, strlen(s) + 1);
     return KT_OK;
 }

@@ -4,7 +4,7 @@
  * file a person can read and `sha256sum` can be compared with; written in one spelling and
  * parsed strictly (docs/formats.md ("What travels between machines")).
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

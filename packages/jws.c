@@ -5,7 +5,7 @@
  * standard padded base64 of each DER certificate, leaf first). Signing, strict parsing and the
  * signature check; the chain's trust is verify/'s work.
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

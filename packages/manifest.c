@@ -7,7 +7,7 @@
  * and checks the package's hash before it uploads anything. Version 2 says which root vouched for
  * the KEK ("DEMO" or the vendor's name, and the root's SPKI hash), or that nothing did.
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * are acceptable (RSA-HSM of 2048/3072/4096 bits, key_ops ["import"], not exportable, a fingerprint
  * that matches, the same region and world) is verify/'s judgement, reported there by name.
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

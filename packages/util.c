@@ -1,9 +1,9 @@
 /*
- * util.c - small helpers shared inside packages/ (internal.h): character classes, strict lower-case
- * hex, strict standard base64 (the x5c encoding of RFC 7515 §4.1.6, through libsodium's
+ * util.c - small helpers shared inside packages/ (packages_internal.h): character classes, strict
+ * lower-case hex, strict standard base64 (the x5c encoding of RFC 7515 §4.1.6, through libsodium's
  * constant-time codec) and the UTC time stamps of the payloads.
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

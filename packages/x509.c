@@ -4,7 +4,7 @@
  * hashes (the root hash and key fingerprints of docs/design.md §4), and loading and saving
  * certificates and keys through the careful reader and writer of common/ (never fopen).
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * CRC-32) before any is written, and the files are written with the careful writer into a new
  * or empty folder, with everything removed again if a write fails midway.
  */
-#include "internal.h"
+#include "packages_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

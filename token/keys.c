@@ -4,7 +4,7 @@
  * OpenSSL from CKA_MODULUS/CKA_PUBLIC_EXPONENT or CKA_EC_PARAMS/CKA_EC_POINT), and the KEK
  * imported as a trusted wrapping key.
  */
-#include "internal.h"
+#include "token_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

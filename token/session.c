@@ -3,7 +3,7 @@
  * (p11_kit_module_load for module-path, p11-kit's configuration for module-name), the one token
  * the URI matches, the read-write session, login and logout, the mechanism list.
  */
-#include "internal.h"
+#include "token_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * with a trusted session key made by the Security Officer, after a conformance probe of the
  * token's RFC 5649 key wrap with padding.
  */
-#include "internal.h"
+#include "token_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

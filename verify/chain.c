@@ -8,7 +8,7 @@
  * vendor's policy (ECDSA P-384 with SHA-384 throughout, no unknown critical extension) is
  * stricter than what a generic path builder enforces. RFC 5280 §6.1 is the model for each step.
  */
-#include "internal.h"
+#include "verify_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * the KEK package and then the world package), and only then are the payloads parsed and
  * judged. Nothing a package states is looked at before its signature has verified.
  */
-#include "internal.h"
+#include "verify_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

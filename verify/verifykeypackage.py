@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """verifykeypackage.py - verify a cloud's KEK package and security world package.
 
-An independent second implementation of `keytransfer verify` (verify/verify.h): it makes the
+An independent second implementation of `keytransfer verify` (verify/include/verify.h): it makes the
 same checks, in the same order, under the same names, and reaches the same verdicts, but shares
 no code with it. Its only trust anchor is ROOT_SHA256 below: the SHA-256 of the HSM vendor's
 root certificate's SubjectPublicKeyInfo. Compare it with the hash the vendor publishes.
@@ -56,7 +56,7 @@ WORLD_SCHEMA = "keytransfer-world/1"
 
 EXIT_OK, EXIT_DENIED, EXIT_USAGE, EXIT_MALFORMED, EXIT_IO = 0, 1, 2, 3, 4
 
-# Size limits of the package format (packages/pkg.h).
+# Size limits of the package format (packages/include/pkg_*.h).
 PACKAGE_MAX = 256 * 1024
 PAYLOAD_MAX = 64 * 1024
 HEADER_MAX = 64 * 1024
@@ -72,7 +72,7 @@ KEK_SIZES = (2048, 3072, 4096)
 CHAIN_LEN = 3  # the attestation leaf, the module warrant, the root
 PATH_LEN_MAX = 255
 # The attestation purpose: the OID under 2.25 of UUID 3aa30eec-7550-42df-84f8-1919df9260d0
-# (ITU-T X.667), packages/pkg.h PKG_EKU_ATTESTATION_OID. python3-cryptography 38 cannot parse
+# (ITU-T X.667), packages/include/pkg_x509.h PKG_EKU_ATTESTATION_OID. python3-cryptography 38 cannot parse
 # an OID arc this large, which is one reason extensions are read here and not by pyca.
 ATTESTATION_EKU = "2.25.77941870831353878035700664750549655760"
 

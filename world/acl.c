@@ -8,7 +8,7 @@
  * The reduction rule is monotone, as nShield's: a new ACL may only take permissions away or add
  * bindings, never add an action or drop a binding.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <stdio.h>
 #include <string.h>

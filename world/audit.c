@@ -8,7 +8,7 @@
  * every entry is chained to the one before and signed, and the head signs the count: an entry
  * removed, changed, moved or cut off is found by world_audit_parse.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

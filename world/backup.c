@@ -7,7 +7,7 @@
  * manifest BACKUP lists every file with its SHA-256 and is signed by the module key, so a check
  * finds a file changed, added or removed, and a restore writes only what the world vouches for.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * Also the KDF floor: no card is sealed below libsodium's interactive limits, and world.c opens
  * none below them or below its world's profile.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <stdio.h>
 #include <string.h>

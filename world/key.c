@@ -8,7 +8,7 @@
  * states: format, world, seal, that the private key's public half is the stated public key, and
  * the ACL signature, so nothing is believed because a file says so.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * data of an XChaCha20-Poly1305 seal, under a subkey of KM, of the private key; built, parsed and
  * opened with every stated fact checked.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

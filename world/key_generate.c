@@ -2,7 +2,7 @@
  * key_generate.c - generating RSA, EC and AES keys in the module, with the default ACL, saved
  * with their audit entry in one change.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

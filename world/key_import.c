@@ -2,7 +2,7 @@
  * key_import.c - importing existing keys: PEM or DER; PKCS#8, encrypted PKCS#8, PKCS#1, SEC1;
  * raw AES. The passphrase is asked at most once; the pair is checked before it is kept.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * key_store.c - keys in kmdata: saving (never replacing), loading, inspecting and listing the
  * key files of a world.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

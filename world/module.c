@@ -5,7 +5,7 @@
  * module's signing key and the keys that protect key files. Erasing it loses nothing that the
  * ACS quorum cannot restore with `world program`.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  */
 #include "token_bind.h"
 
-#include "internal.h"
+#include "world_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

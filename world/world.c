@@ -9,7 +9,7 @@
  * signature over everything before it. Every card is held to the KDF floor before its PIN is
  * asked.
  */
-#include "internal.h"
+#include "world_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

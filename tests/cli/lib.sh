@@ -36,7 +36,14 @@ expect() {
 expect_out() {
     local re=$1
     shift
-    if "$@" 2>/dev/null </dev/null | grep -qE -- "$re"; then ok; else fail "stdout of '$*' lacks /$re/"; fi
+    local out
+    # Read it all first: grep -q stops at the first match, and a writer still printing would
+    # then die of SIGPIPE, failing the pipeline under pipefail.
+    if out=$("$@" 2>/dev/null </dev/null) && grep -qE -- "$re" <<<"$out"; then
+        ok
+    else
+        fail "stdout of '$*' lacks /$re/"
+    fi
 }
 
 # expect_err TEXT COMMAND...: stderr contains TEXT (fixed string).

@@ -58,6 +58,8 @@ step "world program" "$KT" world program --card "$c1" --card "$c2" --pin-file qu
 step "world backup" "$KT" world backup --out "$t/bk"
 step "replace-cards" "$KT" world replace-cards --acs-quorum 2/2 --kdf interactive --card "$c1" \
     --card "$c2" --pin-file rc
+cp "$log" log19
+head19=$("$KT" audit verify --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["head"])')
 step "key generate a9" "$KT" key generate --type AES --size 128 --ident a9
 
 # shellcheck disable=SC2154 # failed is lib.sh's count
@@ -85,6 +87,17 @@ p = d["entries"][12]["detail"]
 assert p["target"] == "azure" and len(p["package_sha256"]) == 64, p
 assert d["head"] == d["entries"][-1]["hash"]
 EOF
+# A noted head: still in the log after more entries; a rolled-back log no longer has the newer one.
+expect 0 "audit verify --head of an earlier head" "$KT" audit verify --head "$head19"
+expect_out "1 entry added since" "$KT" audit verify --head "$head19"
+head20=$("$KT" audit verify --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["head"])')
+cp "$log" log20
+cp log19 "$log"
+expect 0 "a rolled-back log verifies on its own" "$KT" audit verify
+expect 1 "audit verify --head of the head before the rollback" "$KT" audit verify --head "$head20"
+expect_err "rolled back" "$KT" audit verify --head "$head20"
+cp log20 "$log"
+expect 2 "audit verify --head with a malformed hash" "$KT" audit verify --head abc
 sha=$(sha256sum pkg/TransferPackage-k1.byok | cut -d' ' -f1)
 "$KT" audit show >show.txt 2>&1 || fail "audit show: $(cat show.txt)"
 grep -qF "$sha" show.txt && ok || fail "audit show does not give the package's SHA-256 $sha"

@@ -159,6 +159,15 @@ expect 0 "audit verify after restore and program" "$KT" audit verify --kmdata "$
 grep -q "world program" show2.txt && ok || fail "the restored log does not show world program"
 
 # --- key delete, key history ---------------------------------------------------------------------
+# A second reduced record of k2, for a KEK of our own (key_xferacld<F16>_k2).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out kek2.key 2>/dev/null
+openssl pkey -in kek2.key -pubout -out kek2.pub
+fp2=$(openssl pkey -pubin -in kek2.pub -outform DER | sha256sum | cut -d' ' -f1)
+expect 0 "modify-acls k2 for a second KEK" "$KT" modify-acls --ident k2 --kek-pem kek2.pub \
+    --kid "https://contoso.vault.azure.net/keys/second/0123456789abcdef0123456789abcdef" \
+    --accept-unattested-kek "$fp2" --card "$n1" --card "$n2" --pin-file newq --yes
+[ "$(find kmdata/local -name 'key_*_k2' | wc -l)" -eq 3 ] && ok ||
+    fail "k2 has not its key and two records: $(ls kmdata/local)"
 expect_out "modify-acls" "$KT" key show k2
 expect 2 "key delete without --yes" "$KT" key delete --ident k2
 expect 0 "key delete k2" "$KT" key delete --ident k2 --yes
@@ -168,7 +177,8 @@ expect 4 "key show of a deleted key" "$KT" key show k2
 expect 4 "key delete of a key that is not there" "$KT" key delete --ident k2 --yes
 "$KT" audit show --json >audit.json
 json audit.json '" ".join(e["op"] for e in d["entries"] if e["detail"].get("ident") == "k2")' >ops.txt
-[ "$(cat ops.txt)" = "key import modify-acls key delete" ] && ok || fail "k2's history: $(cat ops.txt)"
+[ "$(cat ops.txt)" = "key import modify-acls modify-acls key delete" ] && ok ||
+    fail "k2's history: $(cat ops.txt)"
 expect 0 "audit verify" "$KT" audit verify
 
 # --- --json where a script reads the result -----------------------------------------------------

@@ -2,7 +2,7 @@
 """faults.py - nothing lost, whatever fails: every multi-file writer under fault injection.
 
 For each writer (world new, world new --force, package, package --aws-params, package of a
-batch of two keys, toolset extract, keytransfer-cloud init)
+batch of two keys, key delete, toolset extract, keytransfer-cloud init)
 the command is traced once with strace to list its state-changing system calls (openat that
 creates or opens for writing, write and pwrite64 to a file, fsync, fdatasync, mkdir(at),
 link(at), rename(at/at2), unlink(at)). Then, for each of them, one trial kills the command with
@@ -376,6 +376,47 @@ class Toolset:
         no_temp(t)
 
 
+# ---- key delete ------------------------------------------------------------------------------
+
+class KeyDelete(Package):
+    """key delete: the key, its reduced record and the audit entry, one change. Checked without a
+    world program (no Argon2id per trial): the files and the log's last entry agree."""
+    name = "key delete"
+    FILES = ["key_simple_k1", "key_xferacld_k1"]
+
+    def argv(self, t):
+        return [KT, "key", "delete", "--ident", "k1", "--yes", "--kmdata",
+                os.path.join(t, "kmdata")]
+
+    def before_recovery(self, t):
+        pass
+
+    def state(self, t):
+        """'kept' or 'deleted' after recovery: both files and no entry, or neither and the entry."""
+        k = os.path.join(t, "kmdata")
+        out = must([KT, "audit", "show", "--json", "--kmdata", k], "audit show")[0]
+        last = json.loads(out)["entries"][-1]["op"]
+        left = [n for n in names(os.path.join(k, "local")) if n in self.FILES]
+        no_temp(k)
+        if left == self.FILES and last != "key delete":
+            return "kept"
+        if left == [] and last == "key delete":
+            return "deleted"
+        raise Broken("key files %s with the log's last entry %s" % (left, last))
+
+    def after(self, t, status):
+        state = self.state(t)
+        if status == 0 and state != "deleted":
+            raise Broken("exit 0 but the key is still there")
+        got, _, err = run(self.argv(t))
+        if state == "kept" and got != 0:
+            raise Broken("re-run: exit %s: %s" % (got, err[-300:]))
+        if state == "deleted" and (got != 4 or "there is no key" not in err):
+            raise Broken("re-run after the deletion: exit %s: %s" % (got, err[-300:]))
+        if self.state(t) != "deleted":
+            raise Broken("the re-run did not delete the key")
+
+
 # ---- keytransfer-cloud init ------------------------------------------------------------------
 
 class CloudInit:
@@ -469,7 +510,7 @@ def main():
         cloud = os.path.join(root, "cloud")
         must([CLOUD, "init", "--region", "NA", "--out", os.path.join(cloud, "out"), "--state",
               os.path.join(cloud, "state"), "--kek-size", "2048"], "a cloud for the toolset")
-        writers = [WorldNew(), WorldForce(), Package(), PackageAws(), PackageBatch(),
+        writers = [WorldNew(), WorldForce(), Package(), PackageAws(), PackageBatch(), KeyDelete(),
                    Toolset(os.path.join(cloud, "out", "KeyTransfer-BYOK-Tools-NA.zip")),
                    CloudInit()]
         total = failed = 0

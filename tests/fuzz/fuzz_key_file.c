@@ -15,7 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "world_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

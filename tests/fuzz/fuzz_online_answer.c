@@ -43,7 +43,7 @@ static void answer(const uint8_t *data, size_t size)
     online_expect want = {.m = &m,
                           .name = "MyKey",
                           .host = "contoso.vault.azure.net",
-                          .ops = ONLINE_OP_SIGN | ONLINE_OP_VERIFY,
+                          .ops = PKG_KV_OP_SIGN | PKG_KV_OP_VERIFY,
                           .enabled = true};
     kt_err_clear(&e);
     kt_rc rc = online_check_answer(&want, &got, &compared, &e);

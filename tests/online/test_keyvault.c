@@ -121,13 +121,13 @@ Test(vault, key_names_and_urls)
 Test(ops, defaults_per_type)
 {
     char s[96];
-    online_ops_format(online_ops_for("RSA"), s, sizeof s);
+    pkg_kv_ops_format(pkg_kv_ops_for("RSA"), s, sizeof s);
     cr_expect_str_eq(s, "encrypt,decrypt,sign,verify,wrapKey,unwrapKey");
-    online_ops_format(online_ops_for("EC"), s, sizeof s);
+    pkg_kv_ops_format(pkg_kv_ops_for("EC"), s, sizeof s);
     cr_expect_str_eq(s, "sign,verify");
-    online_ops_format(online_ops_for("AES"), s, sizeof s);
+    pkg_kv_ops_format(pkg_kv_ops_for("AES"), s, sizeof s);
     cr_expect_str_eq(s, "encrypt,decrypt,wrapKey,unwrapKey");
-    cr_expect_eq(online_ops_for("DSA"), 0);
+    cr_expect_eq(pkg_kv_ops_for("DSA"), 0);
 }
 
 Test(ops, parsing)
@@ -135,9 +135,9 @@ Test(ops, parsing)
     unsigned ops;
     kt_err e;
     cr_expect_eq(online_ops_parse("decrypt,encrypt", "RSA", &ops, &e), KT_OK);
-    cr_expect_eq(ops, ONLINE_OP_ENCRYPT | ONLINE_OP_DECRYPT);
+    cr_expect_eq(ops, PKG_KV_OP_ENCRYPT | PKG_KV_OP_DECRYPT);
     cr_expect_eq(online_ops_parse("sign", "EC", &ops, &e), KT_OK);
-    cr_expect_eq(ops, ONLINE_OP_SIGN);
+    cr_expect_eq(ops, PKG_KV_OP_SIGN);
     static const struct {
         const char *list, *type, *why;
     } bad[] = {
@@ -160,10 +160,10 @@ Test(ops, parsing)
 
 Test(ops, types_and_curves)
 {
-    cr_expect_str_eq(online_kty_for("RSA"), "RSA-HSM");
-    cr_expect_str_eq(online_kty_for("EC"), "EC-HSM");
-    cr_expect_str_eq(online_kty_for("AES"), "oct-HSM");
-    cr_expect_null(online_kty_for("rsa"));
+    cr_expect_str_eq(pkg_kv_kty_for("RSA"), "RSA-HSM");
+    cr_expect_str_eq(pkg_kv_kty_for("EC"), "EC-HSM");
+    cr_expect_str_eq(pkg_kv_kty_for("AES"), "oct-HSM");
+    cr_expect_null(pkg_kv_kty_for("rsa"));
     cr_expect_str_eq(online_crv_for("P-256"), "P-256");
     cr_expect_str_eq(online_crv_for("P-521"), "P-521");
     cr_expect_str_eq(online_crv_for("secp256k1"), "P-256K");
@@ -183,7 +183,7 @@ static json_t *body_for(EVP_PKEY *target, unsigned ops, const char *target_cloud
     if (target_cloud != NULL)
         snprintf(p.m.target, sizeof p.m.target, "%s", target_cloud);
     kt_rc rc =
-        online_import_body(&p.m, file, n, ops ? ops : online_ops_for(p.m.key_type), &json, &e);
+        online_import_body(&p.m, file, n, ops ? ops : pkg_kv_ops_for(p.m.key_type), &json, &e);
     cr_assert_eq(rc, want, "%s", e.msg);
     json_t *j = NULL;
     if (rc == KT_OK) {
@@ -224,7 +224,7 @@ Test(body, rsa_ec_and_oct)
     EVP_PKEY_free(rsa);
 
     EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
-    j = body_for(ec, ONLINE_OP_SIGN, NULL, KT_OK);
+    j = body_for(ec, PKG_KV_OP_SIGN, NULL, KT_OK);
     key = json_object_get(j, "key");
     cr_expect_str_eq(json_string_value(json_object_get(key, "kty")), "EC-HSM");
     cr_expect_str_eq(json_string_value(json_object_get(key, "crv")), "P-256K");
@@ -244,7 +244,7 @@ Test(body, refuses_other_clouds_and_ops_the_type_cannot)
 {
     cr_expect_null(body_for(NULL, 0, "aws", KT_EDENIED));
     EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    cr_expect_null(body_for(ec, ONLINE_OP_ENCRYPT, NULL, KT_EUSAGE));
+    cr_expect_null(body_for(ec, PKG_KV_OP_ENCRYPT, NULL, KT_EUSAGE));
     EVP_PKEY_free(ec);
 }
 
@@ -411,7 +411,7 @@ Test(answer, a_good_answer)
     cr_expect(got.has_public);
     cr_assert_eq(kt_spki_sha256(k, want, &e), KT_OK);
     cr_expect_arr_eq(got.key_sha256, want, 32);
-    cr_expect_eq(got.ops, ONLINE_OP_SIGN | ONLINE_OP_VERIFY);
+    cr_expect_eq(got.ops, PKG_KV_OP_SIGN | PKG_KV_OP_VERIFY);
     cr_expect_not(got.ops_unknown);
     cr_expect_str_eq(got.ops_text, "sign,verify");
     cr_expect(got.enabled);
@@ -431,7 +431,7 @@ Test(answer, a_good_answer)
     a = dump(j);
     cr_assert_eq(online_parse_answer(200, (uint8_t *)a, strlen(a), &got, &e), KT_OK, "%s", e.msg);
     cr_expect_not(got.exportable_stated);
-    cr_expect_eq(got.ops, ONLINE_OP_SIGN);
+    cr_expect_eq(got.ops, PKG_KV_OP_SIGN);
     cr_expect(got.ops_unknown);
     cr_expect_str_eq(got.ops_text, "sign,export");
     free(a);
@@ -535,7 +535,7 @@ Test(answer, the_whole_answer_is_checked)
     online_expect want = {.m = &m,
                           .name = "mykey",
                           .host = "Contoso.vault.azure.net",
-                          .ops = ONLINE_OP_SIGN | ONLINE_OP_VERIFY,
+                          .ops = PKG_KV_OP_SIGN | PKG_KV_OP_VERIFY,
                           .enabled = true};
 
     static const struct {

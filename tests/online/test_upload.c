@@ -216,8 +216,8 @@ static void play_as(const step *steps, size_t n, const char *key_type, const onl
                           .name = "MyKey",
                           .host = "contoso.vault.azure.net",
                           .ops = strcmp(key_type, "EC") == 0
-                                     ? ONLINE_OP_SIGN | ONLINE_OP_VERIFY
-                                     : ONLINE_OP_WRAP_KEY | ONLINE_OP_UNWRAP_KEY,
+                                     ? PKG_KV_OP_SIGN | PKG_KV_OP_VERIFY
+                                     : PKG_KV_OP_WRAP_KEY | PKG_KV_OP_UNWRAP_KEY,
                           .enabled = true};
     online_transport t = {.send = v_send,
                           .sleep = v_sleep,

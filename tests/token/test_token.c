@@ -13,7 +13,7 @@
 
 #include <p11-kit/pkcs11.h>
 
-#include "../../world/internal.h"
+#include "world_internal.h"
 #include "support/scratch.h"
 #include "token.h"
 #include "token_bind.h"

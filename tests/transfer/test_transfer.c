@@ -26,7 +26,7 @@
 #include <openssl/pem.h>
 
 #include "support/scratch.h"
-#include "../../world/internal.h"
+#include "world_internal.h"
 #include "kek.h"
 #include "pkg.h"
 #include "transfer.h"

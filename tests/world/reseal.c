@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "world_internal.h"
 
 kt_rc ts_reseal_card(const char *path, const kt_secbuf *pin, const world_kdf *kdf,
                      const uint8_t *world_hash, kt_err *e)

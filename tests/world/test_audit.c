@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "world_internal.h"
 #include "support/scratch.h"
 #include "world.h"
 

@@ -13,7 +13,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "world_internal.h"
 #include "reseal.h"
 #include "support/scratch.h"
 #include "world.h"

@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "internal.h"
+#include "world_internal.h"
 #include "support/scratch.h"
 #include "world.h"
 

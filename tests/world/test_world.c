@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "world_internal.h"
 #include "support/scratch.h"
 #include "world.h"
 

@@ -1,5 +1,5 @@
 /*
- * internal.h - what the files of world/ share with each other and nobody else: file magics,
+ * world_internal.h - what the files of world/ share with each other and nobody else: file magics,
  * field tags, the parsed forms of card, world and module files.
  */
 #ifndef KT_WORLD_INTERNAL_H

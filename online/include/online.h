@@ -164,34 +164,12 @@ KT_MUST kt_rc online_key_url(const online_vault *v, const char *name, char *out,
 KT_MUST kt_rc online_key_url_api(const online_vault *v, const char *name, const char *api,
                                  char *out, size_t outsz, kt_err *e);
 
-/* Key operations (JsonWebKeyOperation) a transferred key may be given. */
-enum {
-    ONLINE_OP_ENCRYPT = 1u << 0,
-    ONLINE_OP_DECRYPT = 1u << 1,
-    ONLINE_OP_SIGN = 1u << 2,
-    ONLINE_OP_VERIFY = 1u << 3,
-    ONLINE_OP_WRAP_KEY = 1u << 4,
-    ONLINE_OP_UNWRAP_KEY = 1u << 5,
-};
-
-/* The Key Vault spelling of each bit in order, and of a set in that order ("encrypt,sign"). */
-const char *online_op_name(unsigned op);
-void online_ops_format(unsigned ops, char *out, size_t outsz);
-
-/* The operations each key type takes, which are also the defaults: RSA encrypt, decrypt, sign,
- * verify, wrapKey, unwrapKey; EC sign, verify; AES (oct) encrypt, decrypt, wrapKey, unwrapKey.
- * 0 for an unknown type. key_type is the manifest's "RSA", "EC" or "AES". */
-unsigned online_ops_for(const char *key_type);
-
 /*
  * Parses --ops "op,op,...": names as Key Vault spells them (case-sensitive), no empty or
  * repeated entry, each allowed for key_type. KT_EUSAGE naming the operation and what the type
  * allows.
  */
 KT_MUST kt_rc online_ops_parse(const char *list, const char *key_type, unsigned *ops, kt_err *e);
-
-/* The Key Vault kty of a manifest key type: "RSA-HSM", "EC-HSM", "oct-HSM"; NULL otherwise. */
-const char *online_kty_for(const char *key_type);
 
 /* The Key Vault curve name (JsonWebKeyCurveName) of a manifest curve: P-256, P-384, P-521, and
  * "P-256K" for secp256k1; NULL for anything else. */
@@ -225,7 +203,7 @@ typedef struct online_imported {
     char kty[16];                    /* as the answer states it (printable ASCII) */
     bool has_public;                 /* RSA and EC: the JWK carries a public key */
     uint8_t key_sha256[32];          /* its SPKI fingerprint when has_public */
-    unsigned ops;                    /* the key_ops this program knows (ONLINE_OP_*) */
+    unsigned ops;                    /* the key_ops this program knows (PKG_KV_OP_*) */
     bool ops_unknown;                /* key_ops lists an operation it does not know */
     char ops_text[160];              /* key_ops as listed, for messages (sanitized) */
     bool enabled;                    /* attributes.enabled */
@@ -280,7 +258,7 @@ typedef struct online_expect {
 /*
  * The whole answer against what was asked, in this order: the kid names the key asked for
  * (name ignoring case) in the vault asked for (host ignoring case); kty is the manifest type's
- * (online_kty_for); the public key is the manifest's (online_compare_key, *compared as there);
+ * (pkg_kv_kty_for); the public key is the manifest's (online_compare_key, *compared as there);
  * key_ops are exactly the ones asked for; enabled is as asked; exportable is as asked (false or
  * absent unless --exportable asked for it); nbf, exp and tags, when props asked for them, are
  * the ones asked (tags compared as canonical JSON). KT_EDENIED naming every

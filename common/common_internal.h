@@ -1,5 +1,5 @@
 /*
- * file_internal.h - what the careful writer (file.c) shares with the commit protocol (txn.c) and
+ * common_internal.h - what the careful writer (file.c) shares with the commit protocol (txn.c) and
  * nobody else.
  */
 #ifndef KT_FILE_INTERNAL_H

@@ -1,5 +1,5 @@
 /*
- * internal.h - what the files of kek/ share with each other only.
+ * kek_internal.h - what the files of kek/ share with each other only.
  */
 #ifndef KT_KEK_INTERNAL_H
 #define KT_KEK_INTERNAL_H

@@ -66,18 +66,8 @@ typedef struct kek_serve_limits {
 /* KT_EUSAGE, with the range, when a limit is out of range. */
 KT_MUST kt_rc kek_serve_limits_check(const kek_serve_limits *l, kt_err *e);
 
-/* Key operations (JsonWebKeyOperation) an imported key may be given. */
-enum {
-    KEK_OP_ENCRYPT = 1u << 0,
-    KEK_OP_DECRYPT = 1u << 1,
-    KEK_OP_SIGN = 1u << 2,
-    KEK_OP_VERIFY = 1u << 3,
-    KEK_OP_WRAP_KEY = 1u << 4,
-    KEK_OP_UNWRAP_KEY = 1u << 5,
-};
-
-/* The operations a key type takes: RSA all six, EC sign and verify, AES (oct) encrypt, decrypt,
- * wrapKey, unwrapKey. */
+/* The operations a key type takes (pkg_kv_ops_for): RSA all six, EC sign and verify, AES (oct)
+ * encrypt, decrypt, wrapKey, unwrapKey. */
 unsigned kek_ops_for(world_key_type type);
 
 /* A key's attributes as a request sets them. */
@@ -102,7 +92,7 @@ typedef struct kek_import_body {
     char kty[8];                         /* as sent */
     char crv[8];                         /* EC: P-256, P-384, P-521 or P-256K; else "" */
     char curve[WORLD_KEY_CURVE_MAX + 1]; /* EC: world/'s canonical name ("secp256k1"); else "" */
-    unsigned ops; /* KEK_OP_* bits; all the type takes when key_ops is absent */
+    unsigned ops; /* PKG_KV_OP_* bits; all the type takes when key_ops is absent */
     kt_buf byok;  /* the decoded key_hsm: the .byok file's bytes */
     bool hsm;     /* "Hsm" was sent (it can only be true) */
     bool enabled; /* attributes.enabled; true when absent */

@@ -1,5 +1,5 @@
 /*
- * internal.h - what the files of token/ share: the opened token and the mechanism checks.
+ * token_internal.h - what the files of token/ share: the opened token and the mechanism checks.
  */
 #ifndef KT_TOKEN_INTERNAL_H
 #define KT_TOKEN_INTERNAL_H

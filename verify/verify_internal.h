@@ -1,6 +1,6 @@
 /*
- * internal.h - what the files of verify/ share and nothing else sees: the certificate checks of
- * chain.c, called by the check table of verify.c.
+ * verify_internal.h - what the files of verify/ share and nothing else sees: the certificate checks
+ * of chain.c, called by the check table of verify.c.
  */
 #ifndef KT_VERIFY_INTERNAL_H
 #define KT_VERIFY_INTERNAL_H

@@ -1,6 +1,6 @@
 /*
- * internal.h - helpers shared by the files of packages/ and not part of its face: quoting
- * untrusted text for messages, character-class checks, strict lower-case hex, standard base64
+ * packages_internal.h - helpers shared by the files of packages/ and not part of its face:
+ * character-class checks, strict lower-case hex, standard base64
  * (x5c) and the ISO 8601 time stamps of the payloads.
  */
 #ifndef KT_PKG_INTERNAL_H
