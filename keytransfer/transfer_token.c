@@ -62,6 +62,40 @@ static kt_rc open_quorum(const world_paths *p, const world_module *m,
     return KT_OK;
 }
 
+/* The token's facts in an audit entry's details. */
+static void token_detail(const token *t, json_t *d)
+{
+    char desc[WORLD_TOKEN_DESC_MAX + 1], hex[65];
+    uint8_t tid[WORLD_TOKEN_ID_LEN];
+    token_desc(t, desc, sizeof desc);
+    token_identity_hash(t, tid);
+    kt_hex(hex, tid, sizeof tid);
+    json_object_update_new(d, json_pack("{s:s, s:s}", "token", desc, "token_id", hex));
+}
+
+/* Begins the change over p->local that writes a token file and its audit entry. */
+static kt_rc begin_local(const world_paths *p, const char *what, kt_txn **txn, kt_err *e)
+{
+    const char *dirs[1] = {p->local};
+    return kt_txn_begin(txn, what, dirs, 1, true, NULL, NULL, e);
+}
+
+/* Stages the audit entry op (signed by the module and, with the quorum, KNSO) and commits. */
+static kt_rc commit_logged(kt_txn *txn, const world_paths *p, const world_module *m,
+                           const world_admin *a, const char *op, json_t *detail, kt_err *e)
+{
+    const world_audit_signer s = {
+        .info = &m->info, .module_sk = &m->module_sk, .knso_sk = &a->knso_sk};
+    const world_audit_op o = {
+        .op = op, .detail = detail, .cards = a->cards_used, .ncards = a->ncards_used};
+    bool committed = false;
+    kt_rc rc = detail == NULL ? kt_fail(e, KT_ENOMEM, "out of memory")
+                              : world_audit_stage(txn, 0, p, &s, &o, e);
+    if (rc == KT_OK)
+        rc = kt_txn_commit(txn, &committed, e);
+    return rc;
+}
+
 kt_rc transfer_token_bind(const world_paths *p, const world_module *m, token *t,
                           const kt_secbuf *so_pin, const transfer_token_quorum *q, bool replace,
                           char *path, kt_err *e)
@@ -85,7 +119,16 @@ kt_rc transfer_token_bind(const world_paths *p, const world_module *m, token *t,
         return rc;
     if ((rc = open_quorum(p, m, q, &a, e)) != KT_OK)
         return rc;
-    rc = world_token_so_seal(p, &a, tid, desc, so_pin, replace, path, e);
+    kt_txn *txn = NULL;
+    if ((rc = begin_local(p, "world bind-token", &txn, e)) == KT_OK &&
+        (rc = world_token_so_seal(p, &a, tid, desc, so_pin, replace, txn, 0, path, e)) == KT_OK) {
+        json_t *d = json_object();
+        if (d != NULL)
+            token_detail(t, d);
+        rc = commit_logged(txn, p, m, &a, "world bind-token", d, e);
+        json_decref(d);
+    }
+    kt_txn_free(txn);
     world_admin_close(&a);
     return rc;
 }
@@ -163,7 +206,24 @@ kt_rc transfer_token_reduce(const world_paths *p, const world_module *m, token *
     memcpy(rec.key_hash, info.key_hash, WORLD_HASH_LEN);
     rec.acl = acl;
     rec.created = (uint64_t)time(NULL);
-    if ((rc = world_token_record_save(p, &a, &rec, e)) != KT_OK)
+    kt_txn *txn = NULL;
+    if ((rc = begin_local(p, "modify-acls --token", &txn, e)) == KT_OK &&
+        (rc = world_token_record_save(p, &a, &rec, txn, 0, e)) == KT_OK) {
+        char fp[65], wh[65];
+        kt_hex(fp, k->fp, 32);
+        kt_hex(wh, k->world_hash, 32);
+        json_t *d = world_audit_key_detail(&info);
+        if (d != NULL) {
+            token_detail(t, d);
+            json_object_update_new(d, json_pack("{s:s, s:s, s:s, s:s}", "kek_sha256", fp, "kid",
+                                                k->kid, "target_world", k->attested ? wh : "",
+                                                "record", strrchr(rec.path, '/') + 1));
+        }
+        rc = commit_logged(txn, p, m, &a, "modify-acls", d, e);
+        json_decref(d);
+    }
+    kt_txn_free(txn);
+    if (rc != KT_OK)
         goto out;
     snprintf(info.app, sizeof info.app, "%s", TRANSFER_APP);
     snprintf(info.path, sizeof info.path, "%s", rec.path);

@@ -86,7 +86,8 @@ static kt_rc so_key(const world_admin *a, const uint8_t token_id[WORLD_TOKEN_ID_
 
 kt_rc world_token_so_seal(const world_paths *p, const world_admin *a,
                           const uint8_t token_id[WORLD_TOKEN_ID_LEN], const char *desc,
-                          const kt_secbuf *so_pin, bool replace, char *path, kt_err *e)
+                          const kt_secbuf *so_pin, bool replace, kt_txn *t, size_t dir, char *path,
+                          kt_err *e)
 {
     char file[PATH_MAX];
     uint8_t nonce[AEAD_NONCE_LEN];
@@ -124,7 +125,10 @@ kt_rc world_token_so_seal(const world_paths *p, const world_admin *a,
                                                    w.len, NULL, nonce, key.p);
         kt_wbuf_field(&w, SO_T_SEALED, sealed.p, sealed.len);
         if ((rc = kt_wbuf_finish(&w, e)) == KT_OK)
-            rc = kt_file_write(file, w.p, w.len, replace ? KT_WRITE_REPLACE : KT_WRITE_NEW, e);
+            rc = t != NULL ? kt_txn_put(t, dir, strrchr(file, '/') + 1, w.p, w.len,
+                                        replace ? KT_TXN_REPLACE : KT_TXN_NEW, e)
+                           : kt_file_write(file, w.p, w.len,
+                                           replace ? KT_WRITE_REPLACE : KT_WRITE_NEW, e);
     }
     kt_wbuf_free(&w);
     kt_secbuf_free(&sealed);
@@ -272,7 +276,7 @@ static kt_rc sig_message(const uint8_t *body, size_t len, kt_buf *msg, kt_err *e
 }
 
 kt_rc world_token_record_save(const world_paths *p, const world_admin *a, world_token_record *r,
-                              kt_err *e)
+                              kt_txn *t, size_t dir, kt_err *e)
 {
     uint8_t sig[crypto_sign_BYTES];
     kt_buf msg = {0};
@@ -300,7 +304,9 @@ kt_rc world_token_record_save(const world_paths *p, const world_admin *a, world_
     if (rc == KT_OK) {
         kt_wbuf_field(&w, REC_T_SIG, sig, sizeof sig);
         if ((rc = kt_wbuf_finish(&w, e)) == KT_OK)
-            rc = kt_file_write(r->path, w.p, w.len, KT_WRITE_NEW, e);
+            rc = t != NULL
+                     ? kt_txn_put(t, dir, strrchr(r->path, '/') + 1, w.p, w.len, KT_TXN_NEW, e)
+                     : kt_file_write(r->path, w.p, w.len, KT_WRITE_NEW, e);
         if (rc == KT_EEXIST)
             rc = kt_fail(e, KT_EEXIST,
                          "%s exists: key %s of this token was reduced already; keytransfer never "

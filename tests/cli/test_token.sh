@@ -388,6 +388,15 @@ expect_out "CKA_WRAP_WITH_TRUSTED +true" "$KT" key show --token "$U" cloudaes --
 expect_out "transfer +refused: it has CKA_SENSITIVE false" "$KT" key show --token "$U" readable \
     --pin-file "$t/upin"
 
+# The audit log holds the binding, every reduction and every package of a token key, and
+# verifies (module signatures, KNSO's where the quorum acted, the chain).
+expect 0 "audit verify" "$KT" audit verify
+"$KT" audit show --json >"$t/audit.json" 2>/dev/null || fail "audit show"
+n_bind=$(json "$t/audit.json" 'sum(1 for x in d["entries"] if x["op"] == "world bind-token")' 2>/dev/null)
+n_tok=$(json "$t/audit.json" 'sum(1 for x in d["entries"] if x["op"] == "modify-acls" and x["detail"].get("token"))' 2>/dev/null)
+[ "$n_bind" = 1 ] && [ "$n_tok" = 12 ] && ok ||
+    fail "audit log: $n_bind bind-token entries (want 1), $n_tok token reductions (want 12)"
+
 # --- every --option of the help is in the man page -----------------------------------------------------
 for c in "world bind-token" "key generate" "modify-acls" "package"; do
     # shellcheck disable=SC2086 # the command is two words on purpose

@@ -189,8 +189,9 @@ Test(token_bind, seals_the_so_pin_for_the_quorum_only)
     memset(tid, 0x5a, sizeof tid);
     memset(other, 0xa5, sizeof other);
     secret(&pin, "so-pin-1234");
-    cr_assert_eq(world_token_so_seal(&f.p, &f.a, tid, "BYOK, serial 1", &pin, false, path, &e),
-                 KT_OK, "%s", e.msg);
+    cr_assert_eq(
+        world_token_so_seal(&f.p, &f.a, tid, "BYOK, serial 1", &pin, false, NULL, 0, path, &e),
+        KT_OK, "%s", e.msg);
     size_t n;
     uint8_t *raw = ts_read(path, &n);
     cr_expect_null(memmem(raw, n, "so-pin-1234", 11), "the SO PIN is in the file in clear");
@@ -198,7 +199,8 @@ Test(token_bind, seals_the_so_pin_for_the_quorum_only)
     cr_expect(back.len == pin.len && memcmp(back.p, pin.p, pin.len) == 0);
     kt_secbuf_free(&back);
     /* Twice without replace; another token; every byte flipped. */
-    cr_expect_eq(world_token_so_seal(&f.p, &f.a, tid, "BYOK", &pin, false, NULL, &e), KT_EEXIST);
+    cr_expect_eq(world_token_so_seal(&f.p, &f.a, tid, "BYOK", &pin, false, NULL, 0, NULL, &e),
+                 KT_EEXIST);
     cr_expect_eq(world_token_so_open(&f.p, &f.a, other, &back, &e), KT_ENOENT);
     cr_expect(strstr(e.msg, "bind-token") != NULL, "%s", e.msg);
     for (size_t i = 0; i < n; i++) {
@@ -251,12 +253,12 @@ Test(token_bind, the_record_is_signed_by_knso_over_every_byte)
 
     world_up(&f);
     record(&r);
-    cr_assert_eq(world_token_record_save(&f.p, &f.a, &r, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(world_token_record_save(&f.p, &f.a, &r, NULL, 0, &e), KT_OK, "%s", e.msg);
     cr_assert_eq(world_token_record_load(&f.p, &f.a.info, "contosokey", &back, &e), KT_OK, "%s",
                  e.msg);
     cr_expect(memcmp(back.key_id, r.key_id, 16) == 0 && back.key_id_len == 16);
     cr_expect(back.acl.ngroups == 1 && back.acl.groups[0].has_kek);
-    cr_expect_eq(world_token_record_save(&f.p, &f.a, &r, &e), KT_EEXIST);
+    cr_expect_eq(world_token_record_save(&f.p, &f.a, &r, NULL, 0, &e), KT_EEXIST);
     cr_expect_eq(world_token_record_load(&f.p, &f.a.info, "otherkey", &back, &e), KT_ENOENT);
 
     size_t n;

@@ -12,8 +12,9 @@
  *                                  fingerprint, kid and world), signed by KNSO. `package --token`
  *                                  refuses a token key without it, or for another KEK.
  *
- * Both are single files written with the careful writer (kt_file_write). The caller holds the
- * world lock (exclusive to write). Secrets stay in sodium memory and are wiped.
+ * keytransfer writes each in one change of the commit protocol with its audit entry (world
+ * bind-token, modify-acls). The caller holds the world lock (exclusive to write). Secrets stay in
+ * sodium memory and are wiped.
  */
 #ifndef KT_WORLD_TOKEN_BIND_H
 #define KT_WORLD_TOKEN_BIND_H
@@ -31,12 +32,15 @@ KT_MUST kt_rc world_token_so_path(const world_paths *p, const uint8_t token_id[W
 
 /*
  * Seals so_pin for the token token_id (desc: "label, serial S" for people, printable) under the
- * quorum a (opened with world_admin_open) and writes local/tokenso_<hex16>. An existing file is
- * KT_EEXIST unless replace. path (PATH_MAX, may be NULL) receives the file's path.
+ * quorum a (opened with world_admin_open) as local/tokenso_<hex16>: staged into the change t at
+ * its folder dir (p->local; the caller stages the audit entry beside it and commits), or, with t
+ * NULL, written alone with the careful writer. An existing file is KT_EEXIST unless replace. path
+ * (PATH_MAX, may be NULL) receives the file's path.
  */
 KT_MUST kt_rc world_token_so_seal(const world_paths *p, const world_admin *a,
                                   const uint8_t token_id[WORLD_TOKEN_ID_LEN], const char *desc,
-                                  const kt_secbuf *so_pin, bool replace, char *path, kt_err *e);
+                                  const kt_secbuf *so_pin, bool replace, kt_txn *t, size_t dir,
+                                  char *path, kt_err *e);
 
 /*
  * Opens the SO PIN sealed for token_id with the quorum a. No file: KT_ENOENT saying to run
@@ -79,10 +83,11 @@ void world_token_key_hash(world_key_type type, const uint8_t *spki, size_t spki_
 KT_MUST kt_rc world_token_record_path(const world_paths *p, const char *ident, char *out,
                                       size_t outsz, kt_err *e);
 
-/* Signs r (its world_hash is set to a's world) with KNSO and writes it as a new file (KT_EEXIST
- * when there is one); r->path receives the path. */
+/* Signs r (its world_hash is set to a's world) with KNSO and stages it as a new file into the
+ * change t at its folder dir (p->local), or with t NULL writes it alone (KT_EEXIST when there is
+ * one); r->path receives the path. */
 KT_MUST kt_rc world_token_record_save(const world_paths *p, const world_admin *a,
-                                      world_token_record *r, kt_err *e);
+                                      world_token_record *r, kt_txn *t, size_t dir, kt_err *e);
 
 /*
  * Reads local/tokenkey_xferacld_<ident> and checks its format, that it is of world info and that
