@@ -130,6 +130,48 @@ static json_t *paths_json(char (*paths)[PATH_MAX], unsigned n)
     return a;
 }
 
+/* 2. inputs of a change that asks card PINs: the world lock (exclusive when write; create: the
+ * world may not exist yet), then the PIN source. -1 goes on (close_pins undoes both), else the
+ * exit status, with nothing left open. */
+static int open_pins(const world_args *a, const char *cards_dir, bool write, bool create,
+                     world_paths *p, world_lock *lock, cli_pins *pins)
+{
+    kt_err e;
+
+    kt_err_clear(&e);
+    if (cli_world_open(a->kmdata, cards_dir, write, create, p, lock, &e) != KT_OK)
+        return cli_report(&e);
+    if (cli_pins_open(pins, a->pin_file, a->pin_fd, &e) != KT_OK) {
+        world_lock_release(lock);
+        return cli_report(&e);
+    }
+    return -1;
+}
+
+static void close_pins(cli_pins *pins, world_lock *lock)
+{
+    cli_pins_close(pins);
+    world_lock_release(lock);
+}
+
+/* Room for n new card paths; NULL (the PINs and the lock closed, *status the exit status) when
+ * there is no memory. */
+static char (*card_paths(unsigned n, cli_pins *pins, world_lock *lock, int *status))[PATH_MAX]
+{
+    char(*paths)[PATH_MAX] = calloc(n, sizeof *paths);
+    if (paths == NULL) {
+        close_pins(pins, lock);
+        *status = cli_report(&(kt_err){KT_ENOMEM, "out of memory"});
+    }
+    return paths;
+}
+
+static void print_card_paths(char (*paths)[PATH_MAX], unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        printf("  card %-7u %s\n", i + 1, paths[i]);
+}
+
 /* ---- world new ---------------------------------------------------------------------------- */
 
 static const cli_opt new_opts[] = {
@@ -191,27 +233,18 @@ static int world_new(int argc, char **argv)
                  "moderate, for a world that guards real keys");
 
     /* 2. inputs */
-    kt_err_clear(&e);
-    if (cli_world_open(a.kmdata, a.cards_dir, true, true, &p, &lock, &e) != KT_OK)
-        return cli_report(&e);
-    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
-        world_lock_release(&lock);
-        return cli_report(&e);
-    }
-    paths = calloc(n, sizeof *paths);
-    if (paths == NULL) {
-        cli_pins_close(&pins);
-        world_lock_release(&lock);
-        return cli_report(&(kt_err){KT_ENOMEM, "out of memory"});
-    }
+    if ((status = open_pins(&a, a.cards_dir, true, true, &p, &lock, &pins)) >= 0)
+        return status;
+    if ((paths = card_paths(n, &pins, &lock, &status)) == NULL)
+        return status;
 
     /* 3. operation */
     o.pin = cli_pin_for_card;
     o.pin_ctx = &pins;
     o.progress = kt_progress_stderr;
+    kt_err_clear(&e);
     kt_rc rc = world_create(&p, &o, &info, paths, &e);
-    cli_pins_close(&pins);
-    world_lock_release(&lock);
+    close_pins(&pins, &lock);
 
     /* 4. output: the world stands once info.n is set, even when something after its commit
      * point failed; the card paths are printed then too (world info lists them again). */
@@ -242,8 +275,7 @@ static int world_new(int argc, char **argv)
            "  cipher suite %s\n"
            "  card KDF     %s\n",
            p.kmdata, hash, info.k, info.n, info.esn, info.suite, kdf);
-    for (unsigned i = 0; i < info.n; i++)
-        printf("  card %-7u %s\n", i + 1, paths[i]);
+    print_card_paths(paths, info.n);
     printf("Give each card to a different administrator. Any %u of the %u cards, with their PINs,\n"
            "can load this world into a module; fewer cannot.\n",
            info.k, info.n);
@@ -395,16 +427,11 @@ static int world_check_card_cmd(int argc, char **argv)
     if (a.ncards != 1)
         return cli_usage("world check-card", "give exactly one --card");
 
+    if ((status = open_pins(&a, NULL, false, false, &p, &lock, &pins)) >= 0)
+        return status;
     kt_err_clear(&e);
-    if (cli_world_open(a.kmdata, NULL, false, false, &p, &lock, &e) != KT_OK)
-        return cli_report(&e);
-    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
-        world_lock_release(&lock);
-        return cli_report(&e);
-    }
     kt_rc rc = world_check_card(&p, a.cards[0], cli_pin_for_card, &pins, &ci, &e);
-    cli_pins_close(&pins);
-    world_lock_release(&lock);
+    close_pins(&pins, &lock);
     if (rc != KT_OK)
         return cli_report(&e);
 
@@ -449,13 +476,9 @@ static int world_program_cmd(int argc, char **argv)
     if (a.ncards == 0)
         return cli_usage("world program", "give the quorum's cards with --card PATH");
 
+    if ((status = open_pins(&a, NULL, true, false, &p, &lock, &pins)) >= 0)
+        return status;
     kt_err_clear(&e);
-    if (cli_world_open(a.kmdata, NULL, true, false, &p, &lock, &e) != KT_OK)
-        return cli_report(&e);
-    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
-        world_lock_release(&lock);
-        return cli_report(&e);
-    }
     kt_rc rc = world_program(&p, a.cards, a.ncards, cli_pin_for_card, &pins, a.force, &e);
     cli_pins_close(&pins);
     if (rc == KT_OK)
@@ -503,16 +526,11 @@ static int world_change_pin_cmd(int argc, char **argv)
         return status;
     if (a.ncards != 1)
         return cli_usage(pin_cmd.name, "give exactly one --card");
+    if ((status = open_pins(&a, NULL, true, false, &p, &lock, &pins)) >= 0)
+        return status;
     kt_err_clear(&e);
-    if (cli_world_open(a.kmdata, NULL, true, false, &p, &lock, &e) != KT_OK)
-        return cli_report(&e);
-    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
-        world_lock_release(&lock);
-        return cli_report(&e);
-    }
     kt_rc rc = world_change_pin(&p, a.cards[0], cli_pin_for_card, &pins, &ci, &e);
-    cli_pins_close(&pins);
-    world_lock_release(&lock);
+    close_pins(&pins, &lock);
     if (rc != KT_OK)
         return cli_report(&e);
     printf("The PIN of card %u of %u (%s) is changed; the old PIN opens it no more.\n", ci.no, ci.n,
@@ -569,24 +587,16 @@ static int world_replace_cards_cmd(int argc, char **argv)
         return cli_usage(replace_cmd.name, "give a quorum of the current cards with --card PATH");
     o.cards = a.cards;
     o.ncards = a.ncards;
-    kt_err_clear(&e);
-    if (cli_world_open(a.kmdata, a.cards_dir, true, false, &p, &lock, &e) != KT_OK)
-        return cli_report(&e);
-    if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
-        world_lock_release(&lock);
-        return cli_report(&e);
-    }
-    if ((paths = calloc(o.n, sizeof *paths)) == NULL) {
-        cli_pins_close(&pins);
-        world_lock_release(&lock);
-        return cli_report(&(kt_err){KT_ENOMEM, "out of memory"});
-    }
+    if ((status = open_pins(&a, a.cards_dir, true, false, &p, &lock, &pins)) >= 0)
+        return status;
+    if ((paths = card_paths(o.n, &pins, &lock, &status)) == NULL)
+        return status;
     o.pin = cli_pin_for_card;
     o.pin_ctx = &pins;
     o.progress = kt_progress_stderr;
+    kt_err_clear(&e);
     kt_rc rc = world_replace_cards(&p, &o, &info, paths, &e);
-    cli_pins_close(&pins);
-    world_lock_release(&lock);
+    close_pins(&pins, &lock);
     if (info.n == 0) {
         free(paths);
         return cli_report(&e);
@@ -602,8 +612,7 @@ static int world_replace_cards_cmd(int argc, char **argv)
     } else {
         printf("Card set %u of world %s is now current (quorum %u/%u):\n", (unsigned)info.cardset,
                hash, info.k, info.n);
-        for (unsigned i = 0; i < info.n; i++)
-            printf("  card %-7u %s\n", i + 1, paths[i]);
+        print_card_paths(paths, info.n);
         printf("The cards of set %u open nothing any more: destroy them. Keys and their signed "
                "ACLs are\nunchanged. Make a new backup (`keytransfer world backup`).\n",
                (unsigned)info.cardset - 1);
