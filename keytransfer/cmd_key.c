@@ -587,39 +587,54 @@ static json_t *key_history(const world_paths *p, const world_info *info, const c
     return out;
 }
 
+/*
+ * The start of key show and key public: options, the key's identifier, a token key handed to
+ * on_tok; else the world key inspected with the module open and the lock held (the caller closes
+ * both). -1 goes on, else the exit status with nothing left open.
+ */
+static int inspect_key(const cli_cmd *cmd, int argc, char **argv,
+                       int (*on_tok)(const token_key_args *), key_args *a, world_paths *p,
+                       world_lock *lock, world_module *m, world_key_info *k)
+{
+    kt_err e;
+    int status = parse_args(cmd, argc, argv, a);
+
+    if (status >= 0 || (status = key_id(cmd->name, a)) >= 0)
+        return status;
+    if (a->token != NULL)
+        return on_token(a, on_tok);
+    kt_err_clear(&e);
+    if (open_module(a, false, p, lock, m, &e) != KT_OK)
+        return cli_report(&e);
+    if (world_key_inspect(p, m, app_of(a), a->ident, k, &e) != KT_OK) {
+        world_module_close(m);
+        world_lock_release(lock);
+        return cli_report(&e);
+    }
+    return -1;
+}
+
 static int key_show(int argc, char **argv)
 {
     world_lock lock;
-    const char *cmd = "key show";
     key_args a;
     world_paths p;
     world_module m;
     world_key_info k;
     char *pem = NULL;
     kt_err e;
-    int status = parse_args(&show_cmd, argc, argv, &a);
+    int status = inspect_key(&show_cmd, argc, argv, cli_token_show, &a, &p, &lock, &m, &k);
 
     if (status >= 0)
         return status;
-    if ((status = key_id(cmd, &a)) >= 0)
-        return status;
-    if (a.token != NULL)
-        return on_token(&a, cli_token_show);
-
-    kt_err_clear(&e);
-    if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
-        return cli_report(&e);
-    kt_rc rc = world_key_inspect(&p, &m, app_of(&a), a.ident, &k, &e);
-    json_t *history = NULL;
     kt_err herr;
+    kt_err_clear(&e);
     kt_err_clear(&herr);
-    if (rc == KT_OK)
-        history = key_history(&p, &m.info, a.ident, &herr);
+    json_t *history = key_history(&p, &m.info, a.ident, &herr);
     /* The key's reduced records, one per KEK it may go to (transfer.h). */
     world_key_info *recs = NULL;
     size_t nrecs = 0;
-    if (rc == KT_OK)
-        rc = transfer_records(&p, &m, a.ident, &recs, &nrecs, &e);
+    kt_rc rc = transfer_records(&p, &m, a.ident, &recs, &nrecs, &e);
     world_module_close(&m);
     world_lock_release(&lock);
     if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK)) {
@@ -784,31 +799,23 @@ static const cli_cmd public_cmd = {
 static int key_public(int argc, char **argv)
 {
     world_lock lock;
-    const char *cmd = "key public";
     key_args a;
     world_paths p;
     world_module m;
     world_key_info k;
     char *pem = NULL;
     kt_err e;
-    int status = parse_args(&public_cmd, argc, argv, &a);
+    int status = inspect_key(&public_cmd, argc, argv, cli_token_public, &a, &p, &lock, &m, &k);
 
     if (status >= 0)
         return status;
-    if ((status = key_id(cmd, &a)) >= 0)
-        return status;
-    if (a.token != NULL)
-        return on_token(&a, cli_token_public);
-
-    kt_err_clear(&e);
-    if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
-        return cli_report(&e);
-    kt_rc rc = world_key_inspect(&p, &m, app_of(&a), a.ident, &k, &e);
     world_module_close(&m);
     world_lock_release(&lock);
-    if (rc != KT_OK || world_key_public_pem(&k, &pem, &e) != KT_OK)
+    kt_err_clear(&e);
+    if (world_key_public_pem(&k, &pem, &e) != KT_OK)
         return cli_report(&e);
 
+    kt_rc rc;
     if (a.out != NULL)
         rc = kt_file_write(a.out, pem, strlen(pem), KT_WRITE_NEW, &e);
     else if (fputs(pem, stdout) < 0 || fflush(stdout) != 0)
