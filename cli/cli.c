@@ -218,6 +218,21 @@ size_t cli_values(const cli_args *a, int key, const char *const **out)
     return i >= 0 ? a->nlist[i] : 0;
 }
 
+kt_rc cli_values_copy(const cli_args *a, int key, const char ***out, size_t *n, kt_err *e)
+{
+    const char *const *v;
+
+    *n = cli_values(a, key, &v);
+    *out = NULL;
+    if (*n == 0)
+        return KT_OK;
+    if ((*out = calloc(*n, sizeof **out)) == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < *n; i++)
+        (*out)[i] = v[i];
+    return KT_OK;
+}
+
 void cli_args_free(cli_args *a)
 {
     for (size_t i = 0; i < CLI_OPTS_MAX; i++)

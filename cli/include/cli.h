@@ -119,6 +119,10 @@ const char *cli_value(const cli_args *a, int key);
 bool cli_flag(const cli_args *a, int key);
 size_t cli_values(const cli_args *a, int key, const char *const **out);
 
+/* A list option's values in an array of their own (free() it), which outlives a; the strings are
+ * argv's. *out is NULL when the option was not given. KT_ENOMEM when there is no memory. */
+KT_MUST kt_rc cli_values_copy(const cli_args *a, int key, const char ***out, size_t *n, kt_err *e);
+
 /* Prints c's help on f. */
 void cli_help(const cli_cmd *c, FILE *f);
 

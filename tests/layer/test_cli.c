@@ -159,3 +159,28 @@ Test(cli, numbers)
     cr_assert_not(cli_parse_uint("", 0, 100, &v));
     cr_assert_not(cli_parse_uint(NULL, 0, 100, &v));
 }
+
+Test(cli, a_list_copied_outlives_the_parse)
+{
+    cli_args a;
+    const char *w[] = {"one", "--card", "c1", "--card", "c2", "--card", "c3", NULL};
+    const char **cards = NULL;
+    size_t n = 0;
+    kt_err e;
+
+    kt_err_clear(&e);
+    cr_assert_eq(parse(&cmd, &a, w), -1);
+    cr_assert_eq(cli_values_copy(&a, O_CARD, &cards, &n, &e), KT_OK);
+    cli_args_free(&a); /* the parse's own list is gone; the copy and argv's strings stay */
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(cards[0], "c1");
+    cr_assert_str_eq(cards[2], "c3");
+    free(cards);
+
+    const char *none[] = {"one", NULL};
+    cr_assert_eq(parse(&cmd, &a, none), -1);
+    cr_assert_eq(cli_values_copy(&a, O_CARD, &cards, &n, &e), KT_OK);
+    cr_assert_null(cards);
+    cr_assert_eq(n, 0);
+    cli_args_free(&a);
+}
