@@ -305,3 +305,22 @@ int cmd_modify_acls_batch(const cli_reduce_batch *a)
     return print_summary("keytransfer-modify-acls-batch/1", "reduced", &ctx.c, &s, rc, &e, a->json,
                          true);
 }
+
+int cli_batch_idents(cli_args *c, int opt, bool all, const char **ident, const char ***idents,
+                     size_t *n, bool *batch)
+{
+    kt_err e;
+
+    kt_err_clear(&e);
+    if (cli_values_copy(c, opt, idents, n, &e) != KT_OK) {
+        cli_args_free(c);
+        return cli_report(&e);
+    }
+    *ident = *n > 0 ? (*idents)[0] : NULL;
+    *batch = *n > 1 || all;
+    if (!*batch) { /* one key: *ident, which is argv's */
+        free(*idents);
+        *idents = NULL;
+    }
+    return -1;
+}

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cli.h"
 #include "kt.h"
 #include "transfer.h"
 
@@ -47,5 +48,11 @@ int cmd_modify_acls_batch(const cli_reduce_batch *a);
  * no terminal KT_EUSAGE.
  */
 KT_MUST kt_rc cli_approve_text(bool yes, const char *text, kt_err *e);
+
+/* The keys a command names: *ident the first --ident (opt); when there is more than one, or all
+ * (its --all or --all-reduced) is set, *batch and *idents, a heap array (free) of every --ident
+ * value (argv's strings). -1 goes on, else the exit status (c is then freed). */
+int cli_batch_idents(cli_args *c, int opt, bool all, const char **ident, const char ***idents,
+                     size_t *n, bool *batch);
 
 #endif

@@ -95,20 +95,11 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     if (status >= 0)
         return status;
-    kt_err e;
-    kt_err_clear(&e);
-    if (cli_values_copy(&c, OPT_IDENT, &a->idents, &a->nidents, &e) != KT_OK) {
-        cli_args_free(&c);
-        return cli_report(&e);
-    }
-    a->ident = a->nidents > 0 ? a->idents[0] : NULL;
     a->all = cli_flag(&c, OPT_ALL);
+    if ((status = cli_batch_idents(&c, OPT_IDENT, a->all, &a->ident, &a->idents, &a->nidents,
+                                   &a->batch)) >= 0)
+        return status;
     a->stop_on_error = cli_flag(&c, OPT_STOP_ON_ERROR);
-    a->batch = a->nidents > 1 || a->all;
-    if (!a->batch) { /* one key: a->ident, which is argv's */
-        free(a->idents);
-        a->idents = NULL;
-    }
     a->app = cli_value(&c, OPT_APP);
     a->kmdata = cli_value(&c, OPT_KMDATA);
     a->pin_file = cli_value(&c, OPT_PIN_FILE);
