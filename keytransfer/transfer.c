@@ -932,13 +932,71 @@ static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_
     return rc;
 }
 
+/*
+ * Step 1 of a package, for a world key and a token key alike: what was asked for makes sense (the
+ * target and its hash, a KEK, a key, a name, the subscription, Azure's kid, Google's KEK sizes,
+ * the cloud parameters for their own target), and r's paths. *t and *h receive the target and
+ * hash with their defaults.
+ */
+static kt_rc check_request(const transfer_kek *k, const transfer_package_opts *o,
+                           transfer_target *t, pkg_oaep_hash *h, transfer_package_result *r,
+                           kt_err *e)
+{
+    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
+    kt_rc rc;
+
+    *t = o->target != 0 ? o->target : TRANSFER_AZURE;
+    if (*t != TRANSFER_AZURE && *t != TRANSFER_AWS && *t != TRANSFER_GCP)
+        return kt_fail(e, KT_EUSAGE, "unknown target %d", (int)*t);
+    *h = o->hash != 0 ? o->hash : transfer_default_hash(*t);
+    if ((rc = transfer_check_hash(*t, *h, e)) != KT_OK)
+        return rc;
+    if (k->key == NULL)
+        return kt_fail(e, KT_EUSAGE, "no KEK given");
+    if (o->ident == NULL)
+        return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
+    if (o->name == NULL)
+        return kt_fail(e, KT_EUSAGE, "give the package a name (--name)");
+    if ((rc = transfer_check_name(o->name, e)) != KT_OK)
+        return rc;
+    if (!is_printable_text(o->subscription != NULL ? o->subscription : "",
+                           sizeof((pkg_manifest *)0)->subscription))
+        return kt_fail(e, KT_EUSAGE, "the subscription must be printable text under %zu bytes",
+                       sizeof((pkg_manifest *)0)->subscription);
+    if (*t == TRANSFER_AZURE && k->kid[0] == '\0')
+        return kt_fail(e, KT_EUSAGE,
+                       "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
+                       "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
+    /* Google Cloud KMS has import methods for 3072- and 4096-bit wrapping keys only. */
+    if (*t == TRANSFER_GCP && k->bits != 3072 && k->bits != 4096)
+        return kt_fail(e, KT_EDENIED,
+                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
+                       "keys only; this KEK has %u bits",
+                       k->bits);
+    if ((k->aws != NULL && *t != TRANSFER_AWS) || (k->gcp != NULL && *t != TRANSFER_GCP))
+        return kt_fail(e, KT_EUSAGE, "%s are for --target %s",
+                       k->aws != NULL ? "AWS import parameters (--aws-params)"
+                                      : "a Cloud KMS import job (--import-job)",
+                       k->aws != NULL ? "aws" : "gcp");
+    if (o->aws_wrapping != 0 && *t != TRANSFER_AWS)
+        return kt_fail(e, KT_EUSAGE, "--wrapping-algorithm is for --target aws");
+    if ((rc = output_paths(dir, *t, o->name, r, e)) != KT_OK)
+        return rc;
+    if (k->aws != NULL) {
+        int n = snprintf(r->token_path, sizeof r->token_path, "%s/TransferPackage-%s.aws.token.bin",
+                         dir, o->name);
+        if (n < 0 || (size_t)n >= sizeof r->token_path)
+            return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
+    }
+    return KT_OK;
+}
+
 kt_rc transfer_package(const world_paths *p, const world_module *m, const transfer_kek *k,
                        const transfer_package_opts *o, transfer_package_result *r, kt_err *e)
 {
     transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
     pkg_oaep_hash h;
     const char *dir = o->out_dir != NULL ? o->out_dir : ".";
-    const char *subscription = o->subscription != NULL ? o->subscription : "";
     world_key key = {0};
     kt_buf blob = {0};
     kt_txn *txn = NULL;
@@ -950,47 +1008,8 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
 
     memset(r, 0, sizeof *r);
     /* 1. What was asked for makes sense. */
-    if (t != TRANSFER_AZURE && t != TRANSFER_AWS && t != TRANSFER_GCP)
-        return kt_fail(e, KT_EUSAGE, "unknown target %d", (int)t);
-    h = o->hash != 0 ? o->hash : transfer_default_hash(t);
-    if ((rc = transfer_check_hash(t, h, e)) != KT_OK)
+    if ((rc = check_request(k, o, &t, &h, r, e)) != KT_OK)
         return rc;
-    if (k->key == NULL)
-        return kt_fail(e, KT_EUSAGE, "no KEK given");
-    if (o->ident == NULL)
-        return kt_fail(e, KT_EUSAGE, "which key? give its identifier");
-    if (o->name == NULL)
-        return kt_fail(e, KT_EUSAGE, "give the package a name (--name)");
-    if ((rc = transfer_check_name(o->name, e)) != KT_OK)
-        return rc;
-    if (!is_printable_text(subscription, sizeof((pkg_manifest *)0)->subscription))
-        return kt_fail(e, KT_EUSAGE, "the subscription must be printable text under %zu bytes",
-                       sizeof((pkg_manifest *)0)->subscription);
-    if (t == TRANSFER_AZURE && k->kid[0] == '\0')
-        return kt_fail(e, KT_EUSAGE,
-                       "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
-                       "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
-    /* Google Cloud KMS has import methods for 3072- and 4096-bit wrapping keys only. */
-    if (t == TRANSFER_GCP && k->bits != 3072 && k->bits != 4096)
-        return kt_fail(e, KT_EDENIED,
-                       "Google Cloud KMS imports with RSA_OAEP_3072_* or RSA_OAEP_4096_* wrapping "
-                       "keys only; this KEK has %u bits",
-                       k->bits);
-    if ((k->aws != NULL && t != TRANSFER_AWS) || (k->gcp != NULL && t != TRANSFER_GCP))
-        return kt_fail(e, KT_EUSAGE, "%s are for --target %s",
-                       k->aws != NULL ? "AWS import parameters (--aws-params)"
-                                      : "a Cloud KMS import job (--import-job)",
-                       k->aws != NULL ? "aws" : "gcp");
-    if (o->aws_wrapping != 0 && t != TRANSFER_AWS)
-        return kt_fail(e, KT_EUSAGE, "--wrapping-algorithm is for --target aws");
-    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK)
-        return rc;
-    if (k->aws != NULL) {
-        int n = snprintf(r->token_path, sizeof r->token_path, "%s/TransferPackage-%s.aws.token.bin",
-                         dir, o->name);
-        if (n < 0 || (size_t)n >= sizeof r->token_path)
-            return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
-    }
     /* An interrupted earlier package into this folder is finished (or undone) first; a batch
      * (o->txn) did that when it began its change. */
     if (o->txn == NULL && (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
@@ -1197,39 +1216,10 @@ kt_rc transfer_package_prepare(const world_module *m, const transfer_kek *k,
 
     memset(r, 0, sizeof *r);
     *done = false;
-    if (t != TRANSFER_AZURE && t != TRANSFER_AWS && t != TRANSFER_GCP)
-        return kt_fail(e, KT_EUSAGE, "unknown target %d", (int)t);
-    if ((rc = transfer_check_hash(t, h, e)) != KT_OK)
-        return rc;
-    if (k->key == NULL || o->ident == NULL || o->name == NULL)
-        return kt_fail(e, KT_EUSAGE, "a KEK, a key and a package name are required");
     if (o->txn != NULL)
         return kt_fail(e, KT_EUSAGE, "a token key is packaged on its own, not in a batch");
-    if ((rc = transfer_check_name(o->name, e)) != KT_OK)
+    if ((rc = check_request(k, o, &t, &h, r, e)) != KT_OK)
         return rc;
-    if (!is_printable_text(o->subscription != NULL ? o->subscription : "",
-                           sizeof((pkg_manifest *)0)->subscription))
-        return kt_fail(e, KT_EUSAGE, "the subscription must be printable text under %zu bytes",
-                       sizeof((pkg_manifest *)0)->subscription);
-    if (t == TRANSFER_AZURE && k->kid[0] == '\0')
-        return kt_fail(e, KT_EUSAGE,
-                       "an Azure .byok names its KEK: give --kid, the KEK's key URL with its "
-                       "version (https://VAULT.vault.azure.net/keys/NAME/VERSION)");
-    if ((k->aws != NULL && t != TRANSFER_AWS) || (k->gcp != NULL && t != TRANSFER_GCP))
-        return kt_fail(e, KT_EUSAGE, "%s are for --target %s",
-                       k->aws != NULL ? "AWS import parameters (--aws-params)"
-                                      : "a Cloud KMS import job (--import-job)",
-                       k->aws != NULL ? "aws" : "gcp");
-    if (o->aws_wrapping != 0 && t != TRANSFER_AWS)
-        return kt_fail(e, KT_EUSAGE, "--wrapping-algorithm is for --target aws");
-    if ((rc = output_paths(dir, t, o->name, r, e)) != KT_OK)
-        return rc;
-    if (k->aws != NULL) {
-        int n = snprintf(r->token_path, sizeof r->token_path, "%s/TransferPackage-%s.aws.token.bin",
-                         dir, o->name);
-        if (n < 0 || (size_t)n >= sizeof r->token_path)
-            return kt_fail(e, KT_EUSAGE, "output folder path %s is too long", dir);
-    }
     if ((rc = token_scheme(k, t, h, o, info, r, e)) != KT_OK ||
         (rc = kt_txn_recover(dir, o->report, o->report_ctx, e)) != KT_OK)
         return rc;
