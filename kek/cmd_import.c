@@ -12,10 +12,8 @@ enum { OPT_STATE = 256, OPT_NAME, OPT_JSON };
 
 static const cli_opt opts[] = {
     {OPT_NAME, "name", CLI_VALUE, "NAME", "the key's name: letters, digits and '-', at most 127"},
-    {OPT_STATE, "state", CLI_VALUE, "DIR",
-     "the cloud's state folder (default: $KEYTRANSFER_CLOUD_STATE, else\n"
-     "~/.local/share/keytransfer/cloud)"},
-    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    KEK_OPT_STATE,
+    CLI_OPT_JSON,
     {0},
 };
 

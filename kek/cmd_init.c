@@ -36,7 +36,7 @@ static const cli_opt opts[] = {
     {OPT_VERIFY_SCRIPT, "verify-script", CLI_VALUE, "FILE",
      "the verifykeypackage.py to ship in the toolset zip (default:\nthe one this build trusts its "
      "root hash with)"},
-    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    CLI_OPT_JSON,
     {0},
 };
 

@@ -27,9 +27,7 @@ enum {
 };
 
 static const cli_opt opts[] = {
-    {OPT_STATE, "state", CLI_VALUE, "DIR",
-     "the cloud's state folder (default: $KEYTRANSFER_CLOUD_STATE, else\n"
-     "~/.local/share/keytransfer/cloud)"},
+    KEK_OPT_STATE,
     {OPT_LISTEN, "listen", CLI_VALUE, "ADDR:PORT",
      "127.0.0.0/8, [::1] or localhost, and a port; port 0 picks a free\none (default: "
      "127.0.0.1:0)"},

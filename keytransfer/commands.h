@@ -47,10 +47,6 @@ enum {
             "kmdata folder (default: $KEYTRANSFER_KMDATA, "                                        \
             "else\n~/.local/share/keytransfer/kmdata)"                                             \
     }
-#define CLI_OPT_JSON                                                                               \
-    {                                                                                              \
-        OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"                               \
-    }
 #define CLI_OPT_CARD(help)                                                                         \
     {                                                                                              \
         OPT_CARD, "card", CLI_LIST, "PATH", help                                                   \

@@ -19,7 +19,7 @@ static const cli_opt opts[] = {
     {OPT_DEMO, "demo", CLI_FLAG, NULL,
      "take packages whose KEK the DEMO vendor root vouched for (its\nprivate key is public: "
      "demos only; refused by a real-root build)"},
-    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    CLI_OPT_JSON,
     {0},
 };
 

@@ -16,7 +16,7 @@ static const cli_opt opts[] = {
     {OPT_EXPECT, "expect", CLI_VALUE, "HEX", "the expected SHA-256: 64 hex digits, either case"},
     {OPT_TABLE, "table", CLI_VALUE, "FILE",
      "the published hash table (published-hashes.txt); FILE's base name\nmust be listed in it"},
-    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    CLI_OPT_JSON,
     {0},
 };
 

@@ -71,7 +71,7 @@ static const cli_opt opts[] = {
     {OPT_PARALLEL, "parallel", CLI_VALUE, "N",
      "several packages (a folder, or several FILEs): at most N uploads\nat once, 1 to 64 "
      "(default 4)"},
-    {OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"},
+    CLI_OPT_JSON,
     {OPT_TAGS, "tags", CLI_VALUE, "K=V,...",
      "the key's tags (at most 15; names of 1 to 512, values of at most\n256 characters)"},
     {OPT_NOT_BEFORE, "not-before", CLI_VALUE, "DATE",

@@ -123,6 +123,13 @@ size_t cli_values(const cli_args *a, int key, const char *const **out);
  * argv's. *out is NULL when the option was not given. KT_ENOMEM when there is no memory. */
 KT_MUST kt_rc cli_values_copy(const cli_args *a, int key, const char ***out, size_t *n, kt_err *e);
 
+/* The --json flag every command that prints a result takes; the command's own enum names its key
+ * OPT_JSON. */
+#define CLI_OPT_JSON                                                                               \
+    {                                                                                              \
+        OPT_JSON, "json", CLI_FLAG, NULL, "print the result as JSON"                               \
+    }
+
 /* Prints c's help on f. */
 void cli_help(const cli_cmd *c, FILE *f);
 
