@@ -561,34 +561,27 @@ done:
     return rc;
 }
 
+/* read_file into a sink of the given kind; *p and *len receive what was read (NULL, 0 on a
+ * failure). */
+static kt_rc read_into(const char *path, size_t max, bool secure, uint8_t **p, size_t *len,
+                       kt_err *e)
+{
+    struct sink s = {.secure = secure};
+    kt_rc rc = read_file(path, max, &s, e);
+
+    *p = rc == KT_OK ? s.p : NULL;
+    *len = rc == KT_OK ? s.used : 0;
+    return rc;
+}
+
 kt_rc kt_file_read(const char *path, size_t max, kt_buf *out, kt_err *e)
 {
-    struct sink s = {.secure = false};
-    kt_rc rc;
-
-    out->p = NULL;
-    out->len = 0;
-    rc = read_file(path, max, &s, e);
-    if (rc != KT_OK)
-        return rc;
-    out->p = s.p;
-    out->len = s.used;
-    return KT_OK;
+    return read_into(path, max, false, &out->p, &out->len, e);
 }
 
 kt_rc kt_file_read_secret(const char *path, size_t max, kt_secbuf *out, kt_err *e)
 {
-    struct sink s = {.secure = true};
-    kt_rc rc;
-
-    out->p = NULL;
-    out->len = 0;
-    rc = read_file(path, max, &s, e);
-    if (rc != KT_OK)
-        return rc;
-    out->p = s.p;
-    out->len = s.used;
-    return KT_OK;
+    return read_into(path, max, true, &out->p, &out->len, e);
 }
 
 kt_rc kt_file_remove(const char *path, kt_err *e)

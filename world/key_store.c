@@ -81,6 +81,25 @@ kt_rc world_key_save_logged(const world_paths *p, const world_module *m, world_k
     return rc;
 }
 
+/* Parses the key file read from path, which must hold key app/ident: a renamed or copied key file
+ * is refused. kf points into raw. */
+static kt_rc parse_named(const kt_buf *raw, const char *path, const char *app, const char *ident,
+                         key_file *kf, kt_err *e)
+{
+    kt_rc rc = key_file_parse(raw->p, raw->len, kf, e);
+
+    if (rc != KT_OK) {
+        kt_err_prefix(e, "%s", path);
+        return rc;
+    }
+    snprintf(kf->info.path, sizeof kf->info.path, "%s", path);
+    if (strcmp(kf->info.app, app) != 0 || strcmp(kf->info.ident, ident) != 0)
+        return kt_fail(e, KT_EDENIED,
+                       "key file %s holds key %s/%s: a renamed or copied key file is refused", path,
+                       kf->info.app, kf->info.ident);
+    return KT_OK;
+}
+
 kt_rc world_key_load(const world_paths *p, const world_module *m, const char *app,
                      const char *ident, world_key *k, kt_err *e)
 {
@@ -102,17 +121,8 @@ kt_rc world_key_load(const world_paths *p, const world_module *m, const char *ap
                        app, ident, path);
     if (rc != KT_OK)
         return rc;
-    if ((rc = key_file_parse(raw.p, raw.len, &kf, e)) != KT_OK) {
-        kt_err_prefix(e, "%s", path);
+    if ((rc = parse_named(&raw, path, app, ident, &kf, e)) != KT_OK)
         goto out;
-    }
-    snprintf(kf.info.path, sizeof kf.info.path, "%s", path);
-    if (strcmp(kf.info.app, app) != 0 || strcmp(kf.info.ident, ident) != 0) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "key file %s holds key %s/%s: a renamed or copied key file is refused", path,
-                     kf.info.app, kf.info.ident);
-        goto out;
-    }
     rc = key_file_open(&kf, m, k, e);
 out:
     kt_buf_free(&raw);
@@ -163,17 +173,8 @@ static kt_rc inspect_listed(const world_paths *p, const world_module *m, const c
     if ((rc = world_key_path(p, app, ident, path, sizeof path, e)) != KT_OK ||
         (rc = kt_file_read(path, WORLD_KEY_FILE_MAX, &raw, e)) != KT_OK)
         return rc;
-    if ((rc = key_file_parse(raw.p, raw.len, &kf, e)) != KT_OK) {
-        kt_err_prefix(e, "%s", path);
+    if ((rc = parse_named(&raw, path, app, ident, &kf, e)) != KT_OK)
         goto out;
-    }
-    snprintf(kf.info.path, sizeof kf.info.path, "%s", path);
-    if (strcmp(kf.info.app, app) != 0 || strcmp(kf.info.ident, ident) != 0) {
-        rc = kt_fail(e, KT_EDENIED,
-                     "key file %s holds key %s/%s: a renamed or copied key file is refused", path,
-                     kf.info.app, kf.info.ident);
-        goto out;
-    }
     if (!kt_ct_equal(kf.info.world_hash, m->info.hash, WORLD_HASH_LEN)) {
         char have[2 * WORLD_HASH_LEN + 1], want[2 * WORLD_HASH_LEN + 1];
         kt_hex(have, kf.info.world_hash, WORLD_HASH_LEN);
