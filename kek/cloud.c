@@ -108,15 +108,6 @@ kt_rc kek_state_pin(void *ctx, unsigned no, const char *card_path, bool is_new, 
     return KT_OK;
 }
 
-kt_rc kek_check_key_name(const char *name, kt_err *e)
-{
-    if (!pkg_is_key_name(name, strlen(name)))
-        return kt_fail(e, KT_EUSAGE,
-                       "key name '%.130s': 1 to %d letters, digits and '-' (as in Key Vault)", name,
-                       PKG_KEY_NAME_MAX);
-    return KT_OK;
-}
-
 static kt_rc state_string(const json_t *o, const char *key, char *out, size_t outsz, kt_err *e)
 {
     const char *s;

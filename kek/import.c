@@ -44,7 +44,7 @@ kt_rc kek_import(kek_cloud *c, const uint8_t *byok, size_t len, const char *name
     kt_rc rc;
 
     memset(out, 0, sizeof *out);
-    if ((rc = kek_check_key_name(name, e)) != KT_OK)
+    if ((rc = pkg_key_name_check("key name", name, e)) != KT_OK)
         return rc;
     kek_stored_kind kind;
     if ((rc = kek_vault_lookup(c, name, &kind, &out->info, e)) != KT_OK)

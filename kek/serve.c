@@ -481,7 +481,7 @@ static bool parse_route(const char *path, route *r)
     if (n == 0 || n > PKG_KEY_NAME_MAX)
         return false;
     snprintf(r->name, sizeof r->name, "%.*s", (int)n, name);
-    if (kek_check_key_name(r->name, &ignored) != KT_OK)
+    if (pkg_key_name_check("key name", r->name, &ignored) != KT_OK)
         return false;
     if (slash == NULL || slash[1] == '\0')
         return true;

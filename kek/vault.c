@@ -194,7 +194,8 @@ kt_rc kek_vault_create_kek(kek_cloud *c, const char *name, unsigned bits, world_
     world_key_info have;
     kt_rc rc;
 
-    if ((rc = kek_check_key_name(name, e)) || (rc = kek_name_ident(name, ident, sizeof ident, e)))
+    if ((rc = pkg_key_name_check("key name", name, e)) ||
+        (rc = kek_name_ident(name, ident, sizeof ident, e)))
         return rc;
     if (bits != 2048 && bits != 3072 && bits != 4096)
         return kt_fail(e, KT_EFORMAT, "a KEK is RSA of 2048, 3072 or 4096 bits, not %u", bits);
@@ -248,7 +249,7 @@ kt_rc kek_load_kek(kek_cloud *c, const char *kid, world_key *k, kt_err *e)
     } else {
         if (!split_kid(kid, host, sizeof host, name, sizeof name, version, sizeof version) ||
             kek_host_parse(host, c->vault, &ours) == KEK_HOST_LOOPBACK || !ours ||
-            kek_check_key_name(name, &ignored) != KT_OK ||
+            pkg_key_name_check("key name", name, &ignored) != KT_OK ||
             kek_name_ident(name, ident, sizeof ident, &ignored) != KT_OK)
             return kt_fail(e, KT_EDENIED,
                            "the .byok is wrapped for KEK %s; this cloud's KEK is %s (or one "

@@ -78,12 +78,7 @@ kt_rc transfer_check_hash(transfer_target t, pkg_oaep_hash h, kt_err *e)
 
 kt_rc transfer_check_name(const char *name, kt_err *e)
 {
-    if (!pkg_is_key_name(name, strlen(name)))
-        return kt_fail(e, KT_EUSAGE,
-                       "package name '%s' is not a Key Vault key name: 1 to %d letters, digits "
-                       "and '-'",
-                       name, PKG_KEY_NAME_MAX);
-    return KT_OK;
+    return pkg_key_name_check("package name", name, e);
 }
 
 /* Printable ASCII of fewer than max bytes (the empty string too). */

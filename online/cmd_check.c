@@ -151,8 +151,9 @@ static void print_text(const check_args *a, const verdict *v, size_t n, bool ok)
             printf("Ready to upload:\n");
         any = true;
         printf("  keytransfer-online upload --vault %s --name %s %s%s%s\n", vault,
-               online_check_key_name(m->friendly_name, &ignored) == KT_OK ? m->friendly_name
-                                                                          : "NAME",
+               pkg_key_name_check("key name", m->friendly_name, &ignored) == KT_OK
+                   ? m->friendly_name
+                   : "NAME",
                path, a->expect_module ? " --expect-module " : "",
                a->expect_module ? a->expect_module : "");
     }

@@ -215,7 +215,7 @@ static int parse(int argc, char **argv, upload_args *a)
     }
     kt_err_clear(&e);
     if (online_vault_parse(a->vault_url, &a->vault, &e) != KT_OK ||
-        online_check_key_name(a->name, &e) != KT_OK)
+        pkg_key_name_check("key name", a->name, &e) != KT_OK)
         status = cli_usage(cmd.name, "%s", e.msg);
     else if (a->expect_module != NULL && online_sha256_parse(a->expect_module, a->pin, &e) != KT_OK)
         status = cli_usage(cmd.name, "--expect-module: %s", e.msg);

@@ -154,15 +154,6 @@ kt_rc online_vault_parse(const char *url, online_vault *v, kt_err *e)
     return KT_OK;
 }
 
-kt_rc online_check_key_name(const char *name, kt_err *e)
-{
-    if (!pkg_is_key_name(name, strlen(name)))
-        return kt_fail(e, KT_EUSAGE,
-                       "key name '%.130s': Key Vault allows 1 to %d letters, digits and '-'", name,
-                       PKG_KEY_NAME_MAX);
-    return KT_OK;
-}
-
 kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t outsz, kt_err *e)
 {
     return online_key_url_api(v, name, NULL, out, outsz, e);
@@ -171,7 +162,7 @@ kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t 
 kt_rc online_key_url_api(const online_vault *v, const char *name, const char *api, char *out,
                          size_t outsz, kt_err *e)
 {
-    kt_rc rc = online_check_key_name(name, e);
+    kt_rc rc = pkg_key_name_check("key name", name, e);
     if (rc != KT_OK)
         return rc;
     int n = snprintf(out, outsz, "%s/keys/%s?api-version=%s", v->base, name,

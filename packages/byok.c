@@ -69,6 +69,15 @@ bool pkg_is_key_name(const char *name, size_t n)
     return true;
 }
 
+kt_rc pkg_key_name_check(const char *what, const char *name, kt_err *e)
+{
+    if (name == NULL || !pkg_is_key_name(name, strlen(name)))
+        return kt_fail(e, KT_EUSAGE,
+                       "%s '%.130s' is not a Key Vault key name: 1 to %d letters, digits and '-'",
+                       what, name != NULL ? name : "", PKG_KEY_NAME_MAX);
+    return KT_OK;
+}
+
 kt_rc pkg_kid_check(const char *kid, kt_err *e)
 {
     size_t len = strnlen(kid, PKG_KID_MAX + 1), n;

@@ -106,9 +106,6 @@ typedef struct kek_imported {
     uint8_t fingerprint[32]; /* SHA-256 of the SPKI DER (RSA, EC); the key hash for AES */
 } kek_imported;
 
-/* Key names in the cloud: [0-9A-Za-z-]{1,127}, as Key Vault's. */
-KT_MUST kt_rc kek_check_key_name(const char *name, kt_err *e);
-
 /*
  * Imports a .byok inside the emulated HSM: parses it strictly, checks that its kid is this
  * cloud's KEK (KT_EDENIED otherwise, naming both), loads the KEK (whose ACL must allow

@@ -153,9 +153,6 @@ KT_MUST kt_rc online_vault_parse(const char *url, online_vault *v, kt_err *e);
  * "localhost" (any case). */
 bool online_is_loopback(const char *host);
 
-/* Key Vault key names: 1..PKG_KEY_NAME_MAX of [0-9A-Za-z-]. KT_EUSAGE otherwise. */
-KT_MUST kt_rc online_check_key_name(const char *name, kt_err *e);
-
 /* "<base>/keys/<name>?api-version=7.4" into out. */
 KT_MUST kt_rc online_key_url(const online_vault *v, const char *name, char *out, size_t outsz,
                              kt_err *e);

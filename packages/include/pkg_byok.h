@@ -37,6 +37,10 @@ KT_MUST kt_rc pkg_kid_check(const char *kid, kt_err *e);
  * The one rule every program applies to key names (kid, --name, the REST path). */
 bool pkg_is_key_name(const char *name, size_t n);
 
+/* pkg_is_key_name with a message: KT_EUSAGE naming what the name is for ("key name", "package
+ * name") and the rule. */
+KT_MUST kt_rc pkg_key_name_check(const char *what, const char *name, kt_err *e);
+
 /*
  * Writes the .byok JSON (Azure Key Vault BYOK specification), compact, members in the order of
  * the specification, no trailing newline:

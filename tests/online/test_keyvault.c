@@ -111,9 +111,9 @@ Test(vault, key_names_and_urls)
     char long_name[PKG_KEY_NAME_MAX + 2];
     memset(long_name, 'a', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
-    cr_expect_eq(online_check_key_name(long_name, &e), KT_EUSAGE);
+    cr_expect_eq(pkg_key_name_check("key name", long_name, &e), KT_EUSAGE);
     long_name[PKG_KEY_NAME_MAX] = '\0';
-    cr_expect_eq(online_check_key_name(long_name, &e), KT_OK);
+    cr_expect_eq(pkg_key_name_check("key name", long_name, &e), KT_OK);
 }
 
 /* ---- key operations ---- */
