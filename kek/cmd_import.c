@@ -84,14 +84,7 @@ int cmd_import(int argc, char **argv)
             "{s:s, s:s, s:s, s:s, s:s}", "name", name, "type", world_key_type_name(imp.info.type),
             "size", size, imp.info.type == WORLD_KEY_AES ? "key_hash_sha256" : "public_key_sha256",
             fp, "key_file", imp.info.path);
-        char *s = NULL;
-        rc = j ? kt_json_dump(j, true, &s, &e) : kt_fail(&e, KT_ENOMEM, "out of memory");
-        json_decref(j);
-        if (rc != KT_OK)
-            return cli_report(&e);
-        puts(s);
-        free(s);
-        return KT_EXIT_OK;
+        return cli_print_json(j);
     }
     printf("Imported %s: %s-%s\n  %s %s\n", name, world_key_type_name(imp.info.type), size,
            imp.info.type == WORLD_KEY_AES ? "key hash (SHA-256)" : "public key SHA-256", fp);

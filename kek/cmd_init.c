@@ -117,14 +117,8 @@ int cmd_init(int argc, char **argv)
                               (int)r.kek_bits, "kek_sha256", fp, "kek_package", r.kek_pkg,
                               "world_package", r.world_pkg, "toolset_zip", r.zip, "zip_sha256", zip,
                               "published_hashes", r.hashes, "state", o.state);
-        char *s = NULL;
-        rc = j ? kt_json_dump(j, true, &s, &e) : kt_fail(&e, KT_ENOMEM, "out of memory");
-        json_decref(j);
-        if (rc != KT_OK)
-            return cli_report(&e);
-        puts(s);
-        free(s);
-        return status_after;
+        int printed = cli_print_json(j);
+        return printed != KT_EXIT_OK ? printed : status_after;
     }
     printf("Cloud HSM for region %s created (state in %s)\n"
            "  KEK kid          %s\n"

@@ -109,15 +109,14 @@ static int print_summary(const char *format, const char *verb, collect *c,
     return status;
 }
 
-/* Opens what a batch shares: the KEK, the world (lock held) and its module. */
-static int open_shared(const transfer_kek_source *src, const char *kmdata, bool exclusive,
-                       const char *cmd, transfer_kek *kek, world_paths *p, world_lock *lock,
-                       world_module *m)
+int cli_transfer_open(const transfer_kek_source *src, uint64_t now, const char *kmdata,
+                      bool exclusive, const char *cmd, transfer_kek *kek, world_paths *p,
+                      world_lock *lock, world_module *m)
 {
     kt_err e;
 
     kt_err_clear(&e);
-    if (transfer_kek_open(src, (uint64_t)time(NULL), kek, &e) != KT_OK) {
+    if (transfer_kek_open(src, now != 0 ? now : (uint64_t)time(NULL), kek, &e) != KT_OK) {
         if (e.rc == KT_EUSAGE)
             return cli_usage(cmd, "%s", e.msg);
         return cli_report(&e);
@@ -155,7 +154,8 @@ int cmd_package_batch(const cli_package_batch *a)
     if (a->group != NULL && !cli_parse_uint(a->group, 1, TRANSFER_BATCH_GROUP_MAX, &group))
         return cli_usage("package", "--group is a number of keys from 1 to %d, not '%s'",
                          TRANSFER_BATCH_GROUP_MAX, a->group);
-    if ((status = open_shared(a->kek, a->kmdata, false, "package", &kek, &p, &lock, &m)) >= 0)
+    if ((status = cli_transfer_open(a->kek, a->o->now, a->kmdata, false, "package", &kek, &p, &lock,
+                                    &m)) >= 0)
         return status;
     kt_err_clear(&e);
     transfer_batch_opts o = {.idents = a->idents,
@@ -258,7 +258,8 @@ int cmd_modify_acls_batch(const cli_reduce_batch *a)
     if (a->ncards == 0)
         return cli_usage("modify-acls", "give the administrator cards of the quorum with --card "
                                         "PATH");
-    if ((status = open_shared(a->kek, a->kmdata, true, "modify-acls", &kek, &p, &lock, &m)) >= 0)
+    if ((status = cli_transfer_open(a->kek, 0, a->kmdata, true, "modify-acls", &kek, &p, &lock,
+                                    &m)) >= 0)
         return status;
     kt_err_clear(&e);
     transfer_reduce_batch_opts o = {.app = a->app,

@@ -312,31 +312,16 @@ int cmd_modify_acls(int argc, char **argv)
         (a.app != NULL && world_key_check_app(a.app, &e) != KT_OK))
         return cli_report(&e);
 
-    /* 2. inputs: the KEK (verified, or accepted by fingerprint), the module, the PIN source */
-    if (transfer_kek_open(&a.kek, (uint64_t)time(NULL), &kek, &e) != KT_OK) {
-        if (e.rc == KT_EUSAGE)
-            return cli_usage(CMD, "%s", e.msg);
-        return cli_report(&e);
-    }
-    /* Cards are asked for after the KEK, so that an unattested KEK's fingerprint can be read
+    /* 2. inputs: the KEK (verified, or accepted by fingerprint), the module, the PIN source.
+     * Cards are asked for after the KEK, so that an unattested KEK's fingerprint can be read
      * (and compared out of band) before the card holders are called in. */
+    if ((status = cli_transfer_open(&a.kek, 0, a.kmdata, true, CMD, &kek, &p, &lock, &m)) >= 0)
+        return status;
     if (a.ncards == 0) {
-        transfer_kek_free(&kek);
-        return cli_usage(CMD, "give the administrator cards of the quorum with --card PATH");
-    }
-    if (!kek.attested)
-        cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");
-    else if (kek.root_is_demo)
-        cli_warn("--demo: the KEK is vouched for by the DEMO root, whose private key is public; "
-                 "this is a demonstration, not a transfer");
-    if (cli_world_open(a.kmdata, NULL, true, false, &p, &lock, &e) != KT_OK) {
-        transfer_kek_free(&kek);
-        return cli_report(&e);
-    }
-    if (world_module_open(&p, &m, &e) != KT_OK) {
+        world_module_close(&m);
         world_lock_release(&lock);
         transfer_kek_free(&kek);
-        return cli_report(&e);
+        return cli_usage(CMD, "give the administrator cards of the quorum with --card PATH");
     }
     if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
         world_module_close(&m);

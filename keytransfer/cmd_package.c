@@ -380,26 +380,8 @@ int cmd_package(int argc, char **argv)
     }
 
     /* 2. inputs: the KEK (verified again, or accepted by fingerprint) and the module */
-    kt_err_clear(&e);
-    if (transfer_kek_open(&a.kek, o.now, &kek, &e) != KT_OK) {
-        if (e.rc == KT_EUSAGE)
-            return cli_usage(CMD, "%s", e.msg);
-        return cli_report(&e);
-    }
-    if (!kek.attested)
-        cli_warn("the KEK is not attested by any HSM vendor; you accepted it by its fingerprint");
-    else if (kek.root_is_demo)
-        cli_warn("--demo: the KEK is vouched for by the DEMO root, whose private key is public; "
-                 "this package is a demonstration, not a transfer");
-    if (cli_world_open(a.kmdata, NULL, false, false, &p, &lock, &e) != KT_OK) {
-        transfer_kek_free(&kek);
-        return cli_report(&e);
-    }
-    if (world_module_open(&p, &m, &e) != KT_OK) {
-        world_lock_release(&lock);
-        transfer_kek_free(&kek);
-        return cli_report(&e);
-    }
+    if ((status = cli_transfer_open(&a.kek, o.now, a.kmdata, false, CMD, &kek, &p, &lock, &m)) >= 0)
+        return status;
 
     /* 3. operation */
     o.report = cli_txn_report;
