@@ -815,7 +815,7 @@ static int key_public(int argc, char **argv)
     if (world_key_public_pem(&k, &pem, &e) != KT_OK)
         return cli_report(&e);
 
-    kt_rc rc;
+    kt_rc rc = KT_OK;
     if (a.out != NULL)
         rc = kt_file_write(a.out, pem, strlen(pem), KT_WRITE_NEW, &e);
     else if (fputs(pem, stdout) < 0 || fflush(stdout) != 0)
