@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_batch.sh - migrating a key estate (issue 17): 50 EC P-256 keys of which 47 are reduced with one
+# test_batch.sh - migrating a key estate: 50 EC P-256 keys of which 47 are reduced with one
 # opening of the quorum (every key listed in the one request), then packaged as one batch:
 #   - the 47 are packaged and the 3 not reduced are named, with exit 1;
 #   - a SIGKILL at a group's commit point (strace: the Nth linkat) leaves the groups before it

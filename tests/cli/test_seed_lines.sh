@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_seed_lines.sh - each command line of the seed toolset, as the seed documents give it
-# (/work/shared/DESIGN.md §1 and its reference notes on the Azure nCipher BYOK steps), typed
+# test_seed_lines.sh - each command line of the nShield and Azure BYOK toolsets that the seed
+# front takes (docs/design.md §1 and keytransfer(1) COMPATIBILITY), typed
 # verbatim: no option added, the programs reached by the names the lines use (links named
 # new-world, generatekey and KeyTransferRemote), every prompt answered at a pseudo-terminal
 # (tests/cli/pty_drive.py): the new cards' PINs, the card paths KeyTransferRemote -ModifyAcls asks

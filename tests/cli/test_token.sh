@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_token.sh - keys in a PKCS#11 token (keytransfer --token, issue 13) on SoftHSMv2, held to
+# test_token.sh - keys in a PKCS#11 token (keytransfer --token) on SoftHSMv2, held to
 # programs that are not ours: pkcs11-tool (opensc) and PyKCS11 read the token's objects and
 # attributes, python3-cryptography unwraps every package with the KEK's private key, and
 # keytransfer-cloud import accepts the .byok.
