@@ -167,7 +167,7 @@ static void job_done(void *ctx, size_t i, int status, char *out, char *err)
 {
     batch *b = ctx;
     item *it = &b->v[i];
-    json_error_t je;
+    kt_err ignored;
 
     kt_progress_stderr(NULL, "upload", ++b->ended, b->n);
     if (it->json != NULL) { /* refused before it was started */
@@ -176,7 +176,11 @@ static void job_done(void *ctx, size_t i, int status, char *out, char *err)
         return;
     }
     it->status = status;
-    it->json = out != NULL ? json_loads(out, 0, &je) : NULL;
+    /* The child's --json answer, read by the one strict parser; anything else is a failure. */
+    it->json = NULL;
+    if (out != NULL && kt_json_parse((const uint8_t *)out, strlen(out), ONLINE_BODY_MAX, &it->json,
+                                     &ignored) != KT_OK)
+        it->json = NULL;
     if (it->json == NULL)
         it->json =
             json_pack("{s:s, s:s, s:s, s:s, s:i}", "format", "keytransfer-online-upload/1",
