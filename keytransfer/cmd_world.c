@@ -154,16 +154,81 @@ static void close_pins(cli_pins *pins, world_lock *lock)
     world_lock_release(lock);
 }
 
-/* Room for n new card paths; NULL (the PINs and the lock closed, *status the exit status) when
- * there is no memory. */
-static char (*card_paths(unsigned n, cli_pins *pins, world_lock *lock, int *status))[PATH_MAX]
+/* The --card options of a command that opens a quorum of the current set: at least one. -1 goes
+ * on, else the exit status. */
+static int need_quorum(const cli_cmd *cmd, const world_args *a)
 {
-    char(*paths)[PATH_MAX] = calloc(n, sizeof *paths);
-    if (paths == NULL) {
-        close_pins(pins, lock);
-        *status = cli_report(&(kt_err){KT_ENOMEM, "out of memory"});
+    return a->ncards > 0
+               ? -1
+               : cli_usage(cmd->name, "give a quorum of the current cards with --card PATH");
+}
+
+/* What check-card and change-pin do to their one card. */
+typedef kt_rc (*card_op)(const world_paths *p, const char *card_path, world_pin_fn pin,
+                         void *pin_ctx, world_card_info *ci, kt_err *e);
+
+/* 1-3 of a command on exactly one card: options, the world lock (exclusive when write) and the
+ * PIN source, op, all closed again. -1 goes on with *ci filled, else the exit status. */
+static int on_one_card(const cli_cmd *cmd, int argc, char **argv, bool write, card_op op,
+                       world_args *a, world_card_info *ci)
+{
+    world_lock lock;
+    world_paths p;
+    cli_pins pins;
+    kt_err e;
+    int status = parse_args(cmd, argc, argv, a);
+
+    if (status >= 0)
+        return status;
+    if (a->ncards != 1)
+        return cli_usage(cmd->name, "give exactly one --card");
+    if ((status = open_pins(a, NULL, write, false, &p, &lock, &pins)) >= 0)
+        return status;
+    kt_err_clear(&e);
+    kt_rc rc = op(&p, a->cards[0], cli_pin_for_card, &pins, ci, &e);
+    close_pins(&pins, &lock);
+    return rc == KT_OK ? -1 : cli_report(&e);
+}
+
+/* A command that writes a new card set (world new, replace-cards), between its options and its
+ * output: the world and the PIN source open, room for the n card paths; then the operation's
+ * outcome. The world stands once info.n is set, even when something after its commit point
+ * failed (rc and e say what); the card paths are printed then too. */
+typedef struct card_set_run {
+    world_paths p;
+    world_lock lock;
+    cli_pins pins;
+    world_info info;
+    char (*paths)[PATH_MAX];
+    kt_rc rc;
+    kt_err e;
+} card_set_run;
+
+/* -1 goes on (card_set_end closes what this opened), else the exit status. */
+static int card_set_begin(const world_args *a, bool create, unsigned n, card_set_run *r)
+{
+    int status = open_pins(a, a->cards_dir, true, create, &r->p, &r->lock, &r->pins);
+
+    if (status >= 0)
+        return status;
+    memset(&r->info, 0, sizeof r->info);
+    kt_err_clear(&r->e);
+    if ((r->paths = calloc(n, sizeof *r->paths)) == NULL) {
+        close_pins(&r->pins, &r->lock);
+        return cli_report(&(kt_err){KT_ENOMEM, "out of memory"});
     }
-    return paths;
+    return -1;
+}
+
+/* Closes the PIN source and the lock; -1 goes on to the output (the caller frees r->paths), else
+ * the exit status when no card set was made. */
+static int card_set_end(card_set_run *r)
+{
+    close_pins(&r->pins, &r->lock);
+    if (r->info.n > 0)
+        return -1;
+    free(r->paths);
+    return cli_report(&r->e);
 }
 
 static void print_card_paths(char (*paths)[PATH_MAX], unsigned n)
@@ -201,13 +266,9 @@ static const cli_cmd new_cmd = {
 
 static int world_new(int argc, char **argv)
 {
-    world_lock lock;
     world_args a;
-    world_paths p;
+    card_set_run r;
     world_new_opts o = {0};
-    world_info info;
-    cli_pins pins;
-    char(*paths)[PATH_MAX] = NULL;
     kt_err e;
     unsigned k = 0, n = 0;
     int status = parse_args(&new_cmd, argc, argv, &a);
@@ -233,40 +294,34 @@ static int world_new(int argc, char **argv)
                  "moderate, for a world that guards real keys");
 
     /* 2. inputs */
-    if ((status = open_pins(&a, a.cards_dir, true, true, &p, &lock, &pins)) >= 0)
-        return status;
-    if ((paths = card_paths(n, &pins, &lock, &status)) == NULL)
+    if ((status = card_set_begin(&a, true, n, &r)) >= 0)
         return status;
 
     /* 3. operation */
     o.pin = cli_pin_for_card;
-    o.pin_ctx = &pins;
+    o.pin_ctx = &r.pins;
     o.progress = kt_progress_stderr;
-    kt_err_clear(&e);
-    kt_rc rc = world_create(&p, &o, &info, paths, &e);
-    close_pins(&pins, &lock);
+    r.rc = world_create(&r.p, &o, &r.info, r.paths, &r.e);
+    if ((status = card_set_end(&r)) >= 0)
+        return status;
 
-    /* 4. output: the world stands once info.n is set, even when something after its commit
-     * point failed; the card paths are printed then too (world info lists them again). */
-    if (info.n == 0) {
-        free(paths);
-        return cli_report(&e);
-    }
+    /* 4. output */
     char hash[65], kdf[160];
-    kt_hex(hash, info.hash, sizeof info.hash);
-    kdf_text(&info, kdf, sizeof kdf);
+    kt_hex(hash, r.info.hash, sizeof r.info.hash);
+    kdf_text(&r.info, kdf, sizeof kdf);
     if (a.json) {
-        const char *profile = world_kdf_profile_name(&info.kdf);
-        json_t *v = json_pack(
-            "{s:s, s:s, s:s, s:{s:i, s:i}, s:s, s:s, s:{s:s, s:s, s:I, s:I}, s:o, s:b}", "format",
-            "keytransfer-world-new/1", "kmdata", p.kmdata, "world_hash", hash, "quorum", "k",
-            (int)info.k, "n", (int)info.n, "module_esn", info.esn, "cipher_suite", info.suite,
-            "kdf", "algorithm", "Argon2id", "profile", profile != NULL ? profile : "custom",
-            "opslimit", (json_int_t)info.kdf.opslimit, "memlimit", (json_int_t)info.kdf.memlimit,
-            "cards", paths_json(paths, info.n), "complete", rc == KT_OK);
-        free(paths);
+        const char *profile = world_kdf_profile_name(&r.info.kdf);
+        json_t *v =
+            json_pack("{s:s, s:s, s:s, s:{s:i, s:i}, s:s, s:s, s:{s:s, s:s, s:I, s:I}, s:o, s:b}",
+                      "format", "keytransfer-world-new/1", "kmdata", r.p.kmdata, "world_hash", hash,
+                      "quorum", "k", (int)r.info.k, "n", (int)r.info.n, "module_esn", r.info.esn,
+                      "cipher_suite", r.info.suite, "kdf", "algorithm", "Argon2id", "profile",
+                      profile != NULL ? profile : "custom", "opslimit",
+                      (json_int_t)r.info.kdf.opslimit, "memlimit", (json_int_t)r.info.kdf.memlimit,
+                      "cards", paths_json(r.paths, r.info.n), "complete", r.rc == KT_OK);
+        free(r.paths);
         status = cli_print_json(v);
-        return rc == KT_OK ? status : cli_report(&e);
+        return r.rc == KT_OK ? status : cli_report(&r.e);
     }
     printf("Security world created in %s\n"
            "  world hash   %s\n"
@@ -274,13 +329,13 @@ static int world_new(int argc, char **argv)
            "  module ESN   %s\n"
            "  cipher suite %s\n"
            "  card KDF     %s\n",
-           p.kmdata, hash, info.k, info.n, info.esn, info.suite, kdf);
-    print_card_paths(paths, info.n);
+           r.p.kmdata, hash, r.info.k, r.info.n, r.info.esn, r.info.suite, kdf);
+    print_card_paths(r.paths, r.info.n);
     printf("Give each card to a different administrator. Any %u of the %u cards, with their PINs,\n"
            "can load this world into a module; fewer cannot.\n",
-           info.k, info.n);
-    free(paths);
-    return rc == KT_OK ? KT_EXIT_OK : cli_report(&e);
+           r.info.k, r.info.n);
+    free(r.paths);
+    return r.rc == KT_OK ? KT_EXIT_OK : cli_report(&r.e);
 }
 
 /* ---- world info --------------------------------------------------------------------------- */
@@ -414,27 +469,12 @@ static const cli_cmd check_cmd = {
 
 static int world_check_card_cmd(int argc, char **argv)
 {
-    world_lock lock;
     world_args a;
-    world_paths p;
     world_card_info ci;
-    cli_pins pins;
-    kt_err e;
-    int status = parse_args(&check_cmd, argc, argv, &a);
+    int status = on_one_card(&check_cmd, argc, argv, false, world_check_card, &a, &ci);
 
     if (status >= 0)
         return status;
-    if (a.ncards != 1)
-        return cli_usage("world check-card", "give exactly one --card");
-
-    if ((status = open_pins(&a, NULL, false, false, &p, &lock, &pins)) >= 0)
-        return status;
-    kt_err_clear(&e);
-    kt_rc rc = world_check_card(&p, a.cards[0], cli_pin_for_card, &pins, &ci, &e);
-    close_pins(&pins, &lock);
-    if (rc != KT_OK)
-        return cli_report(&e);
-
     char hash[65];
     kt_hex(hash, ci.world_hash, 32);
     printf("Card %u of %u (quorum %u/%u) of world %s: the PIN opens it.\n", ci.no, ci.n, ci.k, ci.n,
@@ -471,12 +511,8 @@ static int world_program_cmd(int argc, char **argv)
     kt_err e;
     int status = parse_args(&program_cmd, argc, argv, &a);
 
-    if (status >= 0)
-        return status;
-    if (a.ncards == 0)
-        return cli_usage("world program", "give the quorum's cards with --card PATH");
-
-    if ((status = open_pins(&a, NULL, true, false, &p, &lock, &pins)) >= 0)
+    if (status >= 0 || (status = need_quorum(&program_cmd, &a)) >= 0 ||
+        (status = open_pins(&a, NULL, true, false, &p, &lock, &pins)) >= 0)
         return status;
     kt_err_clear(&e);
     kt_rc rc = world_program(&p, a.cards, a.ncards, cli_pin_for_card, &pins, a.force, &e);
@@ -514,25 +550,12 @@ static const cli_cmd pin_cmd = {
 
 static int world_change_pin_cmd(int argc, char **argv)
 {
-    world_lock lock;
     world_args a;
-    world_paths p;
     world_card_info ci;
-    cli_pins pins;
-    kt_err e;
-    int status = parse_args(&pin_cmd, argc, argv, &a);
+    int status = on_one_card(&pin_cmd, argc, argv, true, world_change_pin, &a, &ci);
 
     if (status >= 0)
         return status;
-    if (a.ncards != 1)
-        return cli_usage(pin_cmd.name, "give exactly one --card");
-    if ((status = open_pins(&a, NULL, true, false, &p, &lock, &pins)) >= 0)
-        return status;
-    kt_err_clear(&e);
-    kt_rc rc = world_change_pin(&p, a.cards[0], cli_pin_for_card, &pins, &ci, &e);
-    close_pins(&pins, &lock);
-    if (rc != KT_OK)
-        return cli_report(&e);
     printf("The PIN of card %u of %u (%s) is changed; the old PIN opens it no more.\n", ci.no, ci.n,
            a.cards[0]);
     return KT_EXIT_OK;
@@ -568,14 +591,9 @@ static const cli_cmd replace_cmd = {
 
 static int world_replace_cards_cmd(int argc, char **argv)
 {
-    world_lock lock;
     world_args a;
-    world_paths p;
+    card_set_run r;
     world_replace_opts o = {0};
-    world_info info;
-    cli_pins pins;
-    char(*paths)[PATH_MAX] = NULL;
-    kt_err e;
     int status = parse_args(&replace_cmd, argc, argv, &a);
 
     if (status >= 0)
@@ -583,43 +601,37 @@ static int world_replace_cards_cmd(int argc, char **argv)
     if ((status = parse_quorum(replace_cmd.name, a.quorum, &o.k, &o.n)) >= 0 ||
         (status = parse_kdf(replace_cmd.name, a.kdf, &o.kdf)) >= 0)
         return status;
-    if (a.ncards == 0)
-        return cli_usage(replace_cmd.name, "give a quorum of the current cards with --card PATH");
+    if ((status = need_quorum(&replace_cmd, &a)) >= 0)
+        return status;
     o.cards = a.cards;
     o.ncards = a.ncards;
-    if ((status = open_pins(&a, a.cards_dir, true, false, &p, &lock, &pins)) >= 0)
-        return status;
-    if ((paths = card_paths(o.n, &pins, &lock, &status)) == NULL)
+    if ((status = card_set_begin(&a, false, o.n, &r)) >= 0)
         return status;
     o.pin = cli_pin_for_card;
-    o.pin_ctx = &pins;
+    o.pin_ctx = &r.pins;
     o.progress = kt_progress_stderr;
-    kt_err_clear(&e);
-    kt_rc rc = world_replace_cards(&p, &o, &info, paths, &e);
-    close_pins(&pins, &lock);
-    if (info.n == 0) {
-        free(paths);
-        return cli_report(&e);
-    }
+    r.rc = world_replace_cards(&r.p, &o, &r.info, r.paths, &r.e);
+    if ((status = card_set_end(&r)) >= 0)
+        return status;
     char hash[65];
-    kt_hex(hash, info.hash, 32);
+    kt_hex(hash, r.info.hash, 32);
     if (a.json) {
         json_t *v =
             json_pack("{s:s, s:s, s:i, s:{s:i, s:i}, s:o}", "format", "keytransfer-replace-cards/1",
-                      "world_hash", hash, "card_set", (int)info.cardset, "quorum", "k", (int)info.k,
-                      "n", (int)info.n, "cards", paths_json(paths, info.n));
+                      "world_hash", hash, "card_set", (int)r.info.cardset, "quorum", "k",
+                      (int)r.info.k, "n", (int)r.info.n, "cards", paths_json(r.paths, r.info.n));
         status = cli_print_json(v);
     } else {
-        printf("Card set %u of world %s is now current (quorum %u/%u):\n", (unsigned)info.cardset,
-               hash, info.k, info.n);
-        print_card_paths(paths, info.n);
+        printf("Card set %u of world %s is now current (quorum %u/%u):\n", (unsigned)r.info.cardset,
+               hash, r.info.k, r.info.n);
+        print_card_paths(r.paths, r.info.n);
         printf("The cards of set %u open nothing any more: destroy them. Keys and their signed "
                "ACLs are\nunchanged. Make a new backup (`keytransfer world backup`).\n",
-               (unsigned)info.cardset - 1);
+               (unsigned)r.info.cardset - 1);
         status = KT_EXIT_OK;
     }
-    free(paths);
-    return rc == KT_OK ? status : cli_report(&e);
+    free(r.paths);
+    return r.rc == KT_OK ? status : cli_report(&r.e);
 }
 
 /* ---- world cards --------------------------------------------------------------------------- */
