@@ -169,6 +169,25 @@ static bool parse_pubexp(const char *s, uint64_t *out)
 
 static json_t *key_json(const world_key_info *k, bool acl);
 
+/* What key generate and key import print of the key they made ("generated", "imported"). */
+static void print_new_key(const char *made, const world_key_info *info)
+{
+    char hash[65], world[65], size[48];
+    kt_hex(hash, info->key_hash, sizeof info->key_hash);
+    kt_hex(world, info->world_hash, sizeof info->world_hash);
+    size_text(info, size, sizeof size);
+    printf("Key %s, protected by the module key of world %s\n"
+           "  app        %s\n"
+           "  ident      %s\n"
+           "  plainname  %s\n"
+           "  type       %s\n"
+           "  size       %s\n"
+           "  key hash   %s\n"
+           "  file       %s\n",
+           made, world, info->app, info->ident, info->plainname, world_key_type_name(info->type),
+           size, hash, info->path);
+}
+
 /* ---- key generate ------------------------------------------------------------------------- */
 
 static const cli_opt generate_opts[] = {
@@ -250,26 +269,13 @@ static int key_generate(int argc, char **argv)
         return cli_report(&e);
 
     /* 4. output */
-    char hash[65], world[65], size[48];
-    kt_hex(hash, info.key_hash, sizeof info.key_hash);
-    kt_hex(world, info.world_hash, sizeof info.world_hash);
-    size_text(&info, size, sizeof size);
     if (a.json) {
         json_t *v = key_json(&info, true);
         if (v != NULL)
             json_object_set_new(v, "format", json_string("keytransfer-key-generated/1"));
         return cli_print_json(v);
     }
-    printf("Key generated, protected by the module key of world %s\n"
-           "  app        %s\n"
-           "  ident      %s\n"
-           "  plainname  %s\n"
-           "  type       %s\n"
-           "  size       %s\n"
-           "  key hash   %s\n"
-           "  file       %s\n",
-           world, info.app, info.ident, info.plainname, world_key_type_name(info.type), size, hash,
-           info.path);
+    print_new_key("generated", &info);
     return KT_EXIT_OK;
 }
 
@@ -373,20 +379,7 @@ static int key_import(int argc, char **argv)
         return cli_report(&e);
 
     /* 4. output */
-    char hash[65], world[65], size[48];
-    kt_hex(hash, info.key_hash, sizeof info.key_hash);
-    kt_hex(world, info.world_hash, sizeof info.world_hash);
-    size_text(&info, size, sizeof size);
-    printf("Key imported, protected by the module key of world %s\n"
-           "  app        %s\n"
-           "  ident      %s\n"
-           "  plainname  %s\n"
-           "  type       %s\n"
-           "  size       %s\n"
-           "  key hash   %s\n"
-           "  file       %s\n",
-           world, info.app, info.ident, info.plainname, world_key_type_name(info.type), size, hash,
-           info.path);
+    print_new_key("imported", &info);
     cli_warn("%s still holds the plaintext key: destroy it, or keep it offline and locked away",
              a.from);
     return KT_EXIT_OK;

@@ -22,6 +22,16 @@ enum {
     OPT_WITH_CARDS,
 };
 
+/* Option rows more than one subcommand has, each with its own help text. */
+#define OPT_CARDS_DIR_ROW(help)                                                                    \
+    {                                                                                              \
+        OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR", help                                         \
+    }
+#define OPT_KDF_ROW(help)                                                                          \
+    {                                                                                              \
+        OPT_KDF, "kdf", CLI_VALUE, "PROFILE", help                                                 \
+    }
+
 #define CARD_ARGS_MAX WORLD_MAX_CARDS
 
 /* What the world subcommands parse from the command line. */
@@ -244,13 +254,12 @@ static const cli_opt new_opts[] = {
     {OPT_SUITE, "cipher-suite", CLI_VALUE, "NAME",
      WORLD_SUITE_DEFAULT " (the default and only suite)"},
     CLI_OPT_KMDATA,
-    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
-     "where to write the card files (default: KMDATA/cards)"},
+    OPT_CARDS_DIR_ROW("where to write the card files (default: KMDATA/cards)"),
     CLI_OPT_PIN_FILE("read the N new card PINs from FILE, one a line"),
     CLI_OPT_PIN_FD,
-    {OPT_KDF, "kdf", CLI_VALUE, "PROFILE",
-     "Argon2id cost for the cards: moderate (default) or interactive\n(tests and demos only); "
-     "the world records it, and no card\nbelow it opens"},
+    OPT_KDF_ROW(
+        "Argon2id cost for the cards: moderate (default) or interactive\n(tests and demos only); "
+        "the world records it, and no card\nbelow it opens"),
     {OPT_FORCE, "force", CLI_FLAG, NULL, "replace an existing world that protects no keys"},
     CLI_OPT_JSON,
     {0},
@@ -342,8 +351,7 @@ static int world_new(int argc, char **argv)
 
 static const cli_opt info_opts[] = {
     CLI_OPT_KMDATA,
-    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
-     "where to look for card files (default: KMDATA/cards)"},
+    OPT_CARDS_DIR_ROW("where to look for card files (default: KMDATA/cards)"),
     CLI_OPT_JSON,
     {0},
 };
@@ -567,13 +575,11 @@ static const cli_opt replace_opts[] = {
     {OPT_QUORUM, "acs-quorum", CLI_VALUE, "K/N", "the new card set's quorum (required)"},
     CLI_OPT_CARD("a card of the current set; give at least K of them"),
     CLI_OPT_KMDATA,
-    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
-     "where to write the new card files (default: KMDATA/cards)"},
+    OPT_CARDS_DIR_ROW("where to write the new card files (default: KMDATA/cards)"),
     CLI_OPT_PIN_FILE("the current cards' PINs in --card order, then the N new\nPINs, one a line"),
     CLI_OPT_PIN_FD,
-    {OPT_KDF, "kdf", CLI_VALUE, "PROFILE",
-     "Argon2id cost for the new cards: moderate (default) or\ninteractive; at least the "
-     "world's profile"},
+    OPT_KDF_ROW("Argon2id cost for the new cards: moderate (default) or\ninteractive; at least "
+                "the world's profile"),
     CLI_OPT_JSON,
     {0},
 };
@@ -638,8 +644,7 @@ static int world_replace_cards_cmd(int argc, char **argv)
 
 static const cli_opt cards_opts[] = {
     CLI_OPT_KMDATA,
-    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
-     "where to look for card files (default: KMDATA/cards)"},
+    OPT_CARDS_DIR_ROW("where to look for card files (default: KMDATA/cards)"),
     CLI_OPT_JSON,
     {0},
 };
@@ -740,8 +745,7 @@ static const cli_opt backup_opts[] = {
     {OPT_WITH_CARDS, "with-cards", CLI_FLAG, NULL,
      "add the current set's card files found in the cards folder"},
     CLI_OPT_KMDATA,
-    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
-     "where to look for card files (default: KMDATA/cards)"},
+    OPT_CARDS_DIR_ROW("where to look for card files (default: KMDATA/cards)"),
     CLI_OPT_JSON,
     {0},
 };
@@ -809,8 +813,7 @@ static int world_backup_cmd(int argc, char **argv)
 
 static const cli_opt restore_opts[] = {
     CLI_OPT_KMDATA,
-    {OPT_CARDS_DIR, "cards-dir", CLI_VALUE, "DIR",
-     "where to write the backup's card files (default: KMDATA/cards)"},
+    OPT_CARDS_DIR_ROW("where to write the backup's card files (default: KMDATA/cards)"),
     CLI_OPT_JSON,
     {0},
 };
