@@ -78,29 +78,58 @@ void transfer_cloud_free(transfer_kek *k)
     }
 }
 
+/* The cloud's import parameters in path, read (at most max octets) and parsed by parse into obj;
+ * a parse error names the file. */
+static kt_rc cloud_params_read(const char *path, size_t max,
+                               kt_rc (*parse)(const uint8_t *in, size_t len, void *obj, kt_err *e),
+                               void *obj, kt_err *e)
+{
+    kt_buf raw = {0};
+    kt_rc rc = kt_file_read(path, max, &raw, e);
+
+    if (rc != KT_OK)
+        return rc;
+    if ((rc = parse(raw.p, raw.len, obj, e)) != KT_OK)
+        kt_err_prefix(e, "%s", path);
+    kt_buf_free(&raw);
+    return rc;
+}
+
+static kt_rc aws_params_parse(const uint8_t *in, size_t len, void *obj, kt_err *e)
+{
+    return pkg_aws_params_parse(in, len, obj, e);
+}
+
+static kt_rc gcp_job_parse(const uint8_t *in, size_t len, void *obj, kt_err *e)
+{
+    return pkg_gcp_job_parse(in, len, obj, e);
+}
+
+/* The end of both readers: when rc is KT_OK, the cloud's wrapping key taken as the KEK
+ * (transfer_kek_accept); on any failure, k freed. */
+static kt_rc cloud_kek_take(const char *path, EVP_PKEY *key, const char *accept, kt_rc rc,
+                            transfer_kek *k, kt_err *e)
+{
+    if (rc == KT_OK && EVP_PKEY_up_ref(key) != 1)
+        rc = kt_fail(e, KT_ECRYPTO, "cannot take a reference to the wrapping key");
+    else if (rc == KT_OK)
+        rc = transfer_kek_accept(path, key, accept, k, e);
+    if (rc != KT_OK)
+        transfer_cloud_free(k);
+    return rc;
+}
+
 kt_rc transfer_kek_from_aws_params(const char *path, const char *accept, uint64_t now,
                                    transfer_kek *k, kt_err *e)
 {
-    kt_buf raw = {0};
     char when[32], at[32];
-    EVP_PKEY *key;
-    kt_rc rc;
 
     memset(k, 0, sizeof *k);
-    if ((rc = kt_file_read(path, PKG_AWS_PARAMS_MAX, &raw, e)) != KT_OK)
-        return rc;
-    if ((k->aws = calloc(1, sizeof *k->aws)) == NULL) {
-        kt_buf_free(&raw);
+    if ((k->aws = calloc(1, sizeof *k->aws)) == NULL)
         return kt_fail(e, KT_ENOMEM, "out of memory");
-    }
-    rc = pkg_aws_params_parse(raw.p, raw.len, k->aws, e);
-    kt_buf_free(&raw);
-    if (rc != KT_OK) {
-        kt_err_prefix(e, "%s", path);
-        goto fail;
-    }
+    kt_rc rc = cloud_params_read(path, PKG_AWS_PARAMS_MAX, aws_params_parse, k->aws, e);
     /* Each wrapping key and import token set is valid for 24 hours (GetParametersForImport). */
-    if (now >= k->aws->valid_to) {
+    if (rc == KT_OK && now >= k->aws->valid_to) {
         kt_time_iso8601(when, sizeof when, k->aws->valid_to);
         kt_time_iso8601(at, sizeof at, now);
         rc = kt_fail(e, KT_EDENIED,
@@ -109,68 +138,32 @@ kt_rc transfer_kek_from_aws_params(const char *path, const char *accept, uint64_
                      "Run `aws kms get-parameters-for-import` again, and reduce the key for the "
                      "new wrapping key with modify-acls",
                      path, when, at);
-        goto fail;
     }
-    key = k->aws->public_key;
-    if (EVP_PKEY_up_ref(key) != 1) {
-        rc = kt_fail(e, KT_ECRYPTO, "cannot take a reference to the wrapping key");
-        goto fail;
-    }
-    if ((rc = transfer_kek_accept(path, key, accept, k, e)) != KT_OK)
-        goto fail;
-    return KT_OK;
-fail:
-    transfer_cloud_free(k);
-    return rc;
+    return cloud_kek_take(path, k->aws->public_key, accept, rc, k, e);
 }
 
 kt_rc transfer_kek_from_import_job(const char *path, const char *accept, uint64_t now,
                                    transfer_kek *k, kt_err *e)
 {
-    kt_buf raw = {0};
     char when[32];
-    EVP_PKEY *key;
-    kt_rc rc;
 
     memset(k, 0, sizeof *k);
-    if ((rc = kt_file_read(path, PKG_GCP_JOB_MAX, &raw, e)) != KT_OK)
-        return rc;
-    if ((k->gcp = calloc(1, sizeof *k->gcp)) == NULL) {
-        kt_buf_free(&raw);
+    if ((k->gcp = calloc(1, sizeof *k->gcp)) == NULL)
         return kt_fail(e, KT_ENOMEM, "out of memory");
-    }
-    rc = pkg_gcp_job_parse(raw.p, raw.len, k->gcp, e);
-    kt_buf_free(&raw);
-    if (rc != KT_OK) {
-        kt_err_prefix(e, "%s", path);
-        goto fail;
-    }
+    kt_rc rc = cloud_params_read(path, PKG_GCP_JOB_MAX, gcp_job_parse, k->gcp, e);
     /* ImportJobState: only an ACTIVE job has a wrapping key that Cloud KMS will unwrap with. */
-    if (strcmp(k->gcp->state, "ACTIVE") != 0) {
+    if (rc == KT_OK && strcmp(k->gcp->state, "ACTIVE") != 0)
         rc = kt_fail(e, KT_EDENIED,
                      "the import job %s in %s is %s, not ACTIVE: Cloud KMS imports only through "
                      "an ACTIVE job (PENDING_GENERATION: wait and describe it again; EXPIRED: "
                      "create another job)",
                      k->gcp->name, path, k->gcp->state);
-        goto fail;
-    }
-    if (k->gcp->expire_time != 0 && now >= k->gcp->expire_time) {
+    if (rc == KT_OK && k->gcp->expire_time != 0 && now >= k->gcp->expire_time) {
         kt_time_iso8601(when, sizeof when, k->gcp->expire_time);
         rc = kt_fail(e, KT_EDENIED, "the import job %s in %s expired at %s (expireTime)",
                      k->gcp->name, path, when);
-        goto fail;
     }
-    key = k->gcp->public_key;
-    if (EVP_PKEY_up_ref(key) != 1) {
-        rc = kt_fail(e, KT_ECRYPTO, "cannot take a reference to the wrapping key");
-        goto fail;
-    }
-    if ((rc = transfer_kek_accept(path, key, accept, k, e)) != KT_OK)
-        goto fail;
-    return KT_OK;
-fail:
-    transfer_cloud_free(k);
-    return rc;
+    return cloud_kek_take(path, k->gcp->public_key, accept, rc, k, e);
 }
 
 /* The Cloud KMS method a bare --kek-pem of this size and hash stands for (the AES_256 ones). */
