@@ -221,13 +221,8 @@ static int print_result(const args *a, const transfer_kek *k, const world_key_in
     const char *src_app = a->token != NULL ? "token"
                           : a->app != NULL ? a->app
                                            : WORLD_KEY_APP_DEFAULT;
-    char attested[PKG_ROOT_NAME_MAX + 64];
-    if (!k->attested)
-        snprintf(attested, sizeof attested, "UNATTESTED, accepted by fingerprint");
-    else if (k->root_is_demo)
-        snprintf(attested, sizeof attested, "attested by the DEMO root: a demonstration only");
-    else
-        snprintf(attested, sizeof attested, "attested by vendor root \"%s\"", k->root_name);
+    char attested[CLI_ATTESTED_MAX];
+    cli_kek_attested(k, attested);
 
     if (a->json) {
         json_t *v = json_pack(

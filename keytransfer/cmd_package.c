@@ -244,15 +244,10 @@ static int print_result(const args *a, const transfer_kek *k, const transfer_pac
         snprintf(scheme, sizeof scheme, "%s %s",
                  o->target == TRANSFER_AWS ? "AWS KMS" : "Google Cloud KMS", r->wrapping);
     transfer_import_command(k, r, o->name, import_cmd, sizeof import_cmd);
-    char fp[65], world[65], hash[65], pkg[65], type[48], root[65], attested[PKG_ROOT_NAME_MAX + 64];
+    char fp[65], world[65], hash[65], pkg[65], type[48], root[65], attested[CLI_ATTESTED_MAX];
 
     kt_hex(root, k->root_sha256, 32);
-    if (!k->attested)
-        snprintf(attested, sizeof attested, "UNATTESTED, accepted by fingerprint");
-    else if (k->root_is_demo)
-        snprintf(attested, sizeof attested, "attested by the DEMO root: a demonstration only");
-    else
-        snprintf(attested, sizeof attested, "attested by vendor root \"%s\"", k->root_name);
+    cli_kek_attested(k, attested);
     kt_hex(fp, k->fp, 32);
     kt_hex(world, k->world_hash, 32);
     kt_hex(hash, key->key_hash, 32);

@@ -90,6 +90,12 @@ enum {
 struct transfer_kek_source;
 void cli_kek_source(const cli_args *c, struct transfer_kek_source *k);
 
+/* How the KEK k was vouched for, for people: "attested by vendor root ...", by the DEMO root, or
+ * accepted by fingerprint; CLI_ATTESTED_MAX octets at most. */
+struct transfer_kek;
+#define CLI_ATTESTED_MAX 160
+void cli_kek_attested(const struct transfer_kek *k, char out[CLI_ATTESTED_MAX]);
+
 /* Where card PINs come from: --pin-file, --pin-fd or the terminal. */
 typedef struct cli_pins {
     kt_pin_source src;

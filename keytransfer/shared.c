@@ -58,3 +58,15 @@ void cli_kek_source(const cli_args *c, transfer_kek_source *k)
     k->aws_params = cli_value(c, OPT_AWS_PARAMS);
     k->import_job = cli_value(c, OPT_IMPORT_JOB);
 }
+
+_Static_assert(PKG_ROOT_NAME_MAX + 64 <= CLI_ATTESTED_MAX, "room for the longest root name");
+
+void cli_kek_attested(const transfer_kek *k, char out[CLI_ATTESTED_MAX])
+{
+    if (!k->attested)
+        snprintf(out, CLI_ATTESTED_MAX, "UNATTESTED, accepted by fingerprint");
+    else if (k->root_is_demo)
+        snprintf(out, CLI_ATTESTED_MAX, "attested by the DEMO root: a demonstration only");
+    else
+        snprintf(out, CLI_ATTESTED_MAX, "attested by vendor root \"%s\"", k->root_name);
+}
