@@ -928,6 +928,62 @@ static kt_rc stage_package_audit(kt_txn *txn, const world_paths *p, const world_
 }
 
 /*
+ * 4. The package from its wrapped blob: the .byok (Azure) or the blob itself (AWS
+ * EncryptedKeyMaterial, GCP wrappedKey), its signed manifest, with the AWS import token and the
+ * audit entry, as one change of the commit protocol: all appear or none; once committed they
+ * stand, even if what follows the commit point fails. In a batch (o->txn) the files are staged
+ * into the batch's change, which its caller commits (and audits); *broken then says that change
+ * can no longer commit. For a world key and a token key alike.
+ */
+static kt_rc package_files(const world_paths *p, const world_module *m, const transfer_kek *k,
+                           const world_key *key, transfer_target t, const transfer_package_opts *o,
+                           const kt_buf *blob, transfer_package_result *r, bool *broken, kt_err *e)
+{
+    const char *dirs[2] = {o->out_dir != NULL ? o->out_dir : ".", p->local};
+    const uint8_t *data = blob->p;
+    size_t len = blob->len;
+    char *byok = NULL, *manifest = NULL, what[96];
+    kt_txn *txn = o->txn;
+    bool committed = false;
+    kt_rc rc;
+
+    if (t == TRANSFER_AZURE) {
+        if ((rc = pkg_byok_write(k->kid, blob->p, blob->len, GENERATOR, &byok, e)) != KT_OK)
+            return rc;
+        data = (const uint8_t *)byok;
+        len = strlen(byok);
+    }
+    kt_sha256(r->package_sha256, data, len);
+    r->package_len = len;
+    if ((rc = sign_manifest(m, k, key, o, t, r->hash, r, &manifest, e)) != KT_OK)
+        goto out;
+    snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
+    if (o->txn == NULL &&
+        (rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK)
+        goto out;
+    if ((rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) == KT_OK &&
+        r->token_path[0] != '\0')
+        rc = kt_txn_put(txn, 0, base_name(r->token_path), k->aws->import_token.p,
+                        k->aws->import_token.len, KT_TXN_NEW, e);
+    if (rc == KT_OK)
+        rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest), KT_TXN_NEW,
+                        e);
+    r->key = key->info;
+    if (o->txn != NULL) {
+        *broken = rc != KT_OK;
+        goto out;
+    }
+    if (rc == KT_OK && (rc = stage_package_audit(txn, p, m, k, key, t, r, e)) == KT_OK)
+        rc = kt_txn_commit(txn, &committed, e);
+    r->committed = committed;
+    kt_txn_free(txn);
+out:
+    free(byok);
+    free(manifest);
+    return rc;
+}
+
+/*
  * Step 1 of a package, for a world key and a token key alike: what was asked for makes sense (the
  * target and its hash, a KEK, a key, a name, the subscription, Azure's kid, Google's KEK sizes,
  * the cloud parameters for their own target), and r's paths. *t and *h receive the target and
@@ -994,10 +1050,7 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
     const char *dir = o->out_dir != NULL ? o->out_dir : ".";
     world_key key = {0};
     kt_buf blob = {0};
-    kt_txn *txn = NULL;
-    char *byok = NULL, *manifest = NULL, why[2 * WORLD_ACL_KID_MAX + 256];
-    const uint8_t *data;
-    size_t len;
+    char why[2 * WORLD_ACL_KID_MAX + 256];
     bool broken = false;
     kt_rc rc;
 
@@ -1083,59 +1136,11 @@ kt_rc transfer_package(const world_paths *p, const world_module *m, const transf
                      blob.len);
         goto out;
     }
-    if (t == TRANSFER_AZURE) {
-        if ((rc = pkg_byok_write(k->kid, blob.p, blob.len, GENERATOR, &byok, e)) != KT_OK)
-            goto out;
-        data = (const uint8_t *)byok;
-        len = strlen(byok);
-    } else {
-        data = blob.p; /* AWS EncryptedKeyMaterial, GCP wrappedKey: the raw blob */
-        len = blob.len;
-    }
-    kt_sha256(r->package_sha256, data, len);
-    r->package_len = len;
     r->hash = h;
-    if ((rc = sign_manifest(m, k, &key, o, t, h, r, &manifest, e)) != KT_OK)
-        goto out;
-
-    /* 4. The package and its manifest as one change of the commit protocol: both appear or
-     * neither; once committed they stand, even if what follows the commit point fails. In a
-     * batch both are staged into the batch's change, which its caller commits. */
-    const char *dirs[2] = {dir, p->local};
-    char what[96];
-    bool committed = false;
-    if (o->txn != NULL) {
-        if ((rc = kt_txn_put(o->txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) ==
-                KT_OK &&
-            r->token_path[0] != '\0')
-            rc = kt_txn_put(o->txn, 0, base_name(r->token_path), k->aws->import_token.p,
-                            k->aws->import_token.len, KT_TXN_NEW, e);
-        if (rc == KT_OK)
-            rc = kt_txn_put(o->txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
-                            KT_TXN_NEW, e);
-        r->key = key.info;
-        broken = rc != KT_OK;
-        goto out;
-    }
-    snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
-    if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
-        (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
-        (r->token_path[0] != '\0' &&
-         (rc = kt_txn_put(txn, 0, base_name(r->token_path), k->aws->import_token.p,
-                          k->aws->import_token.len, KT_TXN_NEW, e)) != KT_OK) ||
-        (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
-                         KT_TXN_NEW, e)) != KT_OK ||
-        (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
-        goto out;
-    rc = kt_txn_commit(txn, &committed, e);
-    r->key = key.info;
-    r->committed = committed;
+    rc = package_files(p, m, k, &key, t, o, &blob, r, &broken, e);
 out:
-    kt_txn_free(txn);
     world_key_free(&key);
     kt_buf_free(&blob);
-    free(byok);
-    free(manifest);
     if (rc != KT_OK && !r->committed)
         memset(r, 0, sizeof *r);
     r->txn_broken = broken;
@@ -1236,13 +1241,8 @@ kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const t
                             const kt_buf *blob, transfer_package_result *r, kt_err *e)
 {
     transfer_target t = o->target != 0 ? o->target : TRANSFER_AZURE;
-    const char *dir = o->out_dir != NULL ? o->out_dir : ".";
-    char *byok = NULL, *manifest = NULL;
-    const uint8_t *data;
-    size_t len;
-    kt_txn *txn = NULL;
     world_key key;
-    kt_rc rc;
+    bool broken = false;
 
     r->rsa_len = pkg_rsa_modulus_len(k->key);
     r->blob_len = blob->len;
@@ -1254,41 +1254,7 @@ kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const t
                    : blob->len < r->rsa_len + 16 || (blob->len - r->rsa_len) % 8 != 0))
         return kt_fail(e, KT_ECRYPTO, "the wrapped key has %zu bytes, not the expected layout",
                        blob->len);
-    if (t == TRANSFER_AZURE) {
-        if ((rc = pkg_byok_write(k->kid, blob->p, blob->len, GENERATOR, &byok, e)) != KT_OK)
-            return rc;
-        data = (const uint8_t *)byok;
-        len = strlen(byok);
-    } else {
-        data = blob->p;
-        len = blob->len;
-    }
-    kt_sha256(r->package_sha256, data, len);
-    r->package_len = len;
     memset(&key, 0, sizeof key);
     key.info = *info;
-    if ((rc = sign_manifest(m, k, &key, o, t, r->hash, r, &manifest, e)) != KT_OK)
-        goto out;
-    /* The package, the AWS import token, the manifest and the audit entry: one change. */
-    const char *dirs[2] = {dir, p->local};
-    char what[96];
-    bool committed = false;
-    snprintf(what, sizeof what, "package %.80s", base_name(r->package_path));
-    if ((rc = kt_txn_begin(&txn, what, dirs, 2, true, o->report, o->report_ctx, e)) != KT_OK ||
-        (rc = kt_txn_put(txn, 0, base_name(r->package_path), data, len, KT_TXN_NEW, e)) != KT_OK ||
-        (r->token_path[0] != '\0' &&
-         (rc = kt_txn_put(txn, 0, base_name(r->token_path), k->aws->import_token.p,
-                          k->aws->import_token.len, KT_TXN_NEW, e)) != KT_OK) ||
-        (rc = kt_txn_put(txn, 0, base_name(r->manifest_path), manifest, strlen(manifest),
-                         KT_TXN_NEW, e)) != KT_OK ||
-        (rc = stage_package_audit(txn, p, m, k, &key, t, r, e)) != KT_OK)
-        goto out;
-    rc = kt_txn_commit(txn, &committed, e);
-    r->key = *info;
-    r->committed = committed;
-out:
-    kt_txn_free(txn);
-    free(byok);
-    free(manifest);
-    return rc;
+    return package_files(p, m, k, &key, t, o, blob, r, &broken, e);
 }
