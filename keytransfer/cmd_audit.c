@@ -90,23 +90,44 @@ static json_t *entry_json(const world_audit_entry *en)
                      en->knso_signed, "hash", hash);
 }
 
-static int audit_show(int argc, char **argv)
+/* The start of show and verify: options, then the log read and verified (load). noted (NULL
+ * for a command without --head) receives the head hash --head gives, *noted_given whether it was
+ * given. -1 goes on with the log to free, else the exit status. */
+static int open_log(const cli_cmd *cmd, int argc, char **argv, world_info *info,
+                    world_audit_log *log, bool *json, uint8_t noted[WORLD_HASH_LEN],
+                    bool *noted_given)
 {
     cli_args c;
-    world_info info;
-    world_audit_log log;
     kt_err e;
-    int status = cli_parse(&show_cmd, argc, argv, &c);
+    int status = cli_parse(cmd, argc, argv, &c);
 
     if (status >= 0)
         return status;
     const char *kmdata = cli_value(&c, OPT_KMDATA), *file = cli_value(&c, OPT_LOG);
-    bool json = cli_flag(&c, OPT_JSON);
+    const char *noted_hex = noted != NULL ? cli_value(&c, OPT_HEAD) : NULL;
+    *json = cli_flag(&c, OPT_JSON);
+    if (noted_given != NULL)
+        *noted_given = noted_hex != NULL;
     kt_err_clear(&e);
-    kt_rc rc = load(kmdata, file, &info, &log, &e);
+    if (noted_hex != NULL &&
+        (strlen(noted_hex) != 64 || kt_unhex(noted, WORLD_HASH_LEN, noted_hex, &e) != KT_OK)) {
+        cli_args_free(&c);
+        return cli_usage(cmd->name, "--head takes the 64 hex digits of a head hash");
+    }
+    kt_rc rc = load(kmdata, file, info, log, &e);
     cli_args_free(&c);
-    if (rc != KT_OK)
-        return cli_report(&e);
+    return rc == KT_OK ? -1 : cli_report(&e);
+}
+
+static int audit_show(int argc, char **argv)
+{
+    world_info info;
+    world_audit_log log;
+    bool json;
+    int status = open_log(&show_cmd, argc, argv, &info, &log, &json, NULL, NULL);
+
+    if (status >= 0)
+        return status;
     if (json) {
         json_t *list = json_array();
         char head[65], hash[65];
@@ -137,33 +158,19 @@ static int audit_show(int argc, char **argv)
 
 static int audit_verify(int argc, char **argv)
 {
-    cli_args c;
     world_info info;
     world_audit_log log;
-    kt_err e;
-    int status = cli_parse(&verify_cmd, argc, argv, &c);
+    bool json, noted_given;
+    uint8_t noted[WORLD_HASH_LEN];
+    int status = open_log(&verify_cmd, argc, argv, &info, &log, &json, noted, &noted_given);
 
     if (status >= 0)
         return status;
-    const char *kmdata = cli_value(&c, OPT_KMDATA), *file = cli_value(&c, OPT_LOG);
-    const char *noted_hex = cli_value(&c, OPT_HEAD);
-    bool json = cli_flag(&c, OPT_JSON);
-    uint8_t noted[WORLD_HASH_LEN];
-    kt_err_clear(&e);
-    if (noted_hex != NULL &&
-        (strlen(noted_hex) != 64 || kt_unhex(noted, sizeof noted, noted_hex, &e) != KT_OK)) {
-        cli_args_free(&c);
-        return cli_usage(verify_cmd.name, "--head takes the 64 hex digits of a head hash");
-    }
-    kt_rc rc = load(kmdata, file, &info, &log, &e);
-    cli_args_free(&c);
-    if (rc != KT_OK)
-        return cli_report(&e);
     size_t at = 0; /* 1-based position of the noted head, 0 when not found */
-    for (size_t i = 0; noted_hex != NULL && i < log.n && at == 0; i++)
+    for (size_t i = 0; noted_given && i < log.n && at == 0; i++)
         if (kt_ct_equal(log.entries[i].hash, noted, WORLD_HASH_LEN))
             at = i + 1;
-    if (noted_hex != NULL && at == 0) {
+    if (noted_given && at == 0) {
         char now[65];
         kt_hex(now, log.head, WORLD_HASH_LEN);
         cli_note("the log holds %zu entries; its head is %s", log.n, now);
@@ -185,12 +192,12 @@ static int audit_verify(int argc, char **argv)
         json_t *v =
             json_pack("{s:s, s:b, s:i, s:s, s:b}", "format", "keytransfer-audit-verify/1", "ok", 1,
                       "entries", (int)n, "head", head, "complete_history", !begun_late);
-        if (v != NULL && noted_hex != NULL)
+        if (v != NULL && noted_given)
             json_object_set_new(v, "noted_head_entry", json_integer((json_int_t)at));
         return cli_print_json(v);
     }
     printf("Audit log verified: %zu entries, in sequence, chained, signed; head %s\n", n, head);
-    if (noted_hex != NULL)
+    if (noted_given)
         printf("The noted head is entry %zu: %zu entr%s added since.\n", at, n - at,
                n - at == 1 ? "y" : "ies");
     return KT_EXIT_OK;
