@@ -438,6 +438,18 @@ static void print_result(const upload_args *a, const online_upload_result *r)
     printf("Result: SUCCESS\n");
 }
 
+/* The end of an upload that failed before or in sending: the result said (JSON or "Result:
+ * FAILURE"), the plan freed, e reported. */
+static int failed(const upload_args *a, upload_plan *plan, const kt_err *e)
+{
+    if (a->json)
+        print_json(a, plan, NULL, e);
+    else
+        printf("Result: FAILURE\n");
+    plan_free(plan);
+    return cli_report(e);
+}
+
 static int upload(int argc, char **argv, upload_args *a)
 {
     upload_plan plan;
@@ -452,12 +464,7 @@ static int upload(int argc, char **argv, upload_args *a)
     memset(&plan, 0, sizeof plan);
     kt_err_clear(&e);
     if (prepare(a, &plan, &e) != KT_OK) {
-        if (a->json)
-            print_json(a, &plan, NULL, &e);
-        else
-            printf("Result: FAILURE\n");
-        plan_free(&plan);
-        return cli_report(&e);
+        return failed(a, &plan, &e);
     }
     char ops[96], host[ONLINE_HOST_MAX + 1];
     const char *kty = pkg_kv_kty_for(plan.pkg.m.key_type);
@@ -504,12 +511,7 @@ static int upload(int argc, char **argv, upload_args *a)
 
     /* 4. output */
     if (rc != KT_OK) {
-        if (a->json)
-            print_json(a, &plan, NULL, &e);
-        else
-            printf("Result: FAILURE\n");
-        plan_free(&plan);
-        return cli_report(&e);
+        return failed(a, &plan, &e);
     }
     if (a->json) {
         status = print_json(a, &plan, &res, &e);
