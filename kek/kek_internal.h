@@ -36,4 +36,8 @@ KT_MUST kt_rc kek_state_path(const char *state, const char *name, char *out, siz
 kt_rc kek_state_pin(void *ctx, unsigned no, const char *card_path, bool is_new, kt_secbuf *pin,
                     kt_err *e);
 
+/* KT_OK when no key of the vault is called name (kek_vault_lookup); KT_EEXIST when one is: this
+ * emulator makes no new versions of a key. */
+KT_MUST kt_rc kek_vault_name_free(kek_cloud *c, const char *name, kt_err *e);
+
 #endif

@@ -816,8 +816,6 @@ static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq, k
     kek_cloud *c = s->cloud;
     kek_import_body body;
     kek_imported imp;
-    kek_stored_kind kind;
-    world_key_info have;
     world_key_type type = 0;
     char curve[WORLD_KEY_CURVE_MAX + 1] = "", ident[WORLD_KEY_IDENT_MAX + 1];
     json_t *meta = NULL, *ops = NULL;
@@ -839,14 +837,8 @@ static void do_import(kek_rest *s, const route *r, const kek_rest_request *rq, k
                      c->vault);
         goto out;
     }
-    if (kek_vault_lookup(c, r->name, &kind, &have, &e) != KT_OK) {
+    if (kek_vault_name_free(c, r->name, &e) != KT_OK) {
         answer_rc(rs, &e);
-        goto out;
-    }
-    if (kind != KEK_STORED_NONE) {
-        answer_error(rs, 409, "Conflict",
-                     "a key named %s exists; this emulator does not make new versions of a key",
-                     r->name);
         goto out;
     }
     if (peek(c, &body.byok, &type, curve, sizeof curve, &e) != KT_OK) {
@@ -962,15 +954,8 @@ static void do_create(kek_rest *s, const route *r, const kek_rest_request *rq, k
         answer_error(rs, 500, "InternalError", "out of memory");
         goto out;
     }
-    kek_stored_kind kind;
-    if (kek_vault_lookup(c, r->name, &kind, &info, &e) != KT_OK) {
+    if (kek_vault_name_free(c, r->name, &e) != KT_OK) {
         answer_rc(rs, &e);
-        goto out;
-    }
-    if (kind != KEK_STORED_NONE) {
-        answer_error(rs, 409, "Conflict",
-                     "a key named %s exists; this emulator does not make new versions of a key",
-                     r->name);
         goto out;
     }
     if (kek_meta_write(c, ident, meta, &e) != KT_OK ||

@@ -186,12 +186,25 @@ kt_rc kek_vault_lookup(kek_cloud *c, const char *name, kek_stored_kind *kind, wo
     return KT_OK;
 }
 
+kt_rc kek_vault_name_free(kek_cloud *c, const char *name, kt_err *e)
+{
+    kek_stored_kind kind;
+    world_key_info have;
+    kt_rc rc;
+
+    if ((rc = kek_vault_lookup(c, name, &kind, &have, e)) != KT_OK)
+        return rc;
+    if (kind != KEK_STORED_NONE)
+        return kt_fail(e, KT_EEXIST,
+                       "a key named %s exists; this emulator does not make new versions of a key",
+                       name);
+    return KT_OK;
+}
+
 kt_rc kek_vault_create_kek(kek_cloud *c, const char *name, unsigned bits, world_key_info *info,
                            kt_err *e)
 {
     char ident[WORLD_KEY_IDENT_MAX + 1];
-    kek_stored_kind kind;
-    world_key_info have;
     kt_rc rc;
 
     if ((rc = pkg_key_name_check("key name", name, e)) ||
@@ -199,12 +212,8 @@ kt_rc kek_vault_create_kek(kek_cloud *c, const char *name, unsigned bits, world_
         return rc;
     if (bits != 2048 && bits != 3072 && bits != 4096)
         return kt_fail(e, KT_EFORMAT, "a KEK is RSA of 2048, 3072 or 4096 bits, not %u", bits);
-    if ((rc = kek_vault_lookup(c, name, &kind, &have, e)) != KT_OK)
+    if ((rc = kek_vault_name_free(c, name, e)) != KT_OK)
         return rc;
-    if (kind != KEK_STORED_NONE)
-        return kt_fail(e, KT_EEXIST,
-                       "a key named %s exists; this emulator does not make new versions of a key",
-                       name);
     world_acl acl = {.ngroups = 1, .groups = {{.actions = WORLD_ACT_IMPORT_UNWRAP}}};
     world_key_gen_opts g = {.type = WORLD_KEY_RSA,
                             .bits = bits,

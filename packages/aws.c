@@ -18,40 +18,31 @@
 
 #define WHAT "AWS get-parameters-for-import output"
 
-static const struct wrapping {
-    pkg_aws_wrapping w;
-    const char *name;
-    pkg_oaep_hash hash;
-    bool direct;
-} wrappings[] = {
-    {PKG_AWS_RSAES_OAEP_SHA_1, "RSAES_OAEP_SHA_1", PKG_OAEP_SHA1, true},
-    {PKG_AWS_RSAES_OAEP_SHA_256, "RSAES_OAEP_SHA_256", PKG_OAEP_SHA256, true},
-    {PKG_AWS_RSA_AES_KEY_WRAP_SHA_1, "RSA_AES_KEY_WRAP_SHA_1", PKG_OAEP_SHA1, false},
-    {PKG_AWS_RSA_AES_KEY_WRAP_SHA_256, "RSA_AES_KEY_WRAP_SHA_256", PKG_OAEP_SHA256, false},
+static const pkg_wrapping wrappings[] = {
+    {PKG_AWS_RSAES_OAEP_SHA_1, "RSAES_OAEP_SHA_1", 0, PKG_OAEP_SHA1, true},
+    {PKG_AWS_RSAES_OAEP_SHA_256, "RSAES_OAEP_SHA_256", 0, PKG_OAEP_SHA256, true},
+    {PKG_AWS_RSA_AES_KEY_WRAP_SHA_1, "RSA_AES_KEY_WRAP_SHA_1", 0, PKG_OAEP_SHA1, false},
+    {PKG_AWS_RSA_AES_KEY_WRAP_SHA_256, "RSA_AES_KEY_WRAP_SHA_256", 0, PKG_OAEP_SHA256, false},
 };
 #define NWRAPPINGS (sizeof wrappings / sizeof wrappings[0])
 
-static const struct wrapping *wrapping_of(pkg_aws_wrapping w)
+static const pkg_wrapping *wrapping_of(pkg_aws_wrapping w)
 {
-    for (size_t i = 0; i < NWRAPPINGS; i++)
-        if (wrappings[i].w == w)
-            return &wrappings[i];
-    return NULL;
+    return pkg_wrapping_by_id(wrappings, NWRAPPINGS, (int)w);
 }
 
 const char *pkg_aws_wrapping_name(pkg_aws_wrapping w)
 {
-    const struct wrapping *x = wrapping_of(w);
-    return x != NULL ? x->name : "?";
+    return pkg_wrapping_name(wrappings, NWRAPPINGS, (int)w);
 }
 
 kt_rc pkg_aws_wrapping_parse(const char *s, pkg_aws_wrapping *w, kt_err *e)
 {
-    for (size_t i = 0; i < NWRAPPINGS; i++)
-        if (strcmp(s, wrappings[i].name) == 0) {
-            *w = wrappings[i].w;
-            return KT_OK;
-        }
+    const pkg_wrapping *x = pkg_wrapping_by_name(wrappings, NWRAPPINGS, s);
+    if (x != NULL) {
+        *w = (pkg_aws_wrapping)x->id;
+        return KT_OK;
+    }
     char q[KT_QUOTE_SIZE];
     kt_quote(q, sizeof q, s, strlen(s));
     return kt_fail(e, KT_EUSAGE,
@@ -63,14 +54,12 @@ kt_rc pkg_aws_wrapping_parse(const char *s, pkg_aws_wrapping *w, kt_err *e)
 
 pkg_oaep_hash pkg_aws_wrapping_hash(pkg_aws_wrapping w)
 {
-    const struct wrapping *x = wrapping_of(w);
-    return x != NULL ? x->hash : PKG_OAEP_SHA256;
+    return pkg_wrapping_hash(wrappings, NWRAPPINGS, (int)w);
 }
 
 bool pkg_aws_wrapping_is_direct(pkg_aws_wrapping w)
 {
-    const struct wrapping *x = wrapping_of(w);
-    return x != NULL && x->direct;
+    return pkg_wrapping_is_direct(wrappings, NWRAPPINGS, (int)w);
 }
 
 pkg_aws_wrapping pkg_aws_wrapping_default(const char *key_type)
@@ -286,7 +275,7 @@ static size_t oaep_capacity(EVP_PKEY *kek, pkg_oaep_hash h)
 kt_rc pkg_aws_wrap(EVP_PKEY *kek, pkg_aws_wrapping w, const uint8_t *material, size_t len,
                    kt_buf *out, kt_err *e)
 {
-    const struct wrapping *x = wrapping_of(w);
+    const pkg_wrapping *x = wrapping_of(w);
 
     memset(out, 0, sizeof *out);
     if (x == NULL)
@@ -304,7 +293,7 @@ kt_rc pkg_aws_wrap(EVP_PKEY *kek, pkg_aws_wrapping w, const uint8_t *material, s
 kt_rc pkg_aws_unwrap(EVP_PKEY *kek, pkg_aws_wrapping w, const uint8_t *blob, size_t len,
                      kt_secbuf *out, kt_err *e)
 {
-    const struct wrapping *x = wrapping_of(w);
+    const pkg_wrapping *x = wrapping_of(w);
 
     memset(out, 0, sizeof *out);
     if (x == NULL)

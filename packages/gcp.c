@@ -19,13 +19,7 @@
 
 #define WHAT "Cloud KMS import job"
 
-static const struct method {
-    pkg_gcp_method m;
-    const char *name;
-    unsigned bits;
-    pkg_oaep_hash hash;
-    bool direct;
-} methods[] = {
+static const pkg_wrapping methods[] = {
     {PKG_GCP_RSA_OAEP_3072_SHA1_AES_256, "RSA_OAEP_3072_SHA1_AES_256", 3072, PKG_OAEP_SHA1, false},
     {PKG_GCP_RSA_OAEP_4096_SHA1_AES_256, "RSA_OAEP_4096_SHA1_AES_256", 4096, PKG_OAEP_SHA1, false},
     {PKG_GCP_RSA_OAEP_3072_SHA256_AES_256, "RSA_OAEP_3072_SHA256_AES_256", 3072, PKG_OAEP_SHA256,
@@ -37,27 +31,23 @@ static const struct method {
 };
 #define NMETHODS (sizeof methods / sizeof methods[0])
 
-static const struct method *method_of(pkg_gcp_method m)
+static const pkg_wrapping *method_of(pkg_gcp_method m)
 {
-    for (size_t i = 0; i < NMETHODS; i++)
-        if (methods[i].m == m)
-            return &methods[i];
-    return NULL;
+    return pkg_wrapping_by_id(methods, NMETHODS, (int)m);
 }
 
 const char *pkg_gcp_method_name(pkg_gcp_method m)
 {
-    const struct method *x = method_of(m);
-    return x != NULL ? x->name : "?";
+    return pkg_wrapping_name(methods, NMETHODS, (int)m);
 }
 
 kt_rc pkg_gcp_method_parse(const char *s, pkg_gcp_method *m, kt_err *e)
 {
-    for (size_t i = 0; i < NMETHODS; i++)
-        if (strcmp(s, methods[i].name) == 0) {
-            *m = methods[i].m;
-            return KT_OK;
-        }
+    const pkg_wrapping *x = pkg_wrapping_by_name(methods, NMETHODS, s);
+    if (x != NULL) {
+        *m = (pkg_gcp_method)x->id;
+        return KT_OK;
+    }
     char q[KT_QUOTE_SIZE];
     kt_quote(q, sizeof q, s, strlen(s));
     return kt_fail(e, KT_EFORMAT,
@@ -68,20 +58,18 @@ kt_rc pkg_gcp_method_parse(const char *s, pkg_gcp_method *m, kt_err *e)
 
 unsigned pkg_gcp_method_bits(pkg_gcp_method m)
 {
-    const struct method *x = method_of(m);
+    const pkg_wrapping *x = method_of(m);
     return x != NULL ? x->bits : 0;
 }
 
 pkg_oaep_hash pkg_gcp_method_hash(pkg_gcp_method m)
 {
-    const struct method *x = method_of(m);
-    return x != NULL ? x->hash : PKG_OAEP_SHA256;
+    return pkg_wrapping_hash(methods, NMETHODS, (int)m);
 }
 
 bool pkg_gcp_method_is_direct(pkg_gcp_method m)
 {
-    const struct method *x = method_of(m);
-    return x != NULL && x->direct;
+    return pkg_wrapping_is_direct(methods, NMETHODS, (int)m);
 }
 
 kt_rc pkg_gcp_check(pkg_gcp_method m, const char *key_type, unsigned bits, const char *curve,
@@ -309,7 +297,7 @@ out:
 kt_rc pkg_gcp_wrap(EVP_PKEY *kek, pkg_gcp_method m, const uint8_t *material, size_t len,
                    kt_buf *out, kt_err *e)
 {
-    const struct method *x = method_of(m);
+    const pkg_wrapping *x = method_of(m);
     size_t k = pkg_rsa_modulus_len(kek);
 
     memset(out, 0, sizeof *out);

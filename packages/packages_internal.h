@@ -1,7 +1,7 @@
 /*
  * packages_internal.h - helpers shared by the files of packages/ and not part of its face:
  * character-class checks, strict lower-case hex, standard base64
- * (x5c) and the ISO 8601 time stamps of the payloads.
+ * (x5c), the ISO 8601 time stamps of the payloads and the table of a cloud's wrappings.
  */
 #ifndef KT_PKG_INTERNAL_H
 #define KT_PKG_INTERNAL_H
@@ -41,5 +41,26 @@ bool pkg_is_p384(const EVP_PKEY *k);
 
 /* Upper-case ASCII letters folded to lower case: for comparisons that ignore case. */
 bool pkg_equal_nocase(const char *a, const char *b);
+
+/* One wrapping a cloud's import takes (an AWS wrapping algorithm, a Cloud KMS import method):
+ * its value in the public enum, its name, the RSA size of wrapping key it requires (0: any), the
+ * RSA-OAEP hash, and whether the material goes directly into one RSA-OAEP block (else
+ * CKM_RSA_AES_KEY_WRAP). aws.c and gcp.c each hold a table of them. */
+typedef struct pkg_wrapping {
+    int id;
+    const char *name;
+    unsigned bits;
+    pkg_oaep_hash hash;
+    bool direct;
+} pkg_wrapping;
+
+/* The entry of the table t[0..n-1] with that id, or with exactly that name; NULL when none. */
+const pkg_wrapping *pkg_wrapping_by_id(const pkg_wrapping *t, size_t n, int id);
+const pkg_wrapping *pkg_wrapping_by_name(const pkg_wrapping *t, size_t n, const char *name);
+
+/* What the entry with that id says; for an id not in the table: "?", SHA-256, not direct. */
+const char *pkg_wrapping_name(const pkg_wrapping *t, size_t n, int id);
+pkg_oaep_hash pkg_wrapping_hash(const pkg_wrapping *t, size_t n, int id);
+bool pkg_wrapping_is_direct(const pkg_wrapping *t, size_t n, int id);
 
 #endif

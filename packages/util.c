@@ -1,7 +1,8 @@
 /*
  * util.c - small helpers shared inside packages/ (packages_internal.h): character classes, strict
  * lower-case hex, strict standard base64 (the x5c encoding of RFC 7515 §4.1.6, through libsodium's
- * constant-time codec) and the UTC time stamps of the payloads.
+ * constant-time codec), the UTC time stamps of the payloads and the look-ups in a cloud's table
+ * of wrappings.
  */
 #include "packages_internal.h"
 
@@ -235,4 +236,38 @@ bool pkg_is_p384(const EVP_PKEY *k)
         return false;
     }
     return strcmp(group, "secp384r1") == 0;
+}
+
+const pkg_wrapping *pkg_wrapping_by_id(const pkg_wrapping *t, size_t n, int id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].id == id)
+            return &t[i];
+    return NULL;
+}
+
+const pkg_wrapping *pkg_wrapping_by_name(const pkg_wrapping *t, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, t[i].name) == 0)
+            return &t[i];
+    return NULL;
+}
+
+const char *pkg_wrapping_name(const pkg_wrapping *t, size_t n, int id)
+{
+    const pkg_wrapping *x = pkg_wrapping_by_id(t, n, id);
+    return x != NULL ? x->name : "?";
+}
+
+pkg_oaep_hash pkg_wrapping_hash(const pkg_wrapping *t, size_t n, int id)
+{
+    const pkg_wrapping *x = pkg_wrapping_by_id(t, n, id);
+    return x != NULL ? x->hash : PKG_OAEP_SHA256;
+}
+
+bool pkg_wrapping_is_direct(const pkg_wrapping *t, size_t n, int id)
+{
+    const pkg_wrapping *x = pkg_wrapping_by_id(t, n, id);
+    return x != NULL && x->direct;
 }

@@ -72,46 +72,60 @@ static bool is_lower_or_digit(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+static bool is_ident_char(char c)
+{
+    return is_lower_or_digit(c) || c == '-';
+}
+
+static bool is_printable_ascii(char c)
+{
+    return (unsigned char)c >= 0x20 && (unsigned char)c <= 0x7e;
+}
+
+/* The rule every name keeps: 1 to max characters ("WHAT is 1 to MAX characters, not N"), each of
+ * them one that ok accepts. *bad is the index of the first one it refuses, or the length. */
+static kt_rc name_scan(const char *s, int max, const char *what, bool (*ok)(char), size_t *bad,
+                       kt_err *e)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n < 1 || n > (size_t)max)
+        return kt_fail(e, KT_EUSAGE, "%s is 1 to %d characters, not %zu", what, max, n);
+    for (*bad = 0; *bad < n && ok(s[*bad]); (*bad)++)
+        ;
+    return KT_OK;
+}
+
 kt_rc world_key_check_app(const char *app, kt_err *e)
 {
-    size_t n = app != NULL ? strlen(app) : 0;
-    if (n < 1 || n > WORLD_KEY_APP_MAX)
-        return kt_fail(e, KT_EUSAGE, "an application name is 1 to %d characters, not %zu",
-                       WORLD_KEY_APP_MAX, n);
-    for (size_t i = 0; i < n; i++)
-        if (!is_lower_or_digit(app[i]))
-            return kt_fail(e, KT_EUSAGE,
-                           "application name '%s': only lower-case letters and digits are allowed",
-                           app);
-    return KT_OK;
+    size_t bad;
+    kt_rc rc = name_scan(app, WORLD_KEY_APP_MAX, "an application name", is_lower_or_digit, &bad, e);
+    if (rc == KT_OK && app[bad] != '\0')
+        rc = kt_fail(e, KT_EUSAGE,
+                     "application name '%s': only lower-case letters and digits are allowed", app);
+    return rc;
 }
 
 kt_rc world_key_check_ident(const char *ident, kt_err *e)
 {
-    size_t n = ident != NULL ? strlen(ident) : 0;
-    if (n < 1 || n > WORLD_KEY_IDENT_MAX)
-        return kt_fail(e, KT_EUSAGE, "a key identifier is 1 to %d characters, not %zu",
-                       WORLD_KEY_IDENT_MAX, n);
-    for (size_t i = 0; i < n; i++)
-        if (!is_lower_or_digit(ident[i]) && ident[i] != '-')
-            return kt_fail(e, KT_EUSAGE,
-                           "key identifier '%s': only digits, lower-case letters and hyphens are "
-                           "allowed (as nShield requires)",
-                           ident);
-    return KT_OK;
+    size_t bad;
+    kt_rc rc = name_scan(ident, WORLD_KEY_IDENT_MAX, "a key identifier", is_ident_char, &bad, e);
+    if (rc == KT_OK && ident[bad] != '\0')
+        rc = kt_fail(e, KT_EUSAGE,
+                     "key identifier '%s': only digits, lower-case letters and hyphens are "
+                     "allowed (as nShield requires)",
+                     ident);
+    return rc;
 }
 
 kt_rc world_key_check_plainname(const char *plainname, kt_err *e)
 {
-    size_t n = plainname != NULL ? strlen(plainname) : 0;
-    if (n < 1 || n > WORLD_KEY_PLAINNAME_MAX)
-        return kt_fail(e, KT_EUSAGE, "a key's plain name is 1 to %d characters, not %zu",
-                       WORLD_KEY_PLAINNAME_MAX, n);
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)plainname[i] < 0x20 || (unsigned char)plainname[i] > 0x7e)
-            return kt_fail(e, KT_EUSAGE,
-                           "a key's plain name is printable ASCII; character %zu is not", i + 1);
-    return KT_OK;
+    size_t bad;
+    kt_rc rc = name_scan(plainname, WORLD_KEY_PLAINNAME_MAX, "a key's plain name",
+                         is_printable_ascii, &bad, e);
+    if (rc == KT_OK && plainname[bad] != '\0')
+        rc = kt_fail(e, KT_EUSAGE, "a key's plain name is printable ASCII; character %zu is not",
+                     bad + 1);
+    return rc;
 }
 
 kt_rc world_key_curve(const char *name, const char **canonical, unsigned *bits, kt_err *e)
