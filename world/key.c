@@ -97,7 +97,7 @@ static kt_rc name_scan(const char *s, int max, const char *what, bool (*ok)(char
 
 kt_rc world_key_check_app(const char *app, kt_err *e)
 {
-    size_t bad;
+    size_t bad = 0;
     kt_rc rc = name_scan(app, WORLD_KEY_APP_MAX, "an application name", is_lower_or_digit, &bad, e);
     if (rc == KT_OK && app[bad] != '\0')
         rc = kt_fail(e, KT_EUSAGE,
@@ -107,7 +107,7 @@ kt_rc world_key_check_app(const char *app, kt_err *e)
 
 kt_rc world_key_check_ident(const char *ident, kt_err *e)
 {
-    size_t bad;
+    size_t bad = 0;
     kt_rc rc = name_scan(ident, WORLD_KEY_IDENT_MAX, "a key identifier", is_ident_char, &bad, e);
     if (rc == KT_OK && ident[bad] != '\0')
         rc = kt_fail(e, KT_EUSAGE,
@@ -119,7 +119,7 @@ kt_rc world_key_check_ident(const char *ident, kt_err *e)
 
 kt_rc world_key_check_plainname(const char *plainname, kt_err *e)
 {
-    size_t bad;
+    size_t bad = 0;
     kt_rc rc = name_scan(plainname, WORLD_KEY_PLAINNAME_MAX, "a key's plain name",
                          is_printable_ascii, &bad, e);
     if (rc == KT_OK && plainname[bad] != '\0')
