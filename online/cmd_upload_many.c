@@ -176,11 +176,18 @@ static void job_done(void *ctx, size_t i, int status, char *out, char *err)
         return;
     }
     it->status = status;
-    /* The child's --json answer, read by the one strict parser; anything else is a failure. */
+    /* The child's --json answer, read by the one strict parser: an object of its format, else
+     * the upload counts as failed. */
     it->json = NULL;
     if (out != NULL && kt_json_parse((const uint8_t *)out, strlen(out), ONLINE_BODY_MAX, &it->json,
                                      &ignored) != KT_OK)
         it->json = NULL;
+    const char *format = json_string_value(json_object_get(it->json, "format"));
+    if (it->json != NULL &&
+        (format == NULL || strcmp(format, "keytransfer-online-upload/1") != 0)) {
+        json_decref(it->json);
+        it->json = NULL;
+    }
     if (it->json == NULL)
         it->json =
             json_pack("{s:s, s:s, s:s, s:s, s:i}", "format", "keytransfer-online-upload/1",
