@@ -664,68 +664,87 @@ static kt_rc recovered(int jfd, const char *jdir, const char *id, const char *na
     return rc;
 }
 
-/* Finishes a committed change from its commit record. */
-static kt_rc roll_forward(int jfd, const char *jdir, const char *id, kt_txn_report_fn report,
-                          void *ctx, kt_err *e)
+/* Reads and decodes the commit (or intent) record of change id in jfd into r, its file name into
+ * name. On an error r is empty; a record that cannot be decoded is named as the change that
+ * cannot be finished (or undone). */
+static kt_rc load_record(int jfd, const char *jdir, const char *id, bool commit,
+                         char name[NAME_MAX + 1], struct record *r, kt_err *e)
 {
-    char name[NAME_MAX + 1];
     kt_buf raw = {0};
-    struct record r;
-    int fds[DIRS_MAX];
     kt_rc rc;
 
-    record_name(name, id, true);
+    memset(r, 0, sizeof *r);
+    record_name(name, id, commit);
     if ((rc = read_record(jfd, jdir, name, &raw, e)) != KT_OK)
         return rc;
-    rc = decode(&raw, true, id, &r, e);
+    rc = decode(&raw, commit, id, r, e);
     kt_buf_free(&raw);
     if (rc != KT_OK) {
-        kt_err_prefix(e, "cannot finish the interrupted change recorded in '%s/%s'", jdir, name);
-        record_free(&r);
-        return rc;
+        kt_err_prefix(e, "cannot %s the interrupted change recorded in '%s/%s'",
+                      commit ? "finish" : "undo", jdir, name);
+        record_free(r);
     }
-    if ((rc = open_record_dirs(jfd, &r, false, fds, e)) == KT_OK) {
-        for (size_t i = 0; rc == KT_OK && i < r.nents; i++)
-            rc = publish(fds[r.ents[i].dir], r.ents[i].dir == 0 ? jdir : r.dirs[r.ents[i].dir],
-                         &r.ents[i], id, e);
-        for (size_t i = 1; rc == KT_OK && i < r.ndirs; i++)
-            rc = sync_dir(fds[i], r.dirs[i], e);
-    }
-    close_record_dirs(&r, fds);
-    rc = recovered(jfd, jdir, id, name, r.what, true, rc, report, ctx, e);
-    record_free(&r);
     return rc;
 }
 
-/* Undoes a change that never reached its commit point. */
-static kt_rc roll_back(int jfd, const char *jdir, const char *id, kt_txn_report_fn report,
-                       void *ctx, kt_err *e)
+/* Finishes a committed change from its commit record r: every entry published, its folders
+ * synced. */
+static kt_rc roll_forward(int jfd, const char *jdir, const char *id, const struct record *r,
+                          kt_err *e)
 {
-    char name[NAME_MAX + 1];
-    kt_buf raw = {0};
-    struct record r;
     int fds[DIRS_MAX];
     kt_rc rc;
 
-    record_name(name, id, false);
-    if (read_record(jfd, jdir, name, &raw, e) != KT_OK || decode(&raw, false, id, &r, e) != KT_OK) {
-        /* Records are written whole before they are named, so this is damage; the staged
-         * names it could name elsewhere are unknown, those in this folder are not. */
-        record_free(&r);
-        memset(&r, 0, sizeof r);
-        snprintf(r.what, sizeof r.what, "an unreadable change");
+    if ((rc = open_record_dirs(jfd, r, false, fds, e)) == KT_OK) {
+        for (size_t i = 0; rc == KT_OK && i < r->nents; i++)
+            rc = publish(fds[r->ents[i].dir], r->ents[i].dir == 0 ? jdir : r->dirs[r->ents[i].dir],
+                         &r->ents[i], id, e);
+        for (size_t i = 1; rc == KT_OK && i < r->ndirs; i++)
+            rc = sync_dir(fds[i], r->dirs[i], e);
     }
-    kt_buf_free(&raw);
-    kt_err_clear(e);
-    rc = r.ndirs > 0 ? open_record_dirs(jfd, &r, true, fds, e) : KT_OK;
-    if (r.ndirs == 0)
+    close_record_dirs(r, fds);
+    return rc;
+}
+
+/* Undoes a change that never reached its commit point, from its intent record r (empty when it
+ * was unreadable: then what was staged in jdir). */
+static kt_rc roll_back(int jfd, const char *jdir, const char *id, const struct record *r, kt_err *e)
+{
+    int fds[DIRS_MAX];
+    kt_rc rc;
+
+    rc = r->ndirs > 0 ? open_record_dirs(jfd, r, true, fds, e) : KT_OK;
+    if (r->ndirs == 0)
         rc = unstage_all(jfd, jdir, id, e);
-    for (size_t i = 0; rc == KT_OK && i < r.ndirs; i++)
+    for (size_t i = 0; rc == KT_OK && i < r->ndirs; i++)
         if (fds[i] >= 0)
-            rc = unstage_all(fds[i], i == 0 ? jdir : r.dirs[i], id, e);
-    if (r.ndirs > 0)
-        close_record_dirs(&r, fds);
-    rc = recovered(jfd, jdir, id, name, r.what, false, rc, report, ctx, e);
+            rc = unstage_all(fds[i], i == 0 ? jdir : r->dirs[i], id, e);
+    if (r->ndirs > 0)
+        close_record_dirs(r, fds);
+    return rc;
+}
+
+/* Recovers change id: finished from its commit record when it was committed, else undone. */
+static kt_rc recover_change(int jfd, const char *jdir, const char *id, bool committed,
+                            kt_txn_report_fn report, void *ctx, kt_err *e)
+{
+    char name[NAME_MAX + 1];
+    struct record r;
+    kt_rc rc = load_record(jfd, jdir, id, committed, name, &r, e);
+
+    if (committed) {
+        if (rc != KT_OK)
+            return rc;
+        rc = roll_forward(jfd, jdir, id, &r, e);
+    } else {
+        if (rc != KT_OK)
+            /* Records are written whole before they are named, so this is damage; the staged
+             * names it could name elsewhere are unknown, those in this folder are not. */
+            snprintf(r.what, sizeof r.what, "an unreadable change");
+        kt_err_clear(e);
+        rc = roll_back(jfd, jdir, id, &r, e);
+    }
+    rc = recovered(jfd, jdir, id, name, r.what, committed, rc, report, ctx, e);
     record_free(&r);
     return rc;
 }
@@ -798,8 +817,7 @@ static kt_rc recover_locked(int jfd, const char *jdir, kt_txn_report_fn report, 
     }
     closedir(d);
     for (size_t i = 0; rc == KT_OK && i < n; i++)
-        rc = committed[i] ? roll_forward(jfd, jdir, ids[i], report, ctx, e)
-                          : roll_back(jfd, jdir, ids[i], report, ctx, e);
+        rc = recover_change(jfd, jdir, ids[i], committed[i], report, ctx, e);
     free(ids);
     free(committed);
     return rc;

@@ -45,6 +45,22 @@ static kt_rc check_schema(const json_t *root, const char *want, const char *othe
     return kt_fail(e, KT_EFORMAT, "%s: schema \"%s\" is not %s", what, q, want);
 }
 
+/* A payload's JSON, within the cap: its schema first (check_schema), then no member but keys.
+ * *root (NULL on entry) is the caller's to json_decref on every path. */
+static kt_rc open_payload(const uint8_t *in, size_t len, const char *want, const char *other,
+                          const char *const *keys, const char *what, json_t **root, kt_err *e)
+{
+    kt_rc rc = kt_json_parse(in, len, PKG_JWS_PAYLOAD_MAX, root, e);
+
+    if (rc != KT_OK) {
+        kt_err_prefix(e, "%s", what);
+        return rc;
+    }
+    if ((rc = check_schema(*root, want, other, what, e)) != KT_OK)
+        return rc;
+    return kt_json_only_keys(*root, keys, what, e);
+}
+
 /* A string member of 1..max characters matching the class check (or NULL for none). */
 static kt_rc get_str(const json_t *obj, const char *key, const char *what, size_t max,
                      const char **out, kt_err *e)
@@ -61,29 +77,34 @@ static kt_rc get_str(const json_t *obj, const char *key, const char *what, size_
     return KT_OK;
 }
 
+/* A string member, and the label "what: key" that the parser of its text names it by. */
+static kt_rc get_labelled(const json_t *obj, const char *key, const char *what, const char **s,
+                          char label[96], kt_err *e)
+{
+    kt_rc rc = kt_json_get_string(obj, key, what, s, e);
+
+    if (rc == KT_OK)
+        snprintf(label, 96, "%s: %s", what, key);
+    return rc;
+}
+
 static kt_rc get_hash(const json_t *obj, const char *key, const char *what, uint8_t out[32],
                       kt_err *e)
 {
     const char *s;
     char label[96];
-    kt_rc rc = kt_json_get_string(obj, key, what, &s, e);
+    kt_rc rc = get_labelled(obj, key, what, &s, label, e);
 
-    if (rc != KT_OK)
-        return rc;
-    snprintf(label, sizeof label, "%s: %s", what, key);
-    return pkg_unhex_lower(out, 32, s, label, e);
+    return rc != KT_OK ? rc : pkg_unhex_lower(out, 32, s, label, e);
 }
 
 static kt_rc get_time(const json_t *obj, const char *key, const char *what, uint64_t *t, kt_err *e)
 {
     const char *s;
     char label[96];
-    kt_rc rc = kt_json_get_string(obj, key, what, &s, e);
+    kt_rc rc = get_labelled(obj, key, what, &s, label, e);
 
-    if (rc != KT_OK)
-        return rc;
-    snprintf(label, sizeof label, "%s: %s", what, key);
-    return pkg_time_parse(s, label, t, e);
+    return rc != KT_OK ? rc : pkg_time_parse(s, label, t, e);
 }
 
 static kt_rc check_token(const char *s, size_t max, const char *extra, const char *what,
@@ -97,6 +118,40 @@ static kt_rc check_token(const char *s, size_t max, const char *extra, const cha
         return kt_fail(e, KT_EFORMAT, "%s: %s may hold only letters, digits and %s", what, key,
                        strcmp(extra, "-") == 0 ? "'-'" : "'_' and '-'");
     return KT_OK;
+}
+
+/* How many entries the list member key may hold: min (0 or 1) to max, each a noun. */
+static kt_rc check_count(size_t n, size_t min, size_t max, const char *what, const char *key,
+                         const char *noun, kt_err *e)
+{
+    if (n >= min && n <= max)
+        return KT_OK;
+    if (min == 0)
+        return kt_fail(e, KT_EFORMAT, "%s: %s may list at most %zu %s", what, key, max, noun);
+    return kt_fail(e, KT_EFORMAT, "%s: %s must list %zu to %zu %s", what, key, min, max, noun);
+}
+
+/* A JSON array of the n strings at base, base + stride, ... (a struct's fixed-size strings). */
+static json_t *string_array(const char *base, size_t stride, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        if (json_array_append_new(a, json_string(base + i * stride)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+/* The payload o with its members set (set: every set succeeded; else memory ran out), the last
+ * member of both payloads, "created", added, into its JSON text. */
+static kt_rc finish(json_t *o, bool set, const char *created, char **json, kt_err *e)
+{
+    if (!set || json_object_set_new(o, "created", json_string(created)) != 0)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    return kt_json_dump(o, false, json, e);
 }
 
 /* Adds key: hex(h) to obj. */
@@ -149,9 +204,9 @@ static kt_rc kek_fields_check(const pkg_kek_payload *p, kt_err *e)
         return rc;
     if (p->key_size < 1 || p->key_size > PKG_KEY_SIZE_MAX)
         return kt_fail(e, KT_EFORMAT, "%s: key_size must be 1 to %d", KEK_WHAT, PKG_KEY_SIZE_MAX);
-    if (p->n_key_ops > PKG_KEY_OPS_MAX)
-        return kt_fail(e, KT_EFORMAT, "%s: key_ops may list at most %d operations", KEK_WHAT,
-                       PKG_KEY_OPS_MAX);
+    if ((rc = check_count(p->n_key_ops, 0, PKG_KEY_OPS_MAX, KEK_WHAT, "key_ops", "operations",
+                          e)) != KT_OK)
+        return rc;
     for (size_t i = 0; i < p->n_key_ops; i++) {
         if ((rc = check_token(p->key_ops[i], PKG_KEY_OP_MAX, "_-", KEK_WHAT, "key_ops entry", e)) !=
             KT_OK)
@@ -185,32 +240,21 @@ kt_rc pkg_kek_payload_build(const pkg_kek_payload *p, char **json, kt_err *e)
     if ((rc = kt_b64url_encode(p->public_key.p, p->public_key.len, &pk, e)) != KT_OK)
         return rc;
     o = json_object();
-    ops = json_array();
-    if (o == NULL || ops == NULL)
-        goto oom;
-    for (size_t i = 0; i < p->n_key_ops; i++) {
-        if (json_array_append_new(ops, json_string(p->key_ops[i])) != 0)
-            goto oom;
-    }
-    if (json_object_set_new(o, "schema", json_string(PKG_KEK_SCHEMA)) != 0 ||
-        json_object_set_new(o, "kid", json_string(p->kid)) != 0 ||
-        json_object_set_new(o, "kty", json_string(p->kty)) != 0 ||
-        json_object_set_new(o, "key_size", json_integer(p->key_size)) != 0 ||
-        json_object_set(o, "key_ops", ops) != 0 ||
-        json_object_set_new(o, "exportable", json_boolean(p->exportable)) != 0 ||
-        json_object_set_new(o, "public_key", json_string(pk)) != 0 ||
-        !set_hex(o, "public_key_sha256", p->public_key_sha256) ||
-        json_object_set_new(o, "module_esn", json_string(p->module_esn)) != 0 ||
-        json_object_set_new(o, "region", json_string(p->region)) != 0 ||
-        !set_hex(o, "world_hash", p->world_hash))
-        goto oom;
-    if (json_object_set_new(o, "created", json_string(created)) != 0)
-        goto oom;
-    rc = kt_json_dump(o, false, json, e);
-    goto done;
-oom:
-    rc = kt_fail(e, KT_ENOMEM, "out of memory");
-done:
+    ops = string_array(p->key_ops[0], sizeof p->key_ops[0], p->n_key_ops);
+    rc = finish(o,
+                o != NULL && ops != NULL &&
+                    json_object_set_new(o, "schema", json_string(PKG_KEK_SCHEMA)) == 0 &&
+                    json_object_set_new(o, "kid", json_string(p->kid)) == 0 &&
+                    json_object_set_new(o, "kty", json_string(p->kty)) == 0 &&
+                    json_object_set_new(o, "key_size", json_integer(p->key_size)) == 0 &&
+                    json_object_set(o, "key_ops", ops) == 0 &&
+                    json_object_set_new(o, "exportable", json_boolean(p->exportable)) == 0 &&
+                    json_object_set_new(o, "public_key", json_string(pk)) == 0 &&
+                    set_hex(o, "public_key_sha256", p->public_key_sha256) &&
+                    json_object_set_new(o, "module_esn", json_string(p->module_esn)) == 0 &&
+                    json_object_set_new(o, "region", json_string(p->region)) == 0 &&
+                    set_hex(o, "world_hash", p->world_hash),
+                created, json, e);
     json_decref(ops);
     json_decref(o);
     free(pk);
@@ -229,6 +273,32 @@ static kt_rc copy_str(char *dst, size_t dstsz, const char *src, const char *what
     return KT_OK;
 }
 
+/* The array member key, a list of min to max strings (check_count), each copied into base,
+ * base + stride, ... of stride bytes; *n counts those copied. */
+static kt_rc get_list(const json_t *root, const char *key, const char *what, size_t min, size_t max,
+                      const char *noun, char *base, size_t stride, size_t *n, kt_err *e)
+{
+    json_t *a;
+    char entry[64];
+    kt_rc rc;
+
+    if ((rc = kt_json_get_array(root, key, what, &a, e)) != KT_OK ||
+        (rc = check_count(json_array_size(a), min, max, what, key, noun, e)) != KT_OK)
+        return rc;
+    snprintf(entry, sizeof entry, "a %s entry", key);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const json_t *v = json_array_get(a, i);
+
+        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+            return kt_fail(e, KT_EFORMAT, "%s: %s[%zu] must be a string", what, key, i);
+        if ((rc = copy_str(base + i * stride, stride, json_string_value(v), what, entry, e)) !=
+            KT_OK)
+            return rc;
+        *n = i + 1;
+    }
+    return KT_OK;
+}
+
 kt_rc pkg_kek_payload_parse(const uint8_t *in, size_t len, pkg_kek_payload *out, kt_err *e)
 {
     static const char *const keys[] = {
@@ -236,17 +306,13 @@ kt_rc pkg_kek_payload_parse(const uint8_t *in, size_t len, pkg_kek_payload *out,
         "key_ops",    "exportable", "public_key", "public_key_sha256",
         "module_esn", "region",     "world_hash", "created",
         NULL};
-    json_t *root = NULL, *ops;
+    json_t *root = NULL;
     const char *s;
     kt_rc rc;
 
     memset(out, 0, sizeof *out);
-    if ((rc = kt_json_parse(in, len, PKG_JWS_PAYLOAD_MAX, &root, e)) != KT_OK) {
-        kt_err_prefix(e, KEK_WHAT);
-        goto done;
-    }
-    if ((rc = check_schema(root, PKG_KEK_SCHEMA, PKG_WORLD_SCHEMA, KEK_WHAT, e)) != KT_OK ||
-        (rc = kt_json_only_keys(root, keys, KEK_WHAT, e)) != KT_OK)
+    if ((rc = open_payload(in, len, PKG_KEK_SCHEMA, PKG_WORLD_SCHEMA, keys, KEK_WHAT, &root, e)) !=
+        KT_OK)
         goto done;
 
     if ((rc = get_str(root, "kid", KEK_WHAT, PKG_KID_MAX, &s, e)) != KT_OK ||
@@ -255,26 +321,9 @@ kt_rc pkg_kek_payload_parse(const uint8_t *in, size_t len, pkg_kek_payload *out,
         (rc = copy_str(out->kty, sizeof out->kty, s, KEK_WHAT, "kty", e)) != KT_OK ||
         (rc = kt_json_get_int(root, "key_size", KEK_WHAT, 1, PKG_KEY_SIZE_MAX, &out->key_size,
                               e)) != KT_OK ||
-        (rc = kt_json_get_array(root, "key_ops", KEK_WHAT, &ops, e)) != KT_OK)
-        goto done;
-    if (json_array_size(ops) > PKG_KEY_OPS_MAX) {
-        rc = kt_fail(e, KT_EFORMAT, "%s: key_ops may list at most %d operations", KEK_WHAT,
-                     PKG_KEY_OPS_MAX);
-        goto done;
-    }
-    for (size_t i = 0; i < json_array_size(ops); i++) {
-        const json_t *v = json_array_get(ops, i);
-
-        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-            rc = kt_fail(e, KT_EFORMAT, "%s: key_ops[%zu] must be a string", KEK_WHAT, i);
-            goto done;
-        }
-        if ((rc = copy_str(out->key_ops[i], sizeof out->key_ops[i], json_string_value(v), KEK_WHAT,
-                           "a key_ops entry", e)) != KT_OK)
-            goto done;
-        out->n_key_ops = i + 1;
-    }
-    if ((rc = kt_json_get_bool(root, "exportable", KEK_WHAT, &out->exportable, e)) != KT_OK ||
+        (rc = get_list(root, "key_ops", KEK_WHAT, 0, PKG_KEY_OPS_MAX, "operations", out->key_ops[0],
+                       sizeof out->key_ops[0], &out->n_key_ops, e)) != KT_OK ||
+        (rc = kt_json_get_bool(root, "exportable", KEK_WHAT, &out->exportable, e)) != KT_OK ||
         (rc = get_str(root, "public_key", KEK_WHAT, (PKG_SPKI_MAX + 2) / 3 * 4, &s, e)) != KT_OK)
         goto done;
     if ((rc = kt_b64url_decode(s, strlen(s), &out->public_key, e)) != KT_OK) {
@@ -310,9 +359,9 @@ static kt_rc world_fields_check(const pkg_world_payload *p, kt_err *e)
         (rc = check_token(p->cipher_suite, PKG_SUITE_MAX, "_-", WORLD_WHAT, "cipher_suite", e)) !=
             KT_OK)
         return rc;
-    if (p->n_module_esns == 0 || p->n_module_esns > PKG_ESNS_MAX)
-        return kt_fail(e, KT_EFORMAT, "%s: module_esns must list 1 to %d modules", WORLD_WHAT,
-                       PKG_ESNS_MAX);
+    if ((rc = check_count(p->n_module_esns, 1, PKG_ESNS_MAX, WORLD_WHAT, "module_esns", "modules",
+                          e)) != KT_OK)
+        return rc;
     for (size_t i = 0; i < p->n_module_esns; i++) {
         if ((rc = pkg_esn_check(p->module_esns[i], WORLD_WHAT ": a module_esns entry", e)) != KT_OK)
             return rc;
@@ -331,26 +380,15 @@ kt_rc pkg_world_payload_build(const pkg_world_payload *p, char **json, kt_err *e
         (rc = pkg_time_format(p->created, created, e)) != KT_OK)
         return rc;
     o = json_object();
-    esns = json_array();
-    if (o == NULL || esns == NULL)
-        goto oom;
-    for (size_t i = 0; i < p->n_module_esns; i++) {
-        if (json_array_append_new(esns, json_string(p->module_esns[i])) != 0)
-            goto oom;
-    }
-    if (json_object_set_new(o, "schema", json_string(PKG_WORLD_SCHEMA)) != 0 ||
-        !set_hex(o, "world_hash", p->world_hash) ||
-        json_object_set_new(o, "region", json_string(p->region)) != 0 ||
-        json_object_set_new(o, "cipher_suite", json_string(p->cipher_suite)) != 0 ||
-        json_object_set(o, "module_esns", esns) != 0)
-        goto oom;
-    if (json_object_set_new(o, "created", json_string(created)) != 0)
-        goto oom;
-    rc = kt_json_dump(o, false, json, e);
-    goto done;
-oom:
-    rc = kt_fail(e, KT_ENOMEM, "out of memory");
-done:
+    esns = string_array(p->module_esns[0], sizeof p->module_esns[0], p->n_module_esns);
+    rc = finish(o,
+                o != NULL && esns != NULL &&
+                    json_object_set_new(o, "schema", json_string(PKG_WORLD_SCHEMA)) == 0 &&
+                    set_hex(o, "world_hash", p->world_hash) &&
+                    json_object_set_new(o, "region", json_string(p->region)) == 0 &&
+                    json_object_set_new(o, "cipher_suite", json_string(p->cipher_suite)) == 0 &&
+                    json_object_set(o, "module_esns", esns) == 0,
+                created, json, e);
     json_decref(esns);
     json_decref(o);
     return rc;
@@ -360,43 +398,23 @@ kt_rc pkg_world_payload_parse(const uint8_t *in, size_t len, pkg_world_payload *
 {
     static const char *const keys[] = {"schema",      "world_hash", "region", "cipher_suite",
                                        "module_esns", "created",    NULL};
-    json_t *root = NULL, *esns;
+    json_t *root = NULL;
     const char *s;
     kt_rc rc;
 
     memset(out, 0, sizeof *out);
-    if ((rc = kt_json_parse(in, len, PKG_JWS_PAYLOAD_MAX, &root, e)) != KT_OK) {
-        kt_err_prefix(e, WORLD_WHAT);
-        goto done;
-    }
-    if ((rc = check_schema(root, PKG_WORLD_SCHEMA, PKG_KEK_SCHEMA, WORLD_WHAT, e)) != KT_OK ||
-        (rc = kt_json_only_keys(root, keys, WORLD_WHAT, e)) != KT_OK ||
+    if ((rc = open_payload(in, len, PKG_WORLD_SCHEMA, PKG_KEK_SCHEMA, keys, WORLD_WHAT, &root,
+                           e)) != KT_OK ||
         (rc = get_hash(root, "world_hash", WORLD_WHAT, out->world_hash, e)) != KT_OK ||
         (rc = get_str(root, "region", WORLD_WHAT, PKG_REGION_MAX, &s, e)) != KT_OK ||
         (rc = copy_str(out->region, sizeof out->region, s, WORLD_WHAT, "region", e)) != KT_OK ||
         (rc = get_str(root, "cipher_suite", WORLD_WHAT, PKG_SUITE_MAX, &s, e)) != KT_OK ||
         (rc = copy_str(out->cipher_suite, sizeof out->cipher_suite, s, WORLD_WHAT, "cipher_suite",
                        e)) != KT_OK ||
-        (rc = kt_json_get_array(root, "module_esns", WORLD_WHAT, &esns, e)) != KT_OK)
-        goto done;
-    if (json_array_size(esns) == 0 || json_array_size(esns) > PKG_ESNS_MAX) {
-        rc = kt_fail(e, KT_EFORMAT, "%s: module_esns must list 1 to %d modules", WORLD_WHAT,
-                     PKG_ESNS_MAX);
-        goto done;
-    }
-    for (size_t i = 0; i < json_array_size(esns); i++) {
-        const json_t *v = json_array_get(esns, i);
-
-        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-            rc = kt_fail(e, KT_EFORMAT, "%s: module_esns[%zu] must be a string", WORLD_WHAT, i);
-            goto done;
-        }
-        if ((rc = copy_str(out->module_esns[i], sizeof out->module_esns[i], json_string_value(v),
-                           WORLD_WHAT, "a module_esns entry", e)) != KT_OK)
-            goto done;
-        out->n_module_esns = i + 1;
-    }
-    if ((rc = get_time(root, "created", WORLD_WHAT, &out->created, e)) != KT_OK)
+        (rc = get_list(root, "module_esns", WORLD_WHAT, 1, PKG_ESNS_MAX, "modules",
+                       out->module_esns[0], sizeof out->module_esns[0], &out->n_module_esns, e)) !=
+            KT_OK ||
+        (rc = get_time(root, "created", WORLD_WHAT, &out->created, e)) != KT_OK)
         goto done;
     rc = world_fields_check(out, e);
 done:

@@ -354,33 +354,66 @@ out:
     return rc;
 }
 
+/* A walk over the entries of a backup's folder dir/sub (none when it does not exist), "." and
+ * ".." left out, each paired with its entry in the signed manifest l (NULL when not listed). */
+typedef struct bwalk {
+    DIR *d;
+    const char *sub;
+    const blist *l;
+    char path[PATH_MAX]; /* dir/sub */
+    char rel[PATH_MAX];  /* sub/name, the entry's name in the manifest */
+    const char *name;
+    const bfile *f;
+} bwalk;
+
+static kt_rc bwalk_open(bwalk *w, const char *dir, const char *sub, const blist *l, kt_err *e)
+{
+    w->sub = sub;
+    w->l = l;
+    snprintf(w->path, sizeof w->path, "%s/%s", dir, sub);
+    w->d = opendir(w->path);
+    if (w->d == NULL && errno != ENOENT)
+        return kt_fail_errno(e, KT_EIO, errno, "cannot list %s", w->path);
+    return KT_OK;
+}
+
+static bool bwalk_next(bwalk *w)
+{
+    for (struct dirent *de; w->d != NULL && (de = readdir(w->d)) != NULL;) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        w->name = de->d_name;
+        snprintf(w->rel, sizeof w->rel, "%s/%s", w->sub, de->d_name);
+        w->f = NULL;
+        for (size_t i = 0; i < w->l->n && w->f == NULL; i++)
+            if (strcmp(w->l->f[i].name, w->rel) == 0)
+                w->f = &w->l->f[i];
+        return true;
+    }
+    return false;
+}
+
+static void bwalk_close(bwalk *w)
+{
+    if (w->d != NULL)
+        closedir(w->d);
+}
+
 /* Every entry of a folder of the backup must be listed (and nothing may be a link or a folder). */
 static kt_rc no_extra(const char *dir, const char *sub, const blist *l, kt_err *e)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, sub);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return errno == ENOENT ? KT_OK : kt_fail_errno(e, KT_EIO, errno, "cannot list %s", path);
-    kt_rc rc = KT_OK;
-    for (struct dirent *de; rc == KT_OK && (de = readdir(d)) != NULL;) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char rel[PATH_MAX];
-        snprintf(rel, sizeof rel, "%s/%s", sub, de->d_name);
-        bool listed = false;
-        for (size_t i = 0; i < l->n && !listed; i++)
-            listed = strcmp(l->f[i].name, rel) == 0;
-        if (!listed)
+    bwalk w;
+    kt_rc rc = bwalk_open(&w, dir, sub, l, e);
+    while (rc == KT_OK && bwalk_next(&w))
+        if (w.f == NULL)
             rc = kt_fail(e, KT_EDENIED,
                          "%s/%s is in the backup but not in its signed manifest%s: the backup "
                          "was changed; do not use it",
-                         dir, rel,
-                         strncmp(de->d_name, "module_", 7) == 0 ? " (a module file, holding KM "
-                                                                  "in the clear)"
-                                                                : "");
-    }
-    closedir(d);
+                         dir, w.rel,
+                         strncmp(w.name, "module_", 7) == 0 ? " (a module file, holding KM "
+                                                              "in the clear)"
+                                                            : "");
+    bwalk_close(&w);
     return rc;
 }
 
@@ -541,39 +574,27 @@ static size_t count_prefixed(const char *dir, const char *prefix)
 static kt_rc stage_folder(kt_txn *t, size_t dir, const char *bdir, const char *sub, const blist *l,
                           kt_err *e)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", bdir, sub);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return errno == ENOENT ? KT_OK : kt_fail_errno(e, KT_EIO, errno, "cannot list %s", path);
-    kt_rc rc = KT_OK;
-    for (struct dirent *de; rc == KT_OK && (de = readdir(d)) != NULL;) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
+    bwalk w;
+    kt_rc rc = bwalk_open(&w, bdir, sub, l, e);
+    while (rc == KT_OK && bwalk_next(&w)) {
         char from[PATH_MAX];
         kt_buf b = {0};
-        if (!join(from, path, de->d_name)) {
-            rc = kt_fail(e, KT_EUSAGE, "path too long: %s", path);
+        if (!join(from, w.path, w.name)) {
+            rc = kt_fail(e, KT_EUSAGE, "path too long: %s", w.path);
             break;
         }
-        char rel[PATH_MAX];
-        snprintf(rel, sizeof rel, "%s/%s", sub, de->d_name);
-        const bfile *f = NULL;
-        for (size_t i = 0; i < l->n && f == NULL; i++)
-            if (strcmp(l->f[i].name, rel) == 0)
-                f = &l->f[i];
         if ((rc = kt_file_read(from, WORLD_AUDIT_FILE_MAX, &b, e)) != KT_OK)
             break;
         uint8_t got[32];
         kt_sha256(got, b.p, b.len);
-        if (f == NULL || !kt_ct_equal(got, f->sha256, 32))
+        if (w.f == NULL || !kt_ct_equal(got, w.f->sha256, 32))
             rc = kt_fail(e, KT_EDENIED, "%s changed while it was being restored: nothing restored",
                          from);
         else
-            rc = kt_txn_put(t, dir, de->d_name, b.p, b.len, KT_TXN_NEW, e);
+            rc = kt_txn_put(t, dir, w.name, b.p, b.len, KT_TXN_NEW, e);
         kt_buf_free(&b);
     }
-    closedir(d);
+    bwalk_close(&w);
     return rc;
 }
 
