@@ -425,19 +425,27 @@ kt_rc pkg_x509_save_pem(const char *path, const X509 *cert, unsigned flags, kt_e
     return rc;
 }
 
+/* A read-only memory BIO over PEM text of 1 to PKG_PEM_MAX bytes: no copy of the text is made
+ * (for a key, it stays in the caller's secure memory). */
+static kt_rc pem_bio(const uint8_t *pem, size_t len, BIO **b, kt_err *e)
+{
+    if (len == 0 || len > PKG_PEM_MAX)
+        return kt_fail(e, KT_EFORMAT, "PEM text of %zu bytes; 1 to %d are accepted", len,
+                       PKG_PEM_MAX);
+    if ((*b = BIO_new_mem_buf(pem, (int)len)) == NULL)
+        return kt_fail_ssl(e, KT_ENOMEM, "cannot read PEM");
+    return KT_OK;
+}
+
 kt_rc pkg_x509_from_pem(const uint8_t *pem, size_t len, X509 **out, kt_err *e)
 {
     BIO *b;
     X509 *x, *second;
-    kt_rc rc = KT_OK;
+    kt_rc rc;
 
     *out = NULL;
-    if (len == 0 || len > PKG_PEM_MAX)
-        return kt_fail(e, KT_EFORMAT, "PEM text of %zu bytes; 1 to %d are accepted", len,
-                       PKG_PEM_MAX);
-    b = BIO_new_mem_buf(pem, (int)len);
-    if (b == NULL)
-        return kt_fail_ssl(e, KT_ENOMEM, "cannot read PEM");
+    if ((rc = pem_bio(pem, len, &b, e)) != KT_OK)
+        return rc;
     x = PEM_read_bio_X509(b, NULL, NULL, NULL);
     if (x == NULL) {
         BIO_free(b);
@@ -456,18 +464,33 @@ kt_rc pkg_x509_from_pem(const uint8_t *pem, size_t len, X509 **out, kt_err *e)
     return rc;
 }
 
-kt_rc pkg_x509_load_pem(const char *path, X509 **out, kt_err *e)
+/* One reader of a PEM file for certificates and keys: at most PKG_PEM_MAX bytes, into secure memory
+ * (wiped when freed; for a certificate this costs nothing), parsed by parse into out, an error
+ * prefixed with the path. */
+typedef kt_rc (*pem_parse_fn)(const uint8_t *pem, size_t len, void *out, kt_err *e);
+
+static kt_rc load_pem(const char *path, pem_parse_fn parse, void *out, kt_err *e)
 {
-    kt_buf f = {0};
+    kt_secbuf f = {0};
     kt_rc rc;
 
-    *out = NULL;
-    if ((rc = kt_file_read(path, PKG_PEM_MAX, &f, e)) != KT_OK)
+    if ((rc = kt_file_read_secret(path, PKG_PEM_MAX, &f, e)) != KT_OK)
         return rc;
-    if ((rc = pkg_x509_from_pem(f.p, f.len, out, e)) != KT_OK)
+    if ((rc = parse(f.p, f.len, out, e)) != KT_OK)
         kt_err_prefix(e, "%s", path);
-    kt_buf_free(&f);
+    kt_secbuf_free(&f);
     return rc;
+}
+
+static kt_rc parse_x509(const uint8_t *pem, size_t len, void *out, kt_err *e)
+{
+    return pkg_x509_from_pem(pem, len, out, e);
+}
+
+kt_rc pkg_x509_load_pem(const char *path, X509 **out, kt_err *e)
+{
+    *out = NULL;
+    return load_pem(path, parse_x509, out, e);
 }
 
 /* Refuses to decrypt: keys here are unencrypted (they are protected by where they live). */
@@ -483,15 +506,11 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 kt_rc pkg_key_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **out, kt_err *e)
 {
     BIO *b;
+    kt_rc rc;
 
     *out = NULL;
-    if (len == 0 || len > PKG_PEM_MAX)
-        return kt_fail(e, KT_EFORMAT, "PEM text of %zu bytes; 1 to %d are accepted", len,
-                       PKG_PEM_MAX);
-    /* A read-only view of the caller's (secure) memory: no copy of the text is made here. */
-    b = BIO_new_mem_buf(pem, (int)len);
-    if (b == NULL)
-        return kt_fail_ssl(e, KT_ENOMEM, "cannot read PEM");
+    if ((rc = pem_bio(pem, len, &b, e)) != KT_OK)
+        return rc;
     *out = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
     BIO_free(b);
     if (*out == NULL) {
@@ -505,18 +524,15 @@ kt_rc pkg_key_from_pem(const uint8_t *pem, size_t len, EVP_PKEY **out, kt_err *e
     return KT_OK;
 }
 
+static kt_rc parse_key(const uint8_t *pem, size_t len, void *out, kt_err *e)
+{
+    return pkg_key_from_pem(pem, len, out, e);
+}
+
 kt_rc pkg_key_load_pem(const char *path, EVP_PKEY **out, kt_err *e)
 {
-    kt_secbuf f = {0};
-    kt_rc rc;
-
     *out = NULL;
-    if ((rc = kt_file_read_secret(path, PKG_PEM_MAX, &f, e)) != KT_OK)
-        return rc;
-    if ((rc = pkg_key_from_pem(f.p, f.len, out, e)) != KT_OK)
-        kt_err_prefix(e, "%s", path);
-    kt_secbuf_free(&f);
-    return rc;
+    return load_pem(path, parse_key, out, e);
 }
 
 kt_rc pkg_key_save_pem(const char *path, EVP_PKEY *key, unsigned flags, kt_err *e)

@@ -78,7 +78,7 @@ KT_MUST kt_rc pkg_x509_from_der(const uint8_t *der, size_t len, X509 **out, kt_e
 KT_MUST kt_rc pkg_x509_to_der(const X509 *cert, kt_buf *out, kt_err *e);
 
 /* Reads a file holding exactly one PEM certificate (text around it is ignored, a second
- * certificate is refused) through kt_file_read (at most PKG_PEM_MAX bytes). */
+ * certificate is refused) read as a key file is (at most PKG_PEM_MAX bytes). */
 KT_MUST kt_rc pkg_x509_load_pem(const char *path, X509 **out, kt_err *e);
 
 /* The one PEM certificate in pem[0..len) (text around it ignored, a second one refused). */
