@@ -320,6 +320,7 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, cli_args *a)
             a->given[i] = true;
             break;
         case CLI_VALUE:
+        case CLI_NEEDED:
             if (a->given[i]) {
                 cli_args_free(a);
                 return cli_usage(c->name, "--%s is given twice; give it once", o->name);
@@ -351,6 +352,13 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, cli_args *a)
         cli_args_free(a);
         return cli_usage(c->name, "missing argument: %s", c->synopsis != NULL ? c->synopsis : "");
     }
+    for (size_t i = 0; i < n; i++)
+        if (c->opts[i].kind == CLI_NEEDED && !a->given[i]) {
+            const cli_opt *o = &c->opts[i];
+            cli_args_free(a);
+            return cli_usage(c->name, "--%s %s is required", o->name,
+                             o->metavar != NULL ? o->metavar : "VALUE");
+        }
     return -1;
 }
 

@@ -34,8 +34,25 @@ typedef struct key_args {
     bool json, yes;
 } key_args;
 
-/* 1. options, for every key subcommand; -1 goes on, else the exit status. */
-static int parse_args(const cli_cmd *cmd, int argc, char **argv, key_args *a)
+/* --token URI: the subcommand runs on the PKCS#11 token instead (cmd_token.c). */
+static int on_token(const key_args *a, int (*fn)(const token_key_args *))
+{
+    const token_key_args t = {.uri = a->token,
+                              .type = a->type,
+                              .size = a->size,
+                              .curve = a->curve,
+                              .ident = a->ident,
+                              .pin_file = a->pin_file,
+                              .pin_fd = a->pin_fd,
+                              .out = a->out,
+                              .json = a->json};
+    return fn(&t);
+}
+
+/* 1. options, for every key subcommand, into a: -1 goes on; else the exit status (a usage error,
+ * --help, or with on_tok given and --token URI, the subcommand run on the token). */
+static int parse_args(const cli_cmd *cmd, int argc, char **argv, key_args *a,
+                      int (*on_tok)(const token_key_args *))
 {
     cli_args c;
     int status = cli_parse(cmd, argc, argv, &c);
@@ -61,22 +78,7 @@ static int parse_args(const cli_cmd *cmd, int argc, char **argv, key_args *a)
     a->pin_fd = cli_value(&c, OPT_PIN_FD);
     a->positional = c.nargs > 0 ? c.arg[0] : NULL;
     cli_args_free(&c);
-    return -1;
-}
-
-/* --token URI: the subcommand runs on the PKCS#11 token instead (cmd_token.c). */
-static int on_token(const key_args *a, int (*fn)(const token_key_args *))
-{
-    const token_key_args t = {.uri = a->token,
-                              .type = a->type,
-                              .size = a->size,
-                              .curve = a->curve,
-                              .ident = a->ident,
-                              .pin_file = a->pin_file,
-                              .pin_fd = a->pin_fd,
-                              .out = a->out,
-                              .json = a->json};
-    return fn(&t);
+    return on_tok != NULL && a->token != NULL ? on_token(a, on_tok) : -1;
 }
 
 #define CLI_OPTS_TOKEN_KEY                                                                         \
@@ -86,7 +88,7 @@ static int on_token(const key_args *a, int (*fn)(const token_key_args *))
 
 #define OPT_IDENT_ENTRY                                                                            \
     {                                                                                              \
-        OPT_IDENT, "ident", CLI_VALUE, "ID",                                                       \
+        OPT_IDENT, "ident", CLI_NEEDED, "ID",                                                      \
             "the key identifier: digits, lower-case letters, hyphens (required)"                   \
     }
 #define OPT_PLAINNAME_ENTRY                                                                        \
@@ -121,6 +123,41 @@ static kt_rc open_module(const key_args *a, bool exclusive, world_paths *p, worl
         rc = world_module_open(p, m, e);
     if (rc != KT_OK)
         world_lock_release(l);
+    return rc;
+}
+
+/* What key generate and key import run with the module open: a call of world_key_generate or
+ * world_key_import with its options o. */
+typedef kt_rc (*make_fn)(const world_paths *p, const world_module *m, const void *o,
+                         world_key_info *info, kt_err *e);
+
+static kt_rc make_generated(const world_paths *p, const world_module *m, const void *o,
+                            world_key_info *info, kt_err *e)
+{
+    return world_key_generate(p, m, o, info, e);
+}
+
+static kt_rc make_imported(const world_paths *p, const world_module *m, const void *o,
+                           world_key_info *info, kt_err *e)
+{
+    return world_key_import(p, m, o, info, e);
+}
+
+/* 2. and 3. of key generate and key import: the module opened with the world locked exclusive,
+ * the key made, both closed again. */
+static kt_rc make_key(const key_args *a, make_fn make, const void *o, world_key_info *info,
+                      kt_err *e)
+{
+    world_paths p;
+    world_lock lock;
+    world_module m;
+    kt_rc rc = open_module(a, true, &p, &lock, &m, e);
+
+    if (rc != KT_OK)
+        return rc;
+    rc = make(&p, &m, o, info, e);
+    world_module_close(&m);
+    world_lock_release(&lock);
     return rc;
 }
 
@@ -191,7 +228,7 @@ static void print_new_key(const char *made, const world_key_info *info)
 /* ---- key generate ------------------------------------------------------------------------- */
 
 static const cli_opt generate_opts[] = {
-    {OPT_TYPE, "type", CLI_VALUE, "TYPE", "RSA, EC or AES (required)"},
+    {OPT_TYPE, "type", CLI_NEEDED, "RSA|EC|AES", "the key type (required)"},
     {OPT_SIZE, "size", CLI_VALUE, "BITS",
      "RSA: 2048, 3072 or 4096; AES: 128, 192 or 256 (required for both)"},
     {OPT_CURVE, "curve", CLI_VALUE, "CURVE",
@@ -217,26 +254,17 @@ static const cli_cmd generate_cmd = {
 
 static int key_generate(int argc, char **argv)
 {
-    world_lock lock;
     const char *cmd = "key generate";
     key_args a;
     world_key_gen_opts o = {0};
-    world_paths p;
-    world_module m;
     world_key_info info;
     kt_err e;
-    int status = parse_args(&generate_cmd, argc, argv, &a);
+    int status = parse_args(&generate_cmd, argc, argv, &a, cli_token_generate);
 
     /* 1. options */
     if (status >= 0)
         return status;
-    if (a.token != NULL)
-        return on_token(&a, cli_token_generate);
     kt_err_clear(&e);
-    if (a.type == NULL)
-        return cli_usage(cmd, "--type RSA, EC or AES is required");
-    if (a.ident == NULL)
-        return cli_usage(cmd, "--ident ID is required");
     if (world_key_type_parse(a.type, &o.type, &e) != KT_OK)
         return cli_report(&e);
     if (a.size != NULL) {
@@ -257,15 +285,8 @@ static int key_generate(int argc, char **argv)
     o.app = a.app;
     o.progress = kt_progress_stderr;
 
-    /* 2. inputs */
-    if (open_module(&a, true, &p, &lock, &m, &e) != KT_OK)
-        return cli_report(&e);
-
-    /* 3. operation */
-    kt_rc rc = world_key_generate(&p, &m, &o, &info, &e);
-    world_module_close(&m);
-    world_lock_release(&lock);
-    if (rc != KT_OK)
+    /* 2. inputs and 3. operation */
+    if (make_key(&a, make_generated, &o, &info, &e) != KT_OK)
         return cli_report(&e);
 
     /* 4. output */
@@ -282,7 +303,7 @@ static int key_generate(int argc, char **argv)
 /* ---- key import --------------------------------------------------------------------------- */
 
 static const cli_opt import_opts[] = {
-    {OPT_FROM, "from", CLI_VALUE, "FILE", "the private key file (required)"},
+    {OPT_FROM, "from", CLI_NEEDED, "FILE", "the private key file (required)"},
     OPT_IDENT_ENTRY,
     {OPT_TYPE, "type", CLI_VALUE, "TYPE",
      "AES for a raw AES key file; RSA or EC to insist on that type"},
@@ -336,25 +357,17 @@ static kt_rc ask_pass(void *ctx, const char *source, kt_secbuf *pass, kt_err *e)
 
 static int key_import(int argc, char **argv)
 {
-    world_lock lock;
-    const char *cmd = "key import";
     key_args a;
     world_key_import_opts o = {0};
     pass_ctx pc = {0};
-    world_paths p;
-    world_module m;
     world_key_info info;
     kt_err e;
-    int status = parse_args(&import_cmd, argc, argv, &a);
+    int status = parse_args(&import_cmd, argc, argv, &a, NULL);
 
     /* 1. options */
     if (status >= 0)
         return status;
     kt_err_clear(&e);
-    if (a.from == NULL)
-        return cli_usage(cmd, "--from FILE is required");
-    if (a.ident == NULL)
-        return cli_usage(cmd, "--ident ID is required");
     if (a.type != NULL && world_key_type_parse(a.type, &o.type, &e) != KT_OK)
         return cli_report(&e);
     o.from = a.from;
@@ -365,14 +378,8 @@ static int key_import(int argc, char **argv)
     o.pass = ask_pass;
     o.pass_ctx = &pc;
 
-    /* 2. inputs */
-    if (open_module(&a, true, &p, &lock, &m, &e) != KT_OK)
-        return cli_report(&e);
-
-    /* 3. operation */
-    kt_rc rc = world_key_import(&p, &m, &o, &info, &e);
-    world_module_close(&m);
-    world_lock_release(&lock);
+    /* 2. inputs and 3. operation */
+    kt_rc rc = make_key(&a, make_imported, &o, &info, &e);
     if (pc.open)
         kt_pin_source_close(&pc.src);
     if (rc != KT_OK)
@@ -489,12 +496,10 @@ static int key_list(int argc, char **argv)
     world_paths p;
     world_module m;
     kt_err e;
-    int status = parse_args(&list_cmd, argc, argv, &a);
+    int status = parse_args(&list_cmd, argc, argv, &a, cli_token_list);
 
     if (status >= 0)
         return status;
-    if (a.token != NULL)
-        return on_token(&a, cli_token_list);
 
     kt_err_clear(&e);
     if (open_module(&a, false, &p, &lock, &m, &e) != KT_OK)
@@ -580,28 +585,43 @@ static json_t *key_history(const world_paths *p, const world_info *info, const c
     return out;
 }
 
+/* A world key that key show or key public looks at: its options, the world open (the lock held)
+ * with its module, and the key's entry. */
+typedef struct inspected {
+    key_args a;
+    world_paths p;
+    world_lock lock;
+    world_module m;
+    world_key_info k;
+} inspected;
+
+static void inspected_close(inspected *in)
+{
+    world_module_close(&in->m);
+    world_lock_release(&in->lock);
+}
+
 /*
  * The start of key show and key public: options, the key's identifier, a token key handed to
  * on_tok; else the world key inspected with the module open and the lock held (the caller closes
- * both). -1 goes on, else the exit status with nothing left open.
+ * both with inspected_close). -1 goes on, else the exit status with nothing left open.
  */
 static int inspect_key(const cli_cmd *cmd, int argc, char **argv,
-                       int (*on_tok)(const token_key_args *), key_args *a, world_paths *p,
-                       world_lock *lock, world_module *m, world_key_info *k)
+                       int (*on_tok)(const token_key_args *), inspected *in)
 {
+    key_args *a = &in->a;
     kt_err e;
-    int status = parse_args(cmd, argc, argv, a);
+    int status = parse_args(cmd, argc, argv, a, NULL);
 
     if (status >= 0 || (status = key_id(cmd->name, a)) >= 0)
         return status;
     if (a->token != NULL)
         return on_token(a, on_tok);
     kt_err_clear(&e);
-    if (open_module(a, false, p, lock, m, &e) != KT_OK)
+    if (open_module(a, false, &in->p, &in->lock, &in->m, &e) != KT_OK)
         return cli_report(&e);
-    if (world_key_inspect(p, m, app_of(a), a->ident, k, &e) != KT_OK) {
-        world_module_close(m);
-        world_lock_release(lock);
+    if (world_key_inspect(&in->p, &in->m, app_of(a), a->ident, &in->k, &e) != KT_OK) {
+        inspected_close(in);
         return cli_report(&e);
     }
     return -1;
@@ -609,37 +629,33 @@ static int inspect_key(const cli_cmd *cmd, int argc, char **argv,
 
 static int key_show(int argc, char **argv)
 {
-    world_lock lock;
-    key_args a;
-    world_paths p;
-    world_module m;
-    world_key_info k;
+    inspected in;
     char *pem = NULL;
     kt_err e;
-    int status = inspect_key(&show_cmd, argc, argv, cli_token_show, &a, &p, &lock, &m, &k);
+    int status = inspect_key(&show_cmd, argc, argv, cli_token_show, &in);
 
     if (status >= 0)
         return status;
     kt_err herr;
     kt_err_clear(&e);
     kt_err_clear(&herr);
-    json_t *history = key_history(&p, &m.info, a.ident, &herr);
+    json_t *history = key_history(&in.p, &in.m.info, in.a.ident, &herr);
     /* The key's reduced records, one per KEK it may go to (transfer.h). */
     world_key_info *recs = NULL;
     size_t nrecs = 0;
-    kt_rc rc = transfer_records(&p, &m, a.ident, &recs, &nrecs, &e);
-    world_module_close(&m);
-    world_lock_release(&lock);
-    if (rc != KT_OK || (k.type != WORLD_KEY_AES && world_key_public_pem(&k, &pem, &e) != KT_OK)) {
+    kt_rc rc = transfer_records(&in.p, &in.m, in.a.ident, &recs, &nrecs, &e);
+    inspected_close(&in);
+    if (rc != KT_OK ||
+        (in.k.type != WORLD_KEY_AES && world_key_public_pem(&in.k, &pem, &e) != KT_OK)) {
         json_decref(history);
         free(recs);
         return cli_report(&e);
     }
     if (history == NULL)
-        cli_note("no history for key %s: %s", a.ident, herr.msg);
+        cli_note("no history for key %s: %s", in.a.ident, herr.msg);
 
-    if (a.json) {
-        json_t *v = key_json(&k, true);
+    if (in.a.json) {
+        json_t *v = key_json(&in.k, true);
         if (v != NULL) {
             json_object_set_new(v, "history", history != NULL ? history : json_null());
             history = NULL;
@@ -657,10 +673,10 @@ static int key_show(int argc, char **argv)
         status = cli_print_json(v);
     } else {
         char hash[65], world[65], size[48], created[32];
-        kt_hex(hash, k.key_hash, sizeof k.key_hash);
-        kt_hex(world, k.world_hash, sizeof k.world_hash);
-        kt_time_iso8601(created, sizeof created, k.created);
-        size_text(&k, size, sizeof size);
+        kt_hex(hash, in.k.key_hash, sizeof in.k.key_hash);
+        kt_hex(world, in.k.world_hash, sizeof in.k.world_hash);
+        kt_time_iso8601(created, sizeof created, in.k.created);
+        size_text(&in.k, size, sizeof size);
         printf("Key %s/%s\n"
                "  plainname   %s\n"
                "  type        %s\n"
@@ -670,13 +686,13 @@ static int key_show(int argc, char **argv)
                "  key hash    %s\n"
                "  file        %s\n"
                "  ACL         %u permission group%s, %s\n",
-               k.app, k.ident, k.plainname, world_key_type_name(k.type), size, created, world, hash,
-               k.path, k.acl.ngroups, k.acl.ngroups == 1 ? "" : "s",
-               k.acl_signed ? "signed by the administrator quorum (KNSO)"
-                            : "not signed (the default ACL, never reduced)");
-        for (unsigned i = 0; i < k.acl.ngroups; i++) {
+               in.k.app, in.k.ident, in.k.plainname, world_key_type_name(in.k.type), size, created,
+               world, hash, in.k.path, in.k.acl.ngroups, in.k.acl.ngroups == 1 ? "" : "s",
+               in.k.acl_signed ? "signed by the administrator quorum (KNSO)"
+                               : "not signed (the default ACL, never reduced)");
+        for (unsigned i = 0; i < in.k.acl.ngroups; i++) {
             char g[1024];
-            world_acl_format_group(&k.acl.groups[i], g, sizeof g);
+            world_acl_format_group(&in.k.acl.groups[i], g, sizeof g);
             printf("    group %u: %s\n", i + 1, g);
         }
         for (size_t i = 0; i < nrecs; i++) {
@@ -736,12 +752,10 @@ static int key_delete(int argc, char **argv)
     char removed[WORLD_KEY_FILES_MAX][NAME_MAX + 1];
     size_t n = 0;
     kt_err e;
-    int status = parse_args(&delete_cmd, argc, argv, &a);
+    int status = parse_args(&delete_cmd, argc, argv, &a, NULL);
 
     if (status >= 0)
         return status;
-    if (a.ident == NULL)
-        return cli_usage(delete_cmd.name, "--ident ID is required");
     if (!a.yes)
         return cli_usage(delete_cmd.name,
                          "deleting key %s needs --yes: its files are overwritten and removed, and "
@@ -791,26 +805,21 @@ static const cli_cmd public_cmd = {
 
 static int key_public(int argc, char **argv)
 {
-    world_lock lock;
-    key_args a;
-    world_paths p;
-    world_module m;
-    world_key_info k;
+    inspected in;
     char *pem = NULL;
     kt_err e;
-    int status = inspect_key(&public_cmd, argc, argv, cli_token_public, &a, &p, &lock, &m, &k);
+    int status = inspect_key(&public_cmd, argc, argv, cli_token_public, &in);
 
     if (status >= 0)
         return status;
-    world_module_close(&m);
-    world_lock_release(&lock);
+    inspected_close(&in);
     kt_err_clear(&e);
-    if (world_key_public_pem(&k, &pem, &e) != KT_OK)
+    if (world_key_public_pem(&in.k, &pem, &e) != KT_OK)
         return cli_report(&e);
 
     kt_rc rc = KT_OK;
-    if (a.out != NULL)
-        rc = kt_file_write(a.out, pem, strlen(pem), KT_WRITE_NEW, &e);
+    if (in.a.out != NULL)
+        rc = kt_file_write(in.a.out, pem, strlen(pem), KT_WRITE_NEW, &e);
     else if (fputs(pem, stdout) < 0 || fflush(stdout) != 0)
         rc = kt_fail(&e, KT_EIO, "cannot write the public key to standard output");
     free(pem);

@@ -105,10 +105,6 @@ int cli_token_generate(const token_key_args *a)
 
     /* 1. options */
     kt_err_clear(&e);
-    if (a->type == NULL)
-        return cli_usage(cmd, "--type RSA, EC or AES is required");
-    if (a->ident == NULL)
-        return cli_usage(cmd, "--ident ID is required");
     world_key_type wt;
     if (world_key_type_parse(a->type, &wt, &e) != KT_OK || world_key_check_ident(a->ident, &e))
         return cli_usage(cmd, "%s", e.msg);

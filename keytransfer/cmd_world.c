@@ -103,8 +103,6 @@ static int parse_quorum(const char *cmd, const char *quorum, unsigned *k_out, un
     char *slash;
     unsigned long k = 0, n = 0;
 
-    if (quorum == NULL)
-        return cli_usage(cmd, "--acs-quorum K/N is required");
     snprintf(buf, sizeof buf, "%s", quorum);
     slash = strchr(buf, '/');
     if (slash == NULL || strlen(quorum) >= sizeof buf)
@@ -250,7 +248,7 @@ static void print_card_paths(char (*paths)[PATH_MAX], unsigned n)
 /* ---- world new ---------------------------------------------------------------------------- */
 
 static const cli_opt new_opts[] = {
-    {OPT_QUORUM, "acs-quorum", CLI_VALUE, "K/N", "the quorum, 1 <= K <= N <= 64 (required)"},
+    {OPT_QUORUM, "acs-quorum", CLI_NEEDED, "K/N", "the quorum, 1 <= K <= N <= 64 (required)"},
     {OPT_SUITE, "cipher-suite", CLI_VALUE, "NAME",
      WORLD_SUITE_DEFAULT " (the default and only suite)"},
     CLI_OPT_KMDATA,
@@ -572,7 +570,7 @@ static int world_change_pin_cmd(int argc, char **argv)
 /* ---- world replace-cards ------------------------------------------------------------------- */
 
 static const cli_opt replace_opts[] = {
-    {OPT_QUORUM, "acs-quorum", CLI_VALUE, "K/N", "the new card set's quorum (required)"},
+    {OPT_QUORUM, "acs-quorum", CLI_NEEDED, "K/N", "the new card set's quorum (required)"},
     CLI_OPT_CARD("a card of the current set; give at least K of them"),
     CLI_OPT_KMDATA,
     OPT_CARDS_DIR_ROW("where to write the new card files (default: KMDATA/cards)"),
@@ -741,7 +739,7 @@ static int world_cards_cmd(int argc, char **argv)
 /* ---- world backup, restore, check-backup --------------------------------------------------- */
 
 static const cli_opt backup_opts[] = {
-    {OPT_OUT, "out", CLI_VALUE, "DIR", "the backup folder to make; it must not exist (required)"},
+    {OPT_OUT, "out", CLI_NEEDED, "DIR", "the backup folder to make; it must not exist (required)"},
     {OPT_WITH_CARDS, "with-cards", CLI_FLAG, NULL,
      "add the current set's card files found in the cards folder"},
     CLI_OPT_KMDATA,
@@ -789,8 +787,6 @@ static int world_backup_cmd(int argc, char **argv)
 
     if (status >= 0)
         return status;
-    if (a.out == NULL)
-        return cli_usage(backup_cmd.name, "--out DIR is required");
     kt_err_clear(&e);
     if (cli_world_open(a.kmdata, a.cards_dir, true, false, &p, &lock, &e) != KT_OK)
         return cli_report(&e);

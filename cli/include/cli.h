@@ -55,9 +55,10 @@ int cli_print_json(json_t *v);
 /* ---- options --------------------------------------------------------------------------------- */
 
 typedef enum cli_kind {
-    CLI_FLAG = 0,  /* --yes: given or not */
-    CLI_VALUE = 1, /* --kmdata DIR: at most once */
-    CLI_LIST = 2,  /* --card PATH: as often as needed, in order */
+    CLI_FLAG = 0,   /* --yes: given or not */
+    CLI_VALUE = 1,  /* --kmdata DIR: at most once */
+    CLI_LIST = 2,   /* --card PATH: as often as needed, in order */
+    CLI_NEEDED = 3, /* --ident ID: a CLI_VALUE that must be given ("--ident ID is required") */
 } cli_kind;
 
 /* One option: key is what the command asks cli_value/cli_flag/cli_values for, a letter when the
@@ -107,8 +108,9 @@ typedef struct cli_args {
 /*
  * Parses argv (argv[0] is the command's own name) against c. Returns -1 when the command goes
  * on, or the exit status to return at once: 0 after printing the help (--help), 2 after a usage
- * error. Operands may come before, between or after the options; "--" ends the options. *a is
- * freed with cli_args_free on every path once cli_parse returned -1.
+ * error (an option of kind CLI_NEEDED not given is one). Operands may come before, between or
+ * after the options; "--" ends the options. *a is freed with cli_args_free on every path once
+ * cli_parse returned -1.
  */
 int cli_parse(const cli_cmd *c, int argc, char **argv, cli_args *a);
 void cli_args_free(cli_args *a);

@@ -31,7 +31,10 @@ card=$(json "$t/world.json" 'd["cards"][0]')
 
 # --- usage errors (exit 2) ---------------------------------------------------------------------
 expect 2 "generate without --type" "$KT" key generate --ident k --size 256
+expect_err "--type RSA|EC|AES is required" "$KT" key generate --ident k --size 256
 expect 2 "generate without --ident" "$KT" key generate --type AES --size 256
+expect_err "--ident ID is required" "$KT" key generate --type AES --size 256
+expect_err "--ident ID is required" "$KT" key generate --type AES --size 256 --token "pkcs11:x"
 expect 2 "unknown type" "$KT" key generate --type DSA --size 2048 --ident k
 expect_err "RSA, EC and AES" "$KT" key generate --type DSA --size 2048 --ident k
 expect 2 "RSA without --size" "$KT" key generate --type RSA --ident k
@@ -54,6 +57,8 @@ expect 2 "bad app" "$KT" key generate --type AES --size 256 --ident k --app Simp
 expect 2 "show without an ID" "$KT" key show
 expect 2 "show with two IDs" "$KT" key show a b
 expect 2 "import without --from" "$KT" key import --ident k
+expect_err "--from FILE is required" "$KT" key import --ident k
+expect_err "--ident ID is required" "$KT" key delete --yes
 compgen -G "$local_dir/key_*" >/dev/null && fail "a refused command wrote a key file"
 
 # --- generate -------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ expect_out "keytransfer [0-9]" "$KT" --version
 expect 2 "no command" "$KT"
 expect 2 "unknown command" "$KT" frobnicate
 expect 2 "missing quorum" "$KT" world new --pin-file "$t/pins"
+expect_err "--acs-quorum K/N is required" "$KT" world new --pin-file "$t/pins"
+expect_err "--out DIR is required" "$KT" world backup
 expect 2 "bad quorum 3/2" "$KT" world new --acs-quorum 3/2 --pin-file "$t/pins"
 expect 2 "bad quorum 0/3" "$KT" world new --acs-quorum 0/3 --pin-file "$t/pins"
 expect 2 "bad quorum 2/65" "$KT" world new --acs-quorum 2/65 --pin-file "$t/pins"

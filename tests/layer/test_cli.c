@@ -93,6 +93,28 @@ Test(cli, usage_errors)
     cr_assert_eq(parse(&cmd, &a, too_many), KT_EXIT_USAGE);
 }
 
+Test(cli, a_needed_option_must_be_given_once)
+{
+    static const cli_opt needed[] = {
+        {O_NAME, "name", CLI_NEEDED, "NAME", "a name (required)"},
+        {O_YES, "yes", CLI_FLAG, NULL, "approve"},
+        {0},
+    };
+    const cli_cmd c = {.name = "test", .opts = needed};
+    cli_args a;
+    const char *given[] = {"--yes", "--name", "n", NULL};
+    const char *absent[] = {"--yes", NULL};
+    const char *twice[] = {"--name", "a", "--name", "b", NULL};
+    const char *help[] = {"--help", NULL};
+
+    cr_assert_eq(parse(&c, &a, given), -1);
+    cr_assert_str_eq(cli_value(&a, O_NAME), "n");
+    cli_args_free(&a);
+    cr_assert_eq(parse(&c, &a, absent), KT_EXIT_USAGE);
+    cr_assert_eq(parse(&c, &a, twice), KT_EXIT_USAGE);
+    cr_assert_eq(parse(&c, &a, help), KT_EXIT_OK, "--help answers without the needed option");
+}
+
 Test(cli, one_dash_long_options_for_the_seed_tools)
 {
     static const cli_opt seed[] = {
