@@ -110,9 +110,9 @@ static int print_summary(const char *format, const char *verb, collect *c,
 }
 
 int cli_transfer_open(const transfer_kek_source *src, uint64_t now, const char *kmdata,
-                      bool exclusive, const char *cmd, transfer_kek *kek, world_paths *p,
-                      world_lock *lock, world_module *m)
+                      bool exclusive, const char *cmd, cli_transfer *t)
 {
+    transfer_kek *kek = &t->kek;
     kt_err e;
 
     kt_err_clear(&e);
@@ -126,24 +126,33 @@ int cli_transfer_open(const transfer_kek_source *src, uint64_t now, const char *
     else if (kek->root_is_demo)
         cli_warn("--demo: the KEK is vouched for by the DEMO root, whose private key is public; "
                  "this is a demonstration, not a transfer");
-    if (cli_world_open(kmdata, NULL, exclusive, false, p, lock, &e) != KT_OK) {
+    if (cli_world_open(kmdata, NULL, exclusive, false, &t->p, &t->lock, &e) != KT_OK) {
         transfer_kek_free(kek);
         return cli_report(&e);
     }
-    if (world_module_open(p, m, &e) != KT_OK) {
-        world_lock_release(lock);
+    if (world_module_open(&t->p, &t->m, &e) != KT_OK) {
+        world_lock_release(&t->lock);
         transfer_kek_free(kek);
         return cli_report(&e);
     }
     return -1;
 }
 
+void cli_transfer_close_world(cli_transfer *t)
+{
+    world_module_close(&t->m);
+    world_lock_release(&t->lock);
+}
+
+void cli_transfer_close(cli_transfer *t)
+{
+    cli_transfer_close_world(t);
+    transfer_kek_free(&t->kek);
+}
+
 int cmd_package_batch(const cli_package_batch *a)
 {
-    transfer_kek kek;
-    world_paths p;
-    world_lock lock;
-    world_module m;
+    cli_transfer t;
     transfer_idents all = {0};
     transfer_batch_summary s;
     collect c = {0};
@@ -154,8 +163,7 @@ int cmd_package_batch(const cli_package_batch *a)
     if (a->group != NULL && !cli_parse_uint(a->group, 1, TRANSFER_BATCH_GROUP_MAX, &group))
         return cli_usage("package", "--group is a number of keys from 1 to %d, not '%s'",
                          TRANSFER_BATCH_GROUP_MAX, a->group);
-    if ((status = cli_transfer_open(a->kek, a->o->now, a->kmdata, false, "package", &kek, &p, &lock,
-                                    &m)) >= 0)
+    if ((status = cli_transfer_open(a->kek, a->o->now, a->kmdata, false, "package", &t)) >= 0)
         return status;
     kt_err_clear(&e);
     transfer_batch_opts o = {.idents = a->idents,
@@ -175,7 +183,7 @@ int cmd_package_batch(const cli_package_batch *a)
                              .done_ctx = &c};
     kt_rc rc = KT_OK;
     if (a->all_reduced) {
-        rc = transfer_list_reduced(&p, &m, &kek, &all, &e);
+        rc = transfer_list_reduced(&t.p, &t.m, &t.kek, &all, &e);
         o.idents = (const char *const *)all.v;
         o.n = all.n;
         if (rc == KT_OK && all.n == 0)
@@ -186,16 +194,12 @@ int cmd_package_batch(const cli_package_batch *a)
     if (rc == KT_OK && (c.keys = json_array()) == NULL)
         rc = kt_fail(&e, KT_ENOMEM, "out of memory");
     if (rc != KT_OK) {
-        world_module_close(&m);
-        world_lock_release(&lock);
-        transfer_kek_free(&kek);
+        cli_transfer_close(&t);
         transfer_idents_free(&all);
         return e.rc == KT_EUSAGE ? cli_usage("package", "%s", e.msg) : cli_report(&e);
     }
-    rc = transfer_package_batch(&p, &m, &kek, &o, &s, &e);
-    world_module_close(&m);
-    world_lock_release(&lock);
-    transfer_kek_free(&kek);
+    rc = transfer_package_batch(&t.p, &t.m, &t.kek, &o, &s, &e);
+    cli_transfer_close(&t);
     transfer_idents_free(&all);
     if (rc == KT_EUSAGE && s.written + s.earlier + s.failed == 0) {
         json_decref(c.keys);
@@ -244,10 +248,7 @@ static kt_rc reduce_approve(void *ctx, const transfer_batch_approval *ap, kt_err
 
 int cmd_modify_acls_batch(const cli_reduce_batch *a)
 {
-    transfer_kek kek;
-    world_paths p;
-    world_lock lock;
-    world_module m;
+    cli_transfer t;
     transfer_idents all = {0};
     transfer_batch_summary s;
     reduce_ctx ctx = {.yes = a->yes};
@@ -258,8 +259,7 @@ int cmd_modify_acls_batch(const cli_reduce_batch *a)
     if (a->ncards == 0)
         return cli_usage("modify-acls", "give the administrator cards of the quorum with --card "
                                         "PATH");
-    if ((status = cli_transfer_open(a->kek, 0, a->kmdata, true, "modify-acls", &kek, &p, &lock,
-                                    &m)) >= 0)
+    if ((status = cli_transfer_open(a->kek, 0, a->kmdata, true, "modify-acls", &t)) >= 0)
         return status;
     kt_err_clear(&e);
     transfer_reduce_batch_opts o = {.app = a->app,
@@ -278,7 +278,7 @@ int cmd_modify_acls_batch(const cli_reduce_batch *a)
     size_t skipped = 0;
     bool pins_open = false;
     if (a->all) {
-        rc = transfer_list_unreduced(&p, &m, &kek, a->app, &all, &skipped, &e);
+        rc = transfer_list_unreduced(&t.p, &t.m, &t.kek, a->app, &all, &skipped, &e);
         o.idents = (const char *const *)all.v;
         o.n = all.n;
         if (rc == KT_OK && all.n == 0)
@@ -292,12 +292,10 @@ int cmd_modify_acls_batch(const cli_reduce_batch *a)
     if (rc == KT_OK && (rc = cli_pins_open(&pins, a->pin_file, a->pin_fd, &e)) == KT_OK)
         pins_open = true;
     if (rc == KT_OK)
-        rc = transfer_reduce_batch(&p, &m, &kek, &o, &s, &e);
+        rc = transfer_reduce_batch(&t.p, &t.m, &t.kek, &o, &s, &e);
     if (pins_open)
         cli_pins_close(&pins);
-    world_module_close(&m);
-    world_lock_release(&lock);
-    transfer_kek_free(&kek);
+    cli_transfer_close(&t);
     transfer_idents_free(&all);
     if (ctx.c.keys == NULL || (rc != KT_OK && json_array_size(ctx.c.keys) == 0)) {
         json_decref(ctx.c.keys);

@@ -55,12 +55,25 @@ KT_MUST kt_rc cli_approve_text(bool yes, const char *text, kt_err *e);
 int cli_batch_idents(cli_args *c, int opt, bool all, const char **ident, const char ***idents,
                      size_t *n, bool *batch);
 
-/* Opens what modify-acls and package use: the KEK (verified again, or accepted by its
- * fingerprint, at now; 0: the current time, with a warning for an unattested or DEMO-vouched KEK),
- * the world (its lock held, exclusive when asked) and its module. -1 goes on, else the exit
- * status with nothing left open (cmd names the command in a usage error). */
+/* What modify-acls and package work with: the KEK, and the world open with its module. */
+typedef struct cli_transfer {
+    transfer_kek kek;
+    world_paths p;
+    world_lock lock; /* held while the world is open */
+    world_module m;
+} cli_transfer;
+
+/* Opens t: the KEK (verified again, or accepted by its fingerprint, at now; 0: the current time,
+ * with a warning for an unattested or DEMO-vouched KEK), the world (its lock held, exclusive when
+ * asked) and its module. -1 goes on, else the exit status with nothing left open (cmd names the
+ * command in a usage error). */
 int cli_transfer_open(const transfer_kek_source *src, uint64_t now, const char *kmdata,
-                      bool exclusive, const char *cmd, transfer_kek *kek, world_paths *p,
-                      world_lock *lock, world_module *m);
+                      bool exclusive, const char *cmd, cli_transfer *t);
+
+/* Closes the module and releases the lock; the KEK stays open (a result names it). */
+void cli_transfer_close_world(cli_transfer *t);
+
+/* Closes all of t: the world (cli_transfer_close_world) and the KEK. */
+void cli_transfer_close(cli_transfer *t);
 
 #endif

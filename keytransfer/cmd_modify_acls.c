@@ -256,11 +256,8 @@ static int print_result(const args *a, const transfer_kek *k, const world_key_in
 int cmd_modify_acls(int argc, char **argv)
 {
     args a;
-    transfer_kek kek;
     transfer_reduce_opts o = {0};
-    world_paths p;
-    world_lock lock;
-    world_module m;
+    cli_transfer t;
     world_key_info info;
     cli_pins pins;
     kt_err e;
@@ -310,18 +307,14 @@ int cmd_modify_acls(int argc, char **argv)
     /* 2. inputs: the KEK (verified, or accepted by fingerprint), the module, the PIN source.
      * Cards are asked for after the KEK, so that an unattested KEK's fingerprint can be read
      * (and compared out of band) before the card holders are called in. */
-    if ((status = cli_transfer_open(&a.kek, 0, a.kmdata, true, CMD, &kek, &p, &lock, &m)) >= 0)
+    if ((status = cli_transfer_open(&a.kek, 0, a.kmdata, true, CMD, &t)) >= 0)
         return status;
     if (a.ncards == 0) {
-        world_module_close(&m);
-        world_lock_release(&lock);
-        transfer_kek_free(&kek);
+        cli_transfer_close(&t);
         return cli_usage(CMD, "give the administrator cards of the quorum with --card PATH");
     }
     if (cli_pins_open(&pins, a.pin_file, a.pin_fd, &e) != KT_OK) {
-        world_module_close(&m);
-        world_lock_release(&lock);
-        transfer_kek_free(&kek);
+        cli_transfer_close(&t);
         return cli_report(&e);
     }
 
@@ -334,15 +327,14 @@ int cmd_modify_acls(int argc, char **argv)
     o.pin_ctx = &pins;
     o.approve = approve;
     o.approve_ctx = &a;
-    kt_rc rc = a.token != NULL ? cli_token_modify_acls(&p, &m, &kek, a.token, a.ident, &pins,
+    kt_rc rc = a.token != NULL ? cli_token_modify_acls(&t.p, &t.m, &t.kek, a.token, a.ident, &pins,
                                                        a.cards, a.ncards, approve, &a, &info, &e)
-                               : transfer_reduce(&p, &m, &kek, &o, &info, &e);
+                               : transfer_reduce(&t.p, &t.m, &t.kek, &o, &info, &e);
     cli_pins_close(&pins);
-    world_module_close(&m);
-    world_lock_release(&lock);
+    cli_transfer_close_world(&t);
 
     /* 4. output */
-    status = rc == KT_OK ? print_result(&a, &kek, &info) : cli_report(&e);
-    transfer_kek_free(&kek);
+    status = rc == KT_OK ? print_result(&a, &t.kek, &info) : cli_report(&e);
+    transfer_kek_free(&t.kek);
     return status;
 }

@@ -342,10 +342,7 @@ int cmd_package(int argc, char **argv)
     args a;
     transfer_package_opts o;
     transfer_package_result r;
-    transfer_kek kek;
-    world_paths p;
-    world_lock lock;
-    world_module m;
+    cli_transfer t;
     kt_err e;
     int status = parse_args(argc, argv, &a);
 
@@ -375,15 +372,14 @@ int cmd_package(int argc, char **argv)
     }
 
     /* 2. inputs: the KEK (verified again, or accepted by fingerprint) and the module */
-    if ((status = cli_transfer_open(&a.kek, o.now, a.kmdata, false, CMD, &kek, &p, &lock, &m)) >= 0)
+    if ((status = cli_transfer_open(&a.kek, o.now, a.kmdata, false, CMD, &t)) >= 0)
         return status;
 
     /* 3. operation */
     o.report = cli_txn_report;
-    kt_rc rc = a.token != NULL ? package_token(&a, &p, &m, &kek, &o, &r, &e)
-                               : transfer_package(&p, &m, &kek, &o, &r, &e);
-    world_module_close(&m);
-    world_lock_release(&lock);
+    kt_rc rc = a.token != NULL ? package_token(&a, &t.p, &t.m, &t.kek, &o, &r, &e)
+                               : transfer_package(&t.p, &t.m, &t.kek, &o, &r, &e);
+    cli_transfer_close_world(&t);
 
     /* 4. output: a package past its commit point stands, and is shown, even if a failure after
      * it is reported (exit 4) */
@@ -393,12 +389,12 @@ int cmd_package(int argc, char **argv)
                     "keytransfer: note: %s and its manifest were written by an earlier "
                     "run of this command; nothing new was written\n",
                     r.package_path);
-        status = print_result(&a, &kek, &o, &r);
+        status = print_result(&a, &t.kek, &o, &r);
         if (rc != KT_OK)
             status = cli_report(&e);
     } else {
         status = e.rc == KT_EUSAGE ? cli_usage(CMD, "%s", e.msg) : cli_report(&e);
     }
-    transfer_kek_free(&kek);
+    transfer_kek_free(&t.kek);
     return status;
 }
