@@ -175,6 +175,24 @@ kt_rc kt_json_get_string(const json_t *obj, const char *key, const char *what, c
     return KT_OK;
 }
 
+kt_rc kt_json_copy_string(const json_t *obj, const char *key, const char *what, size_t min,
+                          char *out, size_t outsz, kt_err *e)
+{
+    const char *s;
+    kt_rc rc = kt_json_get_string(obj, key, what, &s, e);
+    size_t n;
+
+    if (rc != KT_OK)
+        return rc;
+    n = strlen(s);
+    if (n < min || n >= outsz)
+        return kt_fail(e, KT_EFORMAT,
+                       "%s: member \"%s\" has %zu characters; %zu to %zu are accepted", what, key,
+                       n, min, outsz - 1);
+    memcpy(out, s, n + 1);
+    return KT_OK;
+}
+
 kt_rc kt_json_get_int(const json_t *obj, const char *key, const char *what, int64_t min,
                       int64_t max, int64_t *out, kt_err *e)
 {

@@ -201,14 +201,7 @@ static kt_rc key_save(const kek_cloud *c, const aws_key *k, bool replace, kt_err
 
 static kt_rc copy_str(const json_t *j, const char *key, char *out, size_t outsz, kt_err *e)
 {
-    const char *s;
-    kt_rc rc = kt_json_get_string(j, key, "AWS KMS key state", &s, e);
-    if (rc != KT_OK)
-        return rc;
-    if (strlen(s) >= outsz)
-        return kt_fail(e, KT_EFORMAT, "AWS KMS key state: %s is too long", key);
-    memcpy(out, s, strlen(s) + 1);
-    return KT_OK;
+    return kt_json_copy_string(j, key, "AWS KMS key state", 0, out, outsz, e);
 }
 
 static kt_rc key_load(const kek_cloud *c, const char *id, aws_key *k, kt_err *e)

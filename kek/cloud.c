@@ -110,14 +110,7 @@ kt_rc kek_state_pin(void *ctx, unsigned no, const char *card_path, bool is_new, 
 
 static kt_rc state_string(const json_t *o, const char *key, char *out, size_t outsz, kt_err *e)
 {
-    const char *s;
-    kt_rc rc = kt_json_get_string(o, key, "cloud state", &s, e);
-    if (rc != KT_OK)
-        return rc;
-    if (strlen(s) >= outsz || strlen(s) == 0)
-        return kt_fail(e, KT_EFORMAT, "cloud state: %s has a bad length", key);
-    memcpy(out, s, strlen(s) + 1);
-    return KT_OK;
+    return kt_json_copy_string(o, key, "cloud state", 1, out, outsz, e);
 }
 
 /* Reads cloud.json: exactly its members, each a non-empty string that fits. */

@@ -235,14 +235,11 @@ static kt_rc get_public_key(const json_t *j, pkg_gcp_job *out, kt_err *e)
 
 static kt_rc get_word(const json_t *j, const char *key, char *out, size_t outsz, kt_err *e)
 {
-    const char *s;
-    kt_rc rc = kt_json_get_string(j, key, WHAT, &s, e);
-    if (rc != KT_OK)
-        return rc;
-    if (s[0] == '\0' || strlen(s) >= outsz || !pkg_is_alnum_or(s, "_"))
-        return kt_fail(e, KT_EFORMAT, WHAT ": %s must be a word of letters, digits and _", key);
-    memcpy(out, s, strlen(s) + 1);
-    return KT_OK;
+    kt_rc rc = kt_json_copy_string(j, key, WHAT, 1, out, outsz, e);
+
+    if (rc == KT_OK && !pkg_is_alnum_or(out, "_"))
+        rc = kt_fail(e, KT_EFORMAT, WHAT ": %s must be a word of letters, digits and _", key);
+    return rc;
 }
 
 kt_rc pkg_gcp_job_parse(const uint8_t *in, size_t len, pkg_gcp_job *out, kt_err *e)

@@ -205,14 +205,7 @@ done:
 
 static kt_rc get_text(const json_t *o, const char *key, char *out, size_t outsz, kt_err *e)
 {
-    const char *s;
-    kt_rc rc = kt_json_get_string(o, key, WHAT, &s, e);
-    if (rc != KT_OK)
-        return rc;
-    if (strlen(s) >= outsz)
-        return kt_fail(e, KT_EFORMAT, WHAT ": %s is longer than %zu characters", key, outsz - 1);
-    memcpy(out, s, strlen(s) + 1);
-    return KT_OK;
+    return kt_json_copy_string(o, key, WHAT, 0, out, outsz, e);
 }
 
 static kt_rc get_hex32(const json_t *o, const char *key, uint8_t out[32], kt_err *e)

@@ -358,6 +358,9 @@ KT_MUST kt_rc kt_json_get_string(const json_t *obj, const char *key, const char 
                                  const char **out, kt_err *e);
 KT_MUST kt_rc kt_json_get_int(const json_t *obj, const char *key, const char *what, int64_t min,
                               int64_t max, int64_t *out, kt_err *e);
+/* The string member key copied into out: it must have min to outsz - 1 octets (outsz >= 1). */
+KT_MUST kt_rc kt_json_copy_string(const json_t *obj, const char *key, const char *what, size_t min,
+                                  char *out, size_t outsz, kt_err *e);
 KT_MUST kt_rc kt_json_get_bool(const json_t *obj, const char *key, const char *what, bool *out,
                                kt_err *e);
 KT_MUST kt_rc kt_json_get_object(const json_t *obj, const char *key, const char *what, json_t **out,

@@ -215,6 +215,24 @@ Test(json, getters_return_typed_members)
     json_decref(v);
 }
 
+Test(json, a_string_is_copied_only_in_its_bounds)
+{
+    json_t *v = parse_ok("{\"s\": \"text\", \"empty\": \"\", \"i\": 1}");
+    char out[5];
+    kt_err e;
+
+    cr_assert_eq(kt_json_copy_string(v, "s", "doc", 1, out, sizeof out, &e), KT_OK, "%s", e.msg);
+    cr_assert_str_eq(out, "text");
+    cr_assert_eq(kt_json_copy_string(v, "s", "doc", 0, out, 4, &e), KT_EFORMAT);
+    cr_assert_str_eq(e.msg, "doc: member \"s\" has 4 characters; 0 to 3 are accepted");
+    cr_assert_eq(kt_json_copy_string(v, "empty", "doc", 1, out, sizeof out, &e), KT_EFORMAT);
+    cr_assert_str_eq(e.msg, "doc: member \"empty\" has 0 characters; 1 to 4 are accepted");
+    cr_assert_eq(kt_json_copy_string(v, "empty", "doc", 0, out, sizeof out, &e), KT_OK);
+    cr_assert_str_eq(out, "");
+    cr_assert_eq(kt_json_copy_string(v, "i", "doc", 0, out, sizeof out, &e), KT_EFORMAT);
+    json_decref(v);
+}
+
 Test(json, getters_refuse_missing_members_and_other_types)
 {
     json_t *v = parse_ok("{\"s\": \"text\", \"i\": 7, \"r\": 7.0, \"e\": 1e3, \"b\": false,"
