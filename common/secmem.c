@@ -6,7 +6,9 @@
  */
 #include "kt.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -39,6 +41,19 @@ void kt_secbuf_free(kt_secbuf *b)
         sodium_free(b->p); /* wipes the whole allocation, then unlocks and frees it */
     b->p = NULL;
     b->len = 0;
+}
+
+kt_rc kt_buf_join(kt_buf *out, const kt_buf *a, const kt_buf *b, kt_err *e)
+{
+    out->len = 0;
+    if (a->len > SIZE_MAX - b->len || (out->p = malloc(a->len + b->len + 1)) == NULL)
+        return kt_fail(e, KT_ENOMEM, "out of memory");
+    if (a->len > 0)
+        memcpy(out->p, a->p, a->len);
+    if (b->len > 0)
+        memcpy(out->p + a->len, b->p, b->len);
+    out->len = a->len + b->len;
+    return KT_OK;
 }
 
 void kt_wipe(void *p, size_t n)

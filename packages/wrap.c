@@ -339,14 +339,7 @@ kt_rc pkg_rsa_aes_wrap(EVP_PKEY *kek, pkg_oaep_hash hash, const uint8_t *target,
         (rc = pkg_aes_kwp_wrap(k.p, k.len, target, target_len, &kwp_part, e)) != KT_OK)
         goto done;
     /* Step 5: the RSA part first, then the KWP part. */
-    blob->p = malloc(rsa_part.len + kwp_part.len);
-    if (blob->p == NULL) {
-        rc = kt_fail(e, KT_ENOMEM, "out of memory");
-        goto done;
-    }
-    memcpy(blob->p, rsa_part.p, rsa_part.len);
-    memcpy(blob->p + rsa_part.len, kwp_part.p, kwp_part.len);
-    blob->len = rsa_part.len + kwp_part.len;
+    rc = kt_buf_join(blob, &rsa_part, &kwp_part, e);
 done:
     /* Step 4: the temporary key is wiped (kt_secbuf_free zeroes the whole allocation). */
     kt_secbuf_free(&k);

@@ -336,13 +336,8 @@ kt_rc token_wrap(token *t, const token_wrap_opts *o, kt_buf *blob, token_wrap_fo
     }
 
     /* The blob: RSA part, then the RFC 5649 part (PKCS#11 v2.40 §2.1.21). */
-    if ((blob->p = malloc(rsa.len + kwp.len)) == NULL) {
-        rc = kt_fail(e, KT_ENOMEM, "out of memory");
+    if ((rc = kt_buf_join(blob, &rsa, &kwp, e)) != KT_OK)
         goto out;
-    }
-    memcpy(blob->p, rsa.p, rsa.len);
-    memcpy(blob->p + rsa.len, kwp.p, kwp.len);
-    blob->len = rsa.len + kwp.len;
     *form = TOKEN_WRAP_TWO_STEP;
 out:
     /* 5. The session key dies on every path. */

@@ -117,6 +117,9 @@ typedef struct kt_buf {
 
 void kt_buf_free(kt_buf *b);
 
+/* *out = a || b, a new heap buffer (the two-part blobs of RSA-AES key wrapping). */
+KT_MUST kt_rc kt_buf_join(kt_buf *out, const kt_buf *a, const kt_buf *b, kt_err *e);
+
 /* kt_file_write flags. */
 enum {
     KT_WRITE_NEW = 0,     /* refuse (KT_EEXIST) when the target exists */

@@ -102,3 +102,24 @@ Test(secmem, buf_free_is_idempotent)
     kt_buf_free(&b);
     kt_buf_free(NULL);
 }
+
+Test(secmem, buf_join_puts_the_second_part_after_the_first)
+{
+    uint8_t x[] = {1, 2, 3}, y[] = {4, 5};
+    const kt_buf a = {x, sizeof x}, b = {y, sizeof y}, none = {NULL, 0};
+    const uint8_t want[] = {1, 2, 3, 4, 5};
+    kt_buf out;
+    kt_err e;
+
+    cr_assert_eq(kt_buf_join(&out, &a, &b, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(out.len, sizeof want);
+    cr_assert_arr_eq(out.p, want, sizeof want);
+    kt_buf_free(&out);
+    cr_assert_eq(kt_buf_join(&out, &none, &b, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(out.len, sizeof y);
+    cr_assert_arr_eq(out.p, y, sizeof y);
+    kt_buf_free(&out);
+    cr_assert_eq(kt_buf_join(&out, &none, &none, &e), KT_OK, "%s", e.msg);
+    cr_assert_eq(out.len, 0);
+    kt_buf_free(&out);
+}
