@@ -761,18 +761,19 @@ static void print_backup(const char *what, const char *dir, const world_backup_i
 {
     char hash[65];
     kt_hex(hash, b->world.hash, 32);
-    printf("%s %s\n  world hash   %s\n  key files    %zu\n  cards        %zu\n  audit log    %s"
-           "\n",
-           what, dir, hash, b->nkeys, b->ncards, b->has_audit ? "yes" : "no");
+    printf("%s %s\n  world hash   %s\n  key files    %zu\n  token files  %zu\n  cards        %zu\n"
+           "  audit log    %s\n",
+           what, dir, hash, b->nkeys, b->ntoken, b->ncards, b->has_audit ? "yes" : "no");
 }
 
 static json_t *backup_json(const char *format, const char *dir, const world_backup_info *b)
 {
     char hash[65];
     kt_hex(hash, b->world.hash, 32);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:i}", "format", format, "folder", dir,
-                     "world_hash", hash, "keys", (int)b->nkeys, "cards", (int)b->ncards,
-                     "audit_log", b->has_audit, "audit_entries", (int)b->naudit);
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:i}", "format", format, "folder", dir,
+                     "world_hash", hash, "keys", (int)b->nkeys, "token_files", (int)b->ntoken,
+                     "cards", (int)b->ncards, "audit_log", b->has_audit, "audit_entries",
+                     (int)b->naudit);
 }
 
 static int world_backup_cmd(int argc, char **argv)

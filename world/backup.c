@@ -2,11 +2,13 @@
  * backup.c - backing up a world without its module file, checking a backup, and restoring one
  * into an empty kmdata.
  *
- * What is copied is chosen by name (world, audit, key_*, and card_* of the current set), never
- * by "everything but": a module file cannot end up in a backup because nothing names it. The
+ * What is copied is chosen by name (world, audit, key_*, the token files tokenso_* and tokenkey_*,
+ * and card_* of the current set), never by "everything but": a module file cannot end up in a
+ * backup because nothing names it. The
  * manifest BACKUP lists every file with its SHA-256 and is signed by the module key, so a check
  * finds a file changed, added or removed, and a restore writes only what the world vouches for.
  */
+#include "token_bind.h"
 #include "world_internal.h"
 
 #include <dirent.h>
@@ -63,11 +65,20 @@ static kt_rc blist_add(blist *l, const char *name, const uint8_t *data, size_t l
     return KT_OK;
 }
 
-/* The names a backup may hold in local/: the world file, the audit log, key files. */
+/* A token file (token_bind.h): a bound token's sealed SO PIN or a reduced-token record. */
+static bool is_token_name(const char *n)
+{
+    return strncmp(n, WORLD_TOKEN_SO_PREFIX, strlen(WORLD_TOKEN_SO_PREFIX)) == 0 ||
+           strncmp(n, WORLD_TOKEN_RECORD_PREFIX, strlen(WORLD_TOKEN_RECORD_PREFIX)) == 0;
+}
+
+/* The names a backup may hold in local/: the world file, the audit log, key files, token files.
+ * None of them opens without a quorum of the cards (the SO PIN is sealed under KNSO, a record is
+ * signed by it). */
 static bool is_local_name(const char *n)
 {
     return strcmp(n, "world") == 0 || strcmp(n, WORLD_AUDIT_NAME) == 0 ||
-           strncmp(n, "key_", 4) == 0;
+           strncmp(n, "key_", 4) == 0 || is_token_name(n);
 }
 
 /* The manifest's signed body and its signature. */
@@ -157,6 +168,8 @@ static kt_rc fill_backup(const world_paths *p, const world_module *m, const char
         rc = copy_into(from, local, de->d_name, rel, l, e);
         if (rc == KT_OK && strncmp(de->d_name, "key_", 4) == 0)
             info->nkeys++;
+        if (rc == KT_OK && is_token_name(de->d_name))
+            info->ntoken++;
         if (rc == KT_OK && strcmp(de->d_name, WORLD_AUDIT_NAME) == 0)
             info->has_audit = true;
     }
@@ -475,6 +488,8 @@ static kt_rc check_files(const char *dir, world_backup_info *info, blist *out, k
             have_world = true;
         else if (strncmp(n, "local/key_", 10) == 0)
             info->nkeys++;
+        else if (strncmp(n, "local/", 6) == 0 && is_token_name(n + 6))
+            info->ntoken++;
         else if (strncmp(n, "cards/", 6) == 0)
             info->ncards++;
         else if (strcmp(n, "local/" WORLD_AUDIT_NAME) == 0)
@@ -518,6 +533,37 @@ kt_rc world_module_from_admin(const world_admin *a, world_module *m, kt_err *e)
     return rc;
 }
 
+/* Every reduced-token record in the backup's local/ loaded as `package --token` loads it (of the
+ * backup's world, KNSO's signature over every byte). Sealed SO PINs need the quorum to open:
+ * their SHA-256 in the signed manifest is what is checked of them. */
+static kt_rc check_token_records(const world_paths *bp, const world_info *w, kt_err *e)
+{
+    static const char prefix[] = WORLD_TOKEN_RECORD_PREFIX;
+    world_token_record *r = malloc(sizeof *r);
+    DIR *d = opendir(bp->local);
+    kt_rc rc = KT_OK;
+
+    if (r == NULL || d == NULL) {
+        rc = r == NULL ? kt_fail(e, KT_ENOMEM, "out of memory")
+                       : kt_fail_errno(e, KT_EIO, errno, "cannot list %s", bp->local);
+        free(r);
+        if (d != NULL)
+            closedir(d);
+        return rc;
+    }
+    for (struct dirent *de; rc == KT_OK && (de = readdir(d)) != NULL;) {
+        if (strncmp(de->d_name, prefix, sizeof prefix - 1) != 0)
+            continue;
+        kt_err why;
+        if (world_token_record_load(bp, w, de->d_name + sizeof prefix - 1, r, &why) != KT_OK)
+            rc = kt_fail(e, KT_EDENIED, "%s/%s does not authenticate against the world: %s",
+                         bp->local, de->d_name, why.msg);
+    }
+    closedir(d);
+    free(r);
+    return rc;
+}
+
 kt_rc world_backup_check_keys(const char *dir, const world_module *km, world_backup_info *info,
                               kt_err *e)
 {
@@ -548,7 +594,7 @@ kt_rc world_backup_check_keys(const char *dir, const world_module *km, world_bac
             break;
         }
     free(keys);
-    return rc;
+    return rc != KT_OK ? rc : check_token_records(&bp, &info->world, e);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -610,10 +656,12 @@ kt_rc world_restore(const world_paths *p, const char *dir, world_backup_info *in
                        "kmdata only",
                        p->kmdata);
     if (count_prefixed(p->local, "key_") > 0 || count_prefixed(p->local, "module_") > 0 ||
-        count_prefixed(p->local, WORLD_AUDIT_NAME) > 0)
+        count_prefixed(p->local, WORLD_AUDIT_NAME) > 0 ||
+        count_prefixed(p->local, WORLD_TOKEN_SO_PREFIX) > 0 ||
+        count_prefixed(p->local, WORLD_TOKEN_RECORD_PREFIX) > 0)
         return kt_fail(e, KT_EEXIST,
-                       "%s holds key, module or audit files but no world: a backup is restored "
-                       "into an empty kmdata only; move them away first",
+                       "%s holds key, module, audit or token files but no world: a backup is "
+                       "restored into an empty kmdata only; move them away first",
                        p->local);
     /* Checked as a whole before anything is written; each file is then read once more to be
      * staged, and staged only when it still has the hash the signed manifest gives. */

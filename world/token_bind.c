@@ -59,7 +59,7 @@ kt_rc world_token_so_path(const world_paths *p, const uint8_t token_id[WORLD_TOK
 {
     char hex[65];
     kt_hex(hex, token_id, WORLD_TOKEN_ID_LEN);
-    int n = snprintf(out, outsz, "%s/tokenso_%.16s", p->local, hex);
+    int n = snprintf(out, outsz, "%s/" WORLD_TOKEN_SO_PREFIX "%.16s", p->local, hex);
     if (n < 0 || (size_t)n >= outsz)
         return kt_fail(e, KT_EUSAGE, "path too long: %s", p->local);
     return KT_OK;
@@ -232,7 +232,7 @@ kt_rc world_token_record_path(const world_paths *p, const char *ident, char *out
     kt_rc rc = world_key_check_ident(ident, e);
     if (rc != KT_OK)
         return rc;
-    int n = snprintf(out, outsz, "%s/tokenkey_%s_%s", p->local, WORLD_TOKEN_APP, ident);
+    int n = snprintf(out, outsz, "%s/" WORLD_TOKEN_RECORD_PREFIX "%s", p->local, ident);
     if (n < 0 || (size_t)n >= outsz)
         return kt_fail(e, KT_EUSAGE, "path too long: %s", p->local);
     return KT_OK;

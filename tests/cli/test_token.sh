@@ -397,6 +397,27 @@ n_tok=$(json "$t/audit.json" 'sum(1 for x in d["entries"] if x["op"] == "modify-
 [ "$n_bind" = 1 ] && [ "$n_tok" = 12 ] && ok ||
     fail "audit log: $n_bind bind-token entries (want 1), $n_tok token reductions (want 12)"
 
+# --- a backup carries the token files: restored, the world packages a token key again -------------
+"$KT" world backup --out "$t/bk" --json >"$t/bk.json" 2>"$t/err" || fail "world backup: $(cat "$t/err")"
+# the sealed SO PIN and the 12 reduced-token records
+[ "$(json "$t/bk.json" 'd["token_files"]')" = 13 ] && ok ||
+    fail "the backup holds $(json "$t/bk.json" 'd["token_files"]') token files, not 13"
+[ -f "$t/bk/local/tokenkey_xferacld_aes256" ] && ls "$t"/bk/local/tokenso_* >/dev/null 2>&1 && ok ||
+    fail "the backup lacks the token files: $(ls "$t/bk/local")"
+expect 0 "check-backup with token files" "$KT" world check-backup "$t/bk"
+cp -a "$t/bk" "$t/bad"
+$PY -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=1; open(p,"wb").write(b)' \
+    "$t/bad/local/tokenkey_xferacld_aes256"
+expect 1 "check-backup of a changed token record" "$KT" world check-backup "$t/bad"
+expect_err "tokenkey_xferacld_aes256 does not have the SHA-256" "$KT" world check-backup "$t/bad"
+expect 0 "restore" "$KT" world restore "$t/bk" --kmdata "$t/km2"
+printf 'pin-card-one-1\npin-card-three-3\n' >"$t/q2"
+expect 0 "world program after restore" "$KT" world program --kmdata "$t/km2" --card "$c1" \
+    --card "$c3" --pin-file "$t/q2"
+expect 0 "package a token key from the restored world" "$KT" package --kmdata "$t/km2" \
+    --token "$U" --ident aes256 "${kek[@]}" --subscription sub-1 --name restored --out "$t/out" \
+    --card "$c1" --card "$c3" --pin-file "$t/q"
+
 # --- every --option of the help is in the man page -----------------------------------------------------
 for c in "world bind-token" "key generate" "modify-acls" "package"; do
     # shellcheck disable=SC2086 # the command is two words on purpose

@@ -26,6 +26,10 @@
 #define WORLD_TOKEN_KEYID_MAX 64
 #define WORLD_TOKEN_APP       "xferacld"
 
+/* How the two kinds of token files are named in local/ (what a backup copies). */
+#define WORLD_TOKEN_SO_PREFIX     "tokenso_"
+#define WORLD_TOKEN_RECORD_PREFIX "tokenkey_" WORLD_TOKEN_APP "_" /* then the ident */
+
 /* The SO PIN file's path for a token identity. */
 KT_MUST kt_rc world_token_so_path(const world_paths *p, const uint8_t token_id[WORLD_TOKEN_ID_LEN],
                                   char *out, size_t outsz, kt_err *e);

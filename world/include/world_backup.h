@@ -23,6 +23,7 @@
 typedef struct world_backup_info {
     world_info world;
     size_t nkeys;  /* key_* files */
+    size_t ntoken; /* token files: tokenso_* (sealed SO PINs), tokenkey_* (reduced-token records) */
     size_t ncards; /* card files */
     bool has_audit;
     size_t naudit; /* entries of its audit log (checked) */
