@@ -650,6 +650,8 @@ if KT_ONLINE=$ONLINE KT_CLOUD=$CLOUD KT_BIN=$KT bash "$KT_SRC/scripts/demo-onlin
 else
     fail "scripts/demo-online.sh: $(tail -n 20 "$t/demo-online.log")"
 fi
+grep -q "its public key matches the signed manifest" "$t/demo-online.log" && ok ||
+    fail "demo-online.sh does not say the RSA key's public key matched"
 
 # --- help and man pages agree --------------------------------------------------------------------
 man="$KT_SRC/docs/man/keytransfer-online.1"

@@ -418,6 +418,19 @@ expect 0 "package a token key from the restored world" "$KT" package --kmdata "$
     --token "$U" --ident aes256 "${kek[@]}" --subscription sub-1 --name restored --out "$t/out" \
     --card "$c1" --card "$c3" --pin-file "$t/q"
 
+# --- ./run.sh demo --token: the demo scripts, offline then online, on their own SoftHSM token --------
+ONLINE=${KT_ONLINE:?KT_ONLINE must name keytransfer-online}
+if KT_BIN=$KT KT_CLOUD=$CLOUD bash "$KT_SRC/scripts/demo-offline.sh" --token "$t/demo" \
+    >"$t/demo-offline.log" 2>&1; then ok; else
+    fail "demo-offline.sh --token: $(tail -n 20 "$t/demo-offline.log")"
+fi
+if KT_BIN=$KT KT_CLOUD=$CLOUD KT_ONLINE=$ONLINE bash "$KT_SRC/scripts/demo-online.sh" "$t/demo" \
+    >"$t/demo-online.log" 2>&1 && grep -qx "Result: SUCCESS" "$t/demo-online.log"; then ok; else
+    fail "demo-online.sh after the token demo: $(tail -n 20 "$t/demo-online.log")"
+fi
+grep -q "an AES key has no public part to compare" "$t/demo-online.log" && ok ||
+    fail "demo-online.sh claims a public key for the token demo's AES key"
+
 # --- every --option of the help is in the man page -----------------------------------------------------
 for c in "world bind-token" "key generate" "modify-acls" "package"; do
     # shellcheck disable=SC2086 # the command is two words on purpose
