@@ -1256,5 +1256,7 @@ kt_rc transfer_package_blob(const world_paths *p, const world_module *m, const t
                        blob->len);
     memset(&key, 0, sizeof key);
     key.info = *info;
-    return package_files(p, m, k, &key, t, o, blob, r, &broken, e);
+    kt_rc rc = package_files(p, m, k, &key, t, o, blob, r, &broken, e);
+    r->txn_broken = broken; /* as transfer_package says it, should o->txn be given */
+    return rc;
 }
