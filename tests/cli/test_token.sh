@@ -417,6 +417,18 @@ expect 0 "world program after restore" "$KT" world program --kmdata "$t/km2" --c
 expect 0 "package a token key from the restored world" "$KT" package --kmdata "$t/km2" \
     --token "$U" --ident aes256 "${kek[@]}" --subscription sub-1 --name restored --out "$t/out" \
     --card "$c1" --card "$c3" --pin-file "$t/q"
+mkdir -m 700 "$t/km3" "$t/km3/local"
+cp "$t"/km2/local/tokenso_* "$t/km3/local/"
+expect 4 "restore into a kmdata holding a token file" "$KT" world restore "$t/bk" --kmdata "$t/km3"
+expect_err "token files but no world" "$KT" world restore "$t/bk" --kmdata "$t/km3"
+# A record damaged in the world itself goes into the next backup with its hash in the manifest:
+# check-backup finds it by KNSO's signature, not by the manifest.
+$PY -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=1; open(p,"wb").write(b)' \
+    "$t/km2/local/tokenkey_xferacld_aes128"
+expect 0 "backup of a world with a damaged record" "$KT" world backup --kmdata "$t/km2" --out "$t/bk2"
+expect 1 "check-backup of a damaged record" "$KT" world check-backup --kmdata "$t/km2" "$t/bk2"
+expect_err "tokenkey_xferacld_aes128 does not authenticate against the world" "$KT" world \
+    check-backup --kmdata "$t/km2" "$t/bk2"
 
 # --- ./run.sh demo --token: the demo scripts, offline then online, on their own SoftHSM token --------
 ONLINE=${KT_ONLINE:?KT_ONLINE must name keytransfer-online}
